@@ -1,0 +1,3 @@
+from dedupaudit.cli.main import run
+
+run()

@@ -1,0 +1,190 @@
+"""Run an audit: canonical tables in, one AuditResult out. No printing, no files, no exit codes."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from dedupaudit import __version__
+from dedupaudit.audit.tables import build_tables
+from dedupaudit.checks import ALL_CHECKS, get_check
+from dedupaudit.checks.base import AuditView, Check
+from dedupaudit.errors import UserError
+from dedupaudit.inputs.canonical import Loaded
+from dedupaudit.inputs.timestamps import parse_one, resolve_timezone
+from dedupaudit.platforms.rules import PlatformRules
+from dedupaudit.privacy import redact
+from dedupaudit.result import SEVERITIES, AuditResult, Finding, InputSummary, PlatformSummary, severity_rank
+from dedupaudit.settings import Settings
+
+METRICS_SQL = """
+WITH typed AS (
+    SELECT platform, event_type,
+           count(*) FILTER (WHERE source = 'pixel') AS pixel_events,
+           count(*) FILTER (WHERE source = 'capi') AS capi_events,
+           count(*) FILTER (WHERE counts) AS reported_conversions,
+           count(*) FILTER (WHERE source = 'pixel' AND event_id IS NULL) AS missing_pixel,
+           count(*) FILTER (WHERE source = 'capi' AND event_id IS NULL) AS missing_capi
+    FROM audit_events WHERE event_type IS NOT NULL GROUP BY platform, event_type
+), per_order AS (
+    SELECT platform,
+           count(*) FILTER (WHERE mismatched_event_id) AS mismatched_event_id,
+           count(*) FILTER (WHERE event_name_drift) AS event_name_drift,
+           count(*) FILTER (WHERE outside_window) AS outside_window
+    FROM order_checks GROUP BY platform
+), coverage AS (
+    SELECT p.platform,
+           count(DISTINCT p.link_key) FILTER (WHERE p.source = 'pixel') AS pixel_orders,
+           count(DISTINCT p.link_key) FILTER (WHERE p.source = 'capi') AS capi_orders,
+           count(DISTINCT p.link_key) AS any_orders
+    FROM purchases p JOIN (SELECT DISTINCT order_key FROM orders WHERE NOT excluded) o ON o.order_key = p.link_key
+    GROUP BY p.platform
+), links AS (
+    SELECT platform,
+           count(*) FILTER (WHERE link_method = 'order_id') AS by_order_id,
+           count(*) FILTER (WHERE link_method = 'event_id') AS by_event_id,
+           count(*) FILTER (WHERE link_method = 'value_time') AS by_value_time,
+           count(*) FILTER (WHERE link_method = 'unlinked') AS unlinked
+    FROM purchases GROUP BY platform
+)
+SELECT t.*, coalesce(o.mismatched_event_id, 0) AS mismatched_event_id, coalesce(o.event_name_drift, 0) AS event_name_drift,
+       coalesce(o.outside_window, 0) AS outside_window,
+       coalesce(c.pixel_orders, 0) AS pixel_orders, coalesce(c.capi_orders, 0) AS capi_orders, coalesce(c.any_orders, 0) AS any_orders,
+       l.by_order_id, l.by_event_id, l.by_value_time, l.unlinked
+FROM typed t
+LEFT JOIN per_order o ON o.platform = t.platform AND t.event_type = 'purchase'
+LEFT JOIN coverage c ON c.platform = t.platform AND t.event_type = 'purchase'
+LEFT JOIN links l ON l.platform = t.platform AND t.event_type = 'purchase'
+ORDER BY t.platform, t.event_type <> 'purchase', t.event_type
+"""
+
+
+def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, PlatformRules], settings: Settings) -> AuditResult:
+    checks = _enabled_checks(settings)
+    zone = resolve_timezone(settings.timezone)
+    since = parse_one(settings.since, zone, "--since") if settings.since else None
+    until = _until(settings.until, zone) if settings.until else None
+    if since is not None and until is not None and since > until:
+        raise UserError(f"--since {settings.since} is after --until {settings.until}")
+
+    events = pd.concat([pixel.frame, capi.frame], ignore_index=True)
+    con = duckdb.connect()
+    try:
+        build_tables(con, events, orders.frame, rules, settings, since, until)
+        inputs = {
+            "pixel": _input_summary(pixel, con, "pixel"),
+            "capi": _input_summary(capi, con, "capi"),
+            "orders": _input_summary(orders, con, None),
+        }
+        order_count = con.execute("SELECT count(DISTINCT order_key) FROM orders WHERE NOT excluded").fetchone()[0]
+        metrics = _metrics(con, rules, order_count)
+        view = AuditView(con, rules, metrics, inputs)
+        findings = [f for check in checks for f in _run_check(check, view, settings)]
+        period = _period(con, since, until)
+    finally:
+        con.close()
+
+    findings.sort(key=lambda f: (f.platform or "", severity_rank(f.severity), f.code, f.event or ""))
+    return AuditResult(
+        tool={"name": "dedupaudit", "version": __version__},
+        inputs=inputs,
+        period=period,
+        platforms=list(metrics.values()),
+        findings=findings,
+        settings=settings.public(),
+    )
+
+
+def _until(value: str, zone) -> pd.Timestamp:
+    """A date without a time means the whole day: --until 2026-10-18 includes the 18th."""
+    stamp = parse_one(value, zone, "--until")
+    if len(value.strip()) == 10:
+        stamp = parse_one(value.strip() + "T23:59:59.999999", zone, "--until")
+    return stamp
+
+
+def _enabled_checks(settings: Settings) -> list[Check]:
+    disabled = {get_check(c).code for c in settings.disabled}
+    for key in [*settings.severity, *settings.check_options]:
+        get_check(key)  # unknown check names in config are errors, not silently ignored
+    for key, severity in settings.severity.items():
+        if severity not in SEVERITIES:
+            raise UserError(f"severity for {key}: '{severity}' is not one of {', '.join(SEVERITIES)}")
+    return [c for c in ALL_CHECKS if c.code not in disabled]
+
+
+def _options(check: Check, settings: Settings) -> dict:
+    given = {}
+    for key in (check.code, check.name):
+        given.update(settings.check_options.get(key, {}))
+    unknown = set(given) - set(check.options)
+    if unknown:
+        valid = ", ".join(sorted(check.options)) or "none"
+        raise UserError(f"check {check.name}: unknown option '{sorted(unknown)[0]}' (valid: {valid})")
+    return {**check.options, **given}
+
+
+def _run_check(check: Check, view: AuditView, settings: Settings) -> list[Finding]:
+    override = settings.severity.get(check.code) or settings.severity.get(check.name)
+    return [
+        Finding(
+            code=check.code, name=check.name, severity=override or hit.level or check.severity,
+            platform=hit.platform, event=hit.event, count=int(hit.count), unit=check.unit,
+            message=redact(hit.message), hint=redact(hit.hint),
+            examples=[{k: redact(v) for k, v in example.items()} for example in hit.examples],
+        )
+        for hit in check.find(view, _options(check, settings))
+    ]
+
+
+def _metrics(con, rules: dict[str, PlatformRules], order_count: int) -> dict[tuple[str, str], PlatformSummary]:
+    cursor = con.execute(METRICS_SQL)
+    names = [d[0] for d in cursor.description]
+    out = {}
+    for values in cursor.fetchall():
+        r = dict(zip(names, values))
+        purchase = r["event_type"] == "purchase"
+        has_orders = purchase and order_count > 0
+        ratio = round(r["reported_conversions"] / order_count, 6) if has_orders else None
+        out[(r["platform"], r["event_type"])] = PlatformSummary(
+            platform=r["platform"],
+            display_name=rules[r["platform"]].display_name,
+            event=r["event_type"],
+            orders=order_count if purchase else None,
+            pixel_events=r["pixel_events"],
+            capi_events=r["capi_events"],
+            reported_conversions=r["reported_conversions"],
+            inflation_ratio=ratio,
+            extra_conversions=r["reported_conversions"] - order_count if purchase else None,
+            missing_event_id={"pixel": r["missing_pixel"], "capi": r["missing_capi"]},
+            mismatched_event_id=r["mismatched_event_id"],
+            event_name_drift=r["event_name_drift"],
+            outside_window=r["outside_window"],
+            coverage={side: round(r[f"{side}_orders"] / order_count, 6) if has_orders else None for side in ("pixel", "capi", "any")}
+            if purchase else None,
+            links={"order_id": r["by_order_id"], "event_id": r["by_event_id"], "value_time": r["by_value_time"], "unlinked": r["unlinked"]}
+            if purchase else None,
+            assumptions=rules[r["platform"]].assumptions,
+        )
+    return out
+
+
+def _input_summary(loaded: Loaded, con, source: str | None) -> InputSummary:
+    if source is None:
+        outside = con.execute("SELECT (SELECT count(*) FROM orders_in) - (SELECT count(*) FROM orders)").fetchone()[0]
+    else:
+        outside = con.execute("SELECT (SELECT count(*) FROM events_in WHERE source = $s) - (SELECT count(*) FROM events WHERE source = $s)",
+                              {"s": source}).fetchone()[0]
+    reasons = loaded.rejects["reason"].value_counts().to_dict() if len(loaded.rejects) else {}
+    return InputSummary(files=loaded.files, rows=loaded.rows, rejected=len(loaded.rejects),
+                        rejected_reasons={str(k): int(v) for k, v in reasons.items()}, outside_period=int(outside))
+
+
+def _period(con, since, until) -> dict:
+    """The period the figures cover: the bounds asked for, else the span of the data."""
+    first, last = con.execute("""
+        SELECT min(t), max(t) FROM (SELECT event_time AS t FROM events UNION ALL SELECT created_at FROM orders)""").fetchone()
+    start = since if since is not None else first
+    end = until if until is not None else last
+    fmt = lambda t: None if t is None or pd.isna(t) else pd.Timestamp(t).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    return {"start": fmt(start), "end": fmt(end)}

@@ -1,0 +1,110 @@
+"""What a check is, and the read-only view of an audit that checks query.
+
+A check finds; it does not print, read files, pick its final severity or decide the exit code.
+It is one self-describing unit: code, name, default severity, options with defaults, and its
+documentation under fixed headings (`dedupaudit explain CODE` reads it from here).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import duckdb
+
+from dedupaudit.platforms.rules import PlatformRules
+
+EXAMPLE_LIMIT = 5
+
+
+@dataclass
+class Hit:
+    """One problem a check found on one platform (and event type)."""
+
+    platform: str | None
+    event: str | None
+    count: int
+    message: str
+    hint: str
+    examples: list[dict] = field(default_factory=list)
+    level: str | None = None  # threshold checks: which severity's threshold was crossed
+
+
+@dataclass(frozen=True)
+class Check:
+    code: str
+    name: str
+    severity: str
+    unit: str  # what a hit's count counts
+    summary: str
+    what: str
+    why: str
+    example: str
+    fix: str
+    find: Callable[["AuditView", dict], Iterable[Hit]]
+    options: dict = field(default_factory=dict)
+
+
+class AuditView:
+    """The derived tables of one audit (see audit/tables.py) plus the rules and metrics."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], metrics: dict, inputs: dict):
+        self.con = con
+        self.rules = rules
+        self.metrics = metrics  # (platform, event type) -> PlatformSummary
+        self.inputs = inputs  # side -> InputSummary
+
+    def rows(self, sql: str, params: dict | None = None) -> list[dict]:
+        cursor = self.con.execute(sql, params or {})
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    def event_hits(self, where: str, params: dict | None = None, by_type: bool = True) -> list[tuple[str, str | None, int, list[dict]]]:
+        """Count the events matching `where` per platform (and type), with up to five example rows each."""
+        group = "platform, event_type" if by_type else "platform"
+        counts = self.rows(f"SELECT {group}, count(*) AS n FROM audit_events WHERE {where} GROUP BY {group} ORDER BY {group}", params)
+        examples = self.rows(f"""
+            SELECT {group}, source AS side, event_name, event_id, order_id, event_time, received_time, file, row
+            FROM audit_events WHERE {where}
+            QUALIFY row_number() OVER (PARTITION BY {group} ORDER BY event_time, file, row) <= {EXAMPLE_LIMIT}
+            ORDER BY {group}, event_time, file, row""", params)
+        out = []
+        for c in counts:
+            key = (c["platform"], c.get("event_type"))
+            rows = [_example(e) for e in examples if (e["platform"], e.get("event_type")) == key]
+            out.append((c["platform"], c.get("event_type"), c["n"], rows))
+        return out
+
+    def order_hits(self, flag: str) -> list[tuple[str, int, list[dict]]]:
+        """Count the orders in order_checks where `flag` holds, per platform, with both sides of five of them."""
+        counts = self.rows(f"SELECT platform, count(*) AS n FROM order_checks WHERE {flag} GROUP BY platform ORDER BY platform")
+        examples = self.rows(f"""
+            WITH o AS (
+                SELECT platform, link_key FROM order_checks WHERE {flag}
+                QUALIFY row_number() OVER (PARTITION BY platform ORDER BY link_key) <= {EXAMPLE_LIMIT}
+            )
+            SELECT o.platform, o.link_key AS order_key,
+                   min(p.order_id) AS order_id,
+                   string_agg(DISTINCT p.event_name, ', ' ORDER BY p.event_name) FILTER (WHERE p.source = 'pixel') AS pixel_event_names,
+                   string_agg(DISTINCT p.event_name, ', ' ORDER BY p.event_name) FILTER (WHERE p.source = 'capi') AS capi_event_names,
+                   string_agg(DISTINCT coalesce(p.event_id, '(none)'), ', ' ORDER BY coalesce(p.event_id, '(none)')) FILTER (WHERE p.source = 'pixel') AS pixel_event_ids,
+                   string_agg(DISTINCT coalesce(p.event_id, '(none)'), ', ' ORDER BY coalesce(p.event_id, '(none)')) FILTER (WHERE p.source = 'capi') AS capi_event_ids,
+                   min(p.received_time) FILTER (WHERE p.source = 'pixel') AS pixel_received_time,
+                   min(p.received_time) FILTER (WHERE p.source = 'capi') AS capi_received_time
+            FROM o JOIN purchases p USING (platform) WHERE p.link_key = o.link_key
+            GROUP BY o.platform, o.link_key ORDER BY o.platform, o.link_key""")
+        return [(c["platform"], c["n"], [_example(e) for e in examples if e["platform"] == c["platform"]]) for c in counts]
+
+
+def _example(row: dict) -> dict:
+    """An example row as shown in reports: no grouping columns, times as ISO-8601 UTC."""
+    out = {}
+    for key, value in row.items():
+        if key in ("platform", "event_type"):
+            continue
+        out[key] = value.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".") + "Z" if hasattr(value, "strftime") else value
+    return out
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count:,} {word}" if count == 1 else f"{count:,} {word if word.endswith('s') else word + 's'}"

@@ -1,0 +1,186 @@
+"""Checks on the dedup ID itself: missing, placeholder, reused, mismatched, nearly matching."""
+
+from __future__ import annotations
+
+from dedupaudit.checks.base import AuditView, Check, Hit, plural
+
+_SIDE_WORDS = {"capi": "server (CAPI)", "pixel": "browser (pixel)"}
+
+
+def _missing_ids(side: str):
+    def find(view: AuditView, options: dict):
+        for platform, event, count, examples in view.event_hits(f"source = '{side}' AND event_type IS NOT NULL AND event_id IS NULL"):
+            rules = view.rules[platform]
+            field, how = (rules.server_field, rules.server_how) if side == "capi" else (rules.browser_field, rules.browser_how)
+            yield Hit(
+                platform, event, count,
+                f"{plural(count, 'event')} of type {event} from the {_SIDE_WORDS[side]} carry no event ID, so "
+                f"{rules.display_name} cannot match them to the other path and counts the conversion twice.",
+                f"On the {_SIDE_WORDS[side]} side, send `{field}`: {how}.",
+                examples,
+            )
+    return find
+
+
+SERVER_WITHOUT_ID = Check(
+    code="DA101", name="server-events-without-id", severity="error", unit="events",
+    summary="Server (CAPI) events that carry no event ID.",
+    what="Counts server events of a known type whose event ID is empty, blank or absent.",
+    why="A platform deduplicates a browser and a server event only when both carry the same ID. A server "
+        "event without one is always counted, on top of the pixel's event for the same purchase.",
+    example="CAPI sends {event_name: Purchase, event_id: ''} while the pixel sends eventID 'ORD-1001': two purchases.",
+    fix="Send the same ID on the server as in the browser: Meta `data[].event_id`, TikTok `data[].event_id`, "
+        "Snap `data[].event_id`, Google `order_id` on the click-conversion upload.",
+    find=_missing_ids("capi"),
+)
+
+BROWSER_WITHOUT_ID = Check(
+    code="DA102", name="browser-events-without-id", severity="error", unit="events",
+    summary="Browser (pixel) events that carry no event ID.",
+    what="Counts pixel events of a known type whose event ID is empty, blank or absent.",
+    why="Without an ID on the pixel event the platform cannot tell it is the same purchase the server reported.",
+    example="fbq('track', 'Purchase', {value: 20}) without the 4th argument {eventID: ...}.",
+    fix="Pass the dedup ID in the tag: Meta `eventID` (4th argument of fbq), TikTok `event_id` (3rd argument of "
+        "ttq.track), Snap `client_dedup_id`, Google `transaction_id` on the conversion event.",
+    find=_missing_ids("pixel"),
+)
+
+PLACEHOLDERS = ["undefined", "null", "none", "nan", "0", "-1", "false", "true", "[object object]", "(not set)", "n/a", "event_id", "order_id"]
+_TEMPLATE_MARKS = r"\{\{|\}\}|\$\{|%%|<%|\[\[|\]\]"  # an unrendered template: {{order.id}}, ${id}, <%= id %>
+
+
+def _find_placeholders(view: AuditView, options: dict):
+    values = [v.lower() for v in options["values"]]
+    where = ("event_id IS NOT NULL AND (list_contains($values, lower(trim(event_id)))"
+             " OR regexp_matches(event_id, $marks))")
+    for platform, event, count, examples in view.event_hits(where, {"values": values, "marks": _TEMPLATE_MARKS}, by_type=False):
+        rules = view.rules[platform]
+        shown = sorted({e["event_id"] for e in examples})
+        yield Hit(
+            platform, None, count,
+            f"{plural(count, 'event')} carry a placeholder instead of a real ID ({', '.join(repr(s) for s in shown)}). "
+            f"{rules.display_name} treats them as one ID: different purchases are merged and under-counted, "
+            f"and their browser/server pairs are not matched.",
+            f"The variable that should hold the order ID is empty or not rendered when the tag fires. Fill `{rules.browser_field}` "
+            f"and `{rules.server_field}` from the order ID at the moment the event is sent.",
+            examples,
+        )
+
+
+PLACEHOLDER_IDS = Check(
+    code="DA103", name="placeholder-event-ids", severity="error", unit="events",
+    summary="Event IDs that are placeholders such as 'undefined', 'null', '0' or an unrendered template.",
+    what="Counts events whose ID is a known placeholder (case-insensitive) or contains template marks such as {{ or ${.",
+    why="The platform sees a placeholder as a real ID, so every purchase sent with it collapses into one.",
+    example="eventID: 'undefined' on 80 different orders: the platform counts one purchase, or two with the server's.",
+    fix="Read the ID from the order at the time the event fires; check the data layer variable is set before the tag runs.",
+    find=_find_placeholders,
+    options={"values": PLACEHOLDERS},
+)
+
+
+def _find_reused(view: AuditView, options: dict):
+    rows = view.rows("""
+        SELECT platform, event_id, count(DISTINCT link_key) AS orders, count(*) AS events,
+               min(event_name) AS event_name, min(order_id) AS order_id, min(received_time) AS first_received
+        FROM purchases WHERE event_id IS NOT NULL AND link_key IS NOT NULL
+        GROUP BY platform, event_id HAVING count(DISTINCT link_key) >= $min_orders
+        ORDER BY platform, orders DESC, event_id""", {"min_orders": options["min_orders"]})
+    for platform in sorted({r["platform"] for r in rows}):
+        ids = [r for r in rows if r["platform"] == platform]
+        rules = view.rules[platform]
+        worst = ids[0]
+        yield Hit(
+            platform, "purchase", len(ids),
+            f"{plural(len(ids), 'event ID')} are used on more than one order (the most: '{worst['event_id']}' on "
+            f"{worst['orders']:,} orders). {rules.display_name} keeps one purchase per ID within its window, so real "
+            f"purchases are dropped.",
+            f"Make the ID unique per purchase: use the order ID (or a hash of it) in `{rules.browser_field}` and `{rules.server_field}`.",
+            [{"event_id": r["event_id"], "orders": r["orders"], "events": r["events"], "event_name": r["event_name"],
+              "first_received_time": r["first_received"].isoformat() + "Z"} for r in ids[:5]],
+        )
+
+
+REUSED_IDS = Check(
+    code="DA104", name="reused-event-ids", severity="error", unit="ids",
+    summary="One event ID used on several different orders.",
+    what="Counts purchase event IDs that appear on events tied to two or more different orders.",
+    why="The platform merges every event with the same name and ID inside its window into one conversion, "
+        "so distinct purchases sharing an ID are under-counted and the bidding model loses real sales.",
+    example="event_id 'checkout' sent for orders 1001, 1002 and 1003 within two days: one purchase counted.",
+    fix="Derive the ID from the order (order ID, or a hash of it) on both paths.",
+    find=_find_reused,
+    options={"min_orders": 2},
+)
+
+
+def _find_mismatched(view: AuditView, options: dict):
+    for platform, count, examples in view.order_hits("mismatched_event_id"):
+        rules = view.rules[platform]
+        yield Hit(
+            platform, "purchase", count,
+            f"On {plural(count, 'order')} the pixel and the server both send an event ID, but never the same one, "
+            f"so {rules.display_name} counts each of these purchases twice.",
+            f"Generate the ID once (the order ID is the usual choice) and send it in both `{rules.browser_field}` "
+            f"(browser) and `{rules.server_field}` (server).",
+            examples,
+        )
+
+
+MISMATCHED_IDS = Check(
+    code="DA105", name="mismatched-event-ids", severity="error", unit="orders",
+    summary="Orders where browser and server send event IDs that never match.",
+    what="For each order reported by both paths, both sides have at least one ID and no browser ID equals any server ID.",
+    why="IDs generated independently on each side look fine in each system but never deduplicate: every such purchase is counted twice.",
+    example="pixel eventID '7f3c…' (a random UUID) and CAPI event_id 'ORD-1001' for the same order.",
+    fix="Use one ID, created once per purchase and passed to both the tag and the server call.",
+    find=_find_mismatched,
+)
+
+_NEAR_MISS = """
+    SELECT p.platform, p.link_key, p.event_id AS pixel_event_id, c.event_id AS capi_event_id, min(p.order_id) AS order_id,
+           CASE WHEN trim(p.event_id) = trim(c.event_id) THEN 'whitespace'
+                WHEN lower(trim(p.event_id)) = lower(trim(c.event_id)) THEN 'letter case'
+                ELSE 'prefix or suffix' END AS difference
+    FROM purchases p
+    JOIN purchases c ON c.platform = p.platform AND c.link_key = p.link_key AND c.source = 'capi'
+    JOIN order_checks o ON o.platform = p.platform AND o.link_key = p.link_key AND o.mismatched_event_id
+    WHERE p.source = 'pixel' AND p.event_id IS NOT NULL AND c.event_id IS NOT NULL AND (
+          lower(trim(p.event_id)) = lower(trim(c.event_id))
+       OR (length(trim(p.event_id)) >= $min_len AND length(trim(c.event_id)) >= $min_len AND (
+              starts_with(lower(trim(p.event_id)), lower(trim(c.event_id))) OR ends_with(lower(trim(p.event_id)), lower(trim(c.event_id)))
+           OR starts_with(lower(trim(c.event_id)), lower(trim(p.event_id))) OR ends_with(lower(trim(c.event_id)), lower(trim(p.event_id))))))
+    GROUP BY ALL
+"""
+
+
+def _find_near_misses(view: AuditView, options: dict):
+    rows = view.rows(_NEAR_MISS + " ORDER BY platform, link_key", {"min_len": options["min_length"]})
+    for platform in sorted({r["platform"] for r in rows}):
+        hits = [r for r in rows if r["platform"] == platform]
+        orders = len({r["link_key"] for r in hits})
+        kinds = sorted({r["difference"] for r in hits})
+        rules = view.rules[platform]
+        yield Hit(
+            platform, "purchase", orders,
+            f"On {plural(orders, 'order')} the browser and server IDs differ only by {' / '.join(kinds)}. "
+            f"{rules.display_name} compares IDs exactly, so these never deduplicate.",
+            f"Send the identical string on both sides: same case, no extra spaces, no prefix or suffix added by one "
+            f"side (compare `{rules.browser_field}` in the tag with `{rules.server_field}` on the server).",
+            [{k: r[k] for k in ("order_id", "pixel_event_id", "capi_event_id", "difference")} for r in hits[:5]],
+        )
+
+
+NEAR_MISS_IDS = Check(
+    code="DA106", name="near-miss-event-ids", severity="warning", unit="orders",
+    summary="Browser and server IDs that differ only by case, whitespace or a prefix/suffix.",
+    what="Among orders with mismatched IDs, those where a browser ID and a server ID become equal after trimming "
+         "and lower-casing, or where one contains the other at its start or end (both at least `min_length` long).",
+    why="These are almost-right implementations: one formatting step on one side breaks deduplication for every purchase.",
+    example="pixel 'snap_NW-100123' vs CAPI 'NW-100123'; pixel 'nw-100123' vs CAPI 'NW-100123'.",
+    fix="Remove the extra formatting on the side that adds it, so both send the same string.",
+    find=_find_near_misses,
+    options={"min_length": 4},
+)
+
+CHECKS = [SERVER_WITHOUT_ID, BROWSER_WITHOUT_ID, PLACEHOLDER_IDS, REUSED_IDS, MISMATCHED_IDS, NEAR_MISS_IDS]

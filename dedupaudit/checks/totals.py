@@ -1,0 +1,148 @@
+"""Checks on the per-platform totals: inflation, under-reporting, coverage, purchases with no real order."""
+
+from __future__ import annotations
+
+from dedupaudit.checks.base import AuditView, Check, Hit, plural
+
+
+def _biggest_cause(summary) -> str:
+    """Name the per-order failure that explains most of a platform's excess, for the fix hint."""
+    causes = {
+        "events without an event ID": summary.missing_event_id["pixel"] + summary.missing_event_id["capi"],
+        "orders whose browser and server IDs never match": summary.mismatched_event_id,
+        "orders with different event names on the two paths": summary.event_name_drift,
+        "orders whose pair arrived outside the dedup window": summary.outside_window,
+    }
+    name, size = max(causes.items(), key=lambda item: item[1])
+    return f"Start with the {size:,} {name}." if size else "Look for events without a real order (test or cancelled orders)."
+
+
+def _purchase_summaries(view: AuditView):
+    return [s for (p, e), s in sorted(view.metrics.items()) if e == "purchase" and s.inflation_ratio is not None]
+
+
+def _find_inflation(view: AuditView, options: dict):
+    for s in _purchase_summaries(view):
+        ratio = s.inflation_ratio
+        level = "error" if ratio > options["error_above"] else "warning" if ratio > options["warning_above"] else None
+        if level is None:
+            continue
+        yield Hit(
+            s.platform, "purchase", s.extra_conversions,
+            f"{s.display_name} would report {s.reported_conversions:,} purchases for {s.orders:,} real orders: "
+            f"{ratio:.2f}x, {s.extra_conversions:,} purchases that did not happen. ROAS and CPA look better than they "
+            f"are and bidding learns from the inflated count.",
+            _biggest_cause(s),
+            level=level,
+        )
+
+
+INFLATED_CONVERSIONS = Check(
+    code="DA113", name="inflated-conversions", severity="error", unit="conversions",
+    summary="The platform would report more purchases than there are real orders.",
+    what="reported_conversions / orders above `warning_above` (warning) or `error_above` (error). The count is the "
+         "number of extra conversions.",
+    why="Every extra conversion flatters ROAS and CPA and trains the bidding model on purchases that did not happen.",
+    example="Meta reports 3,615 purchases for 2,899 orders: 1.25x.",
+    fix="Fix the ID, name and timing findings on that platform; they are the causes.",
+    find=_find_inflation,
+    options={"error_above": 1.05, "warning_above": 1.02},
+)
+
+
+def _find_under(view: AuditView, options: dict):
+    for s in _purchase_summaries(view):
+        if s.inflation_ratio >= options["warning_below"]:
+            continue
+        missing = s.orders - s.reported_conversions
+        yield Hit(
+            s.platform, "purchase", missing,
+            f"{s.display_name} would report only {s.reported_conversions:,} purchases for {s.orders:,} real orders "
+            f"({s.inflation_ratio:.2f}x): {missing:,} sales are invisible to its bidding.",
+            "Look for reused or placeholder event IDs (they merge real purchases) and for orders neither path reports.",
+        )
+
+
+UNDER_REPORTED = Check(
+    code="DA115", name="under-reported-conversions", severity="warning", unit="conversions",
+    summary="The platform would report fewer purchases than there are real orders.",
+    what="reported_conversions / orders below `warning_below`. The count is the number of missing conversions.",
+    why="Under-counting makes campaigns look worse than they are and starves the bidding model of real buyers.",
+    example="A constant event ID merges 500 purchases into a handful.",
+    fix="Make IDs unique per purchase and make sure both paths fire on every order.",
+    find=_find_under,
+    options={"warning_below": 0.95},
+)
+
+
+def _find_coverage(view: AuditView, options: dict):
+    for s in _purchase_summaries(view):
+        for side, words in (("pixel", "browser pixel"), ("capi", "server (CAPI)")):
+            share = s.coverage[side]
+            if share is None or share >= options["warning_below"]:
+                continue
+            missing = round(s.orders * (1 - share))
+            yield Hit(
+                s.platform, "purchase", missing,
+                f"Only {share:.0%} of real orders have a {words} purchase event on {s.display_name} "
+                f"({missing:,} of {s.orders:,} orders have none).",
+                ("Ad blockers and consent banners drop pixel events; the server path should cover them. Check the tag "
+                 "fires on every order confirmation." if side == "pixel" else
+                 "Make the server send a purchase for every order, including those paid later or outside the checkout."),
+            )
+
+
+LOW_COVERAGE = Check(
+    code="DA114", name="low-coverage", severity="warning", unit="orders",
+    summary="Too few real orders are reported by the pixel or by the server.",
+    what="The share of counted orders with at least one purchase event from the pixel (or from the server) on the "
+         "platform, below `warning_below`. The count is the number of orders without one.",
+    why="A path that misses orders cannot be deduplicated against and hides how much the other path double counts; "
+        "a weak server path leaves the platform blind to ad-blocked buyers.",
+    example="The TikTok pixel reports 86% of orders.",
+    fix="Make both paths fire on every order; link the server event to the order ID.",
+    find=_find_coverage,
+    options={"warning_below": 0.90},
+)
+
+
+def _find_unreal_orders(view: AuditView, options: dict):
+    rows = view.rows("""
+        SELECT p.platform,
+               count(*) FILTER (WHERE o.excluded) AS excluded_events,
+               count(*) FILTER (WHERE o.order_key IS NULL) AS unknown_events,
+               count(DISTINCT p.link_key) AS orders
+        FROM (SELECT pu.platform, pu.link_key FROM purchases pu JOIN audit_events a USING (eid) WHERE a.counts AND pu.link_key IS NOT NULL) p
+        LEFT JOIN (SELECT order_key, bool_and(excluded) AS excluded FROM orders GROUP BY order_key) o ON o.order_key = p.link_key
+        WHERE (o.excluded OR o.order_key IS NULL) AND EXISTS (SELECT 1 FROM orders)
+        GROUP BY p.platform ORDER BY p.platform""")
+    examples = view.rows("""
+        SELECT p.platform, p.source AS side, p.event_name, p.event_id, p.order_id, coalesce(o.status, '(not in orders)') AS order_status, p.file, p.row
+        FROM purchases p JOIN audit_events a USING (eid)
+        LEFT JOIN (SELECT order_key, any_value(status) AS status, bool_and(excluded) AS excluded FROM orders GROUP BY order_key) o ON o.order_key = p.link_key
+        WHERE a.counts AND p.link_key IS NOT NULL AND (o.excluded OR o.order_key IS NULL)
+        QUALIFY row_number() OVER (PARTITION BY p.platform ORDER BY p.link_key, p.file, p.row) <= 5
+        ORDER BY p.platform, p.link_key""")
+    for r in rows:
+        count = r["excluded_events"] + r["unknown_events"]
+        yield Hit(
+            r["platform"], "purchase", count,
+            f"{plural(count, 'counted purchase event')} belong to {plural(r['orders'], 'order')} that are not real sales: "
+            f"{r['excluded_events']:,} for test or cancelled orders, {r['unknown_events']:,} for order IDs missing from the orders file.",
+            "Suppress tracking for test orders; if order IDs are missing, check the orders export covers the same period and shop.",
+            [{k: v for k, v in e.items() if k != "platform"} for e in examples if e["platform"] == r["platform"]],
+        )
+
+
+PURCHASES_WITHOUT_REAL_ORDER = Check(
+    code="DA116", name="purchases-without-real-order", severity="info", unit="events",
+    summary="Counted purchase events for test or cancelled orders, or for order IDs not in the orders file.",
+    what="Purchase events the platform would count whose order is excluded (test, cancelled, voided) or absent from the orders export.",
+    why="They add to the platform's count but not to revenue. Order IDs absent from the export may also mean the "
+        "export and the event logs cover different periods.",
+    example="A QA team's test orders tracked by the live pixel.",
+    fix="Exclude test traffic from tracking; export orders for the same period as the events.",
+    find=_find_unreal_orders,
+)
+
+CHECKS = [INFLATED_CONVERSIONS, LOW_COVERAGE, UNDER_REPORTED, PURCHASES_WITHOUT_REAL_ORDER]

@@ -1,0 +1,67 @@
+"""The command-line entry point: the Typer app and the one boundary where errors become exit codes.
+
+Exit codes: 0 no finding at or above --fail-on; 1 findings at or above it; 2 a user error (bad input,
+option, config or rule file: one line on stderr); 3 a bug in dedupaudit. Tracebacks only with --debug.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+import typer
+
+from dedupaudit import __version__
+from dedupaudit.errors import UserError
+from dedupaudit.privacy import redact
+
+EXIT_FINDINGS, EXIT_USER_ERROR, EXIT_BUG = 1, 2, 3
+
+app = typer.Typer(
+    name="dedupaudit",
+    help="Audit browser-pixel and server (CAPI) conversion events for broken deduplication, per ad platform.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+@contextlib.contextmanager
+def user_errors(debug: bool):
+    """Turn a UserError into one line on stderr and exit 2, anything unexpected into exit 3."""
+    try:
+        yield
+    except (typer.Exit, typer.Abort):
+        raise
+    except UserError as exc:
+        if debug:
+            raise
+        print(f"dedupaudit: error: {redact(str(exc))}", file=sys.stderr)
+        raise typer.Exit(EXIT_USER_ERROR) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    except Exception as exc:  # a bug: say so without a traceback unless asked
+        if debug:
+            raise
+        print(f"dedupaudit: internal error: {type(exc).__name__}: {redact(str(exc)).splitlines()[0] if str(exc) else ''} "
+              "(run again with --debug for the traceback, and please report it)", file=sys.stderr)
+        raise typer.Exit(EXIT_BUG) from None
+
+
+def _version(value: bool):
+    if value:
+        print(f"dedupaudit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit.")):
+    """Audit browser-pixel and server (CAPI) conversion events for broken deduplication, per ad platform."""
+
+
+from dedupaudit.cli import check  # noqa: E402,F401  (registers the command on `app`)
+
+
+def run() -> None:
+    app()

@@ -1,0 +1,205 @@
+"""Turn raw files into the canonical event and order tables the audit runs on.
+
+Every input row ends in exactly one place: the canonical table, or the rejects table with the
+reason. Only the canonical columns are carried forward, so extra columns of an export (emails,
+IPs, user agents) never reach the audit or its reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from pathlib import Path
+
+import pandas as pd
+
+from dedupaudit.errors import UserError
+from dedupaudit.inputs.files import RawTable, read_table
+from dedupaudit.inputs.timestamps import parse_timestamps
+
+EVENT_REQUIRED = ("platform", "event_name", "event_time")
+EVENT_OPTIONAL = ("event_id", "received_time", "order_id", "value", "currency")
+ORDER_REQUIRED = ("order_id", "created_at")
+ORDER_OPTIONAL = ("value", "currency", "status")
+REJECT_COLUMNS = ["file", "row", "reason", "value"]
+
+
+@dataclass
+class Loaded:
+    """A canonical table, the rows that could not be used, and the files it came from."""
+
+    frame: pd.DataFrame
+    rejects: pd.DataFrame
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return len(self.frame) + len(self.rejects)
+
+
+def order_key(order_ids: pd.Series) -> pd.Series:
+    """How shops and platforms write one order: '#1001', '1001' and ' 1001 ' are the same order."""
+    key = order_ids.astype("string").str.strip().str.replace(r"^#", "", regex=True).str.strip()
+    return key.mask(key == "")
+
+
+def load_events(paths: list[Path], source: str, zone: tzinfo, default_platform: str | None, known_platforms: set[str]) -> Loaded:
+    frames, rejects = [], []
+    for path in paths:
+        raw = read_table(path)
+        frame, rejected = _events_from(raw, source, zone, default_platform)
+        _check_platforms(frame, raw.path, known_platforms)
+        frames.append(frame)
+        rejects.append(rejected)
+    return _combine(frames, rejects, paths, _empty_events(source))
+
+
+def load_orders(paths: list[Path], zone: tzinfo) -> Loaded:
+    frames, rejects = [], []
+    for path in paths:
+        raw = read_table(path)
+        columns = _columns(raw, ORDER_REQUIRED, ORDER_OPTIONAL)
+        created = parse_timestamps(columns["created_at"], zone)
+        value, bad_value = _numbers(columns["value"])
+        key = order_key(columns["order_id"])
+        problems = [
+            (key.isna(), "order_id is empty", columns["order_id"]),
+            (created.utc.isna() & ~created.bad, "created_at is empty", columns["created_at"]),
+            (created.bad, "created_at is not a timestamp", columns["created_at"]),
+            (bad_value, "value is not a number", columns["value"]),
+        ]
+        frame = pd.DataFrame({
+            "file": raw.path,
+            "row": raw.row.to_numpy(),
+            "order_id": columns["order_id"].to_numpy(),
+            "order_key": key.to_numpy(),
+            "created_at": created.utc.to_numpy(),
+            "value": value.to_numpy(),
+            "currency": columns["currency"].str.strip().str.upper().to_numpy(),
+            "status": columns["status"].str.strip().str.lower().to_numpy(),
+        })
+        kept, rejected = _split(frame, raw, problems)
+        frames.append(kept)
+        rejects.append(rejected)
+    return _combine(frames, rejects, paths, _empty_orders())
+
+
+def _events_from(raw: RawTable, source: str, zone: tzinfo, default_platform: str | None):
+    required = tuple(c for c in EVENT_REQUIRED if not (c == "platform" and default_platform))
+    optional = EVENT_OPTIONAL + (("platform",) if default_platform else ())
+    columns = _columns(raw, required, optional)
+    platform = columns["platform"].str.strip().str.lower()
+    if default_platform:
+        platform = platform.mask(platform.isna() | (platform == ""), default_platform.lower())
+    name = columns["event_name"]
+    event_id = columns["event_id"].mask(columns["event_id"].str.strip() == "")
+    event_time = parse_timestamps(columns["event_time"], zone)
+    received = parse_timestamps(columns["received_time"], zone)
+    value, bad_value = _numbers(columns["value"])
+    problems = [
+        (platform.isna() | (platform == ""), "platform is empty", columns["platform"]),
+        (name.isna() | (name.str.strip() == ""), "event_name is empty", name),
+        (event_time.utc.isna() & ~event_time.bad, "event_time is empty", columns["event_time"]),
+        (event_time.bad, "event_time is not a timestamp", columns["event_time"]),
+        (received.bad, "received_time is not a timestamp", columns["received_time"]),
+        (bad_value, "value is not a number", columns["value"]),
+    ]
+    frame = pd.DataFrame({
+        "source": source,
+        "file": raw.path,
+        "row": raw.row.to_numpy(),
+        "platform": platform.to_numpy(),
+        "event_name": name.to_numpy(),
+        "event_id": event_id.to_numpy(),
+        "event_time": event_time.utc.to_numpy(),
+        "event_time_unit": event_time.unit.to_numpy(),
+        "received_time": received.utc.fillna(event_time.utc).to_numpy(),
+        "order_id": columns["order_id"].to_numpy(),
+        "order_key": order_key(columns["order_id"]).to_numpy(),
+        "value": value.to_numpy(),
+        "currency": columns["currency"].str.strip().str.upper().to_numpy(),
+    })
+    return _split(frame, raw, problems)
+
+
+def _columns(raw: RawTable, required: tuple, optional: tuple) -> dict[str, pd.Series]:
+    """The canonical columns as text; header names match ignoring case and surrounding spaces."""
+    by_name = {str(c).strip().lower(): c for c in raw.frame.columns}
+    missing = [c for c in required if c not in by_name]
+    if missing and (len(raw.frame) or raw.frame.columns.size):
+        found = ", ".join(map(str, raw.frame.columns)) or "none"
+        raise UserError(f"{raw.path}: missing required column {', '.join(missing)} (found: {found})")
+    out = {}
+    for name in required + optional:
+        if name in by_name and name in ("event_time", "received_time", "created_at"):
+            out[name] = raw.frame[by_name[name]]
+        elif name in by_name:
+            out[name] = _text(raw.frame[by_name[name]])
+        else:
+            out[name] = pd.Series(pd.NA, index=raw.frame.index, dtype="string")
+    return out
+
+
+def _text(column: pd.Series) -> pd.Series:
+    if column.dtype == object:  # records from JSON: nested values are not IDs
+        column = column.map(lambda v: v if v is None or isinstance(v, (str, int, float, bool)) else str(v))
+    return column.astype("string")
+
+
+def _numbers(column: pd.Series) -> tuple[pd.Series, pd.Series]:
+    text = column.astype("string").str.strip()
+    present = text.notna() & (text != "")
+    number = pd.to_numeric(text.where(present), errors="coerce").astype("float64")
+    return number, present & number.isna()
+
+
+def _split(frame: pd.DataFrame, raw: RawTable, problems: list) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Keep good rows; every other row (and every unreadable line) becomes a reject with its first problem."""
+    index = frame.index
+    reason = pd.Series(None, index=index, dtype="object")
+    value = pd.Series(None, index=index, dtype="object")
+    for mask, why, source in reversed(problems):  # reversed: the first listed problem wins
+        mask = mask.fillna(False).to_numpy(dtype=bool)
+        reason[mask] = why
+        value[mask] = source.astype("string").to_numpy()[mask]
+    bad = reason.notna().to_numpy()
+    rejected = pd.DataFrame({"file": raw.path, "row": frame["row"].to_numpy()[bad], "reason": reason[bad].to_numpy(), "value": value[bad].to_numpy()})
+    broken = pd.DataFrame([(raw.path, line, why, None) for line, why in raw.broken], columns=REJECT_COLUMNS)
+    rejects = pd.concat([rejected, broken], ignore_index=True) if len(broken) else rejected
+    return frame[~bad].reset_index(drop=True), rejects
+
+
+def _check_platforms(frame: pd.DataFrame, path: str, known: set[str]) -> None:
+    unknown = frame[~frame["platform"].isin(list(known))]
+    if len(unknown):
+        first = unknown.iloc[0]
+        raise UserError(
+            f"{path} row {first['row']}: unknown platform '{first['platform']}' "
+            f"(rule files exist for: {', '.join(sorted(known))}; add one with --rules DIR)"
+        )
+
+
+def _combine(frames: list, rejects: list, paths: list[Path], empty: pd.DataFrame) -> Loaded:
+    frame = pd.concat([empty, *frames], ignore_index=True) if frames else empty
+    frame = frame.astype(empty.dtypes.to_dict())
+    rejected = pd.concat([pd.DataFrame(columns=REJECT_COLUMNS), *rejects], ignore_index=True)
+    return Loaded(frame, rejected, [str(p) for p in paths])
+
+
+def _empty_events(source: str) -> pd.DataFrame:
+    return pd.DataFrame({
+        "source": pd.Series(dtype="string"), "file": pd.Series(dtype="string"), "row": pd.Series(dtype="int64"),
+        "platform": pd.Series(dtype="string"), "event_name": pd.Series(dtype="string"), "event_id": pd.Series(dtype="string"),
+        "event_time": pd.Series(dtype="datetime64[us]"), "event_time_unit": pd.Series(dtype="string"),
+        "received_time": pd.Series(dtype="datetime64[us]"), "order_id": pd.Series(dtype="string"),
+        "order_key": pd.Series(dtype="string"), "value": pd.Series(dtype="float64"), "currency": pd.Series(dtype="string"),
+    })
+
+
+def _empty_orders() -> pd.DataFrame:
+    return pd.DataFrame({
+        "file": pd.Series(dtype="string"), "row": pd.Series(dtype="int64"), "order_id": pd.Series(dtype="string"),
+        "order_key": pd.Series(dtype="string"), "created_at": pd.Series(dtype="datetime64[us]"),
+        "value": pd.Series(dtype="float64"), "currency": pd.Series(dtype="string"), "status": pd.Series(dtype="string"),
+    })
+

@@ -1,0 +1,97 @@
+"""The terminal report: a summary table per platform, then the findings, most severe first, with fixes."""
+
+from __future__ import annotations
+
+import io
+from itertools import groupby
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from dedupaudit.result import AuditResult, severity_rank
+
+STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan", None: "green"}
+
+
+def render(result: AuditResult, colour: bool = False, width: int = 110) -> str:
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=colour, no_color=not colour, width=width, highlight=False)
+    _header(console, result)
+    _summary(console, result)
+    _findings(console, result)
+    return buffer.getvalue()
+
+
+def _header(console: Console, result: AuditResult) -> None:
+    period = result.period
+    console.print(Text("dedupaudit: what each ad platform would count, against your real orders", style="bold"))
+    console.print(f"Period {period['start'] or '-'} to {period['end'] or '-'} (UTC)")
+    for side, label in (("pixel", "Browser pixel"), ("capi", "Server (CAPI)"), ("orders", "Orders")):
+        s = result.inputs[side]
+        line = f"  {label}: {s.rows:,} rows from {len(s.files)} file(s)"
+        if s.rejected:
+            line += f", [yellow]{s.rejected:,} rejected[/yellow] ({', '.join(f'{k}: {v}' for k, v in s.rejected_reasons.items())})"
+        if s.outside_period:
+            line += f", {s.outside_period:,} outside the period"
+        console.print(line)
+    console.print()
+
+
+def _inflation_severity(result: AuditResult, platform: str) -> str | None:
+    levels = [f.severity for f in result.findings if f.platform == platform and f.name == "inflated-conversions"]
+    return min(levels, key=severity_rank) if levels else None
+
+
+def _summary(console: Console, result: AuditResult) -> None:
+    purchases = [p for p in result.platforms if p.event == "purchase"]
+    if not purchases:
+        console.print("No purchase events in the inputs.\n")
+        return
+    table = Table(title="Purchases: real orders vs what each platform would count", title_justify="left")
+    for name, justify in (("Platform", "left"), ("Real orders", "right"), ("Pixel events", "right"), ("CAPI events", "right"),
+                          ("Platform counts", "right"), ("Inflation", "right"), ("Extra", "right"),
+                          ("Pixel coverage", "right"), ("CAPI coverage", "right")):
+        table.add_column(name, justify=justify)
+    for p in purchases:
+        severity = _inflation_severity(result, p.platform)
+        ratio = "-" if p.inflation_ratio is None else f"{p.inflation_ratio:.2f}x"
+        cov = p.coverage or {}
+        table.add_row(
+            p.display_name, f"{p.orders:,}", f"{p.pixel_events:,}", f"{p.capi_events:,}", f"{p.reported_conversions:,}",
+            Text(ratio, style=STYLES[severity]), f"{p.extra_conversions:+,}" if p.orders else "-",
+            _share(cov.get("pixel")), _share(cov.get("capi")),
+        )
+    console.print(table)
+    others = [p for p in result.platforms if p.event != "purchase"]
+    if others:
+        console.print("Other events the platforms would count: " + "; ".join(
+            f"{p.display_name} {p.event} {p.reported_conversions:,}" for p in others))
+    assumed = sorted({(p.display_name, a) for p in purchases for a in p.assumptions})
+    if assumed:
+        console.print(Text("Figures rest on these assumed platform rules (see rules/*.yaml): " + "; ".join(
+            f"{name} {key}" for name, key in assumed), style="dim"))
+    console.print()
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _findings(console: Console, result: AuditResult) -> None:
+    if not result.findings:
+        console.print(Text("No findings: deduplication looks right on every platform.", style="green"))
+        return
+    names = {p.platform: p.display_name for p in result.platforms}
+    ordered = sorted(result.findings, key=lambda f: (f.platform or "", severity_rank(f.severity), f.code))
+    for platform, group in groupby(ordered, key=lambda f: f.platform):
+        console.print(Text(names.get(platform, platform) if platform else "Inputs", style="bold underline"))
+        for f in group:
+            console.print(Text.assemble((f"{f.severity.upper():8}", STYLES[f.severity]), (f" {f.code} {f.name}", "bold"),
+                                        f"  ({f.count:,} {f.unit})"))
+            console.print(Text("  " + f.message))
+            console.print(Text("  Fix: " + f.hint, style="dim"))
+        console.print()
+    counts = {s: sum(1 for f in result.findings if f.severity == s) for s in ("error", "warning", "info")}
+    console.print(f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes. "
+                  "Example rows for each finding are in --format json; `dedupaudit explain CODE` explains a check.")

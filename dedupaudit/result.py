@@ -1,0 +1,79 @@
+"""The one result model. The JSON report is `AuditResult.to_dict()`; every other format reads it.
+
+The JSON contract (schema_version 1) is documented in docs/json-schema.md. Keys may be added;
+existing keys keep their meaning until schema_version changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+SCHEMA_VERSION = 1
+SEVERITIES = ("error", "warning", "info")  # most severe first
+
+
+def severity_rank(severity: str) -> int:
+    """0 for error, 1 warning, 2 info: sorts the most severe first."""
+    return SEVERITIES.index(severity)
+
+
+@dataclass
+class InputSummary:
+    files: list[str]
+    rows: int  # every row read, used or rejected
+    rejected: int
+    rejected_reasons: dict[str, int] = field(default_factory=dict)
+    outside_period: int = 0  # readable rows left out by --since/--until
+
+
+@dataclass
+class PlatformSummary:
+    platform: str
+    display_name: str
+    event: str
+    orders: int | None
+    pixel_events: int
+    capi_events: int
+    reported_conversions: int
+    inflation_ratio: float | None
+    extra_conversions: int | None
+    missing_event_id: dict[str, int]
+    mismatched_event_id: int
+    event_name_drift: int
+    outside_window: int
+    coverage: dict[str, float | None] | None
+    links: dict[str, int] | None  # how purchase events were tied to orders
+    assumptions: list[str]  # rule values behind these figures that the platform does not document
+
+
+@dataclass
+class Finding:
+    code: str
+    name: str
+    severity: str
+    platform: str
+    event: str | None
+    count: int
+    unit: str  # what `count` counts: events, orders, ids, conversions
+    message: str
+    hint: str
+    examples: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class AuditResult:
+    tool: dict
+    inputs: dict[str, InputSummary]
+    period: dict[str, str | None]
+    platforms: list[PlatformSummary]
+    findings: list[Finding]
+    settings: dict = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        return {"schema_version": data.pop("schema_version"), **data}
+
+    def worst_severity(self) -> str | None:
+        ranks = [severity_rank(f.severity) for f in self.findings]
+        return SEVERITIES[min(ranks)] if ranks else None

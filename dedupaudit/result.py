@@ -44,6 +44,7 @@ class PlatformSummary:
     coverage: dict[str, float | None] | None
     links: dict[str, int] | None  # how purchase events were tied to orders
     assumptions: list[str]  # rule values behind these figures that the platform does not document
+    window_hours: float | None  # the platform's dedup window (null: no time limit)
 
 
 @dataclass
@@ -67,6 +68,8 @@ class AuditResult:
     period: dict[str, str | None]
     platforms: list[PlatformSummary]
     findings: list[Finding]
+    daily: list[dict] = field(default_factory=list)  # per platform and UTC day: reported purchases vs orders
+    pair_gaps: list[dict] = field(default_factory=list)  # per platform: linked pixel/CAPI pairs by time apart
     settings: dict = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 

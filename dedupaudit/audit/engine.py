@@ -81,6 +81,7 @@ def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, Plat
         view = AuditView(con, rules, metrics, inputs)
         findings = [f for check in checks for f in _run_check(check, view, settings)]
         period = _period(con, since, until)
+        daily, gaps = _daily(con), _pair_gaps(con)
     finally:
         con.close()
 
@@ -91,6 +92,8 @@ def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, Plat
         period=period,
         platforms=list(metrics.values()),
         findings=findings,
+        daily=daily,
+        pair_gaps=gaps,
         settings=settings.public(),
     )
 
@@ -165,6 +168,7 @@ def _metrics(con, rules: dict[str, PlatformRules], order_count: int) -> dict[tup
             links={"order_id": r["by_order_id"], "event_id": r["by_event_id"], "value_time": r["by_value_time"], "unlinked": r["unlinked"]}
             if purchase else None,
             assumptions=rules[r["platform"]].assumptions,
+            window_hours=rules[r["platform"]].dedup_window_hours,
         )
     return out
 
@@ -173,7 +177,7 @@ def _input_summary(loaded: Loaded, con, source: str | None) -> InputSummary:
     if source is None:
         outside = con.execute("SELECT (SELECT count(*) FROM orders_in) - (SELECT count(*) FROM orders)").fetchone()[0]
     else:
-        outside = con.execute("SELECT (SELECT count(*) FROM events_in WHERE source = $s) - (SELECT count(*) FROM events WHERE source = $s)",
+        outside = con.execute("SELECT (SELECT count(*) FROM events_in WHERE source = $s) - (SELECT count(*) FROM period_events WHERE source = $s)",
                               {"s": source}).fetchone()[0]
     reasons = loaded.rejects["reason"].value_counts().to_dict() if len(loaded.rejects) else {}
     return InputSummary(files=loaded.files, rows=loaded.rows, rejected=len(loaded.rejects),
@@ -188,3 +192,34 @@ def _period(con, since, until) -> dict:
     end = until if until is not None else last
     fmt = lambda t: None if t is None or pd.isna(t) else pd.Timestamp(t).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
     return {"start": fmt(start), "end": fmt(end)}
+
+
+DAILY_SQL = """
+WITH purchase AS (SELECT platform, event_time::DATE AS day, counts FROM audit_events WHERE event_type = 'purchase'),
+days AS (SELECT DISTINCT day FROM (SELECT day FROM purchase UNION ALL SELECT created_at::DATE FROM orders WHERE NOT excluded)),
+reported AS (SELECT platform, day, count(*) FILTER (WHERE counts) AS n FROM purchase GROUP BY ALL),
+real AS (SELECT created_at::DATE AS day, count(DISTINCT order_key) AS n FROM orders WHERE NOT excluded GROUP BY ALL)
+SELECT p.platform, d.day, coalesce(r.n, 0) AS reported_conversions, coalesce(o.n, 0) AS orders
+FROM (SELECT DISTINCT platform FROM purchase) p CROSS JOIN days d
+LEFT JOIN reported r ON r.platform = p.platform AND r.day = d.day
+LEFT JOIN real o ON o.day = d.day
+ORDER BY p.platform, d.day
+"""
+
+# Upper bounds in hours; the last bucket is open-ended.
+GAP_BUCKETS = [(1 / 60, "under 1 minute"), (1, "1-60 minutes"), (6, "1-6 hours"), (24, "6-24 hours"),
+               (48, "24-48 hours"), (168, "2-7 days"), (None, "over 7 days")]
+
+
+def _daily(con) -> list[dict]:
+    return [{"platform": p, "date": d.isoformat(), "reported_conversions": r, "orders": o}
+            for p, d, r, o in con.execute(DAILY_SQL).fetchall()]
+
+
+def _pair_gaps(con) -> list[dict]:
+    cases = " ".join(f"WHEN gap_hours < {upper} THEN {i}" for i, (upper, _) in enumerate(GAP_BUCKETS) if upper is not None)
+    counts = dict(((p, b), n) for p, b, n in con.execute(
+        f"SELECT platform, CASE {cases} ELSE {len(GAP_BUCKETS) - 1} END AS b, count(*) FROM pair_gaps GROUP BY ALL").fetchall())
+    platforms = sorted({p for p, _ in counts})
+    return [{"platform": p, "bucket": label, "upper_hours": upper, "pairs": counts.get((p, i), 0)}
+            for p in platforms for i, (upper, label) in enumerate(GAP_BUCKETS)]

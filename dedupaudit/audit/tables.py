@@ -3,11 +3,13 @@
 Everything here is set-based SQL, so it can move to Spark SQL unchanged in spirit. Build order:
 
   rules, taxonomy        the platform rule files as tables
-  events                 canonical events in the period, with name_key and event_type
+  events                 canonical events in the period the platform accepted, with name_key and event_type
+  undelivered            events in the period sent as test traffic or refused by the platform (never counted)
   orders                 orders in the period, with `excluded` (test / cancelled / ...)
   dedup                  per typed event: does the platform count it? (the dedup model)
   purchases              purchase events tied to an order (link_key, link_method)
   order_checks           per platform and order seen on both paths: ID mismatch, name drift, late pair
+  pair_gaps              per platform and order seen on both paths: hours between the first events of each path
 
 Checks and metrics only read these tables.
 """
@@ -128,6 +130,16 @@ FROM sides s LEFT JOIN id_pairs i USING (platform, link_key)
 WHERE s.pixel_events > 0 AND s.capi_events > 0;
 """
 
+# How far apart the two paths report the same order: the first pixel vs the first server event.
+PAIR_GAPS_SQL = """
+CREATE TEMP TABLE pair_gaps AS
+SELECT platform, link_key,
+       abs(epoch(min(received_time) FILTER (WHERE source = 'pixel')) - epoch(min(received_time) FILTER (WHERE source = 'capi'))) / 3600.0 AS gap_hours
+FROM purchases WHERE link_key IS NOT NULL
+GROUP BY platform, link_key
+HAVING count(*) FILTER (WHERE source = 'pixel') > 0 AND count(*) FILTER (WHERE source = 'capi') > 0;
+"""
+
 
 def build_tables(con: duckdb.DuckDBPyConnection, events: pd.DataFrame, orders: pd.DataFrame,
                  rules: dict[str, PlatformRules], settings: Settings, since, until) -> None:
@@ -141,7 +153,7 @@ def build_tables(con: duckdb.DuckDBPyConnection, events: pd.DataFrame, orders: p
     period = "($since::TIMESTAMP IS NULL OR {col} >= $since) AND ($until::TIMESTAMP IS NULL OR {col} <= $until)"
     bounds = {"since": since, "until": until}
     con.execute(f"""
-        CREATE TEMP TABLE events AS
+        CREATE TEMP TABLE period_events AS
         SELECT row_number() OVER () AS eid, e.*,
                CASE WHEN r.names_case_sensitive THEN e.event_name ELSE lower(e.event_name) END AS name_key,
                t.event_type
@@ -150,6 +162,8 @@ def build_tables(con: duckdb.DuckDBPyConnection, events: pd.DataFrame, orders: p
         LEFT JOIN taxonomy t ON t.platform = e.platform
              AND t.name_key = CASE WHEN r.names_case_sensitive THEN e.event_name ELSE lower(e.event_name) END
         WHERE {period.format(col='e.event_time')}""", bounds)
+    con.execute("CREATE TEMP TABLE events AS SELECT * FROM period_events WHERE delivery IS NULL")
+    con.execute("CREATE TEMP TABLE undelivered AS SELECT * FROM period_events WHERE delivery IS NOT NULL")
     con.execute(f"""
         CREATE TEMP TABLE orders AS
         SELECT *, coalesce(list_contains($excluded, status), false) AS excluded
@@ -158,6 +172,7 @@ def build_tables(con: duckdb.DuckDBPyConnection, events: pd.DataFrame, orders: p
     con.execute(DEDUP_SQL)
     con.execute(LINK_SQL.replace("$tolerance_s", str(float(settings.link_tolerance_minutes) * 60)))
     con.execute(ORDER_CHECKS_SQL)
+    con.execute(PAIR_GAPS_SQL)
     con.execute("""
         CREATE TEMP TABLE audit_events AS
         SELECT e.*, coalesce(d.counts, e.event_type IS NOT NULL) AS counts

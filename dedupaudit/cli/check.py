@@ -16,7 +16,7 @@ from dedupaudit.inputs.files import expand_paths
 from dedupaudit.inputs.timestamps import resolve_timezone
 from dedupaudit.platforms.rules import load_rules
 from dedupaudit.privacy import redact
-from dedupaudit.reports import RENDERERS
+from dedupaudit.reports import RENDERERS, RenderOptions
 from dedupaudit.result import AuditResult, severity_rank
 from dedupaudit.settings import DEFAULT_EXCLUDED_STATUSES, FAIL_ON, Settings
 
@@ -69,7 +69,8 @@ def check(
 
         if rejects is not None:
             _write_rejects(rejects, {"pixel": pixel_in, "capi": capi_in, "orders": orders_in})
-        report = RENDERERS[fmt](result, fmt == "rich" and output is None and sys.stdout.isatty())
+        colour = fmt == "rich" and output is None and sys.stdout.isatty()
+        report = RENDERERS[fmt](result, RenderOptions(colour=colour, fail_on=fail_on))
         if output is None:
             sys.stdout.write(report)
         else:

@@ -14,11 +14,13 @@ from pathlib import Path
 import pandas as pd
 
 from dedupaudit.errors import UserError
-from dedupaudit.inputs.files import RawTable, read_table
+from dedupaudit.inputs.detect import ReadContext, read_input
+from dedupaudit.inputs.files import RawTable
 from dedupaudit.inputs.timestamps import parse_timestamps
 
 EVENT_REQUIRED = ("platform", "event_name", "event_time")
-EVENT_OPTIONAL = ("event_id", "received_time", "order_id", "value", "currency")
+EVENT_OPTIONAL = ("event_id", "received_time", "order_id", "value", "currency", "delivery", "delivery_message")
+DELIVERY_VALUES = ("test", "refused")  # events the platform never counts: test traffic, refused by the API
 ORDER_REQUIRED = ("order_id", "created_at")
 ORDER_OPTIONAL = ("value", "currency", "status")
 REJECT_COLUMNS = ["file", "row", "reason", "value"]
@@ -43,10 +45,11 @@ def order_key(order_ids: pd.Series) -> pd.Series:
     return key.mask(key == "")
 
 
-def load_events(paths: list[Path], source: str, zone: tzinfo, default_platform: str | None, known_platforms: set[str]) -> Loaded:
+def load_events(paths: list[Path], source: str, zone: tzinfo, default_platform: str | None, known_platforms: set[str],
+                context: ReadContext = ReadContext()) -> Loaded:
     frames, rejects = [], []
     for path in paths:
-        raw = read_table(path)
+        raw = read_input(path, source, context)
         frame, rejected = _events_from(raw, source, zone, default_platform)
         _check_platforms(frame, raw.path, known_platforms)
         frames.append(frame)
@@ -54,10 +57,10 @@ def load_events(paths: list[Path], source: str, zone: tzinfo, default_platform: 
     return _combine(frames, rejects, paths, _empty_events(source))
 
 
-def load_orders(paths: list[Path], zone: tzinfo) -> Loaded:
+def load_orders(paths: list[Path], zone: tzinfo, context: ReadContext = ReadContext()) -> Loaded:
     frames, rejects = [], []
     for path in paths:
-        raw = read_table(path)
+        raw = read_input(path, "orders", context)
         columns = _columns(raw, ORDER_REQUIRED, ORDER_OPTIONAL)
         created = parse_timestamps(columns["created_at"], zone)
         value, bad_value = _numbers(columns["value"])
@@ -96,6 +99,8 @@ def _events_from(raw: RawTable, source: str, zone: tzinfo, default_platform: str
     event_time = parse_timestamps(columns["event_time"], zone)
     received = parse_timestamps(columns["received_time"], zone)
     value, bad_value = _numbers(columns["value"])
+    delivery = columns["delivery"].str.strip().str.lower()
+    delivery = delivery.mask(delivery.isin(["", "ok", "sent"]))
     problems = [
         (platform.isna() | (platform == ""), "platform is empty", columns["platform"]),
         (name.isna() | (name.str.strip() == ""), "event_name is empty", name),
@@ -103,6 +108,7 @@ def _events_from(raw: RawTable, source: str, zone: tzinfo, default_platform: str
         (event_time.bad, "event_time is not a timestamp", columns["event_time"]),
         (received.bad, "received_time is not a timestamp", columns["received_time"]),
         (bad_value, "value is not a number", columns["value"]),
+        (delivery.notna() & ~delivery.isin(list(DELIVERY_VALUES)), "delivery is not test, refused or empty", columns["delivery"]),
     ]
     frame = pd.DataFrame({
         "source": source,
@@ -118,6 +124,8 @@ def _events_from(raw: RawTable, source: str, zone: tzinfo, default_platform: str
         "order_key": order_key(columns["order_id"]).to_numpy(),
         "value": value.to_numpy(),
         "currency": columns["currency"].str.strip().str.upper().to_numpy(),
+        "delivery": delivery.to_numpy(),
+        "delivery_message": columns["delivery_message"].to_numpy(),
     })
     return _split(frame, raw, problems)
 
@@ -193,6 +201,7 @@ def _empty_events(source: str) -> pd.DataFrame:
         "event_time": pd.Series(dtype="datetime64[us]"), "event_time_unit": pd.Series(dtype="string"),
         "received_time": pd.Series(dtype="datetime64[us]"), "order_id": pd.Series(dtype="string"),
         "order_key": pd.Series(dtype="string"), "value": pd.Series(dtype="float64"), "currency": pd.Series(dtype="string"),
+        "delivery": pd.Series(dtype="string"), "delivery_message": pd.Series(dtype="string"),
     })
 
 

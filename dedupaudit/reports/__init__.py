@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 from dedupaudit.reports import json_report, rich_report
 from dedupaudit.result import AuditResult
 
-# format name -> render(result, colour) -> text
-RENDERERS: dict[str, Callable[[AuditResult, bool], str]] = {
+
+@dataclass(frozen=True)
+class RenderOptions:
+    colour: bool = False  # ANSI colour (terminal only)
+    title: str | None = None  # report title (HTML, Markdown)
+    client: str | None = None  # who the audit is for (HTML, Markdown)
+    fail_on: str = "error"  # the severity at which a check counts as failed (JUnit, GitHub)
+
+
+# format name -> render(result, options) -> text
+RENDERERS: dict[str, Callable[[AuditResult, RenderOptions], str]] = {
     "json": json_report.render,
     "rich": rich_report.render,
 }

@@ -7,7 +7,7 @@ import json
 from dedupaudit.result import AuditResult
 
 
-def render(result: AuditResult, colour: bool = False) -> str:
+def render(result: AuditResult, options=None) -> str:
     return json.dumps(_clean(result.to_dict()), indent=2, ensure_ascii=False) + "\n"
 
 

@@ -14,7 +14,8 @@ from dedupaudit.result import AuditResult, severity_rank
 STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan", None: "green"}
 
 
-def render(result: AuditResult, colour: bool = False, width: int = 110) -> str:
+def render(result: AuditResult, options=None, width: int = 110) -> str:
+    colour = bool(options and options.colour)
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=colour, no_color=not colour, width=width, highlight=False)
     _header(console, result)

@@ -1,0 +1,57 @@
+"""Checks on events the platform never counts: test traffic and events it refused."""
+
+from __future__ import annotations
+
+from dedupaudit.checks.base import AuditView, Check, Hit, plural
+
+
+def _undelivered(kind: str):
+    def find(view: AuditView, options: dict):
+        rows = view.rows("""
+            SELECT platform, count(*) AS n, mode(delivery_message) AS message FROM undelivered
+            WHERE delivery = $kind GROUP BY platform ORDER BY platform""", {"kind": kind})
+        examples = view.rows("""
+            SELECT platform, source AS side, event_name, event_id, order_id, event_time, received_time, delivery_message, file, row
+            FROM undelivered WHERE delivery = $kind
+            QUALIFY row_number() OVER (PARTITION BY platform ORDER BY received_time, file, row) <= 5""", {"kind": kind})
+        for r in rows:
+            rules = view.rules[r["platform"]]
+            shown = [{k: (v.isoformat() + "Z" if hasattr(v, "isoformat") else v) for k, v in e.items() if k != "platform"}
+                     for e in examples if e["platform"] == r["platform"]]
+            if kind == "test":
+                yield Hit(r["platform"], None, r["n"],
+                          f"{plural(r['n'], 'event')} were sent to {rules.display_name} as test traffic (with a test event code). "
+                          "They are left out of every figure here; the platform shows them only in its test tool.",
+                          "Remove the test event code from production requests, or this server path reports nothing real.",
+                          shown)
+            else:
+                yield Hit(r["platform"], None, r["n"],
+                          f"{plural(r['n'], 'event')} were refused by {rules.display_name} and never counted"
+                          f"{': ' + r['message'] if r['message'] else ''}. They are left out of every figure here.",
+                          "Fix the request the platform rejected (see its error message), then resend within the dedup window.",
+                          shown)
+    return find
+
+
+TEST_EVENTS = Check(
+    code="DA117", name="test-events", severity="warning", unit="events",
+    summary="Server events sent with a test event code.",
+    what="Counts events whose delivery is 'test' (sent with test_event_code or the platform's equivalent).",
+    why="Test events are not counted as conversions. A production integration left in test mode reports nothing, "
+        "so the pixel alone carries the numbers.",
+    example='{"data": [...], "test_event_code": "TEST123"} in the live server log.',
+    fix="Drop the test code from production requests.",
+    find=_undelivered("test"),
+)
+
+REFUSED_EVENTS = Check(
+    code="DA118", name="refused-events", severity="error", unit="events",
+    summary="Server events the platform refused (error response, or fewer events received than sent).",
+    what="Counts events whose delivery is 'refused', with the platform's error message.",
+    why="Refused events never count and never deduplicate; the figures the platform shows lack them.",
+    example='response {"error": {"message": "Invalid parameter"}} for a batch of 50 purchases.',
+    fix="Fix what the error message names and resend.",
+    find=_undelivered("refused"),
+)
+
+CHECKS = [TEST_EVENTS, REFUSED_EVENTS]

@@ -76,7 +76,8 @@ def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, Plat
             "capi": _input_summary(capi, con, "capi"),
             "orders": _input_summary(orders, con, None),
         }
-        order_count = con.execute("SELECT count(DISTINCT order_key) FROM orders WHERE NOT excluded").fetchone()[0]
+        # Without an orders input the number of real orders is unknown (null), not zero.
+        order_count = con.execute("SELECT count(DISTINCT order_key) FROM orders WHERE NOT excluded").fetchone()[0] if orders.files else None
         metrics = _metrics(con, rules, order_count)
         view = AuditView(con, rules, metrics, inputs)
         findings = [f for check in checks for f in _run_check(check, view, settings)]
@@ -140,14 +141,14 @@ def _run_check(check: Check, view: AuditView, settings: Settings) -> list[Findin
     ]
 
 
-def _metrics(con, rules: dict[str, PlatformRules], order_count: int) -> dict[tuple[str, str], PlatformSummary]:
+def _metrics(con, rules: dict[str, PlatformRules], order_count: int | None) -> dict[tuple[str, str], PlatformSummary]:
     cursor = con.execute(METRICS_SQL)
     names = [d[0] for d in cursor.description]
     out = {}
     for values in cursor.fetchall():
         r = dict(zip(names, values))
         purchase = r["event_type"] == "purchase"
-        has_orders = purchase and order_count > 0
+        has_orders = purchase and bool(order_count)
         ratio = round(r["reported_conversions"] / order_count, 6) if has_orders else None
         out[(r["platform"], r["event_type"])] = PlatformSummary(
             platform=r["platform"],
@@ -158,7 +159,7 @@ def _metrics(con, rules: dict[str, PlatformRules], order_count: int) -> dict[tup
             capi_events=r["capi_events"],
             reported_conversions=r["reported_conversions"],
             inflation_ratio=ratio,
-            extra_conversions=r["reported_conversions"] - order_count if purchase else None,
+            extra_conversions=r["reported_conversions"] - order_count if purchase and order_count is not None else None,
             missing_event_id={"pixel": r["missing_pixel"], "capi": r["missing_capi"]},
             mismatched_event_id=r["mismatched_event_id"],
             event_name_drift=r["event_name_drift"],

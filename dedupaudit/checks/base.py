@@ -107,4 +107,15 @@ def _example(row: dict) -> dict:
 
 
 def plural(count: int, word: str) -> str:
-    return f"{count:,} {word}" if count == 1 else f"{count:,} {word if word.endswith('s') else word + 's'}"
+    """'1 order', '2 orders', '1 event ID', '3 event IDs'."""
+    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
+
+
+def both_fields(rules: PlatformRules) -> str:
+    """Where the ID goes on both paths, for hints: '`eventID` (browser) and `event_id` (server)'."""
+    if rules.browser_field == rules.server_field:
+        return f"`{rules.browser_field}` on both the browser and the server side"
+    return f"`{rules.browser_field}` (browser) and `{rules.server_field}` (server)"
+
+
+SIDE_WORDS = {"capi": "server (CAPI)", "pixel": "browser (pixel)"}

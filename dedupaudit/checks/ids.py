@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from dedupaudit.checks.base import AuditView, Check, Hit, plural
-
-_SIDE_WORDS = {"capi": "server (CAPI)", "pixel": "browser (pixel)"}
-
+from dedupaudit.checks.base import SIDE_WORDS, AuditView, Check, Hit, both_fields, plural
 
 def _missing_ids(side: str):
     def find(view: AuditView, options: dict):
@@ -14,9 +11,9 @@ def _missing_ids(side: str):
             field, how = (rules.server_field, rules.server_how) if side == "capi" else (rules.browser_field, rules.browser_how)
             yield Hit(
                 platform, event, count,
-                f"{plural(count, 'event')} of type {event} from the {_SIDE_WORDS[side]} carry no event ID, so "
+                f"{plural(count, event + ' event')} from the {SIDE_WORDS[side]} carry no event ID, so "
                 f"{rules.display_name} cannot match them to the other path and counts the conversion twice.",
-                f"On the {_SIDE_WORDS[side]} side, send `{field}`: {how}.",
+                f"On the {SIDE_WORDS[side]} side, send `{field}`: {how}.",
                 examples,
             )
     return find
@@ -61,8 +58,8 @@ def _find_placeholders(view: AuditView, options: dict):
             f"{plural(count, 'event')} carry a placeholder instead of a real ID ({', '.join(repr(s) for s in shown)}). "
             f"{rules.display_name} treats them as one ID: different purchases are merged and under-counted, "
             f"and their browser/server pairs are not matched.",
-            f"The variable that should hold the order ID is empty or not rendered when the tag fires. Fill `{rules.browser_field}` "
-            f"and `{rules.server_field}` from the order ID at the moment the event is sent.",
+            f"The variable that should hold the order ID is empty or not rendered when the event is sent. Fill "
+            f"{both_fields(rules)} from the order ID at that moment.",
             examples,
         )
 
@@ -92,10 +89,10 @@ def _find_reused(view: AuditView, options: dict):
         worst = ids[0]
         yield Hit(
             platform, "purchase", len(ids),
-            f"{plural(len(ids), 'event ID')} are used on more than one order (the most: '{worst['event_id']}' on "
+            f"{plural(len(ids), 'event ID')} {'is' if len(ids) == 1 else 'are'} used on more than one order (the most: '{worst['event_id']}' on "
             f"{worst['orders']:,} orders). {rules.display_name} keeps one purchase per ID within its window, so real "
             f"purchases are dropped.",
-            f"Make the ID unique per purchase: use the order ID (or a hash of it) in `{rules.browser_field}` and `{rules.server_field}`.",
+            f"Make the ID unique per purchase: use the order ID (or a hash of it) in {both_fields(rules)}.",
             [{"event_id": r["event_id"], "orders": r["orders"], "events": r["events"], "event_name": r["event_name"],
               "first_received_time": r["first_received"].isoformat() + "Z"} for r in ids[:5]],
         )
@@ -121,8 +118,7 @@ def _find_mismatched(view: AuditView, options: dict):
             platform, "purchase", count,
             f"On {plural(count, 'order')} the pixel and the server both send an event ID, but never the same one, "
             f"so {rules.display_name} counts each of these purchases twice.",
-            f"Generate the ID once (the order ID is the usual choice) and send it in both `{rules.browser_field}` "
-            f"(browser) and `{rules.server_field}` (server).",
+            f"Generate the ID once (the order ID is the usual choice) and send it in {both_fields(rules)}.",
             examples,
         )
 
@@ -166,7 +162,7 @@ def _find_near_misses(view: AuditView, options: dict):
             f"On {plural(orders, 'order')} the browser and server IDs differ only by {' / '.join(kinds)}. "
             f"{rules.display_name} compares IDs exactly, so these never deduplicate.",
             f"Send the identical string on both sides: same case, no extra spaces, no prefix or suffix added by one "
-            f"side (compare `{rules.browser_field}` in the tag with `{rules.server_field}` on the server).",
+            f"side (compare {both_fields(rules)}).",
             [{k: r[k] for k in ("order_id", "pixel_event_id", "capi_event_id", "difference")} for r in hits[:5]],
         )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dedupaudit.checks.base import AuditView, Check, Hit, plural
+from dedupaudit.checks.base import SIDE_WORDS, AuditView, Check, Hit, plural
 
 
 def _find_drift(view: AuditView, options: dict):
@@ -17,8 +17,8 @@ def _find_drift(view: AuditView, options: dict):
             f"On {plural(count, 'order')} the pixel and the server name the purchase differently (most often: pixel "
             f"'{top['pixel']}', server '{top['capi']}' on {top['n']:,} orders). {rules.display_name} deduplicates only "
             f"events with the same name, so both are counted.",
-            f"Use one name on both paths; {rules.display_name}'s standard purchase name is "
-            f"{' / '.join(repr(n) for n in rules.events['purchase'])}. Change the side that differs (tag or server mapping).",
+            f"Use one name on both paths, preferably {rules.display_name}'s standard '{rules.events['purchase'][0]}'; "
+            f"change the side that differs (the tag or the server mapping).",
             examples,
         )
 
@@ -56,9 +56,9 @@ def _find_case_drift(view: AuditView, options: dict):
         yield Hit(
             platform, None, count,
             f"{plural(count, 'event')} use a standard name in the wrong letter case (e.g. '{first['event_name']}' "
-            f"instead of '{first['expected']}' from the {first['source']} side). {rules.display_name} names are "
+            f"instead of '{first['expected']}' from the {SIDE_WORDS[first['source']]} side). {rules.display_name} names are "
             f"case-sensitive: these are a different, custom event and never deduplicate against the standard one.",
-            f"Send exactly '{first['expected']}' on the {first['source']} side.",
+            f"Send exactly '{first['expected']}' on the {SIDE_WORDS[first['source']]} side.",
             [{"side": r["source"], "event_name": r["event_name"], "expected": r["expected"], "events": r["n"],
               "example_event_id": r["event_id"], "example_order_id": r["order_id"], "file": r["file"], "row": r["row"]}
              for r in variants[:5]],

@@ -89,7 +89,7 @@ def _open(path: Path) -> pa.NativeFile:
 
 def _read_csv(path: Path, delimiter: str) -> RawTable:
     with _open(path) as stream:
-        header = next(csv.reader(io.TextIOWrapper(stream, encoding="utf-8-sig")), None)
+        header = next(csv.reader(io.TextIOWrapper(stream, encoding="utf-8-sig"), delimiter=delimiter), None)
     if not header:
         raise UserError(f"{path}: the file is empty (a header line is required)")
     if len(set(header)) != len(header):

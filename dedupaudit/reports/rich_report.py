@@ -59,8 +59,8 @@ def _summary(console: Console, result: AuditResult) -> None:
         ratio = "-" if p.inflation_ratio is None else f"{p.inflation_ratio:.2f}x"
         cov = p.coverage or {}
         table.add_row(
-            p.display_name, f"{p.orders:,}", f"{p.pixel_events:,}", f"{p.capi_events:,}", f"{p.reported_conversions:,}",
-            Text(ratio, style=STYLES[severity]), f"{p.extra_conversions:+,}" if p.orders else "-",
+            p.display_name, "-" if p.orders is None else f"{p.orders:,}", f"{p.pixel_events:,}", f"{p.capi_events:,}", f"{p.reported_conversions:,}",
+            Text(ratio, style=STYLES[severity]), "-" if p.extra_conversions is None else f"{p.extra_conversions:+,}",
             _share(cov.get("pixel")), _share(cov.get("capi")),
         )
     console.print(table)

@@ -1,0 +1,61 @@
+"""Run every case in tests/cases/*.yaml through the loaders and the engine and compare the figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import platform_entry
+
+CASES = [case for path in sorted((Path(__file__).parent / "cases").glob("*.yaml")) for case in yaml.safe_load(path.read_text())]
+
+
+def assert_subset(expected, actual, where: str):
+    if isinstance(expected, dict):
+        assert isinstance(actual, dict), f"{where}: expected a mapping, got {actual!r}"
+        for key, value in expected.items():
+            assert key in actual, f"{where}: no key {key}"
+            assert_subset(value, actual[key], f"{where}.{key}")
+    elif isinstance(expected, float):
+        assert actual is not None and abs(actual - expected) <= 1e-6, f"{where}: expected {expected}, got {actual}"
+    else:
+        assert actual == expected, f"{where}: expected {expected!r}, got {actual!r}"
+
+
+def findings_for(result, key: str):
+    code, _, platform = key.partition("/")
+    return [f for f in result.findings if f.code == code and (not platform or f.platform == platform)]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_case(case, audit):
+    settings = dict(case.get("settings", {}))
+    if "disabled" in settings:
+        settings["disabled"] = frozenset(settings["disabled"])
+    result = audit(case.get("pixel") or (), case.get("capi") or (), case.get("orders") or (), **settings)
+    expect = case["expect"]
+    data = result.to_dict()
+
+    if "platform_count" in expect:
+        assert len(result.platforms) == expect["platform_count"]
+    for key, figures in expect.get("platforms", {}).items():
+        platform, event = key.split("/")
+        entry = platform_entry(result, platform, event)
+        assert entry is not None, f"no platforms entry for {key}"
+        assert_subset(figures, next(p for p in data["platforms"] if p["platform"] == platform and p["event"] == event), key)
+    assert_subset(expect.get("inputs", {}), data["inputs"], "inputs")
+
+    expected_findings = expect.get("findings")
+    if expected_findings == {}:
+        assert result.findings == [], [f"{f.code}/{f.platform}: {f.message}" for f in result.findings]
+    for key, count in (expected_findings or {}).items():
+        found = findings_for(result, key)
+        if count == "none":
+            assert not found, f"{key}: unexpected finding {found[0].message}"
+        else:
+            assert found, f"{key}: no finding; got {[f'{f.code}/{f.platform}' for f in result.findings]}"
+            assert sum(f.count for f in found) == count, f"{key}: count {sum(f.count for f in found)} != {count}"
+    for key, severity in expect.get("severity", {}).items():
+        assert {f.severity for f in findings_for(result, key)} == {severity}, key

@@ -1,0 +1,161 @@
+"""The CLI as a contract: exit codes, stdout vs stderr, JSON equal to the library's result, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import EXAMPLES, write_jsonl
+
+PAIR = [{"platform": "google", "event_name": "purchase", "event_id": "T1", "event_time": "2026-01-05T10:00:00Z", "order_id": "1"}]
+ORDERS = [{"order_id": "1", "created_at": "2026-01-05T10:00:00Z"}]
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "dedupaudit", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.fixture
+def clean(tmp_path):
+    """A clean shop: one Google purchase reported by both paths with the same ID."""
+    return ["--pixel", write_jsonl(tmp_path / "p.jsonl", PAIR), "--capi", write_jsonl(tmp_path / "c.jsonl", PAIR),
+            "--orders", write_jsonl(tmp_path / "o.jsonl", ORDERS)]
+
+
+def test_clean_audit_exits_0_with_json_on_stdout(clean):
+    done = run("check", *clean)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    data = json.loads(done.stdout)  # not a terminal: JSON by default
+    assert data["schema_version"] == 1 and data["findings"] == []
+    assert data["platforms"][0]["inflation_ratio"] == 1.0
+
+
+def test_findings_exit_1_and_fail_on_controls_it(tmp_path):
+    capi = [dict(PAIR[0], event_id="")]
+    args = ["--pixel", write_jsonl(tmp_path / "p.jsonl", PAIR), "--capi", write_jsonl(tmp_path / "c.jsonl", capi),
+            "--orders", write_jsonl(tmp_path / "o.jsonl", ORDERS)]
+    assert run("check", *args).returncode == 1
+    assert run("check", *args, "--fail-on", "never").returncode == 0
+
+
+def test_warning_only_findings_pass_by_default_and_fail_on_warning(tmp_path):
+    rows = PAIR + [dict(PAIR[0], event_id="T2", order_id="2", event_name="Checkout")]  # unknown name: a warning
+    args = ["--pixel", write_jsonl(tmp_path / "p.jsonl", rows), "--capi", write_jsonl(tmp_path / "c.jsonl", PAIR),
+            "--orders", write_jsonl(tmp_path / "o.jsonl", ORDERS)]
+    done = run("check", *args)
+    assert {f["severity"] for f in json.loads(done.stdout)["findings"]} == {"warning"}
+    assert done.returncode == 0
+    assert run("check", *args, "--fail-on", "warning").returncode == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--pixel", "missing.csv"], "--pixel missing.csv: no such file or folder"),
+    ([], "give at least one of --pixel and --capi"),
+    (["--capi", "{capi}", "--fail-on", "sometimes"], "--fail-on: 'sometimes' is not one of"),
+    (["--capi", "{capi}", "--format", "pdf"], "--format: 'pdf' is not one of"),
+    (["--capi", "{capi}", "--timezone", "Nowhere/Town"], "unknown time zone"),
+    (["--capi", "{capi}", "--since", "2026-02-01", "--until", "2026-01-01"], "--since 2026-02-01 is after --until"),
+    (["--capi", "{capi}", "--platform", "myspace"], "--platform myspace: no rule file"),
+    (["--capi", "{bad_platform}"], "row 1: unknown platform 'bing'"),
+    (["--capi", "{capi}", "--rules", "{empty_dir}"], "no rule files"),
+])
+def test_user_errors_exit_2_with_one_line_and_no_traceback(tmp_path, args, message):
+    files = {
+        "capi": write_jsonl(tmp_path / "c.jsonl", PAIR),
+        "bad_platform": write_jsonl(tmp_path / "b.jsonl", [dict(PAIR[0], platform="bing")]),
+        "empty_dir": tmp_path / "empty",
+    }
+    (tmp_path / "empty").mkdir()
+    done = run("check", *[a.format(**files) for a in args], cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    done = run("check", "--capi", tmp_path / "nope.csv", "--debug")
+    assert done.returncode != 0 and "Traceback" in done.stderr
+
+
+def test_usage_errors_exit_2():
+    assert run("check", "--no-such-option").returncode == 2
+
+
+def test_help_explains_every_option():
+    done = run("check", "--help")
+    assert done.returncode == 0
+    for option in ("--pixel", "--capi", "--orders", "--platform", "--rules", "--timezone", "--since", "--until",
+                   "--exclude-statuses", "--format", "--output", "--fail-on", "--rejects", "--debug"):
+        assert option in done.stdout
+
+
+def test_output_file_and_rejects_file(tmp_path):
+    rows = PAIR + [dict(PAIR[0], event_time="not-a-date", event_id="someone@example.com")]
+    pixel = write_jsonl(tmp_path / "p.jsonl", rows)
+    done = run("check", "--pixel", pixel, "--output", tmp_path / "out.json", "--rejects", tmp_path / "rejects.csv")
+    assert done.stdout == ""
+    data = json.loads((tmp_path / "out.json").read_text())
+    assert data["inputs"]["pixel"] == {"files": [str(pixel)], "rows": 2, "rejected": 1,
+                                       "rejected_reasons": {"event_time is not a timestamp": 1}, "outside_period": 0}
+    rejects = (tmp_path / "rejects.csv").read_text().splitlines()
+    assert rejects[0] == "input,file,row,reason,value"
+    assert rejects[1].endswith(",2,event_time is not a timestamp,not-a-date")
+
+
+def test_personal_data_never_reaches_the_output(tmp_path):
+    # A wrongly mapped export: an email as the pixel's ID and a phone number as the order ID.
+    rows = [dict(PAIR[0], event_id="jane.doe@example.com", order_id="+49 151 23456789")]
+    capi = [dict(PAIR[0], order_id="+49 151 23456789")]
+    done = run("check", "--pixel", write_jsonl(tmp_path / "p.jsonl", rows), "--capi", write_jsonl(tmp_path / "c.jsonl", capi),
+               "--format", "json")
+    assert "mismatched-event-ids" in done.stdout  # the finding's examples carry both values
+    assert "jane.doe" not in done.stdout and "23456789" not in done.stdout
+    assert "<redacted:" in done.stdout
+
+
+@pytest.fixture(scope="module")
+def example_json(tmp_path_factory):
+    out = tmp_path_factory.mktemp("example") / "result.json"
+    done = run("check", "--pixel", EXAMPLES / "pixel_events.csv", "--capi", EXAMPLES / "capi_events.jsonl",
+               "--orders", EXAMPLES / "orders.csv", "-o", out)
+    assert done.returncode == 1  # the example shop is broken on purpose
+    return json.loads(out.read_text())
+
+
+def test_cli_json_equals_the_library_result(example_json):
+    from dedupaudit.audit.engine import run_audit
+    from dedupaudit.inputs.canonical import load_events, load_orders
+    from dedupaudit.inputs.timestamps import resolve_timezone
+    from dedupaudit.platforms.rules import load_rules
+    from dedupaudit.reports.json_report import render
+    from dedupaudit.settings import Settings
+
+    rules, utc = load_rules(), resolve_timezone("UTC")
+    result = run_audit(
+        load_events([EXAMPLES / "pixel_events.csv"], "pixel", utc, None, set(rules)),
+        load_events([EXAMPLES / "capi_events.jsonl"], "capi", utc, None, set(rules)),
+        load_orders([EXAMPLES / "orders.csv"], utc), rules, Settings())
+    library = json.loads(render(result))
+    for side in ("pixel", "capi", "orders"):  # the CLI names files as given on its command line
+        library["inputs"][side]["files"] = example_json["inputs"][side]["files"]
+    assert library == example_json
+
+
+def test_example_shop_shows_every_failure_and_a_clean_platform(example_json):
+    by_platform = {}
+    for f in example_json["findings"]:
+        by_platform.setdefault(f["platform"], set()).add(f["name"])
+    assert "google" not in by_platform  # the clean platform
+    everything = set().union(*by_platform.values())
+    for name in ("server-events-without-id", "browser-events-without-id", "placeholder-event-ids", "reused-event-ids",
+                 "mismatched-event-ids", "near-miss-event-ids", "event-name-drift", "case-only-name-drift",
+                 "unknown-event-names", "pairs-outside-window", "wrong-time-unit", "events-too-old",
+                 "inflated-conversions", "low-coverage", "rejected-rows"):
+        assert name in everything, name
+    for f in example_json["findings"]:
+        assert len(f["examples"]) <= 5 and f["message"] and f["hint"]

@@ -1,0 +1,90 @@
+"""Platform rule files: the shipped ones are complete; a malformed one stops the run naming file and key."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dedupaudit.errors import UserError
+from dedupaudit.platforms.rules import FACT_KEYS, bundled_rules_dir, load_rules
+
+REQUIRED_PURCHASE_NAMES = {
+    "meta": {"Purchase"},
+    "tiktok": {"Purchase", "CompletePayment", "PlaceAnOrder"},
+    "snap": {"PURCHASE"},
+    "google": {"purchase", "conversion"},
+}
+
+
+def test_shipped_rules_match_the_design_defaults():
+    rules = load_rules()
+    for platform, names in REQUIRED_PURCHASE_NAMES.items():
+        rule = rules[platform]
+        assert set(rule.events["purchase"]) == names
+        assert rule.same_source_dedup is True
+        assert rule.dedup_window_hours == (None if platform == "google" else 48)
+        assert set(rule.facts) == set(FACT_KEYS)
+
+
+def test_every_assumption_is_visible():
+    rules = load_rules()
+    assert "same_source_dedup" in rules["meta"].assumptions  # Meta only documents browser/server matching
+    for rule in rules.values():
+        for key, fact in rule.facts.items():
+            assert (fact["status"] == "documented") == (key not in rule.assumptions)
+
+
+@pytest.fixture
+def rules_copy(tmp_path):
+    folder = tmp_path / "rules"
+    shutil.copytree(bundled_rules_dir(), folder)
+    return folder
+
+
+def _edit(folder: Path, name: str, change):
+    path = folder / name
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data))
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d.update(windw_hours=3), r"meta.yaml: windw_hours: unknown key"),
+    (lambda d: d.pop("dedup_window_hours"), r"meta.yaml: dedup_window_hours: required key is missing"),
+    (lambda d: d.update(dedup_window_hours="48h"), r"meta.yaml: dedup_window_hours: expected a positive number or null"),
+    (lambda d: d.update(names_case_sensitive="yes"), r"meta.yaml: names_case_sensitive: expected true or false"),
+    (lambda d: d.update(server_time_unit="minutes"), r"meta.yaml: server_time_unit: expected one of"),
+    (lambda d: d["events"].pop("purchase"), r"meta.yaml: events: expected a mapping .* including 'purchase'"),
+    (lambda d: d["events"].update(lead=["Purchase"]), r"meta.yaml: events\.\w+: 'Purchase' is already listed under"),
+    (lambda d: d["facts"]["dedup_window_hours"].update(status="documented", source=None), r"facts.dedup_window_hours: a documented fact needs a source"),
+    (lambda d: d["facts"]["same_source_dedup"].pop("note"), r"facts.same_source_dedup: an assumption needs a note"),
+    (lambda d: d["dedup_id"].update(extra="x"), r"meta.yaml: dedup_id.extra: unknown key"),
+    (lambda d: d.update(schema=2), r"meta.yaml: schema: unsupported version"),
+])
+def test_malformed_rule_file(rules_copy, change, message):
+    _edit(rules_copy, "meta.yaml", change)
+    with pytest.raises(UserError, match=message):
+        load_rules(rules_copy)
+
+
+def test_a_user_can_add_a_platform_by_dropping_a_file(rules_copy):
+    _edit(rules_copy, "meta.yaml", lambda d: None)
+    data = yaml.safe_load((rules_copy / "meta.yaml").read_text())
+    data.update(platform="bing", display_name="Microsoft Ads")
+    (rules_copy / "bing.yaml").write_text(yaml.safe_dump(data))
+    assert load_rules(rules_copy)["bing"].display_name == "Microsoft Ads"
+
+
+def test_two_files_for_one_platform(rules_copy):
+    shutil.copy(rules_copy / "meta.yaml", rules_copy / "meta-copy.yaml")
+    with pytest.raises(UserError, match="platform 'meta' is already defined"):
+        load_rules(rules_copy)
+
+
+def test_not_yaml(rules_copy):
+    (rules_copy / "meta.yaml").write_text("platform: [unclosed")
+    with pytest.raises(UserError, match="meta.yaml: not a readable YAML file"):
+        load_rules(rules_copy)

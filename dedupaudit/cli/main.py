@@ -61,6 +61,7 @@ def main(version: bool = typer.Option(False, "--version", callback=_version, is_
 
 
 from dedupaudit.cli import check  # noqa: E402,F401  (registers the command on `app`)
+from dedupaudit.cli import diff  # noqa: E402,F401  (registers the command on `app`)
 
 
 def run() -> None:

@@ -1,0 +1,533 @@
+"""Baselines: what changed between two audit results, and whether it is a regression.
+
+`compare(old, new, tolerances)` takes two results as `AuditResult.to_dict()` produces them (or as
+`load_result` reads them back from a JSON report) and returns a `BaselineDiff`: per platform and
+event, every tracked metric that changed (old, new, delta, tolerance, regressed); findings that are
+new, resolved or whose count or severity changed (a finding is matched by code, platform and
+event); and (platform, event) entries added or removed. This module only computes: it prints
+nothing and reads no file except in `load_result`.
+
+Which change is a regression
+----------------------------
+- `inflation_ratio` going up by more than its tolerance (default 0.02);
+- `coverage.pixel`, `coverage.capi`, `coverage.any` going down by more than theirs (default 0.02);
+- a new finding at severity error, or a finding that became an error (`new_error_findings`,
+  default true);
+- the counts `extra_conversions`, `missing_event_id.pixel`, `missing_event_id.capi`,
+  `mismatched_event_id`, `event_name_drift`, `outside_window` going up by more than their
+  tolerance, when one is set (by default they are reported as changes only).
+
+A change exactly at the tolerance is not a regression. A metric that is null on one side (an
+inflation ratio without orders) is reported but never a regression.
+
+The `baseline:` config section
+------------------------------
+Every key is optional; a metric given a number is checked with that tolerance, given `null` is
+reported only. `coverage` and `missing_event_id` take one number for all their sides or a mapping
+per side. `platforms` overrides any of these keys (and `new_error_findings`) for one platform::
+
+    baseline:
+      inflation_ratio: 0.02          # inflation up by more than this is a regression
+      coverage: 0.02                 # or {pixel: 0.02, capi: 0.05, any: 0.01}; down by more is a regression
+      missing_event_id: null         # or {pixel: 10, capi: 0}: count up by more is a regression
+      mismatched_event_id: null
+      event_name_drift: null
+      outside_window: null
+      extra_conversions: null
+      new_error_findings: true       # a new finding at severity error is a regression
+      platforms:
+        tiktok:
+          inflation_ratio: 0.1
+          coverage: {pixel: 0.05}
+          new_error_findings: false
+
+Tolerances are numbers of at least 0 in the metric's own unit (a ratio, a share of orders between
+0 and 1, or a count). Unknown keys and wrong types raise `UserError` naming the key and the file.
+`--tolerance KEY=VALUE` on the command line uses the same keys as dotted paths
+(`inflation_ratio=0.05`, `coverage.pixel=0.03`, `platforms.tiktok.inflation_ratio=0.1`), see
+`tolerance_options`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import yaml
+
+from dedupaudit.errors import UserError
+from dedupaudit.result import SCHEMA_VERSION, severity_rank
+
+DIFF_SCHEMA_VERSION = 1  # of BaselineDiff.to_dict()
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str  # dotted path into a platforms[] entry: "inflation_ratio", "coverage.pixel"
+    label: str  # how reports name it
+    worse: str  # "up" or "down": the direction that is bad
+    kind: str  # "ratio", "share" or "count": how reports format it
+    default: float | None  # default tolerance; None: reported only
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("inflation_ratio", "inflation", "up", "ratio", 0.02),
+    Metric("coverage.pixel", "pixel coverage", "down", "share", 0.02),
+    Metric("coverage.capi", "CAPI coverage", "down", "share", 0.02),
+    Metric("coverage.any", "coverage (pixel or CAPI)", "down", "share", 0.02),
+    Metric("extra_conversions", "extra conversions", "up", "count", None),
+    Metric("missing_event_id.pixel", "pixel events without ID", "up", "count", None),
+    Metric("missing_event_id.capi", "CAPI events without ID", "up", "count", None),
+    Metric("mismatched_event_id", "mismatched event IDs", "up", "count", None),
+    Metric("event_name_drift", "event name drift", "up", "count", None),
+    Metric("outside_window", "pairs outside the dedup window", "up", "count", None),
+)
+METRIC_BY_KEY = {m.key: m for m in METRICS}
+# config keys that take one number for every side, or a mapping per side
+_GROUPS = {"coverage": ("pixel", "capi", "any"), "missing_event_id": ("pixel", "capi")}
+# the section's metric keys, in METRICS order: a group name stands for all its sides
+_SECTION_KEYS = tuple(dict.fromkeys(m.key.partition(".")[0] for m in METRICS))
+_EPSILON = 1e-9  # float noise: a change exactly at the tolerance is not a regression
+
+
+# ================================================================ tolerances
+
+def _frozen(mapping: Mapping) -> Mapping:
+    return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """How far each metric may move the bad way before it is a regression.
+
+    `metrics`: metric key (see METRICS) -> tolerance, None for reported only; keys left out keep
+    their default. `platforms`: platform -> sparse overrides of metric keys and
+    "new_error_findings". Build it from config with `Tolerances.from_config`.
+    """
+
+    metrics: Mapping[str, float | None] = field(default_factory=lambda: _frozen({m.key: m.default for m in METRICS}))
+    new_error_findings: bool = True
+    platforms: Mapping[str, Mapping[str, float | bool | None]] = field(default_factory=lambda: _frozen({}))
+
+    def __post_init__(self):
+        metrics = {m.key: m.default for m in METRICS}
+        for key, value in self.metrics.items():
+            if key not in METRIC_BY_KEY:
+                raise ValueError(f"unknown metric {key!r}")
+            metrics[key] = value
+        object.__setattr__(self, "metrics", _frozen(metrics))
+        platforms = {}
+        for name, overrides in self.platforms.items():
+            unknown = set(overrides) - set(METRIC_BY_KEY) - {"new_error_findings"}
+            if unknown:
+                raise ValueError(f"unknown metric(s) {sorted(unknown)} for platform {name!r}")
+            platforms[name] = _frozen(overrides)
+        object.__setattr__(self, "platforms", _frozen(platforms))
+
+    def tolerance(self, platform: str | None, metric: str) -> float | None:
+        """The tolerance for `metric` on `platform`: its override if there is one, else the general one."""
+        overrides = self.platforms.get(platform, {}) if platform is not None else {}
+        return overrides[metric] if metric in overrides else self.metrics[metric]
+
+    def fails_on_new_errors(self, platform: str | None) -> bool:
+        overrides = self.platforms.get(platform, {}) if platform is not None else {}
+        return bool(overrides.get("new_error_findings", self.new_error_findings))
+
+    @classmethod
+    def from_config(cls, data: Mapping | None, where: str, section: str = "baseline") -> Tolerances:
+        """Parse a `baseline:` config section (shape in the module docstring) on top of the defaults.
+
+        `where` names the source in error messages (the config file, or "--tolerance"); `section`
+        prefixes key paths in them ("" for none).
+        """
+        return cls().with_config(data, where, section)
+
+    def with_config(self, data: Mapping | None, where: str, section: str = "baseline") -> Tolerances:
+        """These tolerances with a config-shaped mapping applied on top (later layers win)."""
+        if data is None:
+            return self
+        metrics, new_errors, platforms = _parse_section(data, where, section, top=True)
+        merged_platforms = {name: dict(values) for name, values in self.platforms.items()}
+        for name, values in platforms.items():
+            merged_platforms.setdefault(name, {}).update(values)
+        return replace(
+            self,
+            metrics={**self.metrics, **metrics},
+            new_error_findings=self.new_error_findings if new_errors is None else new_errors,
+            platforms=merged_platforms,
+        )
+
+    def to_dict(self) -> dict:
+        """The tolerances in the config section's shape, every metric spelled out."""
+        out: dict[str, Any] = {}
+        for key, value in self.metrics.items():
+            _put(out, key, value)
+        out["new_error_findings"] = self.new_error_findings
+        platforms: dict[str, dict] = {}
+        for name, values in sorted(self.platforms.items()):
+            entry: dict[str, Any] = {}
+            for key, value in values.items():
+                _put(entry, key, value)
+            platforms[name] = entry
+        out["platforms"] = platforms
+        return out
+
+
+def _put(target: dict, dotted: str, value) -> None:
+    head, _, tail = dotted.partition(".")
+    if tail:
+        target.setdefault(head, {})[tail] = value
+    else:
+        target[head] = value
+
+
+def _path(section: str, *keys: str) -> str:
+    return ".".join(k for k in (section, *keys) if k)
+
+
+def _unknown(where: str, section: str, key, known) -> UserError:
+    close = difflib.get_close_matches(str(key), list(known), n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else f" (known: {', '.join(known)})"
+    return UserError(f"{where}: unknown key '{_path(section, str(key))}'{hint}")
+
+
+def _tolerance_value(value, where: str, path: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise UserError(f"{where}: '{path}' must be a number of at least 0, or null for reported only; got {value!r}")
+    return value
+
+
+def _parse_section(data, where: str, section: str, top: bool):
+    """-> (metric overrides, new_error_findings or None, platform overrides)."""
+    if not isinstance(data, Mapping):
+        raise UserError(f"{where}: '{section or 'tolerances'}' must be a mapping of keys to tolerances; got {type(data).__name__}")
+    known = [*_SECTION_KEYS, "new_error_findings", *(["platforms"] if top else [])]
+    metrics: dict[str, float | None] = {}
+    new_errors = None
+    platforms: dict[str, dict] = {}
+    for key, value in data.items():
+        path = _path(section, str(key))
+        if key not in known:
+            raise _unknown(where, section, key, known)
+        if key == "new_error_findings":
+            if not isinstance(value, bool):
+                raise UserError(f"{where}: '{path}' must be true or false; got {value!r}")
+            new_errors = value
+        elif key == "platforms":
+            if not isinstance(value, Mapping):
+                raise UserError(f"{where}: '{path}' must be a mapping of platform names to tolerances")
+            for name, overrides in value.items():
+                if not isinstance(name, str) or not name:
+                    raise UserError(f"{where}: '{path}' has a key {name!r} that is not a platform name")
+                sub_metrics, sub_errors, _ = _parse_section(overrides if overrides is not None else {}, where,
+                                                            _path(path, name), top=False)
+                platforms[name.lower()] = {**sub_metrics, **({} if sub_errors is None else {"new_error_findings": sub_errors})}
+        elif key in _GROUPS:
+            sides = _GROUPS[key]
+            if isinstance(value, Mapping):
+                for side, number in value.items():
+                    if side not in sides:
+                        raise _unknown(where, path, side, sides)
+                    metrics[f"{key}.{side}"] = _tolerance_value(number, where, _path(path, side))
+            else:
+                number = _tolerance_value(value, where, path)
+                metrics.update({f"{key}.{side}": number for side in sides})
+        else:
+            metrics[key] = _tolerance_value(value, where, path)
+    return metrics, new_errors, platforms
+
+
+def tolerance_options(items: list[str] | tuple[str, ...], option: str = "--tolerance") -> dict:
+    """Turn repeated `KEY=VALUE` options into a config-shaped mapping for `Tolerances.with_config`.
+
+    KEY is a dotted path of the `baseline:` section (`coverage.pixel`, `platforms.tiktok.inflation_ratio`);
+    VALUE is read as YAML (`0.05`, `null`, `true`), and `none` means null. Later options win.
+    """
+    data: dict = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UserError(f"{option} {item!r}: expected KEY=VALUE, e.g. inflation_ratio=0.05")
+        try:
+            value = None if raw.strip().lower() == "none" else yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise UserError(f"{option} {item!r}: cannot read the value {raw!r}") from None
+        parts = key.split(".")
+        if any(not p for p in parts):
+            raise UserError(f"{option} {item!r}: '{key}' is not a key path")
+        target = data
+        for part in parts[:-1]:
+            nxt = target.get(part)
+            if not isinstance(nxt, dict):
+                nxt = target[part] = {}
+            target = nxt
+        target[parts[-1]] = value
+    return data
+
+
+# ================================================================ results in
+
+def load_result(path: str | Path) -> dict:
+    """Read a dedupaudit JSON result (`check --format json`) and check that it is one."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: is a folder, not a dedupaudit JSON result") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a dedupaudit JSON result (not UTF-8 text)") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not a dedupaudit JSON result (invalid JSON at line {exc.lineno}: {exc.msg})") from None
+    validate_result(data, str(path))
+    return data
+
+
+def validate_result(data, name: str) -> None:
+    """Raise UserError naming `name` unless `data` looks like a schema-1 result dict."""
+    if not isinstance(data, dict) or "schema_version" not in data or "platforms" not in data:
+        raise UserError(f"{name}: not a dedupaudit result (no schema_version and platforms; "
+                        "write one with `dedupaudit check --format json`)")
+    version = data["schema_version"]
+    if version != SCHEMA_VERSION:
+        raise UserError(f"{name}: schema_version {version!r} is not supported (this dedupaudit reads {SCHEMA_VERSION})")
+    if not isinstance(data["platforms"], list) or not isinstance(data.get("findings", []), list):
+        raise UserError(f"{name}: not a dedupaudit result ('platforms' and 'findings' must be lists)")
+    for i, entry in enumerate(data["platforms"]):
+        if not isinstance(entry, dict) or not isinstance(entry.get("platform"), str) or not isinstance(entry.get("event"), str):
+            raise UserError(f"{name}: platforms[{i}] has no platform and event")
+    for i, finding in enumerate(data.get("findings", [])):
+        if not isinstance(finding, dict) or not isinstance(finding.get("code"), str) \
+                or finding.get("severity") not in ("error", "warning", "info"):
+            raise UserError(f"{name}: findings[{i}] has no code or a severity other than error, warning or info")
+
+
+# ================================================================ the diff
+
+@dataclass(frozen=True)
+class MetricChange:
+    platform: str
+    display_name: str
+    event: str
+    metric: str  # a METRICS key
+    label: str
+    kind: str  # ratio, share or count
+    old: float | int | None
+    new: float | int | None
+    delta: float | int | None  # new - old; None when either side is null
+    worse: bool  # moved in the bad direction
+    tolerance: float | None  # None: reported only
+    regressed: bool
+
+
+@dataclass(frozen=True)
+class FindingChange:
+    code: str
+    name: str
+    platform: str | None  # None: an input-level finding
+    display_name: str | None
+    event: str | None
+    unit: str
+    old_severity: str | None  # None: new finding
+    new_severity: str | None  # None: resolved finding
+    old_count: int | None
+    new_count: int | None
+    message: str  # the newer side's message
+    regressed: bool  # new, or newly, at severity error where that counts
+    platform_absent: bool = False  # resolved only because the platform is not in the new result at all
+
+
+@dataclass(frozen=True)
+class PlatformEvent:
+    platform: str
+    display_name: str
+    event: str
+
+
+@dataclass(frozen=True)
+class BaselineDiff:
+    old_name: str
+    new_name: str
+    old_period: dict
+    new_period: dict
+    metrics: tuple[MetricChange, ...]
+    new_findings: tuple[FindingChange, ...]
+    resolved_findings: tuple[FindingChange, ...]
+    changed_findings: tuple[FindingChange, ...]
+    platforms_added: tuple[PlatformEvent, ...]
+    platforms_removed: tuple[PlatformEvent, ...]
+    tolerances: Tolerances
+
+    @property
+    def regressions(self) -> tuple[MetricChange, ...]:
+        return tuple(m for m in self.metrics if m.regressed)
+
+    @property
+    def new_errors(self) -> tuple[FindingChange, ...]:
+        return tuple(f for f in (*self.new_findings, *self.changed_findings) if f.regressed)
+
+    @property
+    def regressed(self) -> bool:
+        return bool(self.regressions or self.new_errors)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.metrics or self.new_findings or self.resolved_findings or self.changed_findings
+                    or self.platforms_added or self.platforms_removed)
+
+    def to_dict(self) -> dict:
+        return {
+            "schema_version": DIFF_SCHEMA_VERSION,
+            "old": {"name": self.old_name, "period": self.old_period},
+            "new": {"name": self.new_name, "period": self.new_period},
+            "regressed": self.regressed,
+            "summary": {
+                "metric_regressions": len(self.regressions),
+                "new_error_findings": len(self.new_errors),
+                "metric_changes": len(self.metrics),
+                "new_findings": len(self.new_findings),
+                "resolved_findings": len(self.resolved_findings),
+                "changed_findings": len(self.changed_findings),
+            },
+            "metrics": [asdict(m) for m in self.metrics],
+            "findings": {
+                "new": [asdict(f) for f in self.new_findings],
+                "resolved": [asdict(f) for f in self.resolved_findings],
+                "changed": [asdict(f) for f in self.changed_findings],
+            },
+            "platforms": {
+                "added": [asdict(p) for p in self.platforms_added],
+                "removed": [asdict(p) for p in self.platforms_removed],
+            },
+            "tolerances": self.tolerances.to_dict(),
+        }
+
+
+def _value(entry: dict, key: str):
+    head, _, tail = key.partition(".")
+    value = entry.get(head)
+    if tail:
+        value = value.get(tail) if isinstance(value, dict) else None
+    return value
+
+
+def _metric_change(metric: Metric, entry_old: dict, entry_new: dict, tolerances: Tolerances) -> MetricChange | None:
+    old, new = _value(entry_old, metric.key), _value(entry_new, metric.key)
+    if old == new:
+        return None
+    platform = entry_new["platform"]
+    tolerance = tolerances.tolerance(platform, metric.key)
+    if old is None or new is None:
+        delta, worse, regressed = None, False, False
+    else:
+        delta = new - old if metric.kind == "count" and isinstance(new, int) and isinstance(old, int) else round(new - old, 6)
+        worse = delta > 0 if metric.worse == "up" else delta < 0
+        regressed = worse and tolerance is not None and abs(delta) > tolerance + _EPSILON
+    return MetricChange(
+        platform=platform, display_name=entry_new.get("display_name") or platform, event=entry_new["event"],
+        metric=metric.key, label=metric.label, kind=metric.kind, old=old, new=new, delta=delta, worse=worse,
+        tolerance=tolerance, regressed=regressed,
+    )
+
+
+def _findings_by_key(result: dict) -> dict[tuple, dict]:
+    """Findings keyed by (code, platform, event); duplicates (not expected) add up, keeping the worst severity."""
+    out: dict[tuple, dict] = {}
+    for f in result.get("findings", []):
+        key = (f["code"], f.get("platform"), f.get("event"))
+        if key in out:
+            seen = out[key]
+            worst = min(seen["severity"], f["severity"], key=severity_rank)
+            out[key] = {**seen, "severity": worst, "count": (seen.get("count") or 0) + (f.get("count") or 0)}
+        else:
+            out[key] = f
+    return out
+
+
+def _finding_change(key, old: dict | None, new: dict | None, names: dict, tolerances: Tolerances,
+                    platforms_now: set) -> FindingChange:
+    code, platform, event = key
+    either = new or old
+    was_error = old is not None and old["severity"] == "error"
+    regressed = new is not None and new["severity"] == "error" and not was_error and tolerances.fails_on_new_errors(platform)
+    return FindingChange(
+        code=code, name=either.get("name", ""), platform=platform,
+        display_name=names.get(platform, platform) if platform else None, event=event, unit=either.get("unit", ""),
+        old_severity=old["severity"] if old else None, new_severity=new["severity"] if new else None,
+        old_count=old.get("count") if old else None, new_count=new.get("count") if new else None,
+        message=either.get("message", ""), regressed=regressed,
+        platform_absent=new is None and platform is not None and platform not in platforms_now,
+    )
+
+
+def _finding_order(f: FindingChange):
+    severity = f.new_severity or f.old_severity
+    return (severity_rank(severity), f.platform or "", f.event or "", f.code)
+
+
+def compare(old: dict, new: dict, tolerances: Tolerances | None = None,
+            names: tuple[str, str] = ("old result", "new result")) -> BaselineDiff:
+    """What changed from `old` to `new` (both `AuditResult.to_dict()` shaped), judged by `tolerances`.
+
+    `names` name the two results in error messages and reports (usually their file names).
+    """
+    tolerances = tolerances or Tolerances()
+    validate_result(old, names[0])
+    validate_result(new, names[1])
+
+    old_entries = {(p["platform"], p["event"]): p for p in old["platforms"]}
+    new_entries = {(p["platform"], p["event"]): p for p in new["platforms"]}
+    display = {p["platform"]: p.get("display_name") or p["platform"] for p in (*old["platforms"], *new["platforms"])}
+
+    metrics = []
+    for key, entry_new in new_entries.items():  # in the new result's order
+        entry_old = old_entries.get(key)
+        if entry_old is None:
+            continue
+        for metric in METRICS:
+            change = _metric_change(metric, entry_old, entry_new, tolerances)
+            if change is not None:
+                metrics.append(change)
+
+    def platform_event(entry: dict) -> PlatformEvent:
+        return PlatformEvent(entry["platform"], entry.get("display_name") or entry["platform"], entry["event"])
+
+    added = tuple(platform_event(e) for k, e in new_entries.items() if k not in old_entries)
+    removed = tuple(platform_event(e) for k, e in old_entries.items() if k not in new_entries)
+
+    old_findings, new_findings = _findings_by_key(old), _findings_by_key(new)
+    platforms_now = {p for p, _ in new_entries}
+    appeared, resolved, changed = [], [], []
+    for key, f in new_findings.items():
+        before = old_findings.get(key)
+        if before is None:
+            appeared.append(_finding_change(key, None, f, display, tolerances, platforms_now))
+        elif before.get("count") != f.get("count") or before["severity"] != f["severity"]:
+            changed.append(_finding_change(key, before, f, display, tolerances, platforms_now))
+    for key, f in old_findings.items():
+        if key not in new_findings:
+            resolved.append(_finding_change(key, f, None, display, tolerances, platforms_now))
+
+    return BaselineDiff(
+        old_name=names[0], new_name=names[1],
+        old_period=dict(old.get("period") or {}), new_period=dict(new.get("period") or {}),
+        metrics=tuple(metrics),
+        new_findings=tuple(sorted(appeared, key=_finding_order)),
+        resolved_findings=tuple(sorted(resolved, key=_finding_order)),
+        changed_findings=tuple(sorted(changed, key=_finding_order)),
+        platforms_added=added, platforms_removed=removed,
+        tolerances=tolerances,
+    )

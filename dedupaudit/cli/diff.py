@@ -1,0 +1,54 @@
+"""`dedupaudit diff OLD.json NEW.json`: what changed between two audit results, and whether it regressed."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from dedupaudit.baseline import Tolerances, compare, load_result, tolerance_options
+from dedupaudit.cli.main import EXIT_FINDINGS, app, user_errors
+from dedupaudit.errors import UserError
+from dedupaudit.reports.diff_report import RENDERERS
+
+EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".txt": "rich"}
+
+
+@app.command()
+def diff(
+    old: Path = typer.Argument(..., metavar="OLD.json", help="The earlier result: a `dedupaudit check --format json` report.", show_default=False),
+    new: Path = typer.Argument(..., metavar="NEW.json", help="The later result, in the same format.", show_default=False),
+    output_format: str = typer.Option(None, "--format", "-f",
+                                      help="rich, json or markdown. Default: from the --output extension, else rich on a terminal and json otherwise."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout.", show_default=False),
+    tolerance: list[str] = typer.Option([], "--tolerance", "-t", show_default=False,
+                                        help="KEY=VALUE: how far a metric may get worse before it is a regression; repeat for more. "
+                                             "E.g. inflation_ratio=0.05, coverage.pixel=0.03, platforms.tiktok.inflation_ratio=0.1, "
+                                             "mismatched_event_id=10, new_error_findings=false; null means report only."),
+    debug: bool = typer.Option(False, "--debug", help="Show a traceback on errors."),
+):
+    """Show what changed per platform and metric since an earlier audit: metrics, new and resolved findings.
+
+    Regressions by default: inflation up by more than 0.02, coverage down by more than 0.02, a new finding at severity error.
+
+    Exit codes: 0 no regression; 1 a regression; 2 bad file or option.
+    """
+    with user_errors(debug):
+        fmt = output_format or (EXTENSIONS.get(output.suffix.lower(), "json") if output is not None
+                                else "rich" if sys.stdout.isatty() else "json")
+        if fmt not in RENDERERS:
+            raise UserError(f"--format: '{fmt}' is not one of {', '.join(RENDERERS)}")
+        tolerances = Tolerances.from_config(tolerance_options(tolerance), "--tolerance", section="")
+        result = compare(load_result(old), load_result(new), tolerances, names=(str(old), str(new)))
+        report = RENDERERS[fmt](result, colour=fmt == "rich" and output is None and sys.stdout.isatty())
+        if output is None:
+            sys.stdout.write(report)
+        else:
+            try:
+                output.write_text(report, encoding="utf-8")
+            except OSError as exc:
+                raise UserError(f"{output}: cannot write ({exc.strerror})") from exc
+            print(f"dedupaudit: wrote {fmt} diff to {output}", file=sys.stderr)
+    if result.regressed:
+        raise typer.Exit(EXIT_FINDINGS)

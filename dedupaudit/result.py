@@ -71,6 +71,7 @@ class AuditResult:
     daily: list[dict] = field(default_factory=list)  # per platform and UTC day: reported purchases vs orders
     pair_gaps: list[dict] = field(default_factory=list)  # per platform: linked pixel/CAPI pairs by time apart
     settings: dict = field(default_factory=dict)
+    baseline: dict | None = None  # with --baseline: what changed since that result (dedupaudit.baseline)
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict:

@@ -1,8 +1,13 @@
-"""What a run is asked to do, beyond the input files: period, time zone, thresholds, severities."""
+"""What a run is asked to do, beyond the input files: period, time zone, thresholds, severities.
+
+`Settings` is what the engine reads. It is built by config.settings_from() from the merged layers
+(defaults, dedupaudit.yaml, command-line options); tests build it directly.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Mapping
 
 DEFAULT_EXCLUDED_STATUSES = ("test", "cancelled", "canceled", "voided")
 FAIL_ON = ("error", "warning", "info", "never")
@@ -16,9 +21,8 @@ class Settings:
     excluded_statuses: tuple[str, ...] = DEFAULT_EXCLUDED_STATUSES
     fail_on: str = "error"
     link_tolerance_minutes: float = 15.0  # value+time linking: how far an event may be from its order
-    check_options: dict[str, dict] = field(default_factory=dict)  # check code or name -> option overrides
-    severity: dict[str, str] = field(default_factory=dict)  # check code or name -> severity override
-    disabled: frozenset[str] = frozenset()  # check codes or names not to run
+    # Per check (code or name): {enabled, severity, options: {...}, platforms: {platform: {enabled, severity, options}}}
+    checks: Mapping[str, Mapping] = field(default_factory=dict)
 
     def public(self) -> dict:
         """The settings as they appear in the JSON report, so a reader knows what the run assumed."""

@@ -32,8 +32,6 @@ def findings_for(result, key: str):
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_case(case, audit):
     settings = dict(case.get("settings", {}))
-    if "disabled" in settings:
-        settings["disabled"] = frozenset(settings["disabled"])
     result = audit(case.get("pixel") or (), case.get("capi") or (), case.get("orders") or (), **settings)
     expect = case["expect"]
     data = result.to_dict()

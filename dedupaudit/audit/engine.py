@@ -8,7 +8,7 @@ import pandas as pd
 from dedupaudit import __version__
 from dedupaudit.audit.tables import build_tables
 from dedupaudit.checks import ALL_CHECKS, get_check
-from dedupaudit.checks.base import AuditView, Check
+from dedupaudit.checks.base import AuditView, Check, CheckOptions
 from dedupaudit.errors import UserError
 from dedupaudit.inputs.canonical import Loaded
 from dedupaudit.inputs.timestamps import parse_one, resolve_timezone
@@ -59,8 +59,10 @@ ORDER BY t.platform, t.event_type <> 'purchase', t.event_type
 """
 
 
-def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, PlatformRules], settings: Settings) -> AuditResult:
-    checks = _enabled_checks(settings)
+def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, PlatformRules], settings: Settings,
+              evidence: list | None = None) -> AuditResult:
+    """Audit the loaded inputs. With `evidence` (a list), append (finding, rows behind it) for --export-failures."""
+    check_settings = resolve_check_settings(settings, set(rules))
     zone = resolve_timezone(settings.timezone)
     since = parse_one(settings.since, zone, "--since") if settings.since else None
     until = _until(settings.until, zone) if settings.until else None
@@ -71,6 +73,8 @@ def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, Plat
     con = duckdb.connect()
     try:
         build_tables(con, events, orders.frame, rules, settings, since, until)
+        con.register("rejected_rows", pd.concat([l.rejects.assign(input=side) for side, l in
+                                                  (("pixel", pixel), ("capi", capi), ("orders", orders))], ignore_index=True))
         inputs = {
             "pixel": _input_summary(pixel, con, "pixel"),
             "capi": _input_summary(capi, con, "capi"),
@@ -80,7 +84,8 @@ def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, Plat
         order_count = con.execute("SELECT count(DISTINCT order_key) FROM orders WHERE NOT excluded").fetchone()[0] if orders.files else None
         metrics = _metrics(con, rules, order_count)
         view = AuditView(con, rules, metrics, inputs)
-        findings = [f for check in checks for f in _run_check(check, view, settings)]
+        findings = [f for check in ALL_CHECKS if check_settings[check.code]["enabled"]
+                    for f in _run_check(check, view, check_settings[check.code], evidence)]
         period = _period(con, since, until)
         daily, gaps = _daily(con), _pair_gaps(con)
     finally:
@@ -107,38 +112,74 @@ def _until(value: str, zone) -> pd.Timestamp:
     return stamp
 
 
-def _enabled_checks(settings: Settings) -> list[Check]:
-    disabled = {get_check(c).code for c in settings.disabled}
-    for key in [*settings.severity, *settings.check_options]:
-        get_check(key)  # unknown check names in config are errors, not silently ignored
-    for key, severity in settings.severity.items():
-        if severity not in SEVERITIES:
-            raise UserError(f"severity for {key}: '{severity}' is not one of {', '.join(SEVERITIES)}")
-    return [c for c in ALL_CHECKS if c.code not in disabled]
+CHECK_SETTING_KEYS = {"enabled", "severity", "options", "platforms"}
 
 
-def _options(check: Check, settings: Settings) -> dict:
-    given = {}
-    for key in (check.code, check.name):
-        given.update(settings.check_options.get(key, {}))
-    unknown = set(given) - set(check.options)
-    if unknown:
-        valid = ", ".join(sorted(check.options)) or "none"
-        raise UserError(f"check {check.name}: unknown option '{sorted(unknown)[0]}' (valid: {valid})")
-    return {**check.options, **given}
+def resolve_check_settings(settings: Settings, platforms: set[str]) -> dict[str, dict]:
+    """Per check code: {enabled, severity, options: CheckOptions}; names and codes accepted, anything unknown refused."""
+    given: dict[str, list[dict]] = {}
+    for key, value in settings.checks.items():
+        given.setdefault(get_check(key).code, []).append(value)
+    resolved = {}
+    for check in ALL_CHECKS:
+        merged = {"enabled": True, "severity": None, "options": {}, "platforms": {}}
+        for value in given.get(check.code, []):
+            _validate_check_setting(check, value, f"checks.{check.name}")
+            for platform, per in (value.get("platforms") or {}).items():
+                if platform not in platforms:
+                    raise UserError(f"checks.{check.name}.platforms: no rule file for platform '{platform}' "
+                                    f"(known: {', '.join(sorted(platforms))})")
+                _validate_check_setting(check, per, f"checks.{check.name}.platforms.{platform}", nested=False)
+                merged["platforms"].setdefault(platform, {}).update(per)
+            merged.update({k: v for k, v in value.items() if k in ("enabled", "severity") and v is not None})
+            merged["options"].update(value.get("options") or {})
+        per_platform_options = {p: dict(v.get("options") or {}) for p, v in merged["platforms"].items()}
+        merged["options"] = CheckOptions({**check.options, **merged["options"]}, per_platform_options)
+        resolved[check.code] = merged
+    return resolved
 
 
-def _run_check(check: Check, view: AuditView, settings: Settings) -> list[Finding]:
-    override = settings.severity.get(check.code) or settings.severity.get(check.name)
-    return [
-        Finding(
-            code=check.code, name=check.name, severity=override or hit.level or check.severity,
+def _validate_check_setting(check: Check, value, where: str, nested: bool = True) -> None:
+    if not isinstance(value, dict):
+        raise UserError(f"{where}: expected a mapping with enabled, severity, options")
+    valid = CHECK_SETTING_KEYS if nested else CHECK_SETTING_KEYS - {"platforms"}
+    for key in value:
+        if key not in valid:
+            raise UserError(f"{where}.{key}: unknown key (valid: {', '.join(sorted(valid))})")
+    if value.get("enabled") is not None and not isinstance(value["enabled"], bool):
+        raise UserError(f"{where}.enabled: expected true or false")
+    if value.get("severity") is not None and value["severity"] not in SEVERITIES:
+        raise UserError(f"{where}.severity: '{value['severity']}' is not one of {', '.join(SEVERITIES)}")
+    for option, option_value in (value.get("options") or {}).items():
+        if option not in check.options:
+            raise UserError(f"{where}.options.{option}: unknown option (valid: {', '.join(sorted(check.options)) or 'none'})")
+        expected = type(check.options[option])
+        if expected in (int, float) and (isinstance(option_value, bool) or not isinstance(option_value, (int, float))):
+            raise UserError(f"{where}.options.{option}: expected a number")
+        if expected is list and not isinstance(option_value, list):
+            raise UserError(f"{where}.options.{option}: expected a list")
+
+
+def _run_check(check: Check, view: AuditView, config: dict, evidence: list | None) -> list[Finding]:
+    findings = []
+    for hit in check.find(view, config["options"]):
+        per = config["platforms"].get(hit.platform, {})
+        if per.get("enabled") is False:
+            continue
+        severity = per.get("severity") or config["severity"] or hit.level or check.severity
+        if hit.cap and severity_rank(severity) < severity_rank(hit.cap):
+            severity = hit.cap
+        finding = Finding(
+            code=check.code, name=check.name, severity=severity,
             platform=hit.platform, event=hit.event, count=int(hit.count), unit=check.unit,
             message=redact(hit.message), hint=redact(hit.hint),
             examples=[{k: redact(v) for k, v in example.items()} for example in hit.examples],
         )
-        for hit in check.find(view, _options(check, settings))
-    ]
+        findings.append(finding)
+        if evidence is not None and hit.evidence is not None:
+            sql, params = hit.evidence
+            evidence.append((finding, view.con.execute(sql, params).df()))
+    return findings
 
 
 def _metrics(con, rules: dict[str, PlatformRules], order_count: int | None) -> dict[tuple[str, str], PlatformSummary]:

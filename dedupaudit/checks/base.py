@@ -15,6 +15,9 @@ import duckdb
 from dedupaudit.platforms.rules import PlatformRules
 
 EXAMPLE_LIMIT = 5
+# The columns an analyst needs to find an event in its source file (for --export-failures).
+EVIDENCE_COLUMNS = ("source AS side, file, row, platform, event_name, event_id, order_id, "
+                    "event_time, received_time, value, currency")
 
 
 @dataclass
@@ -28,6 +31,19 @@ class Hit:
     hint: str
     examples: list[dict] = field(default_factory=list)
     level: str | None = None  # threshold checks: which severity's threshold was crossed
+    cap: str | None = None  # ratio checks on too few orders: the most severe level allowed
+    evidence: tuple[str, dict] | None = None  # SQL (and parameters) selecting every row behind the hit
+
+
+class CheckOptions(dict):
+    """A check's options after config: the global values, and `at(platform)` with that platform's overrides."""
+
+    def __init__(self, values: dict, per_platform: dict[str, dict] | None = None):
+        super().__init__(values)
+        self.per_platform = per_platform or {}
+
+    def at(self, platform: str | None) -> dict:
+        return {**self, **self.per_platform.get(platform, {})}
 
 
 @dataclass(frozen=True)
@@ -41,7 +57,7 @@ class Check:
     why: str
     example: str
     fix: str
-    find: Callable[["AuditView", dict], Iterable[Hit]]
+    find: Callable[["AuditView", CheckOptions], Iterable[Hit]]
     options: dict = field(default_factory=dict)
 
 
@@ -59,8 +75,8 @@ class AuditView:
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
-    def event_hits(self, where: str, params: dict | None = None, by_type: bool = True) -> list[tuple[str, str | None, int, list[dict]]]:
-        """Count the events matching `where` per platform (and type), with up to five example rows each."""
+    def event_hits(self, where: str, params: dict | None = None, by_type: bool = True) -> list[tuple[str, str | None, int, list[dict], tuple]]:
+        """Count the events matching `where` per platform (and type), with up to five example rows and the evidence query."""
         group = "platform, event_type" if by_type else "platform"
         counts = self.rows(f"SELECT {group}, count(*) AS n FROM audit_events WHERE {where} GROUP BY {group} ORDER BY {group}", params)
         examples = self.rows(f"""
@@ -72,11 +88,14 @@ class AuditView:
         for c in counts:
             key = (c["platform"], c.get("event_type"))
             rows = [_example(e) for e in examples if (e["platform"], e.get("event_type")) == key]
-            out.append((c["platform"], c.get("event_type"), c["n"], rows))
+            scope = "platform = $_platform" + (" AND event_type = $_type" if by_type else "")
+            evidence = (f"SELECT {EVIDENCE_COLUMNS} FROM audit_events WHERE ({where}) AND {scope} ORDER BY file, row",
+                        {**(params or {}), "_platform": key[0], **({"_type": key[1]} if by_type else {})})
+            out.append((c["platform"], c.get("event_type"), c["n"], rows, evidence))
         return out
 
-    def order_hits(self, flag: str) -> list[tuple[str, int, list[dict]]]:
-        """Count the orders in order_checks where `flag` holds, per platform, with both sides of five of them."""
+    def order_hits(self, flag: str) -> list[tuple[str, int, list[dict], tuple]]:
+        """Count the orders in order_checks where `flag` holds, per platform, with both sides of five of them and the evidence query."""
         counts = self.rows(f"SELECT platform, count(*) AS n FROM order_checks WHERE {flag} GROUP BY platform ORDER BY platform")
         examples = self.rows(f"""
             WITH o AS (
@@ -93,7 +112,11 @@ class AuditView:
                    min(p.received_time) FILTER (WHERE p.source = 'capi') AS capi_received_time
             FROM o JOIN purchases p USING (platform) WHERE p.link_key = o.link_key
             GROUP BY o.platform, o.link_key ORDER BY o.platform, o.link_key""")
-        return [(c["platform"], c["n"], [_example(e) for e in examples if e["platform"] == c["platform"]]) for c in counts]
+        return [(c["platform"], c["n"], [_example(e) for e in examples if e["platform"] == c["platform"]],
+                 (f"SELECT {EVIDENCE_COLUMNS} FROM purchases WHERE platform = $_platform AND link_key IN "
+                  f"(SELECT link_key FROM order_checks WHERE platform = $_platform AND {flag}) ORDER BY link_key, file, row",
+                  {"_platform": c["platform"]}))
+                for c in counts]
 
 
 def _example(row: dict) -> dict:

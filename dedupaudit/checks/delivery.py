@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dedupaudit.checks.base import AuditView, Check, Hit, plural
+from dedupaudit.checks.base import EVIDENCE_COLUMNS, AuditView, Check, Hit, plural
 
 
 def _undelivered(kind: str):
@@ -18,18 +18,20 @@ def _undelivered(kind: str):
             rules = view.rules[r["platform"]]
             shown = [{k: (v.isoformat() + "Z" if hasattr(v, "isoformat") else v) for k, v in e.items() if k != "platform"}
                      for e in examples if e["platform"] == r["platform"]]
+            evidence = (f"SELECT {EVIDENCE_COLUMNS}, delivery_message FROM undelivered WHERE delivery = $kind AND platform = $p ORDER BY file, row",
+                        {"kind": kind, "p": r["platform"]})
             if kind == "test":
                 yield Hit(r["platform"], None, r["n"],
                           f"{plural(r['n'], 'event')} were sent to {rules.display_name} as test traffic (with a test event code). "
                           "They are left out of every figure here; the platform shows them only in its test tool.",
                           "Remove the test event code from production requests, or this server path reports nothing real.",
-                          shown)
+                          shown, evidence=evidence)
             else:
                 yield Hit(r["platform"], None, r["n"],
                           f"{plural(r['n'], 'event')} were refused by {rules.display_name} and never counted"
                           f"{': ' + r['message'] if r['message'] else ''}. They are left out of every figure here.",
                           "Fix the request the platform rejected (see its error message), then resend within the dedup window.",
-                          shown)
+                          shown, evidence=evidence)
     return find
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dedupaudit.checks.base import SIDE_WORDS, AuditView, Check, Hit, both_fields, plural
+from dedupaudit.checks.base import EVIDENCE_COLUMNS, SIDE_WORDS, AuditView, Check, Hit, both_fields, plural
 
 def _missing_ids(side: str):
     def find(view: AuditView, options: dict):
-        for platform, event, count, examples in view.event_hits(f"source = '{side}' AND event_type IS NOT NULL AND event_id IS NULL"):
+        for platform, event, count, examples, evidence in view.event_hits(f"source = '{side}' AND event_type IS NOT NULL AND event_id IS NULL"):
             rules = view.rules[platform]
             field, how = (rules.server_field, rules.server_how) if side == "capi" else (rules.browser_field, rules.browser_how)
             yield Hit(
@@ -14,7 +14,7 @@ def _missing_ids(side: str):
                 f"{plural(count, event + ' event')} from the {SIDE_WORDS[side]} carry no event ID, so "
                 f"{rules.display_name} cannot match them to the other path and counts the conversion twice.",
                 f"On the {SIDE_WORDS[side]} side, send `{field}`: {how}.",
-                examples,
+                examples, evidence=evidence,
             )
     return find
 
@@ -50,7 +50,7 @@ def _find_placeholders(view: AuditView, options: dict):
     values = [v.lower() for v in options["values"]]
     where = ("event_id IS NOT NULL AND (list_contains($values, lower(trim(event_id)))"
              " OR regexp_matches(event_id, $marks))")
-    for platform, event, count, examples in view.event_hits(where, {"values": values, "marks": _TEMPLATE_MARKS}, by_type=False):
+    for platform, event, count, examples, evidence in view.event_hits(where, {"values": values, "marks": _TEMPLATE_MARKS}, by_type=False):
         rules = view.rules[platform]
         shown = sorted({e["event_id"] for e in examples})
         yield Hit(
@@ -60,7 +60,7 @@ def _find_placeholders(view: AuditView, options: dict):
             f"and their browser/server pairs are not matched.",
             f"The variable that should hold the order ID is empty or not rendered when the event is sent. Fill "
             f"{both_fields(rules)} from the order ID at that moment.",
-            examples,
+            examples, evidence=evidence,
         )
 
 
@@ -95,6 +95,8 @@ def _find_reused(view: AuditView, options: dict):
             f"Make the ID unique per purchase: use the order ID (or a hash of it) in {both_fields(rules)}.",
             [{"event_id": r["event_id"], "orders": r["orders"], "events": r["events"], "event_name": r["event_name"],
               "first_received_time": r["first_received"].isoformat() + "Z"} for r in ids[:5]],
+            evidence=(f"SELECT {EVIDENCE_COLUMNS} FROM purchases WHERE platform = $p AND list_contains($ids, event_id) "
+                      "ORDER BY event_id, file, row", {"p": platform, "ids": [r["event_id"] for r in ids]}),
         )
 
 
@@ -112,14 +114,14 @@ REUSED_IDS = Check(
 
 
 def _find_mismatched(view: AuditView, options: dict):
-    for platform, count, examples in view.order_hits("mismatched_event_id"):
+    for platform, count, examples, evidence in view.order_hits("mismatched_event_id"):
         rules = view.rules[platform]
         yield Hit(
             platform, "purchase", count,
             f"On {plural(count, 'order')} the pixel and the server both send an event ID, but never the same one, "
             f"so {rules.display_name} counts each of these purchases twice.",
             f"Generate the ID once (the order ID is the usual choice) and send it in {both_fields(rules)}.",
-            examples,
+            examples, evidence=evidence,
         )
 
 
@@ -164,6 +166,8 @@ def _find_near_misses(view: AuditView, options: dict):
             f"Send the identical string on both sides: same case, no extra spaces, no prefix or suffix added by one "
             f"side (compare {both_fields(rules)}).",
             [{k: r[k] for k in ("order_id", "pixel_event_id", "capi_event_id", "difference")} for r in hits[:5]],
+            evidence=(f"SELECT {EVIDENCE_COLUMNS} FROM purchases WHERE platform = $p AND list_contains($orders, link_key) "
+                      "ORDER BY link_key, file, row", {"p": platform, "orders": sorted({r["link_key"] for r in hits})}),
         )
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dedupaudit.checks.base import SIDE_WORDS, AuditView, Check, Hit, plural
+from dedupaudit.checks.base import EVIDENCE_COLUMNS, SIDE_WORDS, AuditView, Check, Hit, plural
 
 
 def _find_drift(view: AuditView, options: dict):
     pairs = view.rows("""
         SELECT platform, array_to_string(pixel_names, ' + ') AS pixel, array_to_string(capi_names, ' + ') AS capi, count(*) AS n
         FROM order_checks WHERE event_name_drift GROUP BY ALL ORDER BY platform, n DESC, pixel, capi""")
-    for platform, count, examples in view.order_hits("event_name_drift"):
+    for platform, count, examples, evidence in view.order_hits("event_name_drift"):
         top = next(p for p in pairs if p["platform"] == platform)
         rules = view.rules[platform]
         yield Hit(
@@ -19,7 +19,7 @@ def _find_drift(view: AuditView, options: dict):
             f"events with the same name, so both are counted.",
             f"Use one name on both paths, preferably {rules.display_name}'s standard '{rules.events['purchase'][0]}'; "
             f"change the side that differs (the tag or the server mapping).",
-            examples,
+            examples, evidence=evidence,
         )
 
 
@@ -33,6 +33,11 @@ EVENT_NAME_DRIFT = Check(
     fix="Pick the platform's current standard name and use it in the tag and in the server integration.",
     find=_find_drift,
 )
+
+def _names_evidence(platform: str, names: list[str]) -> tuple[str, dict]:
+    return (f"SELECT {EVIDENCE_COLUMNS} FROM audit_events WHERE platform = $p AND event_type IS NULL AND list_contains($names, event_name) "
+            "ORDER BY event_name, file, row", {"p": platform, "names": names})
+
 
 _CASE_VARIANT = """
     e.event_type IS NULL AND r.names_case_sensitive
@@ -62,6 +67,7 @@ def _find_case_drift(view: AuditView, options: dict):
             [{"side": r["source"], "event_name": r["event_name"], "expected": r["expected"], "events": r["n"],
               "example_event_id": r["event_id"], "example_order_id": r["order_id"], "file": r["file"], "row": r["row"]}
              for r in variants[:5]],
+            evidence=_names_evidence(platform, [r["event_name"] for r in variants]),
         )
 
 
@@ -97,6 +103,7 @@ def _find_unknown(view: AuditView, options: dict):
             f"(see `dedupaudit` rule file {rules.platform}.yaml); if they are deliberate custom events, disable this check.",
             [{"side": r["source"], "event_name": r["event_name"], "events": r["n"], "example_event_id": r["event_id"],
               "file": r["file"], "row": r["row"]} for r in names[:5]],
+            evidence=_names_evidence(platform, [r["event_name"] for r in names]),
         )
 
 

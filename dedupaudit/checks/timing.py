@@ -6,7 +6,7 @@ from dedupaudit.checks.base import AuditView, Check, Hit, plural
 
 
 def _find_outside_window(view: AuditView, options: dict):
-    for platform, count, examples in view.order_hits("outside_window"):
+    for platform, count, examples, evidence in view.order_hits("outside_window"):
         rules = view.rules[platform]
         yield Hit(
             platform, "purchase", count,
@@ -15,7 +15,7 @@ def _find_outside_window(view: AuditView, options: dict):
             f"both were counted.",
             f"Send server events as the purchase happens, not in a late batch; {rules.display_name} only deduplicates "
             f"within {rules.dedup_window_hours:g} h of the first event.",
-            examples,
+            examples, evidence=evidence,
         )
 
 
@@ -35,7 +35,7 @@ PAIRS_OUTSIDE_WINDOW = Check(
 def _find_time_unit(view: AuditView, options: dict):
     where = ("source = 'capi' AND event_time_unit IN ('seconds', 'milliseconds') AND platform IN "
              "(SELECT platform FROM rules WHERE server_time_unit IN ('seconds', 'milliseconds') AND server_time_unit <> event_time_unit)")
-    for platform, _, count, examples in view.event_hits(where, by_type=False):
+    for platform, _, count, examples, evidence in view.event_hits(where, by_type=False):
         rules = view.rules[platform]
         sent = "milliseconds" if rules.server_time_unit == "seconds" else "seconds"
         yield Hit(
@@ -45,7 +45,7 @@ def _find_time_unit(view: AuditView, options: dict):
             f"misplaces the event, so it cannot deduplicate it.",
             f"Send event_time as a Unix timestamp in {rules.server_time_unit}"
             f"{' (divide by 1000)' if rules.server_time_unit == 'seconds' else ' (multiply by 1000)'}.",
-            examples,
+            examples, evidence=evidence,
         )
 
 
@@ -64,7 +64,7 @@ WRONG_TIME_UNIT = Check(
 def _find_too_old(view: AuditView, options: dict):
     where = ("platform IN (SELECT platform FROM rules WHERE max_age_us IS NOT NULL) AND epoch_us(received_time) - epoch_us(event_time) > "
              "(SELECT max_age_us FROM rules WHERE rules.platform = audit_events.platform)")
-    for platform, _, count, examples in view.event_hits(where, by_type=False):
+    for platform, _, count, examples, evidence in view.event_hits(where, by_type=False):
         rules = view.rules[platform]
         yield Hit(
             platform, None, count,
@@ -72,7 +72,7 @@ def _find_too_old(view: AuditView, options: dict):
             f"they happened; the platform does not accept events that old"
             f"{' (and Meta rejects the whole request they are in)' if rules.platform == 'meta' else ''}.",
             f"Send events within {rules.max_event_age_days:g} days; retry failed server sends promptly instead of in a backlog.",
-            examples,
+            examples, evidence=evidence,
         )
 
 

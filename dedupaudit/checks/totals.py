@@ -21,10 +21,15 @@ def _purchase_summaries(view: AuditView):
     return [s for (p, e), s in sorted(view.metrics.items()) if e == "purchase" and s.inflation_ratio is not None]
 
 
-def _find_inflation(view: AuditView, options: dict):
+def _small_sample(s, options: dict) -> str | None:
+    """Below `min_orders` real orders a ratio is noise: the finding may warn, not fail."""
+    return "warning" if s.orders < options["min_orders"] else None
+
+
+def _find_inflation(view: AuditView, options):
     for s in _purchase_summaries(view):
-        ratio = s.inflation_ratio
-        level = "error" if ratio > options["error_above"] else "warning" if ratio > options["warning_above"] else None
+        ratio, opts = s.inflation_ratio, options.at(s.platform)
+        level = "error" if ratio > opts["error_above"] else "warning" if ratio > opts["warning_above"] else None
         if level is None:
             continue
         yield Hit(
@@ -34,6 +39,7 @@ def _find_inflation(view: AuditView, options: dict):
             f"are and bidding learns from the inflated count.",
             _biggest_cause(s),
             level=level,
+            cap=_small_sample(s, opts),
         )
 
 
@@ -41,18 +47,19 @@ INFLATED_CONVERSIONS = Check(
     code="DA113", name="inflated-conversions", severity="error", unit="conversions",
     summary="The platform would report more purchases than there are real orders.",
     what="reported_conversions / orders above `warning_above` (warning) or `error_above` (error). The count is the "
-         "number of extra conversions.",
+         "number of extra conversions. With fewer than `min_orders` real orders the finding is at most a warning.",
     why="Every extra conversion flatters ROAS and CPA and trains the bidding model on purchases that did not happen.",
     example="Meta reports 3,615 purchases for 2,899 orders: 1.25x.",
     fix="Fix the ID, name and timing findings on that platform; they are the causes.",
     find=_find_inflation,
-    options={"error_above": 1.05, "warning_above": 1.02},
+    options={"error_above": 1.05, "warning_above": 1.02, "min_orders": 30},
 )
 
 
-def _find_under(view: AuditView, options: dict):
+def _find_under(view: AuditView, options):
     for s in _purchase_summaries(view):
-        if s.inflation_ratio >= options["warning_below"]:
+        opts = options.at(s.platform)
+        if s.inflation_ratio >= opts["warning_below"]:
             continue
         missing = s.orders - s.reported_conversions
         yield Hit(
@@ -60,6 +67,7 @@ def _find_under(view: AuditView, options: dict):
             f"{s.display_name} would report only {s.reported_conversions:,} purchases for {s.orders:,} real orders "
             f"({s.inflation_ratio:.2f}x): {missing:,} sales are invisible to its bidding.",
             "Look for reused or placeholder event IDs (they merge real purchases) and for orders neither path reports.",
+            cap=_small_sample(s, opts),
         )
 
 
@@ -71,15 +79,16 @@ UNDER_REPORTED = Check(
     example="A constant event ID merges 500 purchases into a handful.",
     fix="Make IDs unique per purchase and make sure both paths fire on every order.",
     find=_find_under,
-    options={"warning_below": 0.95},
+    options={"warning_below": 0.95, "min_orders": 30},
 )
 
 
-def _find_coverage(view: AuditView, options: dict):
+def _find_coverage(view: AuditView, options):
     for s in _purchase_summaries(view):
+        opts = options.at(s.platform)
         for side, words in (("pixel", "browser pixel"), ("capi", "server (CAPI)")):
             share = s.coverage[side]
-            if share is None or share >= options["warning_below"]:
+            if share is None or share >= opts["warning_below"]:
                 continue
             missing = round(s.orders * (1 - share))
             yield Hit(
@@ -89,6 +98,11 @@ def _find_coverage(view: AuditView, options: dict):
                 ("Ad blockers and consent banners drop pixel events; the server path should cover them. Check the tag "
                  "fires on every order confirmation." if side == "pixel" else
                  "Make the server send a purchase for every order, including those paid later or outside the checkout."),
+                cap=_small_sample(s, opts),
+                evidence=("""SELECT 'orders' AS side, file, row, order_id, created_at, value, currency, status FROM orders o
+                             WHERE NOT excluded AND NOT EXISTS (SELECT 1 FROM purchases p WHERE p.platform = $p
+                                   AND p.source = $side AND p.link_key = o.order_key) ORDER BY file, row""",
+                          {"p": s.platform, "side": side}),
             )
 
 
@@ -102,7 +116,7 @@ LOW_COVERAGE = Check(
     example="The TikTok pixel reports 86% of orders.",
     fix="Make both paths fire on every order; link the server event to the order ID.",
     find=_find_coverage,
-    options={"warning_below": 0.90},
+    options={"warning_below": 0.90, "min_orders": 30},
 )
 
 
@@ -131,6 +145,13 @@ def _find_unreal_orders(view: AuditView, options: dict):
             f"{r['excluded_events']:,} for test or cancelled orders, {r['unknown_events']:,} for order IDs missing from the orders file.",
             "Suppress tracking for test orders; if order IDs are missing, check the orders export covers the same period and shop.",
             [{k: v for k, v in e.items() if k != "platform"} for e in examples if e["platform"] == r["platform"]],
+            evidence=("""SELECT p.source AS side, p.file, p.row, p.platform, p.event_name, p.event_id, p.order_id,
+                                p.event_time, p.received_time, p.value, p.currency, coalesce(o.status, '(not in orders)') AS order_status
+                         FROM purchases p JOIN audit_events a USING (eid)
+                         LEFT JOIN (SELECT order_key, any_value(status) AS status, bool_and(excluded) AS excluded FROM orders GROUP BY order_key) o
+                           ON o.order_key = p.link_key
+                         WHERE a.counts AND p.platform = $p AND (o.excluded OR o.order_key IS NULL) ORDER BY p.file, p.row""",
+                      {"p": r["platform"]}),
         )
 
 

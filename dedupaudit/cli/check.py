@@ -1,15 +1,21 @@
-"""`dedupaudit check`: load the inputs, run the audit, write the report, set the exit code."""
+"""`dedupaudit check`: load the inputs, run the audit, write the reports, set the exit code."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import sys
 from pathlib import Path
 
 import pandas as pd
 import typer
 
+from dedupaudit import config
 from dedupaudit.audit.engine import run_audit
+from dedupaudit.baseline import Tolerances, compare, load_result, tolerance_options
 from dedupaudit.cli.main import EXIT_FINDINGS, app, user_errors
+from dedupaudit.cli.progress import progress
 from dedupaudit.errors import UserError
 from dedupaudit.inputs.canonical import Loaded, load_events, load_orders
 from dedupaudit.inputs.files import expand_paths
@@ -17,10 +23,12 @@ from dedupaudit.inputs.timestamps import resolve_timezone
 from dedupaudit.platforms.rules import load_rules
 from dedupaudit.privacy import redact
 from dedupaudit.reports import RENDERERS, RenderOptions
+from dedupaudit.reports.diff_report import render_rich as render_diff
 from dedupaudit.result import AuditResult, severity_rank
-from dedupaudit.settings import DEFAULT_EXCLUDED_STATUSES, FAIL_ON, Settings
 
 FILES_HELP = "File, folder or glob; repeat the option for more. CSV, TSV, JSON Lines, JSON array or Parquet, optionally .gz/.zst."
+EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html",
+              ".xml": "junit", ".txt": "rich"}
 
 
 @app.command()
@@ -28,57 +36,148 @@ def check(
     pixel: list[str] = typer.Option([], "--pixel", help=f"Browser-pixel events. {FILES_HELP}", show_default=False),
     capi: list[str] = typer.Option([], "--capi", help=f"Server (Conversions API) events. {FILES_HELP}", show_default=False),
     orders: list[str] = typer.Option([], "--orders", help=f"Backend orders (order_id, created_at; value, currency, status). {FILES_HELP}", show_default=False),
+    config_file: Path = typer.Option(None, "--config", help="Config file (default: dedupaudit.yaml here or in a parent folder).", show_default=False),
     platform: str = typer.Option(None, "--platform", help="Platform of event rows that have no platform column or an empty value (e.g. meta)."),
     rules_dir: Path = typer.Option(None, "--rules", help="Folder of platform rule files to use instead of the built-in ones.", show_default=False),
-    timezone: str = typer.Option("UTC", "--timezone", help="Time zone of timestamps written without an offset (IANA name, e.g. Europe/Berlin)."),
+    timezone: str = typer.Option(None, "--timezone", help="Time zone of timestamps written without an offset (IANA name, e.g. Europe/Berlin). [default: UTC]", show_default=False),
     since: str = typer.Option(None, "--since", help="Only events (by event_time) and orders (by created_at) at or after this time."),
     until: str = typer.Option(None, "--until", help="Only events and orders at or before this time; a bare date includes that whole day."),
-    exclude_statuses: str = typer.Option(",".join(DEFAULT_EXCLUDED_STATUSES), "--exclude-statuses",
-                                         help="Comma-separated order statuses that are not real sales (any case); '' counts every order."),
-    output_format: str = typer.Option(None, "--format", "-f", help="rich (default on a terminal) or json (default otherwise)."),
-    output: Path = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout.", show_default=False),
-    fail_on: str = typer.Option("error", "--fail-on", help="Exit 1 when a finding is at or above this severity: error, warning, info or never."),
+    exclude_statuses: str = typer.Option(None, "--exclude-statuses", show_default=False,
+                                         help="Comma-separated order statuses that are not real sales (any case); '' counts every order. "
+                                              "[default: test,cancelled,canceled,voided]"),
+    output_format: str = typer.Option(None, "--format", "-f", show_default=False,
+                                      help="Report on stdout: rich, json, markdown, html, junit or github. [default: github under GitHub "
+                                           "Actions, rich on a terminal, json otherwise]"),
+    output: list[Path] = typer.Option([], "--output", "-o", show_default=False,
+                                      help="Write a report to this file instead of stdout; repeat for more. The format comes from the "
+                                           "extension: .json .md .html .xml (JUnit) .txt (plain text)."),
+    title: str = typer.Option(None, "--title", help="Title of the HTML and Markdown reports."),
+    client: str = typer.Option(None, "--client", help="Who the audit is for, shown on the HTML and Markdown reports."),
+    fail_on: str = typer.Option(None, "--fail-on", show_default=False,
+                                help="Exit 1 when a finding is at or above this severity: error, warning, info or never. [default: error]"),
+    baseline: Path = typer.Option(None, "--baseline", show_default=False,
+                                  help="An earlier JSON result: show what changed and exit 1 on a regression (see `dedupaudit diff`)."),
+    tolerance: list[str] = typer.Option([], "--tolerance", show_default=False,
+                                        help="With --baseline: METRIC=VALUE, how far a metric may get worse (e.g. inflation_ratio=0.05)."),
     rejects: Path = typer.Option(None, "--rejects", help="Write every rejected input row, with its reason, to this CSV file.", show_default=False),
+    export_failures: Path = typer.Option(None, "--export-failures", show_default=False,
+                                         help="Write the events behind each finding to this folder, one file per finding."),
+    export_format: str = typer.Option(None, "--export-format", help="csv or parquet, for --export-failures. [default: csv]", show_default=False),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display and no notes on stderr."),
     debug: bool = typer.Option(False, "--debug", help="Show a traceback on errors."),
 ):
     """Simulate what each ad platform would count and report missing IDs, mismatched IDs, name drift and inflation.
 
-    Exit codes: 0 no finding at or above --fail-on; 1 findings at or above it; 2 bad input, option or rule file.
+    Settings come from built-in defaults, then dedupaudit.yaml, then these options.
+    Exit codes: 0 no finding at or above --fail-on; 1 findings at or above it (or a regression against
+    --baseline); 2 bad input, option, config or rule file.
     """
     with user_errors(debug):
-        if fail_on not in FAIL_ON:
-            raise UserError(f"--fail-on: '{fail_on}' is not one of {', '.join(FAIL_ON)}")
-        fmt = output_format or ("rich" if sys.stdout.isatty() and output is None else "json")
-        if fmt not in RENDERERS:
-            raise UserError(f"--format: '{fmt}' is not one of {', '.join(RENDERERS)}")
-        if not pixel and not capi:
-            raise UserError("give at least one of --pixel and --capi (see `dedupaudit check --help`)")
-        settings = Settings(
-            timezone=timezone, since=since, until=until, fail_on=fail_on,
-            excluded_statuses=tuple(s.strip().lower() for s in exclude_statuses.split(",") if s.strip()),
-        )
-        zone = resolve_timezone(timezone)
-        rules = load_rules(rules_dir)
-        if platform and platform.strip().lower() not in rules:
-            raise UserError(f"--platform {platform}: no rule file for this platform (known: {', '.join(sorted(rules))})")
-        known = set(rules)
-        pixel_in = load_events(expand_paths(pixel, "--pixel"), "pixel", zone, platform, known)
-        capi_in = load_events(expand_paths(capi, "--capi"), "capi", zone, platform, known)
-        orders_in = load_orders(expand_paths(orders, "--orders"), zone)
-        result = run_audit(pixel_in, capi_in, orders_in, rules, settings)
+        config_path = config.find_config(config_file)
+        cli_layer = _cli_layer(locals())
+        merged = config.merge(config.DEFAULTS, config.load_file(config_path) if config_path else {}, cli_layer)
+        settings = config.settings_from(merged)
+        value = lambda key, default=None: config.value(merged, key, default)  # noqa: E731
+        if settings.fail_on not in config.FAIL_ON:
+            raise UserError(f"--fail-on: '{settings.fail_on}' is not one of {', '.join(config.FAIL_ON)}")
+        stdout_format, files = _outputs(value("format"), [Path(p) for p in value("outputs", [])])
+        tolerances = (Tolerances.from_config(value("baseline"), _source(merged, "baseline"))
+                      .with_config(tolerance_options(tolerance), "--tolerance", section="")) if value("baseline_file") else None
 
-        if rejects is not None:
-            _write_rejects(rejects, {"pixel": pixel_in, "capi": capi_in, "orders": orders_in})
-        colour = fmt == "rich" and output is None and sys.stdout.isatty()
-        report = RENDERERS[fmt](result, RenderOptions(colour=colour, fail_on=fail_on))
-        if output is None:
-            sys.stdout.write(report)
-        else:
-            _write(output, report)
-            print(f"dedupaudit: wrote {fmt} report to {output}", file=sys.stderr)
-        code = exit_code(result, fail_on)
+        zone = resolve_timezone(settings.timezone)
+        rules = load_rules(Path(value("rules")) if value("rules") else None)
+        default_platform = value("platform")
+        if default_platform and default_platform.strip().lower() not in rules:
+            raise UserError(f"--platform {default_platform}: no rule file for this platform (known: {', '.join(sorted(rules))})")
+        inputs = {side: value(f"inputs.{side}", []) for side in ("pixel", "capi", "orders")}
+        if not inputs["pixel"] and not inputs["capi"]:
+            raise UserError("give at least one of --pixel and --capi, or inputs in dedupaudit.yaml (see `dedupaudit check --help`)")
+        paths = {side: expand_paths(args, f"--{side}") for side, args in inputs.items()}
+
+        evidence = [] if value("export_failures") else None
+        with progress(not quiet) as step:
+            reading = lambda path: step(f"reading {path}")  # noqa: E731
+            loaded = {
+                side: load_events(paths[side], side, zone, default_platform, set(rules), on_file=reading)
+                for side in ("pixel", "capi")
+            }
+            loaded["orders"] = load_orders(paths["orders"], zone, on_file=reading)
+            step("auditing")
+            result = run_audit(loaded["pixel"], loaded["capi"], loaded["orders"], rules, settings, evidence)
+            regressed = False
+            if tolerances is not None:
+                diff = compare(load_result(Path(value("baseline_file"))), json.loads(RENDERERS["json"](result)), tolerances,
+                               names=(value("baseline_file"), "this run"))
+                result.baseline, regressed = diff.to_dict(), diff.regressed
+                if not quiet:
+                    sys.stderr.write(render_diff(diff))
+            step("writing reports")
+            _write_reports(result, stdout_format, files, settings.fail_on, value, quiet)
+            if rejects is not None:
+                _write_rejects(rejects, loaded)
+            if evidence is not None:
+                _export(Path(value("export_failures")), evidence, value("export_format", "csv"), quiet)
+        code = EXIT_FINDINGS if regressed else exit_code(result, settings.fail_on)
     if code:
         raise typer.Exit(code)
+
+
+def _cli_layer(args: dict) -> config.Layer:
+    """The options actually given on the command line, as a config layer named after each option."""
+    layer: config.Layer = {}
+
+    def put(key: str, value, option: str):
+        if value not in (None, [], ()):
+            layer[key] = (value, option)
+
+    for side in ("pixel", "capi", "orders"):
+        put(f"inputs.{side}", list(args[side]), f"--{side}")
+    put("platform", args["platform"], "--platform")
+    put("rules", str(args["rules_dir"]) if args["rules_dir"] else None, "--rules")
+    for key in ("timezone", "since", "until", "title", "client", "fail_on", "export_format"):
+        put(key, args[key], "--" + key.replace("_", "-"))
+    if args["exclude_statuses"] is not None:
+        layer["excluded_statuses"] = ([s for s in args["exclude_statuses"].split(",") if s.strip()], "--exclude-statuses")
+    put("format", args["output_format"], "--format")
+    put("outputs", [str(p) for p in args["output"]], "--output")
+    put("export_failures", str(args["export_failures"]) if args["export_failures"] else None, "--export-failures")
+    if args["baseline"] is not None:
+        layer["baseline_file"] = (str(args["baseline"]), "--baseline")
+    return layer
+
+
+def _source(merged: config.Layer, key: str) -> str:
+    return merged[key][1] if key in merged else "defaults"
+
+
+def _outputs(fmt: str | None, files: list[Path]) -> tuple[str | None, list[tuple[Path, str]]]:
+    """What goes to stdout (a format, or nothing when reports go to files) and each file's format."""
+    if fmt is not None and fmt not in RENDERERS:
+        raise UserError(f"--format: '{fmt}' is not one of {', '.join(RENDERERS)}")
+    targets = []
+    for path in files:
+        kind = EXTENSIONS.get(path.suffix.lower()) or fmt
+        if kind is None:
+            raise UserError(f"--output {path}: cannot tell the format from the extension (use {', '.join(sorted(EXTENSIONS))} or --format)")
+        if kind not in RENDERERS:
+            raise UserError(f"--output {path}: the {kind} format is not available")
+        targets.append((path, kind))
+    if files:
+        return None, targets
+    if fmt is None:
+        fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" and "github" in RENDERERS else "rich" if sys.stdout.isatty() else "json"
+    return fmt, targets
+
+
+def _write_reports(result: AuditResult, stdout_format: str | None, files, fail_on: str, value, quiet: bool) -> None:
+    options = dict(title=value("title"), client=value("client"), fail_on=fail_on)
+    for path, kind in files:
+        _write(path, RENDERERS[kind](result, RenderOptions(**options)))
+        if not quiet:
+            print(f"dedupaudit: wrote {kind} report to {path}", file=sys.stderr)
+    if stdout_format is not None:
+        colour = stdout_format == "rich" and sys.stdout.isatty()
+        sys.stdout.write(RENDERERS[stdout_format](result, RenderOptions(colour=colour, **options)))
 
 
 def exit_code(result: AuditResult, fail_on: str) -> int:
@@ -93,6 +192,34 @@ def _write_rejects(path: Path, loaded: dict[str, Loaded]) -> None:
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["input", "file", "row", "reason", "value"])
     table["value"] = table["value"].map(redact)
     _write(path, table[["input", "file", "row", "reason", "value"]].to_csv(index=False))
+
+
+def _export(folder: Path, evidence: list, fmt: str, quiet: bool) -> None:
+    """One file per finding, named by code, check and platform, with the rows behind it (personal data redacted)."""
+    if fmt not in ("csv", "parquet"):
+        raise UserError(f"--export-format: '{fmt}' is not one of csv, parquet")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--export-failures {folder}: cannot create the folder ({exc.strerror})") from exc
+    used: set[str] = set()
+    for finding, rows in evidence:
+        stem = "-".join(part for part in (finding.code, finding.name, finding.platform, finding.event) if part)
+        stem = re.sub(r"[^A-Za-z0-9_.-]", "_", stem)
+        name, n = stem, 2
+        while name in used:
+            name, n = f"{stem}-{n}", n + 1
+        used.add(name)
+        for column in rows.columns:
+            if rows[column].dtype == object or str(rows[column].dtype).startswith("string"):
+                rows[column] = rows[column].map(redact)
+        target = folder / f"{name}.{fmt}"
+        if fmt == "csv":
+            _write(target, rows.to_csv(index=False))
+        else:
+            rows.to_parquet(target, index=False)
+    if not quiet:
+        print(f"dedupaudit: wrote the rows behind {len(evidence)} findings to {folder}", file=sys.stderr)
 
 
 def _write(path: Path, text: str) -> None:

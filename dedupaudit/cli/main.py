@@ -60,7 +60,7 @@ def main(version: bool = typer.Option(False, "--version", callback=_version, is_
     """Audit browser-pixel and server (CAPI) conversion events for broken deduplication, per ad platform."""
 
 
-from dedupaudit.cli import check  # noqa: E402,F401  (registers the command on `app`)
+from dedupaudit.cli import check, config_cmd, rules_cmd  # noqa: E402,F401  (each registers its commands on `app`)
 from dedupaudit.cli import diff  # noqa: E402,F401  (registers the command on `app`)
 
 

@@ -46,9 +46,12 @@ def order_key(order_ids: pd.Series) -> pd.Series:
 
 
 def load_events(paths: list[Path], source: str, zone: tzinfo, default_platform: str | None, known_platforms: set[str],
-                context: ReadContext = ReadContext()) -> Loaded:
+                context: ReadContext = ReadContext(), on_file=None) -> Loaded:
+    """`on_file(path)` is called before each file is read (the CLI's progress display)."""
     frames, rejects = [], []
     for path in paths:
+        if on_file:
+            on_file(path)
         raw = read_input(path, source, context)
         frame, rejected = _events_from(raw, source, zone, default_platform)
         _check_platforms(frame, raw.path, known_platforms)
@@ -57,9 +60,11 @@ def load_events(paths: list[Path], source: str, zone: tzinfo, default_platform: 
     return _combine(frames, rejects, paths, _empty_events(source))
 
 
-def load_orders(paths: list[Path], zone: tzinfo, context: ReadContext = ReadContext()) -> Loaded:
+def load_orders(paths: list[Path], zone: tzinfo, context: ReadContext = ReadContext(), on_file=None) -> Loaded:
     frames, rejects = [], []
     for path in paths:
+        if on_file:
+            on_file(path)
         raw = read_input(path, "orders", context)
         columns = _columns(raw, ORDER_REQUIRED, ORDER_OPTIONAL)
         created = parse_timestamps(columns["created_at"], zone)

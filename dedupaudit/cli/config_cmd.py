@@ -1,0 +1,45 @@
+"""`dedupaudit config show` and `dedupaudit init`: see the merged settings, start a config file."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from dedupaudit import config
+from dedupaudit.cli.main import app, user_errors
+from dedupaudit.errors import UserError
+
+config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("show")
+def show(
+    config_file: Path = typer.Option(None, "--config", help="Config file (default: dedupaudit.yaml here or in a parent folder).", show_default=False),
+    debug: bool = typer.Option(False, "--debug", help="Show a traceback on errors."),
+):
+    """Print the merged settings (defaults, then the config file) and where each value came from."""
+    with user_errors(debug):
+        path = config.find_config(config_file)
+        merged = config.merge(config.DEFAULTS, config.load_file(path) if path else {})
+        print(f"# config file: {path if path else 'none found (built-in defaults only)'}")
+        sys.stdout.write(config.show(merged))
+
+
+@app.command()
+def init(
+    path: Path = typer.Argument(Path(config.CONFIG_NAME), help="Where to write the starter config."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+    debug: bool = typer.Option(False, "--debug", help="Show a traceback on errors."),
+):
+    """Write a commented starter dedupaudit.yaml."""
+    with user_errors(debug):
+        if path.exists() and not force:
+            raise UserError(f"{path} exists already (use --force to overwrite)")
+        try:
+            path.write_text(config.STARTER, encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"{path}: cannot write ({exc.strerror})") from exc
+        print(f"dedupaudit: wrote {path}; edit it, then `dedupaudit config show`", file=sys.stderr)

@@ -1,0 +1,84 @@
+"""`dedupaudit rules list`, `dedupaudit rules platforms` and `dedupaudit explain CODE`: the documentation lives on the checks."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dedupaudit.checks import ALL_CHECKS, get_check
+from dedupaudit.checks.base import both_fields
+from dedupaudit.cli.main import app, user_errors
+from dedupaudit.platforms.rules import load_rules
+
+rules_app = typer.Typer(help="List the checks and the platform rules.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+
+def _print(renderable) -> None:
+    buffer = io.StringIO()
+    Console(file=buffer, width=120, no_color=True, highlight=False).print(renderable)
+    typer.echo(buffer.getvalue().rstrip("\n"))
+
+
+@rules_app.command("list")
+def list_checks():
+    """Every check with its code, name, default severity and a one-line summary."""
+    table = Table("code", "name", "severity", "summary", box=None, pad_edge=False)
+    for check in ALL_CHECKS:
+        table.add_row(check.code, check.name, check.severity, check.summary)
+    _print(table)
+
+
+@rules_app.command("platforms")
+def platforms(
+    rules_dir: Path = typer.Option(None, "--rules", help="Folder of platform rule files instead of the built-in ones.", show_default=False),
+    debug: bool = typer.Option(False, "--debug", help="Show a traceback on errors."),
+):
+    """Each platform's dedup rules, and which of them are assumptions rather than documented facts."""
+    with user_errors(debug):
+        rules = load_rules(rules_dir)
+    table = Table("platform", "window", "same-source", "case-sensitive", "server time", "max age", "purchase names", "assumed",
+                  box=None, pad_edge=False)
+    for r in rules.values():
+        table.add_row(r.platform, "none" if r.dedup_window_hours is None else f"{r.dedup_window_hours:g} h",
+                      "yes" if r.same_source_dedup else "no", "yes" if r.names_case_sensitive else "no", r.server_time_unit,
+                      "-" if r.max_event_age_days is None else f"{r.max_event_age_days:g} d", ", ".join(r.events["purchase"]),
+                      ", ".join(r.assumptions) or "-")
+    _print(table)
+
+
+@app.command()
+def explain(
+    code: str = typer.Argument(..., help="A check code (DA105) or name (mismatched-event-ids)."),
+    debug: bool = typer.Option(False, "--debug", help="Show a traceback on errors."),
+):
+    """The full documentation of one check: what it checks, why it matters, an example, the fix per platform, its options."""
+    with user_errors(debug):
+        check = get_check(code)
+        rules = load_rules()
+    lines = [
+        f"{check.code} {check.name}  (default severity: {check.severity}; counts {check.unit})",
+        "",
+        check.summary,
+        "",
+        "What it checks", "  " + check.what,
+        "",
+        "Why it matters", "  " + check.why,
+        "",
+        "Example", "  " + check.example,
+        "",
+        "How to fix", "  " + check.fix,
+        "  Where the dedup ID goes on each platform:",
+        *[f"    {r.display_name}: {both_fields(r)}" for r in rules.values()],
+        "",
+        "Options (set under checks: in dedupaudit.yaml, globally or per platform)",
+        *([f"  {k}: {v!r}" for k, v in check.options.items()] or ["  none"]),
+        "",
+        f"Turn it off: checks: {{{check.name}: {{enabled: false}}}}; change its severity: checks: {{{check.name}: {{severity: warning}}}}",
+    ]
+    typer.echo("\n".join(lines))
+

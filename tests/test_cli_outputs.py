@@ -1,0 +1,64 @@
+"""check's outputs: several reports in one run, the rows behind each finding, baselines, rules and explain."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from tests.conftest import write_jsonl
+from tests.test_cli import ORDERS, PAIR, run
+
+
+def _broken_shop(tmp_path):
+    capi = [dict(PAIR[0], event_id="")]
+    return ["--pixel", write_jsonl(tmp_path / "p.jsonl", PAIR), "--capi", write_jsonl(tmp_path / "c.jsonl", capi),
+            "--orders", write_jsonl(tmp_path / "o.jsonl", ORDERS)]
+
+
+def test_several_outputs_take_their_format_from_the_extension(tmp_path):
+    done = run("check", *_broken_shop(tmp_path), "-o", tmp_path / "r.json", "-o", tmp_path / "r.txt", "--quiet")
+    assert done.returncode == 1 and done.stdout == "" and done.stderr == ""
+    assert json.loads((tmp_path / "r.json").read_text())["schema_version"] == 1
+    assert "server-events-without-id" in (tmp_path / "r.txt").read_text()
+    done = run("check", *_broken_shop(tmp_path), "-o", tmp_path / "r.unknown")
+    assert done.returncode == 2 and "cannot tell the format" in done.stderr
+
+
+def test_export_failures_writes_the_rows_behind_each_finding(tmp_path):
+    done = run("check", *_broken_shop(tmp_path), "--export-failures", tmp_path / "failures", "--quiet")
+    assert done.returncode == 1
+    files = sorted(p.name for p in (tmp_path / "failures").iterdir())
+    assert "DA101-server-events-without-id-google-purchase.csv" in files
+    rows = pd.read_csv(tmp_path / "failures" / "DA101-server-events-without-id-google-purchase.csv")
+    assert rows[["side", "row", "platform", "event_name"]].values.tolist() == [["capi", 1, "google", "purchase"]]
+    assert rows["file"].tolist()[0].endswith("c.jsonl")
+
+
+def test_export_failures_as_parquet(tmp_path):
+    run("check", *_broken_shop(tmp_path), "--export-failures", tmp_path / "f", "--export-format", "parquet", "--quiet")
+    assert len(pd.read_parquet(tmp_path / "f" / "DA101-server-events-without-id-google-purchase.parquet")) == 1
+
+
+def test_baseline_regression_exits_1_and_is_in_the_json(tmp_path):
+    clean = ["--pixel", write_jsonl(tmp_path / "p.jsonl", PAIR), "--capi", write_jsonl(tmp_path / "c2.jsonl", PAIR),
+             "--orders", write_jsonl(tmp_path / "o.jsonl", ORDERS)]
+    assert run("check", *clean, "-o", tmp_path / "before.json", "--quiet").returncode == 0
+    same = run("check", *clean, "--baseline", tmp_path / "before.json", "--format", "json")
+    assert same.returncode == 0 and json.loads(same.stdout)["baseline"]["regressed"] is False
+    worse = run("check", *_broken_shop(tmp_path), "--baseline", tmp_path / "before.json", "--fail-on", "never", "--format", "json")
+    assert worse.returncode == 1  # a regression fails even with --fail-on never
+    assert json.loads(worse.stdout)["baseline"]["regressed"] is True
+    assert "inflation" in worse.stderr
+
+
+def test_rules_list_and_explain():
+    listed = run("rules", "list")
+    assert listed.returncode == 0 and "DA105  mismatched-event-ids" in listed.stdout
+    explained = run("explain", "mismatched-event-ids")
+    assert explained.returncode == 0
+    for heading in ("What it checks", "Why it matters", "Example", "How to fix", "Options"):
+        assert heading in explained.stdout
+    assert "Meta: `eventID` (browser) and `event_id` (server)" in explained.stdout
+    assert run("explain", "DA999").returncode == 2
+    assert "same-source" in run("rules", "platforms").stdout

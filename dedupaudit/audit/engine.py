@@ -219,8 +219,8 @@ def _input_summary(loaded: Loaded, con, source: str | None) -> InputSummary:
     if source is None:
         outside = con.execute("SELECT (SELECT count(*) FROM orders_in) - (SELECT count(*) FROM orders)").fetchone()[0]
     else:
-        outside = con.execute("SELECT (SELECT count(*) FROM events_in WHERE source = $s) - (SELECT count(*) FROM period_events WHERE source = $s)",
-                              {"s": source}).fetchone()[0]
+        outside = con.execute("SELECT (SELECT count(*) FROM events_in WHERE source = $s) - (SELECT count(*) FROM events WHERE source = $s)"
+                              " - (SELECT count(*) FROM undelivered WHERE source = $s)", {"s": source}).fetchone()[0]
     reasons = loaded.rejects["reason"].value_counts().to_dict() if len(loaded.rejects) else {}
     return InputSummary(files=loaded.files, rows=loaded.rows, rejected=len(loaded.rejects),
                         rejected_reasons={str(k): int(v) for k, v in reasons.items()}, outside_period=int(outside))

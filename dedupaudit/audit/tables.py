@@ -17,7 +17,9 @@ Checks and metrics only read these tables.
 from __future__ import annotations
 
 import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from dedupaudit.platforms.rules import PlatformRules
 from dedupaudit.settings import Settings
@@ -72,9 +74,11 @@ LINK_SQL = """
 CREATE TEMP TABLE purchases AS
 WITH p AS (
     SELECT * FROM events WHERE event_type = 'purchase'
+), needs_link AS (
+    SELECT DISTINCT platform, event_id FROM p WHERE order_key IS NULL AND event_id IS NOT NULL
 ), by_id AS (
-    SELECT platform, event_id, min(order_key) AS key FROM p
-    WHERE order_key IS NOT NULL AND event_id IS NOT NULL
+    SELECT platform, event_id, min(order_key) AS key FROM p SEMI JOIN needs_link USING (platform, event_id)
+    WHERE order_key IS NOT NULL
     GROUP BY platform, event_id HAVING count(DISTINCT order_key) = 1
 ), unlinked AS (
     SELECT p.eid, p.value, p.event_time FROM p LEFT JOIN by_id i USING (platform, event_id)
@@ -97,9 +101,11 @@ SELECT p.*,
             WHEN i.key IS NOT NULL THEN 'event_id'
             WHEN v.key IS NOT NULL THEN 'value_time'
             ELSE 'unlinked' END AS link_method
-FROM p LEFT JOIN by_id i USING (platform, event_id) LEFT JOIN by_value_time v USING (eid);
+FROM p LEFT JOIN by_id i ON p.order_key IS NULL AND i.platform = p.platform AND i.event_id = p.event_id
+LEFT JOIN by_value_time v USING (eid);
 """
 
+# Name sets are compared by counting: equal sets have as many names each as they share.
 ORDER_CHECKS_SQL = """
 CREATE TEMP TABLE order_checks AS
 WITH sides AS (
@@ -107,11 +113,16 @@ WITH sides AS (
            count(*) FILTER (WHERE source = 'pixel') AS pixel_events,
            count(*) FILTER (WHERE source = 'capi') AS capi_events,
            count(event_id) FILTER (WHERE source = 'pixel') AS pixel_ids,
-           count(event_id) FILTER (WHERE source = 'capi') AS capi_ids,
-           list_sort(list(DISTINCT name_key) FILTER (WHERE source = 'pixel')) AS pixel_names,
-           list_sort(list(DISTINCT name_key) FILTER (WHERE source = 'capi')) AS capi_names
+           count(event_id) FILTER (WHERE source = 'capi') AS capi_ids
     FROM purchases WHERE link_key IS NOT NULL
     GROUP BY platform, link_key
+    HAVING count(*) FILTER (WHERE source = 'pixel') > 0 AND count(*) FILTER (WHERE source = 'capi') > 0
+), names AS (
+    SELECT platform, link_key, name_key, bool_or(source = 'pixel') AS on_pixel, bool_or(source = 'capi') AS on_capi
+    FROM purchases SEMI JOIN sides USING (platform, link_key)
+    GROUP BY platform, link_key, name_key
+), name_sets AS (
+    SELECT platform, link_key, bool_and(on_pixel AND on_capi) AS same_names FROM names GROUP BY platform, link_key
 ), id_pairs AS (
     SELECT p.platform, p.link_key,
            bool_or(p.name_key = c.name_key AND r.window_us IS NOT NULL
@@ -124,10 +135,9 @@ WITH sides AS (
 )
 SELECT s.*,
        s.pixel_ids > 0 AND s.capi_ids > 0 AND i.link_key IS NULL AS mismatched_event_id,
-       s.pixel_names <> s.capi_names AS event_name_drift,
+       NOT n.same_names AS event_name_drift,
        coalesce(i.outside_window, false) AS outside_window
-FROM sides s LEFT JOIN id_pairs i USING (platform, link_key)
-WHERE s.pixel_events > 0 AND s.capi_events > 0;
+FROM sides s JOIN name_sets n USING (platform, link_key) LEFT JOIN id_pairs i USING (platform, link_key);
 """
 
 # How far apart the two paths report the same order: the first pixel vs the first server event.
@@ -146,24 +156,24 @@ def build_tables(con: duckdb.DuckDBPyConnection, events: pd.DataFrame, orders: p
     """Create every derived table on `con`."""
     con.register("rules_in", _rules_frame(rules))
     con.register("taxonomy_in", _taxonomy_frame(rules))
-    con.register("events_in", events)
-    con.register("orders_in", orders)
+    con.register("events_in", pa.Table.from_pandas(events.assign(eid=np.arange(len(events), dtype="int64")), preserve_index=False))
+    con.register("orders_in", pa.Table.from_pandas(orders, preserve_index=False))
     con.execute("CREATE TEMP TABLE rules AS SELECT * FROM rules_in")
     con.execute("CREATE TEMP TABLE taxonomy AS SELECT * FROM taxonomy_in")
     period = "($since::TIMESTAMP IS NULL OR {col} >= $since) AND ($until::TIMESTAMP IS NULL OR {col} <= $until)"
     bounds = {"since": since, "until": until}
+    in_period = period.format(col="e.event_time")
     con.execute(f"""
-        CREATE TEMP TABLE period_events AS
-        SELECT row_number() OVER () AS eid, e.*,
+        CREATE TEMP TABLE events AS
+        SELECT e.*,
                CASE WHEN r.names_case_sensitive THEN e.event_name ELSE lower(e.event_name) END AS name_key,
                t.event_type
         FROM events_in e
         JOIN rules r USING (platform)
         LEFT JOIN taxonomy t ON t.platform = e.platform
              AND t.name_key = CASE WHEN r.names_case_sensitive THEN e.event_name ELSE lower(e.event_name) END
-        WHERE {period.format(col='e.event_time')}""", bounds)
-    con.execute("CREATE TEMP TABLE events AS SELECT * FROM period_events WHERE delivery IS NULL")
-    con.execute("CREATE TEMP TABLE undelivered AS SELECT * FROM period_events WHERE delivery IS NOT NULL")
+        WHERE e.delivery IS NULL AND {in_period}""", bounds)
+    con.execute(f"CREATE TEMP TABLE undelivered AS SELECT * FROM events_in e WHERE e.delivery IS NOT NULL AND {in_period}", bounds)
     con.execute(f"""
         CREATE TEMP TABLE orders AS
         SELECT *, coalesce(list_contains($excluded, status), false) AS excluded

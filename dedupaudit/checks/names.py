@@ -7,8 +7,13 @@ from dedupaudit.checks.base import EVIDENCE_COLUMNS, SIDE_WORDS, AuditView, Chec
 
 def _find_drift(view: AuditView, options: dict):
     pairs = view.rows("""
-        SELECT platform, array_to_string(pixel_names, ' + ') AS pixel, array_to_string(capi_names, ' + ') AS capi, count(*) AS n
-        FROM order_checks WHERE event_name_drift GROUP BY ALL ORDER BY platform, n DESC, pixel, capi""")
+        SELECT platform, pixel, capi, count(*) AS n FROM (
+            SELECT p.platform, p.link_key,
+                   string_agg(DISTINCT p.event_name, ' + ' ORDER BY p.event_name) FILTER (WHERE p.source = 'pixel') AS pixel,
+                   string_agg(DISTINCT p.event_name, ' + ' ORDER BY p.event_name) FILTER (WHERE p.source = 'capi') AS capi
+            FROM purchases p SEMI JOIN (SELECT platform, link_key FROM order_checks WHERE event_name_drift) o USING (platform, link_key)
+            GROUP BY p.platform, p.link_key)
+        GROUP BY ALL ORDER BY platform, n DESC, pixel, capi""")
     for platform, count, examples, evidence in view.order_hits("event_name_drift"):
         top = next(p for p in pairs if p["platform"] == platform)
         rules = view.rules[platform]

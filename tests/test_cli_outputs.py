@@ -23,6 +23,9 @@ def test_several_outputs_take_their_format_from_the_extension(tmp_path):
     assert "server-events-without-id" in (tmp_path / "r.txt").read_text()
     done = run("check", *_broken_shop(tmp_path), "-o", tmp_path / "r.unknown")
     assert done.returncode == 2 and "cannot tell the format" in done.stderr
+    # An explicit --format still goes to stdout next to the files.
+    done = run("check", *_broken_shop(tmp_path), "-o", tmp_path / "r2.json", "--format", "json", "--quiet")
+    assert json.loads(done.stdout) == json.loads((tmp_path / "r2.json").read_text())
 
 
 def test_export_failures_writes_the_rows_behind_each_finding(tmp_path):

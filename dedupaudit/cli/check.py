@@ -46,11 +46,11 @@ def check(
                                          help="Comma-separated order statuses that are not real sales (any case); '' counts every order. "
                                               "[default: test,cancelled,canceled,voided]"),
     output_format: str = typer.Option(None, "--format", "-f", show_default=False,
-                                      help="Report on stdout: rich, json, markdown, html, junit or github. [default: github under GitHub "
-                                           "Actions, rich on a terminal, json otherwise]"),
+                                      help="Report on stdout: rich, json, markdown, html, junit or github. [default: none when -o is given; "
+                                           "else github under GitHub Actions, rich on a terminal, json otherwise]"),
     output: list[Path] = typer.Option([], "--output", "-o", show_default=False,
-                                      help="Write a report to this file instead of stdout; repeat for more. The format comes from the "
-                                           "extension: .json .md .html .xml (JUnit) .txt (plain text)."),
+                                      help="Write a report to this file; repeat for more. The format comes from the extension: "
+                                           ".json .md .html .xml (JUnit) .txt (plain text)."),
     title: str = typer.Option(None, "--title", help="Title of the HTML and Markdown reports."),
     client: str = typer.Option(None, "--client", help="Who the audit is for, shown on the HTML and Markdown reports."),
     fail_on: str = typer.Option(None, "--fail-on", show_default=False,
@@ -151,20 +151,22 @@ def _source(merged: config.Layer, key: str) -> str:
 
 
 def _outputs(fmt: str | None, files: list[Path]) -> tuple[str | None, list[tuple[Path, str]]]:
-    """What goes to stdout (a format, or nothing when reports go to files) and each file's format."""
+    """What goes to stdout and each file's format (from its extension).
+
+    A --format given explicitly always goes to stdout; without one, stdout gets the default format
+    only when no report files are written.
+    """
     if fmt is not None and fmt not in RENDERERS:
         raise UserError(f"--format: '{fmt}' is not one of {', '.join(RENDERERS)}")
     targets = []
     for path in files:
-        kind = EXTENSIONS.get(path.suffix.lower()) or fmt
+        kind = EXTENSIONS.get(path.suffix.lower())
         if kind is None:
-            raise UserError(f"--output {path}: cannot tell the format from the extension (use {', '.join(sorted(EXTENSIONS))} or --format)")
+            raise UserError(f"--output {path}: cannot tell the format from the extension (use {', '.join(sorted(EXTENSIONS))})")
         if kind not in RENDERERS:
             raise UserError(f"--output {path}: the {kind} format is not available")
         targets.append((path, kind))
-    if files:
-        return None, targets
-    if fmt is None:
+    if fmt is None and not files:
         fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" and "github" in RENDERERS else "rich" if sys.stdout.isatty() else "json"
     return fmt, targets
 

@@ -16,7 +16,7 @@ import pandas as pd
 from dedupaudit.errors import UserError
 from dedupaudit.inputs.detect import ReadContext, read_input
 from dedupaudit.inputs.files import RawTable
-from dedupaudit.inputs.timestamps import parse_timestamps
+from dedupaudit.inputs.timestamps import TEXT, parse_timestamps
 
 EVENT_REQUIRED = ("platform", "event_name", "event_time")
 EVENT_OPTIONAL = ("event_id", "received_time", "order_id", "value", "currency", "delivery", "delivery_message")
@@ -41,7 +41,7 @@ class Loaded:
 
 def order_key(order_ids: pd.Series) -> pd.Series:
     """How shops and platforms write one order: '#1001', '1001' and ' 1001 ' are the same order."""
-    key = order_ids.astype("string").str.strip().str.replace(r"^#", "", regex=True).str.strip()
+    key = order_ids.astype(TEXT).str.strip().str.replace(r"^#", "", regex=True).str.strip()
     return key.mask(key == "")
 
 
@@ -79,12 +79,12 @@ def load_orders(paths: list[Path], zone: tzinfo, context: ReadContext = ReadCont
         frame = pd.DataFrame({
             "file": raw.path,
             "row": raw.row.to_numpy(),
-            "order_id": columns["order_id"].to_numpy(),
-            "order_key": key.to_numpy(),
-            "created_at": created.utc.to_numpy(),
-            "value": value.to_numpy(),
-            "currency": columns["currency"].str.strip().str.upper().to_numpy(),
-            "status": columns["status"].str.strip().str.lower().to_numpy(),
+            "order_id": columns["order_id"],
+            "order_key": key,
+            "created_at": created.utc,
+            "value": value,
+            "currency": columns["currency"].str.strip().str.upper(),
+            "status": columns["status"].str.strip().str.lower(),
         })
         kept, rejected = _split(frame, raw, problems)
         frames.append(kept)
@@ -119,18 +119,18 @@ def _events_from(raw: RawTable, source: str, zone: tzinfo, default_platform: str
         "source": source,
         "file": raw.path,
         "row": raw.row.to_numpy(),
-        "platform": platform.to_numpy(),
-        "event_name": name.to_numpy(),
-        "event_id": event_id.to_numpy(),
-        "event_time": event_time.utc.to_numpy(),
-        "event_time_unit": event_time.unit.to_numpy(),
-        "received_time": received.utc.fillna(event_time.utc).to_numpy(),
-        "order_id": columns["order_id"].to_numpy(),
-        "order_key": order_key(columns["order_id"]).to_numpy(),
-        "value": value.to_numpy(),
-        "currency": columns["currency"].str.strip().str.upper().to_numpy(),
-        "delivery": delivery.to_numpy(),
-        "delivery_message": columns["delivery_message"].to_numpy(),
+        "platform": platform,
+        "event_name": name,
+        "event_id": event_id,
+        "event_time": event_time.utc,
+        "event_time_unit": event_time.unit,
+        "received_time": received.utc.fillna(event_time.utc),
+        "order_id": columns["order_id"],
+        "order_key": order_key(columns["order_id"]),
+        "value": value,
+        "currency": columns["currency"].str.strip().str.upper(),
+        "delivery": delivery,
+        "delivery_message": columns["delivery_message"],
     })
     return _split(frame, raw, problems)
 
@@ -149,18 +149,18 @@ def _columns(raw: RawTable, required: tuple, optional: tuple) -> dict[str, pd.Se
         elif name in by_name:
             out[name] = _text(raw.frame[by_name[name]])
         else:
-            out[name] = pd.Series(pd.NA, index=raw.frame.index, dtype="string")
+            out[name] = pd.Series(pd.NA, index=raw.frame.index, dtype=TEXT)
     return out
 
 
 def _text(column: pd.Series) -> pd.Series:
     if column.dtype == object:  # records from JSON: nested values are not IDs
         column = column.map(lambda v: v if v is None or isinstance(v, (str, int, float, bool)) else str(v))
-    return column.astype("string")
+    return column.astype(TEXT)
 
 
 def _numbers(column: pd.Series) -> tuple[pd.Series, pd.Series]:
-    text = column.astype("string").str.strip()
+    text = column.astype(TEXT).str.strip()
     present = text.notna() & (text != "")
     number = pd.to_numeric(text.where(present), errors="coerce").astype("float64")
     return number, present & number.isna()
@@ -174,7 +174,7 @@ def _split(frame: pd.DataFrame, raw: RawTable, problems: list) -> tuple[pd.DataF
     for mask, why, source in reversed(problems):  # reversed: the first listed problem wins
         mask = mask.fillna(False).to_numpy(dtype=bool)
         reason[mask] = why
-        value[mask] = source.astype("string").to_numpy()[mask]
+        value[mask] = source[mask].astype(TEXT).to_numpy()
     bad = reason.notna().to_numpy()
     rejected = pd.DataFrame({"file": raw.path, "row": frame["row"].to_numpy()[bad], "reason": reason[bad].to_numpy(), "value": value[bad].to_numpy()})
     broken = pd.DataFrame([(raw.path, line, why, None) for line, why in raw.broken], columns=REJECT_COLUMNS)
@@ -201,19 +201,19 @@ def _combine(frames: list, rejects: list, paths: list[Path], empty: pd.DataFrame
 
 def _empty_events(source: str) -> pd.DataFrame:
     return pd.DataFrame({
-        "source": pd.Series(dtype="string"), "file": pd.Series(dtype="string"), "row": pd.Series(dtype="int64"),
-        "platform": pd.Series(dtype="string"), "event_name": pd.Series(dtype="string"), "event_id": pd.Series(dtype="string"),
-        "event_time": pd.Series(dtype="datetime64[us]"), "event_time_unit": pd.Series(dtype="string"),
-        "received_time": pd.Series(dtype="datetime64[us]"), "order_id": pd.Series(dtype="string"),
-        "order_key": pd.Series(dtype="string"), "value": pd.Series(dtype="float64"), "currency": pd.Series(dtype="string"),
-        "delivery": pd.Series(dtype="string"), "delivery_message": pd.Series(dtype="string"),
+        "source": pd.Series(dtype=TEXT), "file": pd.Series(dtype=TEXT), "row": pd.Series(dtype="int64"),
+        "platform": pd.Series(dtype=TEXT), "event_name": pd.Series(dtype=TEXT), "event_id": pd.Series(dtype=TEXT),
+        "event_time": pd.Series(dtype="datetime64[us]"), "event_time_unit": pd.Series(dtype=TEXT),
+        "received_time": pd.Series(dtype="datetime64[us]"), "order_id": pd.Series(dtype=TEXT),
+        "order_key": pd.Series(dtype=TEXT), "value": pd.Series(dtype="float64"), "currency": pd.Series(dtype=TEXT),
+        "delivery": pd.Series(dtype=TEXT), "delivery_message": pd.Series(dtype=TEXT),
     })
 
 
 def _empty_orders() -> pd.DataFrame:
     return pd.DataFrame({
-        "file": pd.Series(dtype="string"), "row": pd.Series(dtype="int64"), "order_id": pd.Series(dtype="string"),
-        "order_key": pd.Series(dtype="string"), "created_at": pd.Series(dtype="datetime64[us]"),
-        "value": pd.Series(dtype="float64"), "currency": pd.Series(dtype="string"), "status": pd.Series(dtype="string"),
+        "file": pd.Series(dtype=TEXT), "row": pd.Series(dtype="int64"), "order_id": pd.Series(dtype=TEXT),
+        "order_key": pd.Series(dtype=TEXT), "created_at": pd.Series(dtype="datetime64[us]"),
+        "value": pd.Series(dtype="float64"), "currency": pd.Series(dtype=TEXT), "status": pd.Series(dtype=TEXT),
     })
 

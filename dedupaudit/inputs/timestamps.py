@@ -18,6 +18,7 @@ from dateutil import tz as dateutil_tz
 
 from dedupaudit.errors import UserError
 
+TEXT = pd.StringDtype("pyarrow")  # Arrow-backed text: string operations run vectorised, not per row in Python
 MS_THRESHOLD = 1e11  # epoch values at or above this are milliseconds
 MAX_EPOCH_MS = 1e14  # beyond this (year 5138 in ms) the value is not a timestamp we understand
 
@@ -52,7 +53,7 @@ def parse_timestamps(values: pd.Series, zone: tzinfo) -> ParsedTimes:
         unit[values.notna()] = "text"
         return ParsedTimes(utc, unit, pd.Series(False, index=index))
 
-    text = values.astype("string").str.strip()
+    text = values.astype(TEXT).str.strip()
     present = text.notna() & (text != "")
 
     numeric = present & text.str.fullmatch(_NUMBER).fillna(False)

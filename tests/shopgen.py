@@ -6,6 +6,30 @@ rejected rows left out) plus the file lists and row/rejected counts.
 
 Everything is drawn from random.Random(seed); the base date is fixed, so the same seed gives the
 same bytes. All true times are whole seconds, so every timestamp form represents them exactly.
+
+What a shop contains (per order and platform a scenario is drawn from SCENARIOS):
+- platforms meta, tiktok, snap, google; platform column sometimes in other case / padded;
+- clean pairs; missing IDs (null, "", "   ") on either or both sides; `undefined` placeholders
+  (one side, or both sides so that many orders share one key); independently generated IDs;
+  near-miss IDs (case, padding, prefix); Google transaction IDs that are order numbers, some
+  zero-padded;
+- name drift (TikTok CompletePayment vs Purchase, Google purchase vs conversion) and case variants
+  outside the taxonomy (Meta `purchase`, Snap `Purchase`, `Purchase `);
+- CAPI received 48 h + 1 min .. 5 days after the pixel; pairs at exactly 48 h and 48 h + 1 s (both
+  orders of arrival); duplicate pixel fires (same second, minutes, ~48 h, exactly 48 h, 48 h + 1 s
+  later); CAPI retries;
+- events without order_id linkable through a shared event ID (also across two purchase names),
+  or only by value (some with a +-0.004 jitter) and time (within, exactly at, and 1 s past
+  15 minutes); twin orders with the same value minutes apart (value links become ambiguous);
+  events of orders not in the export;
+- orders: '#1001' / '1001' spellings, a few exported twice under two spellings, statuses paid,
+  fulfilled, refunded, empty, test, Cancelled, ' VOIDED ', canceled; a few unparseable created_at;
+- other event types (add to cart, checkout, lead, view content ...) and names outside the taxonomy;
+- files: CSV (with an extra column), TSV, JSON Lines, JSON array, Parquet (string, int64 epoch,
+  native timestamp with and without zone), gzip and zstd; timestamps as ISO-8601 with Z, with
+  +05:30 / -07:00 offsets, naive (UTC), naive with fraction, 'YYYY-MM-DD HH:MM:SS +0200', epoch
+  seconds (text and JSON numbers), epoch milliseconds (text, JSON numbers, int64); a few
+  unparseable event_time values in the text-timestamp files.
 """
 from __future__ import annotations
 
@@ -20,6 +44,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import zstandard
 
 UTC = timezone.utc
 BASE = datetime(2024, 5, 6, 0, 0, 0, tzinfo=UTC)
@@ -67,6 +92,7 @@ def space_offset(tz): return lambda t: t.astimezone(tz).strftime("%Y-%m-%d %H:%M
 def epoch_s(t): return int(t.timestamp())
 def epoch_ms(t): return int(t.timestamp()) * 1000
 def native(t): return t
+def native_naive(t): return t.astimezone(UTC).replace(tzinfo=None)  # Parquet timestamp without zone = UTC
 
 
 # file name -> (format, event_time form, received_time form or None = no column, garbage allowed)
@@ -76,6 +102,7 @@ PIXEL_FILES = {
     "pixel_web_c.jsonl": ("jsonl", epoch_ms, epoch_ms, False),
     "pixel_web_d.json": ("json", iso_offset(TZ_P530), iso_offset(TZ_M0700), True),
     "pixel_web_e.csv.gz": ("csv", space_offset(TZ_P0200), None, True),
+    "pixel_web_f.csv.zst": ("csv", epoch_ms, epoch_ms, True),
 }
 CAPI_FILES = {
     "capi_server_a.csv": ("csv", epoch_s, epoch_s, True),
@@ -83,6 +110,7 @@ CAPI_FILES = {
     "capi_server_c.jsonl.gz": ("jsonl", space_offset(TZ_M0500), space_offset(TZ_M0500), True),
     "capi_server_d.parquet": ("parquet", epoch_ms, iso_z, False),
     "capi_server_e.json": ("json", epoch_s, iso_offset(UTC), False),
+    "capi_server_f.parquet": ("parquet", native_naive, native_naive, False),
 }
 EVENT_COLUMNS = ["platform", "event_name", "event_id", "event_time", "received_time", "order_id", "value", "currency"]
 
@@ -159,6 +187,8 @@ def _purchase(shop, platform, order, scenario):
         cid = rng.choice([pid.upper() if pid.upper() != pid else "X" + pid, " " + pid, pid + " ", "evt_" + pid, "#" + pid])
     elif scenario == "name_drift":
         cname = rng.choice([n for n in DRIFT[platform] if n != pname] or DRIFT[platform])
+        if rng.random() < 0.3:
+            poid = None  # linked through the CAPI event that has the same ID under another name
     elif scenario in ("late", "edge48", "edge48_plus1"):
         p_recv = prt or pt
         crt = p_recv + {"late": H48 + shop.secs(60, 72 * 3600), "edge48": H48,
@@ -185,7 +215,7 @@ def _purchase(shop, platform, order, scenario):
         coid = None
     elif scenario in ("value_link", "value_link_edge"):
         poid = coid = None
-        pval = cval = v
+        pval, cval = v, round(v + rng.choice([0, 0, 0.004, -0.004]), 3)  # compared rounded to 2 decimals
         if rng.random() < 0.5:
             cid = shop.uid()  # nothing shared: only value and time can link them
         if scenario == "value_link":
@@ -258,17 +288,19 @@ def _write_delimited(path: Path, rows, delimiter, columns):
     w = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
     w.writerow(columns)
     for r in rows:
-        w.writerow(["" if r.get(c) is None else (f"{r[c]:.2f}" if c == "value" else r[c]) for c in columns])
+        w.writerow(["" if r.get(c) is None else r[c] for c in columns])
     _write_bytes(path, buf.getvalue().encode())
 
 
 def _write_bytes(path: Path, data: bytes):
     if path.name.endswith(".gz"):
         data = gzip.compress(data, mtime=0)
+    elif path.name.endswith(".zst"):
+        data = zstandard.ZstdCompressor().compress(data)
     path.write_bytes(data)
 
 
-def _write(path: Path, fmt, rows, columns, ts_native=()):
+def _write(path: Path, fmt, rows, columns, ts_native=(), ts_zone="UTC"):
     if fmt in ("csv", "tsv"):
         _write_delimited(path, rows, "," if fmt == "csv" else "\t", columns)
     elif fmt == "jsonl":
@@ -280,7 +312,7 @@ def _write(path: Path, fmt, rows, columns, ts_native=()):
         for c in columns:
             sample = next((r[c] for r in rows if r.get(c) is not None), "")
             if c in ts_native:
-                types[c] = pa.timestamp("us", tz="UTC")
+                types[c] = pa.timestamp("us", tz=ts_zone)
             elif isinstance(sample, int):
                 types[c] = pa.int64()
             types.setdefault(c, pa.string())
@@ -316,9 +348,9 @@ def _distribute(shop, rng, side, files, out_dir: Path):
             columns = ["page_url"] + columns
             for fr in file_rows:
                 fr["page_url"] = "https://shop.example/thank-you"
-        native_cols = [c for c, f in (("event_time", form_et), ("received_time", form_rt)) if f is native]
+        native_cols = [c for c, f in (("event_time", form_et), ("received_time", form_rt)) if f in (native, native_naive)]
         path = out_dir / n
-        _write(path, fmt, file_rows, columns, native_cols)
+        _write(path, fmt, file_rows, columns, native_cols, None if form_et is native_naive else "UTC")
         paths.append(path)
     accepted = [{k: e[k] for k in EVENT_COLUMNS} for n in names for e in buckets[n] if "_bad_time" not in e]
     total = sum(len(b) for b in buckets.values())
@@ -354,11 +386,12 @@ def generate_shop(seed: int, out_dir: Path, n_orders: int = 600) -> dict:
     for o in orders:
         if not o["exported"]:
             continue
-        row = {"order_id": o["order_id"], "created_at": to_local(o["created_at"]), "value": o["value"],
-               "currency": "USD", "status": o["status"]}
-        file_rows.append(row)
-        order_rows.append({"order_id": o["order_id"], "created_at": o["created_at"], "value": o["value"],
-                           "status": o["status"]})
+        # 1 in 100 orders is exported twice, spelled differently ('#1001' and '1001 '): still one order.
+        for oid in [o["order_id"]] + ([f"{o['number']} "] if rng.random() < 0.01 else []):
+            file_rows.append({"order_id": oid, "created_at": to_local(o["created_at"]), "value": o["value"],
+                              "currency": "USD", "status": o["status"]})
+            order_rows.append({"order_id": oid, "created_at": o["created_at"], "value": o["value"],
+                               "status": o["status"]})
     orders_rej = 0
     for i in range(rng.randint(2, 4)):
         file_rows.append({"order_id": f"#{900 + i}", "created_at": rng.choice(BAD_TIMES), "value": 10.0,

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+import zstandard
 
 sys.path.insert(0, str(Path(__file__).parent))
 from reference_model import link_counts, reference_report  # noqa: E402
@@ -213,7 +214,9 @@ def _read_rows(path: Path):
     data = path.read_bytes()
     if path.name.endswith(".gz"):
         data = gzip.decompress(data)
-    name = path.name.removesuffix(".gz")
+    elif path.name.endswith(".zst"):
+        data = zstandard.ZstdDecompressor().decompressobj().decompress(data)
+    name = path.name.removesuffix(".gz").removesuffix(".zst")
     if name.endswith(".parquet"):
         return pq.read_table(path).to_pylist()
     if name.endswith(".jsonl"):
@@ -326,7 +329,9 @@ def run_engine(pixel, capi, orders, extra=()):
     for flag, paths in (("--pixel", pixel), ("--capi", capi), ("--orders", orders)):
         for p in paths:
             cmd += [flag, str(p)]
-    cmd += ["--rules", str(RULES), "--format", "json", "--fail-on", "never", *extra]
+    if "--rules" not in extra:
+        cmd += ["--rules", str(RULES)]
+    cmd += ["--format", "json", "--fail-on", "never", *extra]
     r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600, env=_env())
     assert r.returncode == 0, f"exit {r.returncode}\nstderr: {r.stderr[-3000:]}\ncmd: {cmd}"
     return json.loads(r.stdout)
@@ -353,8 +358,15 @@ def diff(expected, got, path=""):
     return [] if expected == got else [f"{path}: expected {expected!r}, got {got!r}"]
 
 
-def compare(report, expected_platforms, shop):
+def compare(report, expected_platforms, shop, since=None, until=None, rules_dir=RULES):
+    """Differences in `platforms` and `inputs`; also in the optional `links` counts when the engine reports them."""
     problems = []
+    hows = link_counts(shop["pixel_rows"], shop["capi_rows"], shop["order_rows"], rules_dir, since, until)
+    for e in report["platforms"]:
+        if e.get("event") == "purchase" and isinstance(e.get("links"), dict):
+            want = {("unlinked" if k is None else k): v for k, v in hows.get(e.get("platform"), {}).items()}
+            want = {k: want.get(k, 0) for k in set(want) | set(e["links"])}
+            problems += diff(want, e["links"], f"{e.get('platform')}/purchase.links")
     got = {(e.get("platform"), e.get("event")): e for e in report["platforms"]}
     want = {(e["platform"], e["event"]): e for e in expected_platforms}
     if len(got) != len(report["platforms"]):
@@ -405,5 +417,28 @@ def test_engine_matches_reference_model_in_a_period(tmp_path):
                         ["--since", since.isoformat(), "--until", until.isoformat()])
     expected = reference_report(shop["pixel_rows"], shop["capi_rows"], shop["order_rows"], RULES,
                                 since=since, until=until)
-    problems = compare(report, expected, shop)
+    problems = compare(report, expected, shop, since, until)
     assert not problems, f"period {since} .. {until}\n" + "\n".join(problems[:80])
+
+
+@engine
+def test_engine_matches_reference_model_with_edited_rules(tmp_path):
+    """--rules DIR: Meta names case-insensitive, TikTok window 24 h, Snap window 1.5 h."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    edits = {"meta.yaml": ("names_case_sensitive: true", "names_case_sensitive: false"),
+             "tiktok.yaml": ("dedup_window_hours: 48", "dedup_window_hours: 24"),
+             "snap.yaml": ("dedup_window_hours: 48", "dedup_window_hours: 1.5")}
+    for f in sorted(RULES.glob("*.yaml")):
+        text = f.read_text()
+        if f.name in edits:
+            old, new = edits[f.name]
+            assert f"\n{old}" in text, (f.name, old)
+            text = text.replace(f"\n{old}", f"\n{new}", 1)
+        (rules / f.name).write_text(text)
+    shop = generate_shop(13, tmp_path / "shop")
+    cmd_rules = ["--rules", str(rules)]
+    report = run_engine(shop["pixel_files"], shop["capi_files"], shop["orders_files"], cmd_rules)
+    expected = reference_report(shop["pixel_rows"], shop["capi_rows"], shop["order_rows"], rules)
+    problems = compare(report, expected, shop, rules_dir=rules)
+    assert not problems, "\n".join(problems[:80])

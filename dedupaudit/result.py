@@ -45,6 +45,8 @@ class PlatformSummary:
     links: dict[str, int] | None  # how purchase events were tied to orders
     assumptions: list[str]  # rule values behind these figures that the platform does not document
     window_hours: float | None  # the platform's dedup window (null: no time limit)
+    average_order_value: float | None = None  # mean value of the real orders (purchase only)
+    currency: str | None = None  # the real orders' currency; null when mixed or unknown
 
 
 @dataclass

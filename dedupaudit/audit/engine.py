@@ -83,6 +83,7 @@ def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, Plat
         # Without an orders input the number of real orders is unknown (null), not zero.
         order_count = con.execute("SELECT count(DISTINCT order_key) FROM orders WHERE NOT excluded").fetchone()[0] if orders.files else None
         metrics = _metrics(con, rules, order_count)
+        _add_order_value(con, metrics)
         view = AuditView(con, rules, metrics, inputs)
         findings = [f for check in ALL_CHECKS if check_settings[check.code]["enabled"]
                     for f in _run_check(check, view, check_settings[check.code], evidence)]
@@ -213,6 +214,17 @@ def _metrics(con, rules: dict[str, PlatformRules], order_count: int | None) -> d
             window_hours=rules[r["platform"]].dedup_window_hours,
         )
     return out
+
+
+def _add_order_value(con, metrics: dict) -> None:
+    """Average order value and currency of the real orders, so reports can put a price on extra conversions."""
+    average, currency = con.execute("""
+        SELECT round(avg(value), 2), CASE WHEN count(DISTINCT currency) = 1 THEN min(currency) END
+        FROM (SELECT order_key, any_value(value) AS value, any_value(currency) AS currency
+              FROM orders WHERE NOT excluded GROUP BY order_key)""").fetchone()
+    for summary in metrics.values():
+        if summary.event == "purchase" and summary.orders is not None:
+            summary.average_order_value, summary.currency = average, currency
 
 
 def _input_summary(loaded: Loaded, con, source: str | None) -> InputSummary:

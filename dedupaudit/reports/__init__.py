@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from dedupaudit.reports import json_report, rich_report
+from dedupaudit.reports import github_report, html_report, json_report, junit_report, markdown_report, rich_report
 from dedupaudit.result import AuditResult
 
 
@@ -21,4 +21,8 @@ class RenderOptions:
 RENDERERS: dict[str, Callable[[AuditResult, RenderOptions], str]] = {
     "json": json_report.render,
     "rich": rich_report.render,
+    "markdown": markdown_report.render,
+    "html": html_report.render,
+    "junit": junit_report.render,
+    "github": github_report.render,
 }

@@ -1,0 +1,112 @@
+"""Figures the human-readable views share, derived from the result once so every format tells the same story."""
+
+from __future__ import annotations
+
+from dedupaudit.checks import ALL_CHECKS
+from dedupaudit.checks.base import Check
+from dedupaudit.result import AuditResult, Finding, PlatformSummary, severity_rank
+
+# Their count is the consequence (extra or missing conversions), not something to change: never "fix first".
+OUTCOME_CHECKS = frozenset({"inflated-conversions", "under-reported-conversions"})
+
+CHECKS_BY_CODE: dict[str, Check] = {c.code: c for c in ALL_CHECKS}
+
+
+def purchases(result: AuditResult) -> list[PlatformSummary]:
+    """The per-platform purchase rows: the ones measured against real orders."""
+    return [p for p in result.platforms if p.event == "purchase"]
+
+
+def platform_ids(result: AuditResult) -> list[str]:
+    """Every platform in the result, in the result's order, once."""
+    return list(dict.fromkeys(p.platform for p in result.platforms))
+
+
+def display_names(result: AuditResult) -> dict[str, str]:
+    return {p.platform: p.display_name for p in result.platforms}
+
+
+def place(finding: Finding, names: dict[str, str]) -> str:
+    """Where a finding applies, for titles: 'Meta', 'Meta add_to_cart', or 'inputs' for platform-less findings."""
+    if not finding.platform:
+        return "inputs"
+    name = names.get(finding.platform, finding.platform)
+    return name if finding.event in (None, "purchase") else f"{name} {finding.event}"
+
+
+def counted(f: Finding) -> str:
+    """'349 events', '1 id': a finding's count with its unit."""
+    unit = f.unit[:-1] if f.count == 1 and f.unit.endswith("s") else f.unit
+    return f"{f.count:,} {unit}"
+
+
+def ordered(findings: list[Finding]) -> list[Finding]:
+    """Platform, then most severe first, then the largest count: the order a reader works through them."""
+    return sorted(findings, key=lambda f: (f.platform or "", severity_rank(f.severity), -f.count, f.code, f.event or ""))
+
+
+def fix_first(result: AuditResult) -> Finding | None:
+    """The most severe cause with the largest count; outcomes (inflation itself) only when nothing else was found."""
+    causes = [f for f in result.findings if f.name not in OUTCOME_CHECKS] or result.findings
+    return min(causes, key=lambda f: (severity_rank(f.severity), -f.count, f.code, f.platform or ""), default=None)
+
+
+def failing(findings: list[Finding], fail_on: str) -> list[Finding]:
+    """Findings at or above the fail level (error > warning > info); 'never' fails nothing."""
+    if fail_on == "never":
+        return []
+    limit = severity_rank(fail_on)
+    return [f for f in findings if severity_rank(f.severity) <= limit]
+
+
+def severity_counts(findings: list[Finding]) -> dict[str, int]:
+    return {s: sum(1 for f in findings if f.severity == s) for s in ("error", "warning", "info")}
+
+
+def coverage_split(p: PlatformSummary) -> dict[str, float] | None:
+    """Shares of real orders reported by both paths, the pixel only, the server only, or neither.
+
+    both = pixel + capi - any (inclusion-exclusion over the order sets the coverage shares describe).
+    """
+    cov = p.coverage or {}
+    pixel, capi, any_ = cov.get("pixel"), cov.get("capi"), cov.get("any")
+    if pixel is None or capi is None or any_ is None:
+        return None
+    clamp = lambda x: min(1.0, max(0.0, round(x, 6)))  # noqa: E731 - rounding noise must not show as -0%
+    return {"both": clamp(pixel + capi - any_), "pixel_only": clamp(any_ - capi),
+            "capi_only": clamp(any_ - pixel), "neither": clamp(1 - any_)}
+
+
+def average_order_value(p: PlatformSummary) -> float | None:
+    """Read when the result model carries it (`platforms[].average_order_value`); orders' values are not in it yet."""
+    return getattr(p, "average_order_value", None)
+
+
+def currency(p: PlatformSummary) -> str | None:
+    return getattr(p, "currency", None)
+
+
+def extra_revenue(p: PlatformSummary) -> float | None:
+    """Revenue the platform would credit to purchases that did not happen: extra conversions x average order value."""
+    aov = average_order_value(p)
+    if aov is None or p.extra_conversions is None:
+        return None
+    return p.extra_conversions * aov
+
+
+def money(value: float, code: str | None, decimals: int = 0) -> str:
+    shown = f"{value:,.{decimals}f}"
+    return f"{shown} {code}" if code else shown
+
+
+def ratio(value: float | None, times: str = "x") -> str:
+    return "-" if value is None else f"{value:.2f}{times}"
+
+
+def share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def when(stamp: str | None) -> str:
+    """An ISO-8601 UTC time from the result as people read it: 2026-10-05 00:18:47."""
+    return "-" if not stamp else stamp.replace("T", " ").removesuffix("Z")

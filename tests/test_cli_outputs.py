@@ -65,3 +65,61 @@ def test_rules_list_and_explain():
     assert "Meta: `eventID` (browser) and `event_id` (server)" in explained.stdout
     assert run("explain", "DA999").returncode == 2
     assert "same-source" in run("rules", "platforms").stdout
+
+
+def test_github_annotations_are_the_default_under_github_actions(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "GITHUB_ACTIONS": "true"}
+    done = subprocess.run([sys.executable, "-m", "dedupaudit", "check", *map(str, _broken_shop(tmp_path))],
+                          capture_output=True, text=True, env=env)
+    assert done.returncode == 1
+    assert done.stdout.startswith("::error title=DA101 server-events-without-id")
+
+
+def test_title_and_client_reach_the_html_report(tmp_path):
+    done = run("check", *_broken_shop(tmp_path), "-o", tmp_path / "r.html", "--title", "Q4 audit", "--client", "Acme <Shop>", "--quiet")
+    html = (tmp_path / "r.html").read_text()
+    assert done.returncode == 1
+    assert "Q4 audit" in html and "Acme &lt;Shop&gt;" in html and "Acme <Shop>" not in html
+
+
+def test_progress_shows_on_a_terminal_only_and_never_on_stdout(tmp_path):
+    """With stderr on a terminal the progress display draws there; stdout stays pure JSON; --quiet turns it off."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    import threading
+
+    def run_with_tty_stderr(*extra):
+        leader, follower = pty.openpty()
+        drawn = bytearray()
+
+        def drain():  # read while the command runs, or it blocks on a full terminal buffer
+            while True:
+                try:
+                    chunk = os.read(leader, 65536)
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                drawn.extend(chunk)
+
+        reader = threading.Thread(target=drain, daemon=True)
+        reader.start()
+        done = subprocess.run([sys.executable, "-m", "dedupaudit", "check", *map(str, _broken_shop(tmp_path)), "--format", "json", *extra],
+                              stdout=subprocess.PIPE, stderr=follower, text=True, timeout=120)
+        os.close(follower)
+        reader.join(timeout=10)
+        os.close(leader)
+        return done, bytes(drawn)
+
+    done, drawn = run_with_tty_stderr()
+    assert json.loads(done.stdout)["schema_version"] == 1
+    assert b"\x1b[" in drawn  # the live display's terminal control codes
+    done, drawn = run_with_tty_stderr("--quiet")
+    assert json.loads(done.stdout)["schema_version"] == 1
+    assert drawn == b""

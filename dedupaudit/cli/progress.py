@@ -15,7 +15,8 @@ def progress(enabled: bool):
     if not (enabled and sys.stderr.isatty()):
         yield lambda text: None
         return
+    # redirect_stdout off: Rich would otherwise send the report printed meanwhile to the display's stderr.
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
+                  console=Console(stderr=True), transient=True, redirect_stdout=False, redirect_stderr=False) as bar:
         task = bar.add_task("starting")
         yield lambda text: bar.update(task, description=str(text))

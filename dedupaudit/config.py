@@ -67,8 +67,11 @@ KEYS: dict[str, Key] = {
     "client": Key("text", _str, "who the report is for (HTML, Markdown)"),
     "export_failures": Key("a folder path", _str, "write the events behind each finding to this folder", path=True),
     "export_format": Key("csv or parquet", lambda v: v in ("csv", "parquet"), "file format of --export-failures"),
+    "formats.pixel": Key("a format name", _str, "read pixel files as this format (see `dedupaudit formats`)"),
+    "formats.capi": Key("a format name", _str, "read server files as this format"),
+    "formats.orders": Key("a format name", _str, "read order files as this format"),
 }
-SECTIONS = ("checks", "baseline", "mapping")  # taken whole; their own code validates them
+SECTIONS = ("checks", "baseline", "mapping")  # taken whole; their own code validates them (mapping: inputs/mapping.py)
 
 DEFAULTS: Layer = {
     "timezone": ("UTC", "default"),

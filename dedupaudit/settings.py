@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
-DEFAULT_EXCLUDED_STATUSES = ("test", "cancelled", "canceled", "voided")
+# Orders that are not real sales. `failed` (a payment that never went through, e.g. WooCommerce's
+# wc-failed) is added to the four the issue names.
+DEFAULT_EXCLUDED_STATUSES = ("test", "cancelled", "canceled", "voided", "failed")
 FAIL_ON = ("error", "warning", "info", "never")
 
 

@@ -103,8 +103,8 @@ def test_output_file_and_rejects_file(tmp_path):
     assert data["inputs"]["pixel"] == {"files": [str(pixel)], "rows": 2, "rejected": 1,
                                        "rejected_reasons": {"event_time is not a timestamp": 1}, "outside_period": 0}
     rejects = (tmp_path / "rejects.csv").read_text().splitlines()
-    assert rejects[0] == "input,file,row,reason,value"
-    assert rejects[1].endswith(",2,event_time is not a timestamp,not-a-date")
+    assert rejects[0] == "input,file,row,source_ref,reason,value"
+    assert rejects[1].endswith(",2,,event_time is not a timestamp,not-a-date")
 
 
 def test_personal_data_never_reaches_the_output(tmp_path):

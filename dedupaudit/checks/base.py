@@ -16,7 +16,7 @@ from dedupaudit.platforms.rules import PlatformRules
 
 EXAMPLE_LIMIT = 5
 # The columns an analyst needs to find an event in its source file (for --export-failures).
-EVIDENCE_COLUMNS = ("source AS side, file, row, platform, event_name, event_id, order_id, "
+EVIDENCE_COLUMNS = ("source AS side, file, row, source_ref, platform, event_name, event_id, order_id, "
                     "event_time, received_time, value, currency")
 
 
@@ -80,7 +80,7 @@ class AuditView:
         group = "platform, event_type" if by_type else "platform"
         counts = self.rows(f"SELECT {group}, count(*) AS n FROM audit_events WHERE {where} GROUP BY {group} ORDER BY {group}", params)
         examples = self.rows(f"""
-            SELECT {group}, source AS side, event_name, event_id, order_id, event_time, received_time, file, row
+            SELECT {group}, source AS side, event_name, event_id, order_id, event_time, received_time, file, row, source_ref
             FROM audit_events WHERE {where}
             QUALIFY row_number() OVER (PARTITION BY {group} ORDER BY event_time, file, row) <= {EXAMPLE_LIMIT}
             ORDER BY {group}, event_time, file, row""", params)
@@ -123,7 +123,7 @@ def _example(row: dict) -> dict:
     """An example row as shown in reports: no grouping columns, times as ISO-8601 UTC."""
     out = {}
     for key, value in row.items():
-        if key in ("platform", "event_type"):
+        if key in ("platform", "event_type") or (key == "source_ref" and value is None):
             continue
         out[key] = value.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".") + "Z" if hasattr(value, "strftime") else value
     return out

@@ -8,8 +8,8 @@ from dedupaudit.checks.base import EVIDENCE_COLUMNS, AuditView, Check, Hit, plur
 def _undelivered(kind: str):
     def find(view: AuditView, options: dict):
         rows = view.rows("""
-            SELECT platform, count(*) AS n, mode(delivery_message) AS message FROM undelivered
-            WHERE delivery = $kind GROUP BY platform ORDER BY platform""", {"kind": kind})
+            SELECT platform, count(*) AS n, count(*) FILTER (WHERE source = 'pixel') AS blocked, mode(delivery_message) AS message
+            FROM undelivered WHERE delivery = $kind GROUP BY platform ORDER BY platform""", {"kind": kind})
         examples = view.rows("""
             SELECT platform, source AS side, event_name, event_id, order_id, event_time, received_time, delivery_message, file, row
             FROM undelivered WHERE delivery = $kind
@@ -27,9 +27,10 @@ def _undelivered(kind: str):
                           "Remove the test event code from production requests, or this server path reports nothing real.",
                           shown, evidence=evidence)
             else:
+                blocked = f" ({r['blocked']:,} of them blocked in the browser before reaching it)" if r["blocked"] else ""
                 yield Hit(r["platform"], None, r["n"],
-                          f"{plural(r['n'], 'event')} were refused by {rules.display_name} and never counted"
-                          f"{': ' + r['message'] if r['message'] else ''}. They are left out of every figure here.",
+                          f"{plural(r['n'], 'event')} were refused by {rules.display_name} and never counted{blocked}"
+                          f"{' (for example: ' + r['message'] + ')' if r['message'] else ''}. They are left out of every figure here.",
                           "Fix the request the platform rejected (see its error message), then resend within the dedup window.",
                           shown, evidence=evidence)
     return find

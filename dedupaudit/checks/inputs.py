@@ -15,7 +15,7 @@ def _find_rejected(view: AuditView, options: dict):
             f"{plural(summary.rejected, 'row')} of the {side} input could not be used: {reasons}. They are left out "
             f"of every figure.",
             "Write them out with --rejects FILE to see each row and its reason, then fix the export.",
-            evidence=("SELECT input, file, row, reason, value FROM rejected_rows WHERE input = $side ORDER BY file, row", {"side": side}),
+            evidence=("SELECT input, file, row, source_ref, reason, value FROM rejected_rows WHERE input = $side ORDER BY file, row", {"side": side}),
         )
 
 

@@ -18,6 +18,8 @@ from dedupaudit.cli.main import EXIT_FINDINGS, app, user_errors
 from dedupaudit.cli.progress import progress
 from dedupaudit.errors import UserError
 from dedupaudit.inputs.canonical import Loaded, load_events, load_orders
+from dedupaudit.inputs.detect import ReadContext, check_format
+from dedupaudit.inputs.mapping import load_mapping_file, parse_mapping
 from dedupaudit.inputs.files import expand_paths
 from dedupaudit.inputs.timestamps import resolve_timezone
 from dedupaudit.platforms.rules import load_rules
@@ -59,6 +61,11 @@ def check(
                                   help="An earlier JSON result: show what changed and exit 1 on a regression (see `dedupaudit diff`)."),
     tolerance: list[str] = typer.Option([], "--tolerance", show_default=False,
                                         help="With --baseline: METRIC=VALUE, how far a metric may get worse (e.g. inflation_ratio=0.05)."),
+    mapping: Path = typer.Option(None, "--mapping", show_default=False,
+                                 help="Column mapping (YAML) for exports dedupaudit does not recognise; see `dedupaudit formats`."),
+    pixel_format: str = typer.Option(None, "--pixel-format", help="Read the pixel files as this format instead of detecting it (see `dedupaudit formats`)."),
+    capi_format: str = typer.Option(None, "--capi-format", help="Read the server files as this format, e.g. meta-capi, tiktok-events-api."),
+    orders_format: str = typer.Option(None, "--orders-format", help="Read the order files as this format, e.g. shopify-orders, woocommerce-orders."),
     rejects: Path = typer.Option(None, "--rejects", help="Write every rejected input row, with its reason, to this CSV file.", show_default=False),
     export_failures: Path = typer.Option(None, "--export-failures", show_default=False,
                                          help="Write the events behind each finding to this folder, one file per finding."),
@@ -89,6 +96,10 @@ def check(
         default_platform = value("platform")
         if default_platform and default_platform.strip().lower() not in rules:
             raise UserError(f"--platform {default_platform}: no rule file for this platform (known: {', '.join(sorted(rules))})")
+        context = ReadContext(rules=rules, mapping=_mapping(merged), formats={
+            side: value(f"formats.{side}") for side in ("pixel", "capi", "orders") if value(f"formats.{side}")})
+        for side, name in context.formats.items():
+            check_format(name, side, rules, _source(merged, f"formats.{side}"))
         inputs = {side: value(f"inputs.{side}", []) for side in ("pixel", "capi", "orders")}
         if not inputs["pixel"] and not inputs["capi"]:
             raise UserError("give at least one of --pixel and --capi, or inputs in dedupaudit.yaml (see `dedupaudit check --help`)")
@@ -98,10 +109,10 @@ def check(
         with progress(not quiet) as step:
             reading = lambda path: step(f"reading {path}")  # noqa: E731
             loaded = {
-                side: load_events(paths[side], side, zone, default_platform, set(rules), on_file=reading)
+                side: load_events(paths[side], side, zone, default_platform, set(rules), context, on_file=reading)
                 for side in ("pixel", "capi")
             }
-            loaded["orders"] = load_orders(paths["orders"], zone, on_file=reading)
+            loaded["orders"] = load_orders(paths["orders"], zone, context, on_file=reading)
             step("auditing")
             result = run_audit(loaded["pixel"], loaded["capi"], loaded["orders"], rules, settings, evidence)
             regressed = False
@@ -143,7 +154,20 @@ def _cli_layer(args: dict) -> config.Layer:
     put("export_failures", str(args["export_failures"]) if args["export_failures"] else None, "--export-failures")
     if args["baseline"] is not None:
         layer["baseline_file"] = (str(args["baseline"]), "--baseline")
+    put("mapping_file", str(args["mapping"]) if args["mapping"] else None, "--mapping")
+    for side in ("pixel", "capi", "orders"):
+        put(f"formats.{side}", args[f"{side}_format"], f"--{side}-format")
     return layer
+
+
+def _mapping(merged: config.Layer):
+    """--mapping FILE replaces the config file's mapping: section."""
+    if "mapping_file" in merged:
+        return load_mapping_file(Path(merged["mapping_file"][0]))
+    if "mapping" in merged:
+        section, source = merged["mapping"]
+        return parse_mapping(section, f"{source}: mapping")
+    return None
 
 
 def _source(merged: config.Layer, key: str) -> str:
@@ -191,9 +215,9 @@ def exit_code(result: AuditResult, fail_on: str) -> int:
 
 def _write_rejects(path: Path, loaded: dict[str, Loaded]) -> None:
     frames = [l.rejects.assign(input=side) for side, l in loaded.items() if len(l.rejects)]
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["input", "file", "row", "reason", "value"])
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["input", "file", "row", "source_ref", "reason", "value"])
     table["value"] = table["value"].map(redact)
-    _write(path, table[["input", "file", "row", "reason", "value"]].to_csv(index=False))
+    _write(path, table[["input", "file", "row", "source_ref", "reason", "value"]].to_csv(index=False))
 
 
 def _export(folder: Path, evidence: list, fmt: str, quiet: bool) -> None:

@@ -19,11 +19,11 @@ from dedupaudit.inputs.files import RawTable
 from dedupaudit.inputs.timestamps import TEXT, parse_timestamps
 
 EVENT_REQUIRED = ("platform", "event_name", "event_time")
-EVENT_OPTIONAL = ("event_id", "received_time", "order_id", "value", "currency", "delivery", "delivery_message")
+EVENT_OPTIONAL = ("event_id", "received_time", "order_id", "value", "currency", "delivery", "delivery_message", "source_ref")
 DELIVERY_VALUES = ("test", "refused")  # events the platform never counts: test traffic, refused by the API
 ORDER_REQUIRED = ("order_id", "created_at")
-ORDER_OPTIONAL = ("value", "currency", "status")
-REJECT_COLUMNS = ["file", "row", "reason", "value"]
+ORDER_OPTIONAL = ("value", "currency", "status", "source_ref")
+REJECT_COLUMNS = ["file", "row", "source_ref", "reason", "value"]
 
 
 @dataclass
@@ -85,6 +85,7 @@ def load_orders(paths: list[Path], zone: tzinfo, context: ReadContext = ReadCont
             "value": value,
             "currency": columns["currency"].str.strip().str.upper(),
             "status": columns["status"].str.strip().str.lower(),
+            "source_ref": columns["source_ref"],
         })
         kept, rejected = _split(frame, raw, problems)
         frames.append(kept)
@@ -131,6 +132,7 @@ def _events_from(raw: RawTable, source: str, zone: tzinfo, default_platform: str
         "currency": columns["currency"].str.strip().str.upper(),
         "delivery": delivery,
         "delivery_message": columns["delivery_message"],
+        "source_ref": columns["source_ref"],  # where inside a native file the row came from ("line 12, data[3]")
     })
     return _split(frame, raw, problems)
 
@@ -176,8 +178,9 @@ def _split(frame: pd.DataFrame, raw: RawTable, problems: list) -> tuple[pd.DataF
         reason[mask] = why
         value[mask] = source[mask].astype(TEXT).to_numpy()
     bad = reason.notna().to_numpy()
-    rejected = pd.DataFrame({"file": raw.path, "row": frame["row"].to_numpy()[bad], "reason": reason[bad].to_numpy(), "value": value[bad].to_numpy()})
-    broken = pd.DataFrame([(raw.path, line, why, None) for line, why in raw.broken], columns=REJECT_COLUMNS)
+    rejected = pd.DataFrame({"file": raw.path, "row": frame["row"].to_numpy()[bad], "source_ref": frame["source_ref"].to_numpy()[bad],
+                             "reason": reason[bad].to_numpy(), "value": value[bad].to_numpy()})
+    broken = pd.DataFrame([(raw.path, line, None, why, None) for line, why in raw.broken], columns=REJECT_COLUMNS)
     rejects = pd.concat([rejected, broken], ignore_index=True) if len(broken) else rejected
     return frame[~bad].reset_index(drop=True), rejects
 
@@ -206,7 +209,7 @@ def _empty_events(source: str) -> pd.DataFrame:
         "event_time": pd.Series(dtype="datetime64[us]"), "event_time_unit": pd.Series(dtype=TEXT),
         "received_time": pd.Series(dtype="datetime64[us]"), "order_id": pd.Series(dtype=TEXT),
         "order_key": pd.Series(dtype=TEXT), "value": pd.Series(dtype="float64"), "currency": pd.Series(dtype=TEXT),
-        "delivery": pd.Series(dtype=TEXT), "delivery_message": pd.Series(dtype=TEXT),
+        "delivery": pd.Series(dtype=TEXT), "delivery_message": pd.Series(dtype=TEXT), "source_ref": pd.Series(dtype=TEXT),
     })
 
 
@@ -215,5 +218,6 @@ def _empty_orders() -> pd.DataFrame:
         "file": pd.Series(dtype=TEXT), "row": pd.Series(dtype="int64"), "order_id": pd.Series(dtype=TEXT),
         "order_key": pd.Series(dtype=TEXT), "created_at": pd.Series(dtype="datetime64[us]"),
         "value": pd.Series(dtype="float64"), "currency": pd.Series(dtype=TEXT), "status": pd.Series(dtype=TEXT),
+        "source_ref": pd.Series(dtype=TEXT),
     })
 

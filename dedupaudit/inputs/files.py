@@ -24,7 +24,8 @@ import pyarrow.parquet as pq
 from dedupaudit.errors import UserError
 
 COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
-FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet", ".pq": "parquet"}
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".har": "json",
+           ".parquet": "parquet", ".pq": "parquet"}
 
 
 @dataclass
@@ -136,6 +137,11 @@ def _read_json(path: Path) -> RawTable:
         return _from_records(path, list(enumerate(records, start=1)), [])
     try:  # fast path: well-formed JSON Lines with consistent types
         table = pa_json.read_json(pa.BufferReader(data))
+        stamped = [f.name for f in table.schema if pa.types.is_timestamp(f.type)]
+        if stamped:  # Arrow turns "...Z" into a zone-less timestamp; keep the text so its offset is honoured
+            schema = pa.schema([pa.field(f.name, pa.string()) if f.name in stamped else f for f in table.schema])
+            options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
+            table = pa_json.read_json(pa.BufferReader(data), parse_options=options)
         return RawTable(str(path), _to_pandas(table), pd.Series(range(1, table.num_rows + 1), dtype="int64"))
     except pa.ArrowInvalid:
         pass

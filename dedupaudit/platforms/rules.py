@@ -19,8 +19,10 @@ from dedupaudit.errors import UserError
 FACT_KEYS = ("names_case_sensitive", "dedup_window_hours", "same_source_dedup", "server_time_unit", "max_event_age_days", "events")
 TIME_UNITS = ("seconds", "milliseconds", "iso8601")
 _TOP_KEYS = {"schema", "platform", "display_name", "dedup_id", *FACT_KEYS, "facts"}
+_OPTIONAL_TOP_KEYS = {"native"}
 _DEDUP_ID_KEYS = {"browser_field", "browser_how", "server_field", "server_how"}
 _FACT_FIELDS = {"status", "source", "note"}
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: the rule files are read on every run
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class PlatformRules:
     events: dict[str, tuple[str, ...]]
     facts: dict[str, dict]
     path: str
+    native: NativeSpec | None = None  # how this platform's own request bodies and pixel requests look
 
     @property
     def assumptions(self) -> list[str]:
@@ -72,7 +75,7 @@ def load_rules(folder: Path | None = None) -> dict[str, PlatformRules]:
 
 def parse_rule_file(path: Path) -> PlatformRules:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except (OSError, yaml.YAMLError) as exc:
         raise UserError(f"{path}: not a readable YAML file ({str(exc).splitlines()[0]})") from exc
 
@@ -81,7 +84,7 @@ def parse_rule_file(path: Path) -> PlatformRules:
 
     if not isinstance(data, dict):
         fail("(top level)", "expected a mapping of keys")
-    _exact_keys(data, _TOP_KEYS, "(top level)", fail)
+    _exact_keys(data, _TOP_KEYS | _OPTIONAL_TOP_KEYS, "(top level)", fail, optional=_OPTIONAL_TOP_KEYS)
     if data["schema"] != 1:
         fail("schema", f"unsupported version {data['schema']!r} (this dedupaudit reads version 1)")
     platform = data["platform"]
@@ -151,17 +154,315 @@ def parse_rule_file(path: Path) -> PlatformRules:
         events={t: tuple(n) for t, n in events.items()},
         facts=facts,
         path=str(path),
+        native=_parse_native(data["native"], platform, fail) if "native" in data else None,
     )
 
 
-def _exact_keys(data: dict, valid: set, where: str, fail) -> None:
+def _exact_keys(data: dict, valid: set, where: str, fail, optional: set = frozenset()) -> None:
     for key in data:
         if key not in valid:
             fail(f"{where}.{key}" if where != "(top level)" else str(key), f"unknown key (valid: {', '.join(sorted(valid))})")
-    for key in sorted(valid - set(data)):
+    for key in sorted(valid - set(data) - set(optional)):
         fail(f"{where}.{key}" if where != "(top level)" else key, "required key is missing")
 
 
 def _expect(value, kind: type, key: str, fail) -> None:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         fail(key, f"expected {'true or false' if kind is bool else 'text' if kind is str else kind.__name__}")
+
+
+# --------------------------------------------------------------------------- native formats
+#
+# The optional `native:` section says where this platform's own request bodies (server side) and
+# pixel requests (browser side) carry each canonical column, so that `dedupaudit check` can read
+# CAPI request logs, HAR captures and flat pixel logs without a conversion script. Schema in
+# rules/README.md; the readers are in dedupaudit/inputs/native/.
+
+NATIVE_FIELDS = ("event_name", "event_id", "event_time", "order_id", "value", "currency")
+NATIVE_STATUSES = ("documented", "observed", "assumption")
+_FORMAT_NAME = r"[a-z][a-z0-9-]*"
+_NATIVE_KEYS = {"server", "browser", "log"}
+_SERVER_KEYS = {"format", "label", "endpoints", "require", "events", "fields", "hints", "test", "test_endpoints", "response", "facts"}
+_SERVER_REQUIRED = {"format", "label", "require", "events", "fields", "facts"}
+_BROWSER_KEYS = {"format", "label", "endpoints", "require", "body", "events", "fields", "names", "facts"}
+_BROWSER_REQUIRED = {"format", "label", "endpoints", "body", "fields", "facts"}
+_LOG_KEYS = {"signature", "fields", "note"}
+_RESPONSE_KEYS = {"received", "error", "code", "per_event", "partial_failure"}
+_CODE_KEYS = {"path", "ok", "message"}
+_PER_EVENT_KEYS = {"list", "status", "failed", "message"}
+_FIELD_SPEC_KEYS = {"paths", "value"}
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """Where one canonical column comes from: the first of `paths` that is present, else the constant `value`."""
+
+    paths: tuple[str, ...] = ()
+    value: str | None = None
+
+    def describe(self) -> str:
+        shown = " or ".join(self.paths)
+        if self.value is None:
+            return shown
+        return f"{shown}, else '{self.value}'" if shown else f"always '{self.value}'"
+
+
+@dataclass(frozen=True)
+class ResponseSpec:
+    """How the platform's response says that a request (or some of its events) was refused."""
+
+    received: tuple[str, ...] = ()  # count of events the platform accepted
+    error: tuple[str, ...] = ()  # error text: present means the whole request failed
+    code: str | None = None  # a status code whose value must be in `ok`
+    ok: tuple = ()
+    message: tuple[str, ...] = ()  # text that goes with `code`
+    per_event: dict | None = None  # {list, status, failed, message}: one status per event sent
+    partial_failure: tuple[str, ...] = ()  # a google.rpc.Status naming the failed events by index
+
+
+@dataclass(frozen=True)
+class ServerFormat:
+    """One request body shape of a platform's server API (e.g. Meta Conversions API)."""
+
+    platform: str
+    format: str
+    label: str
+    endpoints: tuple[str, ...]
+    require: tuple[tuple[str, ...], ...]  # each entry: one of these body paths must be present
+    events: tuple[str, ...]  # where the list of events is ('.' = the body is one event)
+    fields: dict[str, FieldSpec]
+    hints: dict[str, tuple[str, ...]]  # event field -> values that point to this platform
+    test: tuple[str, ...]  # body paths whose non-empty value marks test traffic
+    test_endpoints: tuple[str, ...]  # URL patterns of the platform's test endpoints
+    response: ResponseSpec
+    facts: dict[str, dict]
+
+
+@dataclass(frozen=True)
+class BrowserFormat:
+    """One pixel request of a platform, as the browser sends it (in a HAR capture)."""
+
+    platform: str
+    format: str
+    label: str
+    endpoints: tuple[str, ...]  # host/path patterns, e.g. '*.facebook.com/tr'
+    require: tuple[tuple[str, ...], ...]  # each entry: one of these parameters must be present (an event, not a page view)
+    body: str  # 'params' (query string and form body) or 'json'
+    events: tuple[str, ...]  # json bodies: where the events are ('.' = the body is one event)
+    fields: dict[str, FieldSpec]
+    names: dict[str, str]  # event names the pixel sends -> the name the server API uses for the same event
+    facts: dict[str, dict]
+
+
+@dataclass(frozen=True)
+class LogFormat:
+    """Column names of a flat pixel log written with the platform's own browser field names."""
+
+    platform: str
+    signature: tuple[str, ...]  # columns that only this platform's logs have
+    fields: dict[str, FieldSpec]
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class NativeSpec:
+    server: tuple[ServerFormat, ...] = ()
+    browser: tuple[BrowserFormat, ...] = ()
+    log: LogFormat | None = None
+
+    def unconfirmed(self) -> list[tuple[str, str, str]]:
+        """(format, key, note) of every native fact that is not documented by the platform."""
+        out = []
+        for spec in (*self.server, *self.browser):
+            for key, fact in spec.facts.items():
+                if fact["status"] != "documented":
+                    out.append((spec.format, key, f"{fact['status']}: {fact.get('note') or fact.get('source')}"))
+        return out
+
+
+def _parse_native(data, platform: str, fail) -> NativeSpec:
+    if not isinstance(data, dict):
+        fail("native", "expected a mapping with server, browser and/or log")
+    _exact_keys(data, _NATIVE_KEYS, "native", fail, optional=_NATIVE_KEYS)
+    server = data.get("server", [])
+    browser = data.get("browser", [])
+    for key, value in (("server", server), ("browser", browser)):
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            fail(f"native.{key}", "expected a list of formats")
+    servers = tuple(_parse_server(s, f"native.server[{i}]", platform, fail) for i, s in enumerate(server))
+    browsers = tuple(_parse_browser(b, f"native.browser[{i}]", platform, fail) for i, b in enumerate(browser))
+    names = [f.format for f in (*servers, *browsers)]
+    for name in names:
+        if names.count(name) > 1:
+            fail("native", f"format '{name}' is defined twice")
+    log = _parse_log(data["log"], "native.log", platform, fail) if "log" in data else None
+    return NativeSpec(servers, browsers, log)
+
+
+def _parse_server(data: dict, where: str, platform: str, fail) -> ServerFormat:
+    _exact_keys(data, _SERVER_KEYS, where, fail, optional=_SERVER_KEYS - _SERVER_REQUIRED)
+    fields = _parse_fields(data["fields"], f"{where}.fields", fail)
+    if "event_name" not in fields or "event_time" not in fields:
+        fail(f"{where}.fields", "event_name and event_time are required")
+    require = data["require"]
+    if not isinstance(require, list) or not require:
+        fail(f"{where}.require", "expected a non-empty list of body paths (an entry may be a list of alternatives)")
+    response = _parse_response(data.get("response", {}), f"{where}.response", fail)
+    hints = data.get("hints", {})
+    if not isinstance(hints, dict) or not all(isinstance(v, list) and v for v in hints.values()):
+        fail(f"{where}.hints", "expected a mapping of event field -> list of values")
+    spec = ServerFormat(
+        platform=platform,
+        format=_format_name(data["format"], f"{where}.format", fail),
+        label=_text(data["label"], f"{where}.label", fail),
+        endpoints=_paths(data.get("endpoints", []), f"{where}.endpoints", fail, allow_empty=True),
+        require=tuple(_paths(r, f"{where}.require", fail) for r in require),
+        events=_paths(data["events"], f"{where}.events", fail),
+        fields=fields,
+        hints={str(k): tuple(str(x) for x in v) for k, v in hints.items()},
+        test=_paths(data.get("test", []), f"{where}.test", fail, allow_empty=True),
+        test_endpoints=_paths(data.get("test_endpoints", []), f"{where}.test_endpoints", fail, allow_empty=True),
+        response=response,
+        facts={},
+    )
+    needed = set(fields) | {"events"} | ({"endpoints"} if spec.endpoints else set()) \
+        | ({"test"} if spec.test or spec.test_endpoints else set()) | ({"response"} if "response" in data else set())
+    return ServerFormat(**{**spec.__dict__, "facts": _parse_native_facts(data["facts"], needed, f"{where}.facts", fail)})
+
+
+def _parse_browser(data: dict, where: str, platform: str, fail) -> BrowserFormat:
+    _exact_keys(data, _BROWSER_KEYS, where, fail, optional=_BROWSER_KEYS - _BROWSER_REQUIRED)
+    fields = _parse_fields(data["fields"], f"{where}.fields", fail)
+    if "event_name" not in fields:
+        fail(f"{where}.fields", "event_name is required")
+    if data["body"] not in ("params", "json"):
+        fail(f"{where}.body", "expected 'params' (query string and form body) or 'json'")
+    names = data.get("names", {})
+    if not isinstance(names, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in names.items()):
+        fail(f"{where}.names", "expected a mapping of pixel event name -> server event name")
+    needed = set(fields) | {"endpoints"} | ({"names"} if names else set())
+    return BrowserFormat(
+        platform=platform,
+        format=_format_name(data["format"], f"{where}.format", fail),
+        label=_text(data["label"], f"{where}.label", fail),
+        endpoints=_paths(data["endpoints"], f"{where}.endpoints", fail),
+        require=tuple(_paths(r, f"{where}.require", fail) for r in _as_list(data.get("require", []), f"{where}.require", fail)),
+        body=data["body"],
+        events=_paths(data.get("events", "."), f"{where}.events", fail),
+        fields=fields,
+        names=dict(names),
+        facts=_parse_native_facts(data["facts"], needed, f"{where}.facts", fail),
+    )
+
+
+def _parse_log(data, where: str, platform: str, fail) -> LogFormat:
+    if not isinstance(data, dict):
+        fail(where, "expected a mapping with signature and fields")
+    _exact_keys(data, _LOG_KEYS, where, fail, optional={"note"})
+    return LogFormat(
+        platform=platform,
+        signature=_paths(data["signature"], f"{where}.signature", fail, allow_empty=True),
+        fields=_parse_fields(data["fields"], f"{where}.fields", fail),
+        note=_text(data["note"], f"{where}.note", fail) if "note" in data else None,
+    )
+
+
+def _parse_fields(data, where: str, fail) -> dict[str, FieldSpec]:
+    if not isinstance(data, dict) or not data:
+        fail(where, f"expected a mapping of canonical columns ({', '.join(NATIVE_FIELDS)}) to paths")
+    out = {}
+    for key, spec in data.items():
+        if key not in NATIVE_FIELDS:
+            fail(f"{where}.{key}", f"unknown key (valid: {', '.join(NATIVE_FIELDS)})")
+        if isinstance(spec, dict):
+            for k in spec:
+                if k not in _FIELD_SPEC_KEYS:
+                    fail(f"{where}.{key}.{k}", f"unknown key (valid: {', '.join(sorted(_FIELD_SPEC_KEYS))})")
+            if not isinstance(spec.get("value"), str) or not spec["value"]:
+                fail(f"{where}.{key}.value", "expected text (the value when no path is present)")
+            paths = _paths(spec["paths"], f"{where}.{key}.paths", fail) if "paths" in spec else ()
+            out[key] = FieldSpec(paths=paths, value=spec["value"])
+        else:
+            out[key] = FieldSpec(paths=_paths(spec, f"{where}.{key}", fail))
+    return out
+
+
+def _parse_response(data, where: str, fail) -> ResponseSpec:
+    if not isinstance(data, dict):
+        fail(where, "expected a mapping")
+    _exact_keys(data, _RESPONSE_KEYS, where, fail, optional=_RESPONSE_KEYS)
+    code, ok, message = None, (), ()
+    if "code" in data:
+        spec = data["code"]
+        if not isinstance(spec, dict):
+            fail(f"{where}.code", "expected {path, ok, message}")
+        _exact_keys(spec, _CODE_KEYS, f"{where}.code", fail, optional={"message"})
+        code = _text(spec["path"], f"{where}.code.path", fail)
+        if not isinstance(spec["ok"], list) or not spec["ok"]:
+            fail(f"{where}.code.ok", "expected a non-empty list of values that mean success")
+        ok = tuple(spec["ok"])
+        message = _paths(spec.get("message", []), f"{where}.code.message", fail, allow_empty=True)
+    per_event = None
+    if "per_event" in data:
+        spec = data["per_event"]
+        if not isinstance(spec, dict):
+            fail(f"{where}.per_event", "expected {list, status, failed, message}")
+        _exact_keys(spec, _PER_EVENT_KEYS, f"{where}.per_event", fail, optional={"failed", "message"})
+        per_event = {
+            "list": _text(spec["list"], f"{where}.per_event.list", fail),
+            "status": _text(spec["status"], f"{where}.per_event.status", fail),
+            "failed": tuple(str(v) for v in spec.get("failed", [])),
+            "message": _paths(spec.get("message", []), f"{where}.per_event.message", fail, allow_empty=True),
+        }
+    return ResponseSpec(
+        received=_paths(data.get("received", []), f"{where}.received", fail, allow_empty=True),
+        error=_paths(data.get("error", []), f"{where}.error", fail, allow_empty=True),
+        code=code, ok=ok, message=message, per_event=per_event,
+        partial_failure=_paths(data.get("partial_failure", []), f"{where}.partial_failure", fail, allow_empty=True),
+    )
+
+
+def _parse_native_facts(data, needed: set, where: str, fail) -> dict[str, dict]:
+    """Every field path, endpoint and response rule says where it comes from, like the facts above."""
+    if not isinstance(data, dict):
+        fail(where, "expected a mapping")
+    _exact_keys(data, needed, where, fail)
+    for key, fact in data.items():
+        if not isinstance(fact, dict):
+            fail(f"{where}.{key}", "expected {status, source or note}")
+        for k in fact:
+            if k not in _FACT_FIELDS:
+                fail(f"{where}.{key}.{k}", f"unknown key (valid: {', '.join(sorted(_FACT_FIELDS))})")
+        status = fact.get("status")
+        if status not in NATIVE_STATUSES:
+            fail(f"{where}.{key}.status", f"expected one of {', '.join(NATIVE_STATUSES)}")
+        if status in ("documented", "observed") and not fact.get("source"):
+            fail(f"{where}.{key}", f"a{'n' if status == 'observed' else ''} {status} fact needs a source")
+        if status == "assumption" and not fact.get("note"):
+            fail(f"{where}.{key}", "an assumption needs a note saying why")
+    return data
+
+
+def _paths(value, where: str, fail, allow_empty: bool = False) -> tuple[str, ...]:
+    values = value if isinstance(value, list) else [value]
+    if (not values and not allow_empty) or not all(isinstance(v, str) and v for v in values):
+        fail(where, "expected a path or a list of paths (text)")
+    return tuple(values)
+
+
+def _as_list(value, where: str, fail) -> list:
+    if not isinstance(value, list):
+        fail(where, "expected a list")
+    return value
+
+
+def _text(value, where: str, fail) -> str:
+    if not isinstance(value, str) or not value:
+        fail(where, "expected text")
+    return value
+
+
+def _format_name(value, where: str, fail) -> str:
+    if not isinstance(value, str) or not re.fullmatch(_FORMAT_NAME, value):
+        fail(where, "expected a format name: lower-case letters, digits and '-'")
+    return value

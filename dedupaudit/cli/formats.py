@@ -1,0 +1,114 @@
+"""`dedupaudit formats`: every input format `dedupaudit` reads, with the rule that recognises it.
+
+The generic formats (canonical tables, request logs, HAR, pixel logs, shop exports, mappings) come
+from `inputs.native.formats`; the platform request formats come from the rule files' `native:`
+sections, with every field path and which of them the platform does not document.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from dedupaudit.cli.main import app, user_errors
+from dedupaudit.errors import UserError
+from dedupaudit.inputs.native.formats import GENERIC_FORMATS
+from dedupaudit.platforms.rules import PlatformRules, load_rules
+
+
+@app.command()
+def formats(
+    rules_dir: Path = typer.Option(None, "--rules", help="Folder of platform rule files to use instead of the built-in ones.", show_default=False),
+    output_format: str = typer.Option("text", "--format", "-f", help="text or json."),
+    debug: bool = typer.Option(False, "--debug", help="Show a traceback on errors."),
+):
+    """List every supported input format with its detection rule, and the platform parameters that are not confirmed."""
+    with user_errors(debug):
+        if output_format not in ("text", "json"):
+            raise UserError(f"--format: '{output_format}' is not one of text, json")
+        listing = describe_formats(load_rules(rules_dir))
+        if output_format == "json":
+            sys.stdout.write(json.dumps(listing, indent=2) + "\n")
+        else:
+            sys.stdout.write(_text(listing))
+
+
+def describe_formats(rules: dict[str, PlatformRules]) -> dict:
+    generic = [{"format": f.name, "sides": list(f.sides), "label": f.label, "detected_by": f.detection}
+               for f in GENERIC_FORMATS]
+    platform = []
+    for rule in sorted(rules.values(), key=lambda r: r.platform):
+        native = rule.native
+        if native is None:
+            continue
+        for spec in native.server:
+            detected = []
+            if spec.endpoints:
+                detected.append("URL " + ", ".join(spec.endpoints))
+            detected.append("body with " + " and ".join(" or ".join(alt) for alt in spec.require))
+            detected += [f"{k} in {', '.join(v)}" for k, v in spec.hints.items()]
+            platform.append({
+                "format": spec.format, "platform": rule.platform, "kind": "server request body (in a capi-log)",
+                "sides": ["capi"], "label": spec.label, "detected_by": "; ".join(detected),
+                "events": list(spec.events), "columns": {c: f.describe() for c, f in spec.fields.items()},
+                "test": ", ".join(list(spec.test) + list(spec.test_endpoints)) or None,
+                "unconfirmed": _unconfirmed(spec.facts),
+            })
+        for spec in native.browser:
+            detected = "URL " + ", ".join(spec.endpoints)
+            if spec.require:
+                detected += " with " + " and ".join(" or ".join(alt) for alt in spec.require)
+            platform.append({
+                "format": spec.format, "platform": rule.platform, "kind": "pixel request (in a HAR capture)",
+                "sides": ["pixel"], "label": spec.label, "detected_by": f"{detected}; {spec.body} body",
+                "columns": {c: f.describe() for c, f in spec.fields.items()},
+                "names": spec.names or None, "unconfirmed": _unconfirmed(spec.facts),
+            })
+        if native.log:
+            platform.append({
+                "format": f"{rule.platform} pixel log", "platform": rule.platform, "kind": "flat pixel log columns (pixel-log)",
+                "sides": ["pixel"], "label": native.log.note or f"{rule.display_name} pixel log",
+                "detected_by": ("columns " + " or ".join(native.log.signature)) if native.log.signature
+                else "a platform column or the platform in the file name",
+                "columns": {c: f.describe() for c, f in native.log.fields.items()},
+            })
+    return {"generic": generic, "platform": platform}
+
+
+def _unconfirmed(facts: dict) -> dict:
+    out = {}
+    for key, fact in facts.items():
+        if fact["status"] == "observed":
+            out[key] = f"observed in {fact['source']}" + (f"; {fact['note']}" if fact.get("note") else "")
+        elif fact["status"] == "assumption":
+            out[key] = f"assumption: {fact['note']}"
+    return out
+
+
+def _text(listing: dict) -> str:
+    out = ["Input formats. Force one with --pixel-format / --capi-format / --orders-format (dedupaudit check),",
+           "--read-as (dedupaudit inspect) or `format:` in a mapping; otherwise each file is detected.", ""]
+    for f in listing["generic"]:
+        out.append(f"{f['format']:<20} {', '.join(f['sides'])}")
+        out.append(f"    {f['label']}")
+        out.append(f"    detected by: {f['detected_by']}")
+        out.append("")
+    out.append("Platform formats, from the rule files' native: sections (not documented = observed in public")
+    out.append("captures or integrators' code, or assumed; the figures that rest on them may be off):")
+    out.append("")
+    for f in listing["platform"]:
+        out.append(f"{f['format']:<20} {f['kind']}")
+        out.append(f"    {f['label']}")
+        out.append(f"    detected by: {f['detected_by']}")
+        out.append("    columns: " + "; ".join(f"{c} <- {w}" for c, w in f["columns"].items()))
+        if f.get("test"):
+            out.append(f"    test traffic: {f['test']}")
+        if f.get("names"):
+            out.append("    names: " + ", ".join(f"{a} -> {b}" for a, b in f["names"].items()))
+        for key, why in (f.get("unconfirmed") or {}).items():
+            out.append(f"    not documented: {key} ({why})")
+        out.append("")
+    return "\n".join(out)

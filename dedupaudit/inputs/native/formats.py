@@ -1,0 +1,53 @@
+"""The input formats `dedupaudit` reads, with the rule that recognises each (shown by `dedupaudit formats`).
+
+Platform request formats (meta-capi, snap-pixel, ...) are defined by the rule files' `native:`
+sections; the generic ones are here. `FORMAT_NAMES` lists every name the --capi-format,
+--pixel-format and --orders-format options (and a mapping's `format:`) accept with the built-in rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SIDES = ("pixel", "capi", "orders")
+
+
+@dataclass(frozen=True)
+class FormatInfo:
+    name: str
+    sides: tuple[str, ...]
+    label: str
+    detection: str
+
+
+GENERIC_FORMATS = (
+    FormatInfo("canonical", SIDES, "Canonical table (CSV, TSV, JSON Lines, JSON array, Parquet; .gz/.zst)",
+               "columns event_name and event_time (events; platform unless --platform) or order_id and created_at "
+               "(orders), names matched ignoring case"),
+    FormatInfo("capi-log", ("capi",), "Server request log: Conversions API bodies of any platform",
+               "JSON Lines, a JSON array or one JSON document whose records are request bodies of a rule file's "
+               "native.server format, bare or wrapped in a log record {timestamp|sent_at|time, body|request|payload, "
+               "response, url?}; the platform of each body comes from its URL, its shape, its hints and its event names"),
+    FormatInfo("har", ("pixel",), "HAR capture (browser network log, JSON)",
+               "a JSON document with log.entries[]; entries whose URL matches a rule file's native.browser endpoint "
+               "are pixel events, all other entries are ignored"),
+    FormatInfo("pixel-log", ("pixel",), "Flat pixel log with the platforms' browser field names",
+               "a table with a column only one platform's browser API uses (native.log.signature: eventID, "
+               "client_dedup_id, transaction_id, conversionId, conversion_id), or an event column, a time column and "
+               "a platform column (or the platform in the file name)"),
+    FormatInfo("shopify-orders", ("orders",), "Shopify orders export (one row per line item)",
+               "a CSV with the columns Name, Created at and Financial Status"),
+    FormatInfo("woocommerce-orders", ("orders",), "WooCommerce order export",
+               "columns Order Number or Order ID (order_number / order_id), Order Date (order_date) and "
+               "Order Status (status, wc-... values)"),
+    FormatInfo("mapped", SIDES, "Any CSV/JSON/Parquet export read through a column mapping",
+               "a mapping (config `mapping:` or --mapping FILE) whose files: pattern matches the file, or whose "
+               "top-level columns/constants apply to a table no other format recognises"),
+)
+
+# Server request formats of the bundled rule files (forcible with --capi-format); the HAR reader
+# recognises the browser formats (meta-pixel, tiktok-pixel, ...) by URL, so they need no option.
+PLATFORM_SERVER_FORMATS = ("meta-capi", "tiktok-events-api", "tiktok-pixel-track", "snap-capi", "pinterest-capi",
+                           "reddit-capi", "linkedin-capi", "google-ads-upload")
+
+FORMAT_NAMES = ("auto",) + tuple(f.name for f in GENERIC_FORMATS) + PLATFORM_SERVER_FORMATS

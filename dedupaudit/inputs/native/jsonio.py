@@ -1,0 +1,106 @@
+"""Read JSON files the way logs are written: JSON Lines, a JSON array, or one JSON document
+(a HAR capture, a single request body), optionally .gz/.zst compressed, keeping each record's line
+or index so rejects and examples point back at the file."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from dedupaudit.errors import UserError
+from dedupaudit.inputs.files import COMPRESSIONS
+
+
+@dataclass
+class JsonRecords:
+    layout: str  # "jsonl", "array" or "document"
+    items: list[tuple[int, object]]  # (line for jsonl, index for array, 1 for a document), value
+    broken: list[tuple[int, str]] = field(default_factory=list)
+
+    def where(self, pos: int) -> str:
+        return {"jsonl": "line", "array": "record", "document": "record"}[self.layout] + f" {pos}"
+
+
+def read_bytes(path: Path, limit: int | None = None) -> bytes:
+    """The file's bytes, decompressed by extension (.gz, .zst); at most `limit` bytes if given."""
+    compression = COMPRESSIONS.get(path.suffix.lower())
+    try:
+        with pa.input_stream(str(path), compression=compression) as stream:
+            return stream.read(limit) if limit else stream.read()
+    except (OSError, pa.ArrowException) as exc:
+        raise UserError(f"{path}: cannot read the file ({str(exc).strip().splitlines()[0]})") from exc
+
+
+def decode(path: Path, data: bytes, partial: bool = False) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if partial and exc.start >= len(data) - 4:  # a multi-byte character cut at the sniffing limit
+            return data[: exc.start].decode("utf-8-sig")
+        raise UserError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+
+
+def load_records(path: Path, data: bytes | None = None) -> JsonRecords:
+    """Every record of a JSON file. A broken JSON line is a reject; a broken document is an error."""
+    content = decode(path, read_bytes(path) if data is None else data)
+    stripped = content.lstrip()
+    if not stripped:
+        return JsonRecords("jsonl", [])
+    lines = content.splitlines()
+    first_line = next((n for n, line in enumerate(lines) if line.strip()), 0)
+    if stripped[0] == "{" and _is_json(lines[first_line]):  # a whole object on the first line: JSON Lines
+        items, broken = [], []
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                items.append((number, json.loads(line)))
+            except json.JSONDecodeError as exc:
+                broken.append((number, f"invalid JSON ({exc.msg})"))
+        return JsonRecords("jsonl", items, broken)
+    try:
+        document = json.loads(content)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: invalid JSON at line {exc.lineno} ({exc.msg})") from exc
+    if isinstance(document, list):
+        return JsonRecords("array", list(enumerate(document, start=1)))
+    return JsonRecords("document", [(1, document)])
+
+
+def sniff_records(path: Path, limit: int = 1 << 20, count: int = 50) -> JsonRecords | None:
+    """The first records of a JSON file, cheaply: JSON Lines are read from the first MB; an array or a
+    multi-line document needs the whole file. None when the file is not JSON at all."""
+    head = decode(path, read_bytes(path, limit), partial=True)
+    stripped = head.lstrip()
+    if not stripped or stripped[0] not in "[{":
+        return None
+    lines = head.splitlines()
+    first_line = next((n for n, line in enumerate(lines) if line.strip()), 0)
+    if stripped[0] == "{" and _is_json(lines[first_line]):
+        items = []
+        for number, line in enumerate(lines[:-1] if len(head) >= limit else lines, start=1):
+            if line.strip():
+                try:
+                    items.append((number, json.loads(line)))
+                except json.JSONDecodeError:
+                    continue
+            if len(items) >= count:
+                break
+        return JsonRecords("jsonl", items)
+    try:
+        records = load_records(path)
+    except UserError:
+        return None
+    records.items = records.items[:count]
+    return records
+
+
+def _is_json(line: str) -> bool:
+    try:
+        json.loads(line)
+        return True
+    except json.JSONDecodeError:
+        return False

@@ -57,3 +57,22 @@ def test_case(case, audit):
             assert sum(f.count for f in found) == count, f"{key}: count {sum(f.count for f in found)} != {count}"
     for key, severity in expect.get("severity", {}).items():
         assert {f.severity for f in findings_for(result, key)} == {severity}, key
+
+
+def test_without_same_source_dedup_the_kth_browser_event_pairs_with_the_kth_server_event(audit, tmp_path):
+    """A rule file may say two browser events with one key are not merged; each then pairs with one server event."""
+    import shutil
+
+    from dedupaudit.platforms.rules import bundled_rules_dir
+
+    rules = tmp_path / "rules"
+    shutil.copytree(bundled_rules_dir(), rules)
+    path = rules / "tiktok.yaml"
+    path.write_text(path.read_text().replace("same_source_dedup: true", "same_source_dedup: false", 1))
+    event = {"platform": "tiktok", "event_name": "Purchase", "event_id": "K", "order_id": "1"}
+    pixel = [dict(event, event_time="2026-01-05T10:00:00Z"), dict(event, event_time="2026-01-05T10:05:00Z")]
+    capi = [dict(event, event_time="2026-01-05T10:00:30Z")]
+    merged = platform_entry(audit(pixel, capi), "tiktok")
+    separate = platform_entry(audit(pixel, capi, rules_dir=rules), "tiktok")
+    assert merged.reported_conversions == 1  # the shipped rule: same-source duplicates merge too
+    assert separate.reported_conversions == 2  # 1st pixel + 1st server pair up; the 2nd pixel event counts alone

@@ -33,12 +33,14 @@ WITH typed AS (
            count(*) FILTER (WHERE outside_window) AS outside_window
     FROM order_checks GROUP BY platform
 ), coverage AS (
-    SELECT p.platform,
-           count(DISTINCT p.link_key) FILTER (WHERE p.source = 'pixel') AS pixel_orders,
-           count(DISTINCT p.link_key) FILTER (WHERE p.source = 'capi') AS capi_orders,
-           count(DISTINCT p.link_key) AS any_orders
-    FROM purchases p JOIN (SELECT DISTINCT order_key FROM orders WHERE NOT excluded) o ON o.order_key = p.link_key
-    GROUP BY p.platform
+    SELECT platform,
+           count(*) FILTER (WHERE on_pixel) AS pixel_orders,
+           count(*) FILTER (WHERE on_capi) AS capi_orders,
+           count(*) AS any_orders
+    FROM (SELECT p.platform, p.link_key, bool_or(p.source = 'pixel') AS on_pixel, bool_or(p.source = 'capi') AS on_capi
+          FROM purchases p SEMI JOIN (SELECT order_key FROM orders WHERE NOT excluded) o ON o.order_key = p.link_key
+          GROUP BY p.platform, p.link_key)
+    GROUP BY platform
 ), links AS (
     SELECT platform,
            count(*) FILTER (WHERE link_method = 'order_id') AS by_order_id,

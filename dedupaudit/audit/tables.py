@@ -6,7 +6,7 @@ Everything here is set-based SQL, so it can move to Spark SQL unchanged in spiri
   events                 canonical events in the period the platform accepted, with name_key and event_type
   undelivered            events in the period sent as test traffic or refused by the platform (never counted)
   orders                 orders in the period, with `excluded` (test / cancelled / ...)
-  dedup                  per typed event: does the platform count it? (the dedup model)
+  keyed, dedup           per typed event with an ID: does the platform count it? (the dedup model)
   purchases              purchase events tied to an order (link_key, link_method)
   order_checks           per platform and order seen on both paths: ID mismatch, name drift, late pair
   pair_gaps              per platform and order seen on both paths: hours between the first events of each path
@@ -24,34 +24,30 @@ import pyarrow as pa
 from dedupaudit.platforms.rules import PlatformRules
 from dedupaudit.settings import Settings
 
-# The window of a key is [first received_time, first + window], inclusive. Only groups whose events
-# span more than one window need the recursion; the rest count once.
+# The window of a key is [first received_time, first + window], inclusive. One windowed pass gives
+# each keyed event its group's first and last time and its rank (ties: browser first, then file
+# order). A group whose events all fall in its first window counts once, at rank 1; only groups
+# spanning more than one window (rare: late batches, reused IDs) go through the recursion, which
+# finds each next window's opening event.
 DEDUP_SQL = """
 CREATE TEMP TABLE keyed AS
-SELECT e.eid, e.platform, e.event_type, e.name_key, e.event_id, e.source, e.received_time, e.file, e.row,
-       r.window_us,
-       CASE WHEN r.same_source_dedup THEN 0
-            ELSE row_number() OVER (PARTITION BY e.platform, e.name_key, e.event_id, e.source
-                                    ORDER BY e.received_time, e.eid) END AS slot
-FROM events e JOIN rules r USING (platform)
-WHERE e.event_type IS NOT NULL AND e.event_id IS NOT NULL;
-
-CREATE TEMP TABLE dedup_groups AS
-SELECT row_number() OVER (ORDER BY platform, name_key, event_id, slot) AS gid, *
-FROM (SELECT platform, name_key, event_id, slot, any_value(window_us) AS window_us,
-             min(received_time) AS first_t, max(received_time) AS last_t
-      FROM keyed GROUP BY platform, name_key, event_id, slot);
-
-CREATE TEMP TABLE keyed_g AS
-SELECT k.*, g.gid FROM keyed k JOIN dedup_groups g USING (platform, name_key, event_id, slot);
+SELECT eid, received_time, source, file, row, window_us, platform, name_key, event_id, slot,
+       min(received_time) OVER grp AS first_t,
+       max(received_time) OVER grp AS last_t,
+       row_number() OVER (grp ORDER BY received_time, source = 'pixel' DESC, file, row) AS rank_in_group
+FROM (SELECT e.eid, e.received_time, e.source, e.file, e.row, r.window_us, e.platform, e.name_key, e.event_id, {slot} AS slot
+      FROM events e JOIN rules r USING (platform)
+      WHERE e.event_type IS NOT NULL AND e.event_id IS NOT NULL)
+WINDOW grp AS (PARTITION BY platform, name_key, event_id, slot);
 
 CREATE TEMP TABLE multi_window AS
-SELECT k.gid, k.received_time, g.window_us FROM keyed_g k JOIN dedup_groups g USING (gid)
-WHERE g.window_us IS NOT NULL AND g.last_t > g.first_t + to_microseconds(g.window_us);
+SELECT eid, received_time, source, file, row, window_us, first_t,
+       dense_rank() OVER (ORDER BY platform, name_key, event_id, slot) AS gid
+FROM keyed WHERE window_us IS NOT NULL AND last_t > first_t + to_microseconds(window_us);
 
 CREATE TEMP TABLE anchors AS
 WITH RECURSIVE a(gid, t) AS (
-    SELECT gid, first_t FROM dedup_groups
+    SELECT DISTINCT gid, first_t FROM multi_window
   UNION ALL
     SELECT m.gid, min(m.received_time)
     FROM a JOIN multi_window m ON m.gid = a.gid AND m.received_time > a.t + to_microseconds(m.window_us)
@@ -60,12 +56,18 @@ WITH RECURSIVE a(gid, t) AS (
 SELECT DISTINCT gid, t FROM a;
 
 CREATE TEMP TABLE dedup AS
-SELECT k.eid,
+SELECT eid, rank_in_group = 1 AS counts FROM keyed
+WHERE window_us IS NULL OR last_t <= first_t + to_microseconds(window_us)
+UNION ALL
+SELECT m.eid,
        a.t IS NOT NULL
-       AND row_number() OVER (PARTITION BY k.gid, k.received_time ORDER BY k.source = 'pixel' DESC, k.file, k.row) = 1
-       AS counts
-FROM keyed_g k LEFT JOIN anchors a ON a.gid = k.gid AND a.t = k.received_time;
+       AND row_number() OVER (PARTITION BY m.gid, m.received_time ORDER BY m.source = 'pixel' DESC, m.file, m.row) = 1
+FROM multi_window m LEFT JOIN anchors a ON a.gid = m.gid AND a.t = m.received_time;
 """
+# When a rule file says same-source duplicates are not deduplicated, the k-th browser event of a key
+# pairs only with the k-th server event: the slot is that k. Otherwise every event of a key shares slot 0.
+SLOT_SQL = ("CASE WHEN r.same_source_dedup THEN 0 ELSE row_number() OVER "
+            "(PARTITION BY e.platform, e.name_key, e.event_id, e.source ORDER BY e.received_time, e.eid) END")
 
 # An event's order: its own order_id; else the order of other events with the same ID (when they
 # agree on one order); else the single non-excluded order with the same value created within the
@@ -105,39 +107,43 @@ FROM p LEFT JOIN by_id i ON p.order_key IS NULL AND i.platform = p.platform AND 
 LEFT JOIN by_value_time v USING (eid);
 """
 
-# Name sets are compared by counting: equal sets have as many names each as they share.
+# One pass per (order, name, ID) gives everything: an ID both sides sent, the widest time between a
+# browser and a server event with that name and ID (latest of one side minus earliest of the other),
+# and which names each side used. No self-join, so it stays linear in the number of events.
 ORDER_CHECKS_SQL = """
 CREATE TEMP TABLE order_checks AS
-WITH sides AS (
-    SELECT platform, link_key,
-           count(*) FILTER (WHERE source = 'pixel') AS pixel_events,
-           count(*) FILTER (WHERE source = 'capi') AS capi_events,
-           count(event_id) FILTER (WHERE source = 'pixel') AS pixel_ids,
-           count(event_id) FILTER (WHERE source = 'capi') AS capi_ids
+WITH keys AS (
+    SELECT platform, link_key, name_key, event_id,
+           count(*) FILTER (WHERE source = 'pixel') AS n_pixel,
+           count(*) FILTER (WHERE source = 'capi') AS n_capi,
+           greatest(max(epoch_us(received_time)) FILTER (WHERE source = 'pixel') - min(epoch_us(received_time)) FILTER (WHERE source = 'capi'),
+                    max(epoch_us(received_time)) FILTER (WHERE source = 'capi') - min(epoch_us(received_time)) FILTER (WHERE source = 'pixel'))
+               AS widest_us
     FROM purchases WHERE link_key IS NOT NULL
+    GROUP BY platform, link_key, name_key, event_id
+), per_order AS (
+    SELECT k.platform, k.link_key,
+           sum(k.n_pixel) AS pixel_events, sum(k.n_capi) AS capi_events,
+           coalesce(sum(k.n_pixel) FILTER (WHERE k.event_id IS NOT NULL), 0) AS pixel_ids,
+           coalesce(sum(k.n_capi) FILTER (WHERE k.event_id IS NOT NULL), 0) AS capi_ids,
+           coalesce(bool_or(k.event_id IS NOT NULL AND r.window_us IS NOT NULL AND k.widest_us > r.window_us), false) AS outside_window
+    FROM keys k JOIN rules r USING (platform)
+    GROUP BY k.platform, k.link_key
+    HAVING sum(k.n_pixel) > 0 AND sum(k.n_capi) > 0
+), same_names AS (  -- equal name sets: every name used is used on both sides
+    SELECT platform, link_key, bool_and(on_pixel AND on_capi) AS same
+    FROM (SELECT platform, link_key, name_key, sum(n_pixel) > 0 AS on_pixel, sum(n_capi) > 0 AS on_capi
+          FROM keys GROUP BY platform, link_key, name_key)
     GROUP BY platform, link_key
-    HAVING count(*) FILTER (WHERE source = 'pixel') > 0 AND count(*) FILTER (WHERE source = 'capi') > 0
-), names AS (
-    SELECT platform, link_key, name_key, bool_or(source = 'pixel') AS on_pixel, bool_or(source = 'capi') AS on_capi
-    FROM purchases SEMI JOIN sides USING (platform, link_key)
-    GROUP BY platform, link_key, name_key
-), name_sets AS (
-    SELECT platform, link_key, bool_and(on_pixel AND on_capi) AS same_names FROM names GROUP BY platform, link_key
-), id_pairs AS (
-    SELECT p.platform, p.link_key,
-           bool_or(p.name_key = c.name_key AND r.window_us IS NOT NULL
-                   AND abs(epoch_us(p.received_time) - epoch_us(c.received_time)) > r.window_us) AS outside_window
-    FROM purchases p
-    JOIN purchases c ON c.platform = p.platform AND c.link_key = p.link_key AND c.event_id = p.event_id
-    JOIN rules r ON r.platform = p.platform
-    WHERE p.source = 'pixel' AND c.source = 'capi'
-    GROUP BY p.platform, p.link_key
+), shared_ids AS (  -- an ID both sides sent, whatever the names
+    SELECT DISTINCT platform, link_key
+    FROM (SELECT platform, link_key, event_id FROM keys WHERE event_id IS NOT NULL
+          GROUP BY platform, link_key, event_id HAVING sum(n_pixel) > 0 AND sum(n_capi) > 0)
 )
-SELECT s.*,
-       s.pixel_ids > 0 AND s.capi_ids > 0 AND i.link_key IS NULL AS mismatched_event_id,
-       NOT n.same_names AS event_name_drift,
-       coalesce(i.outside_window, false) AS outside_window
-FROM sides s JOIN name_sets n USING (platform, link_key) LEFT JOIN id_pairs i USING (platform, link_key);
+SELECT o.*,
+       o.pixel_ids > 0 AND o.capi_ids > 0 AND i.link_key IS NULL AS mismatched_event_id,
+       NOT n.same AS event_name_drift
+FROM per_order o JOIN same_names n USING (platform, link_key) LEFT JOIN shared_ids i USING (platform, link_key);
 """
 
 # How far apart the two paths report the same order: the first pixel vs the first server event.
@@ -179,7 +185,8 @@ def build_tables(con: duckdb.DuckDBPyConnection, events: pd.DataFrame, orders: p
         SELECT *, coalesce(list_contains($excluded, status), false) AS excluded
         FROM orders_in WHERE {period.format(col='created_at')}""",
         {**bounds, "excluded": [s.lower() for s in settings.excluded_statuses]})
-    con.execute(DEDUP_SQL)
+    every_rule_dedups_same_source = all(r.same_source_dedup for r in rules.values())
+    con.execute(DEDUP_SQL.replace("{slot}", "0" if every_rule_dedups_same_source else f"({SLOT_SQL})"))
     con.execute(LINK_SQL.replace("$tolerance_s", str(float(settings.link_tolerance_minutes) * 60)))
     con.execute(ORDER_CHECKS_SQL)
     con.execute(PAIR_GAPS_SQL)

@@ -78,10 +78,13 @@ PLACEHOLDER_IDS = Check(
 
 def _find_reused(view: AuditView, options: dict):
     rows = view.rows("""
-        SELECT platform, event_id, count(DISTINCT link_key) AS orders, count(*) AS events,
-               min(event_name) AS event_name, min(order_id) AS order_id, min(received_time) AS first_received
-        FROM purchases WHERE event_id IS NOT NULL AND link_key IS NOT NULL
-        GROUP BY platform, event_id HAVING count(DISTINCT link_key) >= $min_orders
+        SELECT platform, event_id, count(*) AS orders, sum(events) AS events,
+               min(event_name) AS event_name, min(first_received) AS first_received
+        FROM (SELECT platform, event_id, link_key, count(*) AS events, min(event_name) AS event_name,
+                     min(received_time) AS first_received
+              FROM purchases WHERE event_id IS NOT NULL AND link_key IS NOT NULL
+              GROUP BY platform, event_id, link_key)
+        GROUP BY platform, event_id HAVING count(*) >= $min_orders
         ORDER BY platform, orders DESC, event_id""", {"min_orders": options["min_orders"]})
     for platform in sorted({r["platform"] for r in rows}):
         ids = [r for r in rows if r["platform"] == platform]

@@ -41,14 +41,14 @@ def check(
     config_file: Path = typer.Option(None, "--config", help="Config file (default: dedupaudit.yaml here or in a parent folder).", show_default=False),
     platform: str = typer.Option(None, "--platform", help="Platform of event rows that have no platform column or an empty value (e.g. meta)."),
     rules_dir: Path = typer.Option(None, "--rules", help="Folder of platform rule files to use instead of the built-in ones.", show_default=False),
-    timezone: str = typer.Option(None, "--timezone", help="Time zone of timestamps written without an offset (IANA name, e.g. Europe/Berlin). [default: UTC]", show_default=False),
+    timezone: str = typer.Option(None, "--timezone", help="Time zone of timestamps written without an offset (IANA name, e.g. Europe/Berlin). \\[default: UTC]", show_default=False),
     since: str = typer.Option(None, "--since", help="Only events (by event_time) and orders (by created_at) at or after this time."),
     until: str = typer.Option(None, "--until", help="Only events and orders at or before this time; a bare date includes that whole day."),
     exclude_statuses: str = typer.Option(None, "--exclude-statuses", show_default=False,
                                          help="Comma-separated order statuses that are not real sales (any case); '' counts every order. "
-                                              "[default: test,cancelled,canceled,voided]"),
+                                              "\\[default: test,cancelled,canceled,voided,failed]"),
     output_format: str = typer.Option(None, "--format", "-f", show_default=False,
-                                      help="Report on stdout: rich, json, markdown, html, junit or github. [default: none when -o is given; "
+                                      help="Report on stdout: rich, json, markdown, html, junit or github. \\[default: none when -o is given; "
                                            "else github under GitHub Actions, rich on a terminal, json otherwise]"),
     output: list[Path] = typer.Option([], "--output", "-o", show_default=False,
                                       help="Write a report to this file; repeat for more. The format comes from the extension: "
@@ -56,7 +56,7 @@ def check(
     title: str = typer.Option(None, "--title", help="Title of the HTML and Markdown reports."),
     client: str = typer.Option(None, "--client", help="Who the audit is for, shown on the HTML and Markdown reports."),
     fail_on: str = typer.Option(None, "--fail-on", show_default=False,
-                                help="Exit 1 when a finding is at or above this severity: error, warning, info or never. [default: error]"),
+                                help="Exit 1 when a finding is at or above this severity: error, warning, info or never. \\[default: error]"),
     baseline: Path = typer.Option(None, "--baseline", show_default=False,
                                   help="An earlier JSON result: show what changed and exit 1 on a regression (see `dedupaudit diff`)."),
     tolerance: list[str] = typer.Option([], "--tolerance", show_default=False,
@@ -69,7 +69,7 @@ def check(
     rejects: Path = typer.Option(None, "--rejects", help="Write every rejected input row, with its reason, to this CSV file.", show_default=False),
     export_failures: Path = typer.Option(None, "--export-failures", show_default=False,
                                          help="Write the events behind each finding to this folder, one file per finding."),
-    export_format: str = typer.Option(None, "--export-format", help="csv or parquet, for --export-failures. [default: csv]", show_default=False),
+    export_format: str = typer.Option(None, "--export-format", help="csv or parquet, for --export-failures. \\[default: csv]", show_default=False),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display and no notes on stderr."),
     debug: bool = typer.Option(False, "--debug", help="Show a traceback on errors."),
 ):

@@ -24,6 +24,7 @@ class InputSummary:
     rejected: int
     rejected_reasons: dict[str, int] = field(default_factory=dict)
     outside_period: int = 0  # readable rows left out by --since/--until
+    normalised_order_ids: int = 0  # rows whose order ID was compared trimmed and without a leading '#'
 
 
 @dataclass

@@ -237,7 +237,8 @@ def _input_summary(loaded: Loaded, con, source: str | None) -> InputSummary:
                               " - (SELECT count(*) FROM undelivered WHERE source = $s)", {"s": source}).fetchone()[0]
     reasons = loaded.rejects["reason"].value_counts().to_dict() if len(loaded.rejects) else {}
     return InputSummary(files=loaded.files, rows=loaded.rows, rejected=len(loaded.rejects),
-                        rejected_reasons={str(k): int(v) for k, v in reasons.items()}, outside_period=int(outside))
+                        rejected_reasons={str(k): int(v) for k, v in reasons.items()}, outside_period=int(outside),
+                        normalised_order_ids=loaded.normalised_order_ids)
 
 
 def _period(con, since, until) -> dict:

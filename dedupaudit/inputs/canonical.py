@@ -35,6 +35,12 @@ class Loaded:
     files: list[str] = field(default_factory=list)
 
     @property
+    def normalised_order_ids(self) -> int:
+        """Rows whose order ID is compared in another spelling ('#1001' or ' 1001 ' as '1001')."""
+        ids = self.frame["order_id"]
+        return int((ids.notna() & (ids != self.frame["order_key"])).sum())
+
+    @property
     def rows(self) -> int:
         return len(self.frame) + len(self.rejects)
 

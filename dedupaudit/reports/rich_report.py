@@ -35,6 +35,8 @@ def _header(console: Console, result: AuditResult) -> None:
             line += f", [yellow]{s.rejected:,} rejected[/yellow] ({', '.join(f'{k}: {v}' for k, v in s.rejected_reasons.items())})"
         if s.outside_period:
             line += f", {s.outside_period:,} outside the period"
+        if s.normalised_order_ids:
+            line += f", {s.normalised_order_ids:,} order IDs compared without '#' or spaces"
         console.print(line)
     console.print()
 

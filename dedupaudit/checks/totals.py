@@ -83,6 +83,13 @@ UNDER_REPORTED = Check(
 )
 
 
+# Real orders with no purchase event from one path ($side) of one platform ($p).
+_ORDERS_WITHOUT_PATH = """
+    FROM orders o WHERE NOT excluded AND NOT EXISTS (
+        SELECT 1 FROM purchases p WHERE p.platform = $p AND p.source = $side AND p.link_key = o.order_key)
+"""
+
+
 def _find_coverage(view: AuditView, options):
     for s in _purchase_summaries(view):
         opts = options.at(s.platform)
@@ -90,7 +97,8 @@ def _find_coverage(view: AuditView, options):
             share = s.coverage[side]
             if share is None or share >= opts["warning_below"]:
                 continue
-            missing = round(s.orders * (1 - share))
+            params = {"p": s.platform, "side": side}
+            missing = view.rows(f"SELECT count(DISTINCT order_key) AS n {_ORDERS_WITHOUT_PATH}", params)[0]["n"]
             yield Hit(
                 s.platform, "purchase", missing,
                 f"Only {share:.0%} of real orders have a {words} purchase event on {s.display_name} "
@@ -99,10 +107,8 @@ def _find_coverage(view: AuditView, options):
                  "fires on every order confirmation." if side == "pixel" else
                  "Make the server send a purchase for every order, including those paid later or outside the checkout."),
                 cap=_small_sample(s, opts),
-                evidence=("""SELECT 'orders' AS side, file, row, order_id, created_at, value, currency, status FROM orders o
-                             WHERE NOT excluded AND NOT EXISTS (SELECT 1 FROM purchases p WHERE p.platform = $p
-                                   AND p.source = $side AND p.link_key = o.order_key) ORDER BY file, row""",
-                          {"p": s.platform, "side": side}),
+                evidence=(f"SELECT 'orders' AS side, file, row, order_id, created_at, value, currency, status "
+                          f"{_ORDERS_WITHOUT_PATH} ORDER BY file, row", params),
             )
 
 

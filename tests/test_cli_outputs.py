@@ -53,6 +53,8 @@ def test_baseline_regression_exits_1_and_is_in_the_json(tmp_path):
     assert worse.returncode == 1  # a regression fails even with --fail-on never
     assert json.loads(worse.stdout)["baseline"]["regressed"] is True
     assert "inflation" in worse.stderr
+    alone = run("check", *clean, "--tolerance", "inflation_ratio=0.5")
+    assert alone.returncode == 2 and "--tolerance only applies with --baseline" in alone.stderr
 
 
 def test_rules_list_and_explain():

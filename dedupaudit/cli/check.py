@@ -88,6 +88,8 @@ def check(
         if settings.fail_on not in config.FAIL_ON:
             raise UserError(f"--fail-on: '{settings.fail_on}' is not one of {', '.join(config.FAIL_ON)}")
         stdout_format, files = _outputs(value("format"), [Path(p) for p in value("outputs", [])])
+        if tolerance and not value("baseline_file"):
+            raise UserError("--tolerance only applies with --baseline FILE (or use `dedupaudit diff --tolerance`)")
         tolerances = (Tolerances.from_config(value("baseline"), _source(merged, "baseline"))
                       .with_config(tolerance_options(tolerance), "--tolerance", section="")) if value("baseline_file") else None
 

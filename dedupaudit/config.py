@@ -31,7 +31,6 @@ Layer = dict[str, tuple[Any, str]]  # dotted key -> (value, where it came from)
 class Key:
     kind: str  # what the value must be, as said in errors
     valid: Callable[[Any], bool]
-    help: str
     path: bool = False  # a path (or list of paths) relative to the config file
 
 
@@ -49,27 +48,26 @@ def _number(v):
 
 # Every key the file may set (besides checks.*, baseline and mapping, which are validated below and by their modules).
 KEYS: dict[str, Key] = {
-    "inputs.pixel": Key("a list of paths", _str_list, "default browser-pixel inputs (files, folders, globs)", path=True),
-    "inputs.capi": Key("a list of paths", _str_list, "default server (CAPI) inputs", path=True),
-    "inputs.orders": Key("a list of paths", _str_list, "default order exports", path=True),
-    "platform": Key("a platform id", _str, "platform of event rows without one"),
-    "rules": Key("a folder path", _str, "folder of platform rule files replacing the built-in ones", path=True),
-    "timezone": Key("an IANA time zone name", _str, "zone of timestamps written without an offset"),
-    "since": Key("a timestamp", _str, "start of the period (events by event_time, orders by created_at)"),
-    "until": Key("a timestamp", _str, "end of the period; a bare date includes the whole day"),
-    "excluded_statuses": Key("a list of statuses", lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
-                             "order statuses that are not real sales"),
-    "fail_on": Key(f"one of {', '.join(FAIL_ON)}", lambda v: v in FAIL_ON, "exit 1 on findings at or above this severity"),
-    "link_tolerance_minutes": Key("a number", _number, "how far an event without order ID may be from its order to be linked by value"),
-    "format": Key(f"one of {', '.join(FORMATS)}", lambda v: v in FORMATS, "report format on stdout"),
-    "outputs": Key("a list of paths", _str_list, "report files to write; the format comes from the extension", path=True),
-    "title": Key("text", _str, "report title (HTML, Markdown)"),
-    "client": Key("text", _str, "who the report is for (HTML, Markdown)"),
-    "export_failures": Key("a folder path", _str, "write the events behind each finding to this folder", path=True),
-    "export_format": Key("csv or parquet", lambda v: v in ("csv", "parquet"), "file format of --export-failures"),
-    "formats.pixel": Key("a format name", _str, "read pixel files as this format (see `dedupaudit formats`)"),
-    "formats.capi": Key("a format name", _str, "read server files as this format"),
-    "formats.orders": Key("a format name", _str, "read order files as this format"),
+    "inputs.pixel": Key("a list of paths", _str_list, path=True),  # default browser-pixel inputs
+    "inputs.capi": Key("a list of paths", _str_list, path=True),  # default server (CAPI) inputs
+    "inputs.orders": Key("a list of paths", _str_list, path=True),  # default order exports
+    "platform": Key("a platform id", _str),  # platform of event rows without one
+    "rules": Key("a folder path", _str, path=True),  # platform rule files replacing the built-in ones
+    "timezone": Key("an IANA time zone name", _str),  # zone of timestamps written without an offset
+    "since": Key("a timestamp", _str),  # start of the period (events by event_time, orders by created_at)
+    "until": Key("a timestamp", _str),  # end of the period; a bare date includes the whole day
+    "excluded_statuses": Key("a list of statuses", lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)),
+    "fail_on": Key(f"one of {', '.join(FAIL_ON)}", lambda v: v in FAIL_ON),  # exit 1 at or above this severity
+    "link_tolerance_minutes": Key("a number", _number),  # value+time linking: how far an event may be from its order
+    "format": Key(f"one of {', '.join(FORMATS)}", lambda v: v in FORMATS),  # report format on stdout
+    "outputs": Key("a list of paths", _str_list, path=True),  # report files; the format comes from the extension
+    "title": Key("text", _str),  # report title (HTML, Markdown)
+    "client": Key("text", _str),  # who the report is for (HTML, Markdown)
+    "export_failures": Key("a folder path", _str, path=True),  # the events behind each finding go here
+    "export_format": Key("csv or parquet", lambda v: v in ("csv", "parquet")),
+    "formats.pixel": Key("a format name", _str),  # read pixel files as this format (see `dedupaudit formats`)
+    "formats.capi": Key("a format name", _str),
+    "formats.orders": Key("a format name", _str),
 }
 SECTIONS = ("checks", "baseline", "mapping")  # taken whole; their own code validates them (mapping: inputs/mapping.py)
 

@@ -80,7 +80,3 @@ class AuditResult:
     def to_dict(self) -> dict:
         data = asdict(self)
         return {"schema_version": data.pop("schema_version"), **data}
-
-    def worst_severity(self) -> str | None:
-        ranks = [severity_rank(f.severity) for f in self.findings]
-        return SEVERITIES[min(ranks)] if ranks else None

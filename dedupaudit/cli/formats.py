@@ -16,7 +16,7 @@ import typer
 from dedupaudit.cli.main import app, user_errors
 from dedupaudit.errors import UserError
 from dedupaudit.inputs.native.formats import GENERIC_FORMATS
-from dedupaudit.platforms.rules import PlatformRules, load_rules
+from dedupaudit.platforms.rules import PlatformRules, load_rules, unconfirmed_facts
 
 
 @app.command()
@@ -55,7 +55,7 @@ def describe_formats(rules: dict[str, PlatformRules]) -> dict:
                 "sides": ["capi"], "label": spec.label, "detected_by": "; ".join(detected),
                 "events": list(spec.events), "columns": {c: f.describe() for c, f in spec.fields.items()},
                 "test": ", ".join(list(spec.test) + list(spec.test_endpoints)) or None,
-                "unconfirmed": _unconfirmed(spec.facts),
+                "unconfirmed": unconfirmed_facts(spec.facts),
             })
         for spec in native.browser:
             detected = "URL " + ", ".join(spec.endpoints)
@@ -65,7 +65,7 @@ def describe_formats(rules: dict[str, PlatformRules]) -> dict:
                 "format": spec.format, "platform": rule.platform, "kind": "pixel request (in a HAR capture)",
                 "sides": ["pixel"], "label": spec.label, "detected_by": f"{detected}; {spec.body} body",
                 "columns": {c: f.describe() for c, f in spec.fields.items()},
-                "names": spec.names or None, "unconfirmed": _unconfirmed(spec.facts),
+                "names": spec.names or None, "unconfirmed": unconfirmed_facts(spec.facts),
             })
         if native.log:
             platform.append({
@@ -76,16 +76,6 @@ def describe_formats(rules: dict[str, PlatformRules]) -> dict:
                 "columns": {c: f.describe() for c, f in native.log.fields.items()},
             })
     return {"generic": generic, "platform": platform}
-
-
-def _unconfirmed(facts: dict) -> dict:
-    out = {}
-    for key, fact in facts.items():
-        if fact["status"] == "observed":
-            out[key] = f"observed in {fact['source']}" + (f"; {fact['note']}" if fact.get("note") else "")
-        elif fact["status"] == "assumption":
-            out[key] = f"assumption: {fact['note']}"
-    return out
 
 
 def _text(listing: dict) -> str:

@@ -271,13 +271,20 @@ class NativeSpec:
     log: LogFormat | None = None
 
     def unconfirmed(self) -> list[tuple[str, str, str]]:
-        """(format, key, note) of every native fact that is not documented by the platform."""
-        out = []
-        for spec in (*self.server, *self.browser):
-            for key, fact in spec.facts.items():
-                if fact["status"] != "documented":
-                    out.append((spec.format, key, f"{fact['status']}: {fact.get('note') or fact.get('source')}"))
-        return out
+        """(format, key, why) of every native fact the platform does not document."""
+        return [(spec.format, key, why) for spec in (*self.server, *self.browser)
+                for key, why in unconfirmed_facts(spec.facts).items()]
+
+
+def unconfirmed_facts(facts: dict) -> dict[str, str]:
+    """Key -> why it is not documented ('observed in <source>; <note>' or 'assumption: <note>')."""
+    out = {}
+    for key, fact in facts.items():
+        if fact["status"] == "observed":
+            out[key] = f"observed in {fact['source']}" + (f"; {fact['note']}" if fact.get("note") else "")
+        elif fact["status"] == "assumption":
+            out[key] = f"assumption: {fact['note']}"
+    return out
 
 
 def _parse_native(data, platform: str, fail) -> NativeSpec:

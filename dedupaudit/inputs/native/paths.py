@@ -12,8 +12,6 @@ import json
 
 from dedupaudit.platforms.rules import FieldSpec
 
-MISSING = None
-
 
 def get(value, path: str):
     """The value at `path`, or None."""

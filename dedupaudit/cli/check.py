@@ -14,7 +14,7 @@ import typer
 from dedupaudit import config
 from dedupaudit.audit.engine import run_audit
 from dedupaudit.baseline import Tolerances, compare, load_result, tolerance_options
-from dedupaudit.cli.main import EXIT_FINDINGS, app, user_errors
+from dedupaudit.cli.main import EXIT_FINDINGS, app, user_errors, write_file
 from dedupaudit.cli.progress import progress
 from dedupaudit.errors import UserError
 from dedupaudit.inputs.canonical import Loaded, load_events, load_orders
@@ -81,7 +81,11 @@ def check(
     """
     with user_errors(debug):
         config_path = config.find_config(config_file)
-        cli_layer = _cli_layer(locals())
+        cli_layer = _cli_layer(
+            pixel=pixel, capi=capi, orders=orders, platform=platform, rules_dir=rules_dir, timezone=timezone, since=since,
+            until=until, exclude_statuses=exclude_statuses, output_format=output_format, output=output, title=title,
+            client=client, fail_on=fail_on, baseline=baseline, mapping=mapping, pixel_format=pixel_format,
+            capi_format=capi_format, orders_format=orders_format, export_failures=export_failures, export_format=export_format)
         merged = config.merge(config.DEFAULTS, config.load_file(config_path) if config_path else {}, cli_layer)
         settings = config.settings_from(merged)
         value = lambda key, default=None: config.value(merged, key, default)  # noqa: E731
@@ -135,7 +139,7 @@ def check(
         raise typer.Exit(code)
 
 
-def _cli_layer(args: dict) -> config.Layer:
+def _cli_layer(**args) -> config.Layer:
     """The options actually given on the command line, as a config layer named after each option."""
     layer: config.Layer = {}
 
@@ -200,7 +204,7 @@ def _outputs(fmt: str | None, files: list[Path]) -> tuple[str | None, list[tuple
 def _write_reports(result: AuditResult, stdout_format: str | None, files, fail_on: str, value, quiet: bool) -> None:
     options = dict(title=value("title"), client=value("client"), fail_on=fail_on)
     for path, kind in files:
-        _write(path, RENDERERS[kind](result, RenderOptions(**options)))
+        write_file(path, RENDERERS[kind](result, RenderOptions(**options)))
         if not quiet:
             print(f"dedupaudit: wrote {kind} report to {path}", file=sys.stderr)
     if stdout_format is not None:
@@ -219,7 +223,7 @@ def _write_rejects(path: Path, loaded: dict[str, Loaded]) -> None:
     frames = [l.rejects.assign(input=side) for side, l in loaded.items() if len(l.rejects)]
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["input", "file", "row", "source_ref", "reason", "value"])
     table["value"] = table["value"].map(redact)
-    _write(path, table[["input", "file", "row", "source_ref", "reason", "value"]].to_csv(index=False))
+    write_file(path, table[["input", "file", "row", "source_ref", "reason", "value"]].to_csv(index=False))
 
 
 def _export(folder: Path, evidence: list, fmt: str, quiet: bool) -> None:
@@ -243,15 +247,8 @@ def _export(folder: Path, evidence: list, fmt: str, quiet: bool) -> None:
                 rows[column] = rows[column].map(redact)
         target = folder / f"{name}.{fmt}"
         if fmt == "csv":
-            _write(target, rows.to_csv(index=False))
+            write_file(target, rows.to_csv(index=False))
         else:
             rows.to_parquet(target, index=False)
     if not quiet:
         print(f"dedupaudit: wrote the rows behind {len(evidence)} findings to {folder}", file=sys.stderr)
-
-
-def _write(path: Path, text: str) -> None:
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"{path}: cannot write ({exc.strerror})") from exc

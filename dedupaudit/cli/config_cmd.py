@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from dedupaudit import config
-from dedupaudit.cli.main import app, user_errors
+from dedupaudit.cli.main import app, user_errors, write_file
 from dedupaudit.errors import UserError
 
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
@@ -38,8 +38,5 @@ def init(
     with user_errors(debug):
         if path.exists() and not force:
             raise UserError(f"{path} exists already (use --force to overwrite)")
-        try:
-            path.write_text(config.STARTER, encoding="utf-8")
-        except OSError as exc:
-            raise UserError(f"{path}: cannot write ({exc.strerror})") from exc
+        write_file(path, config.STARTER)
         print(f"dedupaudit: wrote {path}; edit it, then `dedupaudit config show`", file=sys.stderr)

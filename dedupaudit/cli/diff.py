@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from dedupaudit.baseline import Tolerances, compare, load_result, tolerance_options
-from dedupaudit.cli.main import EXIT_FINDINGS, app, user_errors
+from dedupaudit.cli.main import EXIT_FINDINGS, app, user_errors, write_file
 from dedupaudit.errors import UserError
 from dedupaudit.reports.diff_report import RENDERERS
 
@@ -45,10 +45,7 @@ def diff(
         if output is None:
             sys.stdout.write(report)
         else:
-            try:
-                output.write_text(report, encoding="utf-8")
-            except OSError as exc:
-                raise UserError(f"{output}: cannot write ({exc.strerror})") from exc
+            write_file(output, report)
             print(f"dedupaudit: wrote {fmt} diff to {output}", file=sys.stderr)
     if result.regressed:
         raise typer.Exit(EXIT_FINDINGS)

@@ -49,6 +49,14 @@ def user_errors(debug: bool):
         raise typer.Exit(EXIT_BUG) from None
 
 
+def write_file(path, text: str) -> None:
+    """Write a report or file the user asked for; a path that cannot be written is a user error."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write ({exc.strerror})") from exc
+
+
 def _version(value: bool):
     if value:
         print(f"dedupaudit {__version__}")

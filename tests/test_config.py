@@ -17,7 +17,12 @@ def test_found_in_a_parent_folder(tmp_path):
     (tmp_path / "dedupaudit.yaml").write_text("timezone: Europe/Berlin\n")
     (tmp_path / "a" / "b").mkdir(parents=True)
     assert config.find_config(None, tmp_path / "a" / "b") == tmp_path / "dedupaudit.yaml"
-    assert config.find_config(None, tmp_path.parent / "elsewhere-that-does-not-exist") in (None, config.find_config(None, tmp_path.parent))
+    # The nearest file wins over one further up.
+    (tmp_path / "a" / "dedupaudit.yaml").write_text("timezone: UTC\n")
+    assert config.find_config(None, tmp_path / "a" / "b") == tmp_path / "a" / "dedupaudit.yaml"
+    # --config names a file that must exist.
+    with pytest.raises(UserError, match="--config .*missing.yaml: no such file"):
+        config.find_config(tmp_path / "missing.yaml")
 
 
 @pytest.mark.parametrize("text, message", [

@@ -71,7 +71,6 @@ def test_malformed_rule_file(rules_copy, change, message):
 
 
 def test_a_user_can_add_a_platform_by_dropping_a_file(rules_copy):
-    _edit(rules_copy, "meta.yaml", lambda d: None)
     data = yaml.safe_load((rules_copy / "meta.yaml").read_text())
     data.update(platform="bing", display_name="Microsoft Ads")
     (rules_copy / "bing.yaml").write_text(yaml.safe_dump(data))

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from dedupaudit.errors import UserError
-from dedupaudit.platforms.rules import FACT_KEYS, bundled_rules_dir, load_rules
+from dedupaudit.platforms.rules import FACT_KEYS, MODEL_KEYS, bundled_rules_dir, load_rules
 
 REQUIRED_PURCHASE_NAMES = {
     "meta": {"Purchase"},
@@ -26,7 +26,8 @@ def test_shipped_rules_match_the_design_defaults():
         assert set(rule.events["purchase"]) == names
         assert rule.same_source_dedup is True
         assert rule.dedup_window_hours == (None if platform == "google" else 48)
-        assert set(rule.facts) == set(FACT_KEYS)
+        # every value that drives the audit says where it comes from, the optional model keys included
+        assert set(FACT_KEYS) | {k for k in MODEL_KEYS if k in rule.data} <= set(rule.facts)
 
 
 def test_every_assumption_is_visible():
@@ -63,6 +64,21 @@ def _edit(folder: Path, name: str, change):
     (lambda d: d["facts"]["same_source_dedup"].pop("note"), r"facts.same_source_dedup: an assumption needs a note"),
     (lambda d: d["dedup_id"].update(extra="x"), r"meta.yaml: dedup_id.extra: unknown key"),
     (lambda d: d.update(schema=2), r"meta.yaml: schema: unsupported version"),
+    # the dedup model's optional parts and their evidence
+    (lambda d: d["fallback"].update(keys=["cookie"]), r"meta.yaml: fallback.keys: expected a list of fbp, external_id, ttp, order_id"),
+    (lambda d: d["fallback"].update(order="later"), r"meta.yaml: fallback.order: expected one of browser_first, any"),
+    (lambda d: d["fallback"].update(window="48h"), r"meta.yaml: fallback.window: unknown key"),
+    (lambda d: d["fallback"].update(event_types=["refund"]), r"meta.yaml: fallback.event_types: expected a list of event types"),
+    (lambda d: d["facts"].pop("fallback"), r"meta.yaml: facts.fallback: required key is missing"),
+    (lambda d: d["facts"].update({"fallback.cookie": {"status": "assumption", "note": "x"}}), r"facts.fallback.cookie: unknown key"),
+    (lambda d: d["facts"]["same_source_dedup"].pop("reading"), r"facts.same_source_dedup.reading: required with an alternative reading"),
+    (lambda d: d["facts"]["fallback"].update(alternative=None, reading="r", other_reading="o"),
+     r"facts.fallback.alternative: a documented fact has no other reading"),
+    (lambda d: d["facts"]["names_case_sensitive"].update(status="observed"), r"facts.names_case_sensitive: an observed fact needs a source"),
+    (lambda d: d.update(dedup_scope={"column": "page_url", "label": "page"}), r"meta.yaml: dedup_scope.column: expected one of"),
+    (lambda d: d.update(offline_after_hours=-1), r"meta.yaml: offline_after_hours: expected a positive number or null"),
+    (lambda d: d.update(merged_names=["Purchase"]), r"meta.yaml: merged_names: expected a mapping"),
+    (lambda d: d.update(server_time_unit=["seconds", "minutes"]), r"meta.yaml: server_time_unit: expected one of"),
 ])
 def test_malformed_rule_file(rules_copy, change, message):
     _edit(rules_copy, "meta.yaml", change)
@@ -87,3 +103,25 @@ def test_not_yaml(rules_copy):
     (rules_copy / "meta.yaml").write_text("platform: [unclosed")
     with pytest.raises(UserError, match="meta.yaml: not a readable YAML file"):
         load_rules(rules_copy)
+
+
+def test_each_unconfirmed_value_states_its_other_reading():
+    """The readings the audit shows as a range (../shared/platforms.md, December 2026)."""
+    rules = load_rules()
+    readings = {(p, a.rule): a for p, r in rules.items() for a in r.alternatives}
+    assert {("tiktok", "merged_names"), ("tiktok", "fallback"), ("snap", "fallback"), ("pinterest", "offline_after_hours"),
+            ("meta", "names_case_sensitive"), ("meta", "same_source_dedup"), ("meta", "fallback.applies_to"),
+            ("google", "dedup_scope.capi_default")} <= set(readings)
+    tiktok = readings[("tiktok", "merged_names")].rules
+    assert tiktok.merged_names == {"CompletePayment": "Purchase"} and rules["tiktok"].merged_names == {}
+    assert readings[("snap", "fallback")].rules.fallback.keys == ("order_id",)
+    assert readings[("snap", "fallback")].rules.fallback.window_hours == 720
+    assert readings[("meta", "fallback.applies_to")].rules.fallback.applies_to == "all"
+    assert readings[("google", "dedup_scope.capi_default")].rules.dedup_scope.capi_default == "tag"
+    # same-source deduplication is documented for TikTok and Google only
+    for platform, rule in rules.items():
+        assert (rule.facts["same_source_dedup"]["status"] == "documented") == (platform in ("tiktok", "google")), platform
+    # Meta's fallback is documented, Snap accepts both epoch units, Reddit and Google key per channel / action
+    assert rules["meta"].facts["fallback"]["status"] == "documented" and rules["meta"].fallback.keys == ("fbp", "external_id")
+    assert rules["snap"].server_time_units == ("seconds", "milliseconds")
+    assert rules["google"].dedup_scope.column == "conversion_action" and rules["reddit"].dedup_scope.column == "action_source"

@@ -8,7 +8,8 @@ the file and the key named, because an audit built on a misread rule would be si
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
@@ -17,12 +18,56 @@ import yaml
 from dedupaudit.errors import UserError
 
 FACT_KEYS = ("names_case_sensitive", "dedup_window_hours", "same_source_dedup", "server_time_unit", "max_event_age_days", "events")
+# Optional parts of the dedup model; a file that has one must say where it comes from (a fact).
+MODEL_KEYS = ("dedup_scope", "fallback", "merged_names", "offline_after_hours")
 TIME_UNITS = ("seconds", "milliseconds", "iso8601")
+FACT_STATUSES = ("documented", "observed", "assumption")
+SCOPE_COLUMNS = ("conversion_action", "action_source")  # canonical columns a dedup scope may name
+FALLBACK_KEYS = ("fbp", "external_id", "ttp", "order_id")  # canonical columns a fallback may match on
+FALLBACK_ORDERS = ("browser_first", "any")
+FALLBACK_APPLIES = ("without_event_id", "all")
 _TOP_KEYS = {"schema", "platform", "display_name", "dedup_id", *FACT_KEYS, "facts"}
-_OPTIONAL_TOP_KEYS = {"native"}
+_OPTIONAL_TOP_KEYS = {"native", *MODEL_KEYS}
 _DEDUP_ID_KEYS = {"browser_field", "browser_how", "server_field", "server_how"}
 _FACT_FIELDS = {"status", "source", "note"}
+_ALTERNATIVE_FIELDS = {"alternative", "reading", "other_reading"}
+_SCOPE_KEYS = {"column", "label", "pixel_default", "capi_default", "fix"}
+_FALLBACK_KEYS = {"keys", "order", "window_hours", "same_source", "applies_to", "event_types"}
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: the rule files are read on every run
+
+
+@dataclass(frozen=True)
+class DedupScope:
+    """What must match besides name and ID: Google's conversion action, Reddit's channel."""
+
+    column: str  # canonical column
+    label: str  # what the report calls it ("conversion action")
+    pixel_default: str | None  # the value of a browser event that does not say
+    capi_default: str | None  # the value of a server event that does not say
+    fix: str | None = None  # how to stop an order counting in two scopes (shown in the finding's hint)
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """The second way a platform deduplicates: other keys (Meta's fbp / external_id) for events the ID did not merge."""
+
+    keys: tuple[str, ...]  # any one matching is enough
+    order: str  # browser_first: only a server event received after a browser event is dropped; any: the later event
+    window_hours: float | None
+    same_source: bool  # two browser (or two server) events are also merged this way
+    applies_to: str  # without_event_id: only events with no event ID are dropped; all: any event still counted
+    event_types: tuple[str, ...] = ()  # empty: every event type
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """An unconfirmed rule value and the other way to read it: the audit counts both and reports the range."""
+
+    rule: str  # the fact key (a dotted path into the rule file)
+    status: str  # observed or assumption
+    reading: str  # what the rule file assumes, as a sentence
+    other_reading: str  # the other way to read it, as a phrase ("TikTok merges CompletePayment into Purchase")
+    rules: "PlatformRules"  # the platform's rules under the other reading
 
 
 @dataclass(frozen=True)
@@ -36,17 +81,49 @@ class PlatformRules:
     names_case_sensitive: bool
     dedup_window_hours: float | None
     same_source_dedup: bool
-    server_time_unit: str
+    server_time_unit: str  # the unit the platform documents (the first when several are accepted)
     max_event_age_days: float | None
     events: dict[str, tuple[str, ...]]
     facts: dict[str, dict]
     path: str
     native: NativeSpec | None = None  # how this platform's own request bodies and pixel requests look
+    server_time_units: tuple[str, ...] = ()  # every unit the platform accepts
+    dedup_scope: DedupScope | None = None
+    fallback: Fallback | None = None
+    merged_names: dict[str, str] = field(default_factory=dict)  # name -> the name the platform counts it as
+    offline_after_hours: float | None = None  # server events received later than this never deduplicate
+    data: dict = field(default_factory=dict, compare=False, repr=False)  # the parsed file, to build alternatives from
 
     @property
     def assumptions(self) -> list[str]:
         """The rule values this platform's figures rest on that the platform does not document."""
-        return [key for key in FACT_KEYS if self.facts[key]["status"] == "assumption"]
+        return [key for key, fact in self.facts.items() if fact["status"] != "documented"]
+
+    @cached_property
+    def alternatives(self) -> list[Alternative]:
+        """Every unconfirmed value whose other reading the rule file states, with the rules under that reading."""
+        out = []
+        for key, fact in self.facts.items():
+            if "alternative" in fact:
+                data = _replaced(self.data, key, fact["alternative"])
+                out.append(Alternative(key, fact["status"], fact["reading"], fact["other_reading"],
+                                       parse_rule_data(data, Path(self.path))))
+        return out
+
+    def combined(self, keys: list[str]) -> "PlatformRules":
+        """These rules with the other reading of every fact in `keys` (for the low and high end of a range)."""
+        data = self.data
+        for key in keys:
+            data = _replaced(data, key, self.facts[key]["alternative"])
+        return parse_rule_data(data, Path(self.path))
+
+
+def _replaced(data: dict, dotted: str, value) -> dict:
+    """A copy of `data` with the value at `dotted` replaced (only the dicts on the path are copied)."""
+    head, _, rest = dotted.partition(".")
+    copy = dict(data)
+    copy[head] = _replaced(data[head] or {}, rest, value) if rest else value
+    return copy
 
 
 def bundled_rules_dir() -> Path:
@@ -78,7 +155,10 @@ def parse_rule_file(path: Path) -> PlatformRules:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except (OSError, yaml.YAMLError) as exc:
         raise UserError(f"{path}: not a readable YAML file ({str(exc).splitlines()[0]})") from exc
+    return parse_rule_data(data, path)
 
+
+def parse_rule_data(data, path: Path) -> PlatformRules:
     def fail(key: str, problem: str):
         raise UserError(f"{path}: {key}: {problem}")
 
@@ -101,11 +181,10 @@ def parse_rule_file(path: Path) -> PlatformRules:
     for key in ("names_case_sensitive", "same_source_dedup"):
         _expect(data[key], bool, key, fail)
     for key in ("dedup_window_hours", "max_event_age_days"):
-        value = data[key]
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
-            fail(key, "expected a positive number or null")
-    if data["server_time_unit"] not in TIME_UNITS:
-        fail("server_time_unit", f"expected one of {', '.join(TIME_UNITS)}")
+        _positive_or_null(data[key], key, fail)
+    units = data["server_time_unit"] if isinstance(data["server_time_unit"], list) else [data["server_time_unit"]]
+    if not units or not all(u in TIME_UNITS for u in units):
+        fail("server_time_unit", f"expected one of {', '.join(TIME_UNITS)}, or a list of them")
 
     events = data["events"]
     if not isinstance(events, dict) or "purchase" not in events:
@@ -122,22 +201,13 @@ def parse_rule_file(path: Path) -> PlatformRules:
                 fail(f"events.{event_type}", f"'{name}' is already listed under '{seen[folded]}'")
             seen[folded] = event_type
 
-    facts = data["facts"]
-    if not isinstance(facts, dict):
-        fail("facts", "expected a mapping")
-    _exact_keys(facts, set(FACT_KEYS), "facts", fail)
-    for key, fact in facts.items():
-        if not isinstance(fact, dict):
-            fail(f"facts.{key}", "expected {status, source or note}")
-        unknown = set(fact) - _FACT_FIELDS
-        if unknown:
-            fail(f"facts.{key}.{sorted(unknown)[0]}", f"unknown key (valid: {', '.join(sorted(_FACT_FIELDS))})")
-        if fact.get("status") == "documented" and not fact.get("source"):
-            fail(f"facts.{key}", "a documented fact needs a source")
-        elif fact.get("status") == "assumption" and not fact.get("note"):
-            fail(f"facts.{key}", "an assumption needs a note saying why")
-        elif fact.get("status") not in ("documented", "assumption"):
-            fail(f"facts.{key}.status", "expected 'documented' or 'assumption'")
+    scope = _parse_scope(data.get("dedup_scope"), fail)
+    fallback = _parse_fallback(data.get("fallback"), set(events), fail)
+    merged = data.get("merged_names") or {}
+    if not isinstance(merged, dict) or not all(isinstance(k, str) and isinstance(v, str) and k and v for k, v in merged.items()):
+        fail("merged_names", "expected a mapping of event name -> the name the platform counts it as")
+    _positive_or_null(data.get("offline_after_hours"), "offline_after_hours", fail)
+    facts = _parse_facts(data, fail)
 
     return PlatformRules(
         platform=platform,
@@ -149,13 +219,98 @@ def parse_rule_file(path: Path) -> PlatformRules:
         names_case_sensitive=data["names_case_sensitive"],
         dedup_window_hours=data["dedup_window_hours"],
         same_source_dedup=data["same_source_dedup"],
-        server_time_unit=data["server_time_unit"],
+        server_time_unit=units[0],
         max_event_age_days=data["max_event_age_days"],
         events={t: tuple(n) for t, n in events.items()},
         facts=facts,
         path=str(path),
         native=_parse_native(data["native"], platform, fail) if "native" in data else None,
+        server_time_units=tuple(units),
+        dedup_scope=scope,
+        fallback=fallback,
+        merged_names=dict(merged),
+        offline_after_hours=data.get("offline_after_hours"),
+        data=data,
     )
+
+
+def _positive_or_null(value, key: str, fail) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0
+                              or value == float("inf")):
+        fail(key, "expected a positive number or null")
+
+
+def _parse_scope(data, fail) -> DedupScope | None:
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        fail("dedup_scope", f"expected a mapping with {', '.join(sorted(_SCOPE_KEYS))}")
+    _exact_keys(data, _SCOPE_KEYS, "dedup_scope", fail, optional={"pixel_default", "capi_default", "fix"})
+    if data["column"] not in SCOPE_COLUMNS:
+        fail("dedup_scope.column", f"expected one of {', '.join(SCOPE_COLUMNS)}")
+    _expect(data["label"], str, "dedup_scope.label", fail)
+    for key in ("pixel_default", "capi_default", "fix"):
+        if data.get(key) is not None:
+            _expect(data[key], str, f"dedup_scope.{key}", fail)
+    return DedupScope(data["column"], data["label"], data.get("pixel_default"), data.get("capi_default"), data.get("fix"))
+
+
+def _parse_fallback(data, event_types: set, fail) -> Fallback | None:
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        fail("fallback", f"expected a mapping with {', '.join(sorted(_FALLBACK_KEYS))}")
+    _exact_keys(data, _FALLBACK_KEYS, "fallback", fail, optional={"event_types"})
+    keys = data["keys"]
+    if not isinstance(keys, list) or not keys or not all(k in FALLBACK_KEYS for k in keys):
+        fail("fallback.keys", f"expected a list of {', '.join(FALLBACK_KEYS)}")
+    if data["order"] not in FALLBACK_ORDERS:
+        fail("fallback.order", f"expected one of {', '.join(FALLBACK_ORDERS)}")
+    if data["applies_to"] not in FALLBACK_APPLIES:
+        fail("fallback.applies_to", f"expected one of {', '.join(FALLBACK_APPLIES)}")
+    _positive_or_null(data["window_hours"], "fallback.window_hours", fail)
+    _expect(data["same_source"], bool, "fallback.same_source", fail)
+    types = data.get("event_types", [])
+    if not isinstance(types, list) or not all(t in event_types for t in types):
+        fail("fallback.event_types", f"expected a list of event types of this file ({', '.join(sorted(event_types))})")
+    return Fallback(tuple(keys), data["order"], data["window_hours"], data["same_source"], data["applies_to"], tuple(types))
+
+
+def _parse_facts(data: dict, fail) -> dict[str, dict]:
+    """Every value that drives the audit says where it comes from; an unconfirmed one may state its other reading."""
+    facts = data["facts"]
+    if not isinstance(facts, dict):
+        fail("facts", "expected a mapping")
+    present = [k for k in MODEL_KEYS if k in data]
+    required = set(FACT_KEYS) | set(present)
+    for key in facts:
+        head, _, sub = str(key).partition(".")
+        valid_sub = sub and head in ("dedup_scope", "fallback") and head in data and sub in (_SCOPE_KEYS if head == "dedup_scope" else _FALLBACK_KEYS)
+        if key not in required and not valid_sub:
+            fail(f"facts.{key}", f"unknown key (valid: {', '.join(sorted(required))}, or dedup_scope.KEY / fallback.KEY)")
+    for key in sorted(required - set(facts)):
+        fail(f"facts.{key}", "required key is missing")
+    for key, fact in facts.items():
+        if not isinstance(fact, dict):
+            fail(f"facts.{key}", "expected {status, source or note}")
+        unknown = set(fact) - _FACT_FIELDS - _ALTERNATIVE_FIELDS
+        if unknown:
+            fail(f"facts.{key}.{sorted(unknown)[0]}",
+                 f"unknown key (valid: {', '.join(sorted(_FACT_FIELDS | _ALTERNATIVE_FIELDS))})")
+        status = fact.get("status")
+        if status not in FACT_STATUSES:
+            fail(f"facts.{key}.status", f"expected one of {', '.join(FACT_STATUSES)}")
+        if status in ("documented", "observed") and not fact.get("source"):
+            fail(f"facts.{key}", f"a{'n' if status == 'observed' else ''} {status} fact needs a source")
+        if status == "assumption" and not fact.get("note"):
+            fail(f"facts.{key}", "an assumption needs a note saying why")
+        if set(fact) & _ALTERNATIVE_FIELDS:
+            if status == "documented":
+                fail(f"facts.{key}.alternative", "a documented fact has no other reading")
+            for needed in sorted(_ALTERNATIVE_FIELDS):
+                if needed not in fact or (needed != "alternative" and not isinstance(fact[needed], str)):
+                    fail(f"facts.{key}.{needed}", "required with an alternative reading (alternative, reading, other_reading)")
+    return facts
 
 
 def _exact_keys(data: dict, valid: set, where: str, fail, optional: set = frozenset()) -> None:

@@ -65,6 +65,7 @@ KEYS: dict[str, Key] = {
     "client": Key("text", _str),  # who the report is for (HTML, Markdown)
     "export_failures": Key("a folder path", _str, path=True),  # the events behind each finding go here
     "export_format": Key("csv or parquet", lambda v: v in ("csv", "parquet")),
+    "platform_reported": Key("a file path", _str, path=True),  # what the platforms' dashboards show (CSV)
     "formats.pixel": Key("a format name", _str),  # read pixel files as this format (see `dedupaudit formats`)
     "formats.capi": Key("a format name", _str),
     "formats.orders": Key("a format name", _str),

@@ -48,6 +48,14 @@ class PlatformSummary:
     window_hours: float | None  # the platform's dedup window (null: no time limit)
     average_order_value: float | None = None  # mean value of the real orders (purchase only)
     currency: str | None = None  # the real orders' currency; null when mixed or unknown
+    # The count under every reading of the rules the platform does not confirm: low == high when none changes it.
+    reported_range: dict[str, int] | None = None  # {low, high}
+    inflation_range: dict[str, float] | None = None  # {low, high}; null without orders
+    unconfirmed_rules: list[dict] = field(default_factory=list)  # the readings that change this count (audit/readings.py)
+    deduplicated: dict[str, int] | None = None  # events the platform drops, by the key that merged them: event_id, fallback
+    orders_in_several_scopes: int | None = None  # purchase: orders counted in several conversion actions / channels
+    platform_reported: int | None = None  # what the platform's own dashboard shows (--platform-reported)
+    model_gap: float | None = None  # reported_conversions / platform_reported - 1
 
 
 @dataclass

@@ -5,7 +5,8 @@ It is deliberately slow and simple: loops over lists of dicts, stdlib + PyYAML o
 
 Inputs are already-parsed rows (rejected rows removed):
   event row: {platform, event_name, event_id, event_time (aware datetime),
-              received_time (aware datetime or None), order_id, value (float or None)}
+              received_time (aware datetime or None), order_id, value (float or None),
+              optional fbp, external_id, ttp, action_source, conversion_action}
   order row: {order_id, created_at (aware datetime), value (float or None), status}
 
 `reference_report(...)` returns the `platforms` list of the JSON contract. Keys whose meaning the
@@ -14,6 +15,7 @@ only checks what the spec defines.
 """
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
 from datetime import timedelta
 from pathlib import Path
@@ -41,17 +43,40 @@ DEFAULT_RULES = {
 }
 
 
+def rule_from_yaml(d: dict) -> dict:
+    return {"window_hours": d["dedup_window_hours"],
+            "case_sensitive": d["names_case_sensitive"],
+            "same_source_dedup": d["same_source_dedup"],
+            "events": d["events"],
+            "scope": d.get("dedup_scope"),
+            "fallback": d.get("fallback"),
+            "merged_names": d.get("merged_names") or {},
+            "offline_after_hours": d.get("offline_after_hours"),
+            "facts": d.get("facts", {}),
+            "yaml": d}
+
+
 def load_rules(rules_dir) -> dict:
     """Rule files in rules_dir (*.yaml); the defaults above for platforms without a file."""
     files = sorted(Path(rules_dir).glob("*.yaml")) + sorted(Path(rules_dir).glob("*.yml")) if rules_dir else []
-    rules = dict(DEFAULT_RULES)
+    rules = {p: dict(r, scope=None, fallback=None, merged_names={}, offline_after_hours=None, facts={}, yaml=None)
+             for p, r in DEFAULT_RULES.items()}
     for f in files:
         d = yaml.safe_load(f.read_text())
-        rules[d["platform"]] = {"window_hours": d["dedup_window_hours"],
-                                "case_sensitive": d["names_case_sensitive"],
-                                "same_source_dedup": d["same_source_dedup"],
-                                "events": d["events"]}
+        rules[d["platform"]] = rule_from_yaml(d)
     return rules
+
+
+def other_reading(rule: dict, facts: list) -> dict:
+    """The rule under the other reading of each fact in `facts` (a dotted path and its `alternative` value)."""
+    d = copy.deepcopy(rule["yaml"])
+    for key in facts:
+        *path, last = key.split(".")
+        target = d
+        for part in path:
+            target = target[part]
+        target[last] = rule["facts"][key]["alternative"]
+    return rule_from_yaml(d)
 
 
 # ---------------------------------------------------------------- small definitions
@@ -71,7 +96,10 @@ def order_key(order_id):
 
 
 def name_key(name: str, rule: dict) -> str:
-    return name if rule["case_sensitive"] else name.lower()
+    """The name the platform compares: case folded where names are not case-sensitive, legacy names merged."""
+    fold = (lambda n: n) if rule["case_sensitive"] else str.lower
+    merged = {fold(a): fold(b) for a, b in rule["merged_names"].items()}
+    return merged.get(fold(name), fold(name))
 
 
 def event_type(name: str, rule: dict):
@@ -80,6 +108,22 @@ def event_type(name: str, rule: dict):
         if key in {name_key(n, rule) for n in names}:
             return etype
     return None
+
+
+def scope(e, rule) -> str:
+    """What must match besides name and ID: Google's conversion action, Reddit's channel ('' elsewhere)."""
+    sc = rule["scope"]
+    if not sc:
+        return ""
+    value = e.get(sc["column"])
+    if value is None or str(value).strip() == "":
+        value = sc.get("pixel_default") if e["side"] == "pixel" else sc.get("capi_default")
+    return str(value or "").strip().lower()
+
+
+def offline(e, rule) -> bool:
+    hours = rule["offline_after_hours"]
+    return hours is not None and e["side"] == "capi" and received(e) - e["event_time"] > timedelta(hours=hours)
 
 
 def received(e):
@@ -92,22 +136,77 @@ def is_excluded(order) -> bool:
 
 # ---------------------------------------------------------------- the dedup model
 
-def reported_conversions(events, rule) -> int:
-    """Missing IDs count one each; per (name key, ID) a count opens a window [t, t + window]."""
-    assert rule["same_source_dedup"], "same_source_dedup: false is not specified for the oracle"
+def counted_flags(events, rule) -> list:
+    """Per event: 'counts', 'event_id' (merged by the ID key) or 'fallback' (merged by a fallback key).
+
+    1. The ID key is (name, scope, ID), an offline event alone; without same-source dedup the k-th
+       browser event of a key pairs only with the k-th server event. Within a key a window opens at
+       the first event and covers [t, t + window]; the next event after it opens the next window.
+       At one time the browser event comes first, then list order.
+    2. The fallback: an event still counted (without an ID, unless the rule applies to all) is merged
+       when an earlier event (same name and scope, same fallback value) was received at most the
+       fallback window before it, from the side the rule allows.
+    """
     window = None if rule["window_hours"] is None else timedelta(hours=rule["window_hours"])
-    count = sum(1 for e in events if id_missing(e["event_id"]))
+    order = sorted(range(len(events)), key=lambda i: (received(events[i]), events[i]["side"] != "pixel", i))
+    rank = {i: n for n, i in enumerate(order)}
+    flags = ["counts"] * len(events)
     groups = defaultdict(list)
-    for e in events:
+    for i in order:
+        e = events[i]
         if not id_missing(e["event_id"]):
-            groups[(name_key(e["event_name"], rule), e["event_id"])].append(received(e))
-    for times in groups.values():
-        window_end = None
-        for t in sorted(times):
-            if window_end is None or (window is not None and t > window_end):
-                count += 1
-                window_end = t + window if window is not None else t
-    return count
+            groups[(name_key(e["event_name"], rule), scope(e, rule), e["event_id"], i if offline(e, rule) else -1)].append(i)
+    for members in groups.values():
+        slots = [members] if rule["same_source_dedup"] else _slots(members, events)
+        for slot in slots:
+            window_end = None
+            for i in slot:
+                t = received(events[i])
+                if window_end is None or (window is not None and t > window_end):
+                    window_end = t + window if window is not None else t
+                else:
+                    flags[i] = "event_id"
+    fb = rule["fallback"]
+    if fb:
+        fb_window = None if fb["window_hours"] is None else timedelta(hours=fb["window_hours"])
+        types = fb.get("event_types") or None
+        key_of = {"order_id": lambda e: order_key(e.get("order_id"))}
+
+        def values(e):
+            return {(k, key_of.get(k, lambda e, k=k: e.get(k))(e)) for k in fb["keys"]} - {(k, None) for k in fb["keys"]}
+
+        for i, c in enumerate(events):
+            if flags[i] != "counts" or (fb["applies_to"] != "all" and not id_missing(c["event_id"])):
+                continue
+            if types and event_type(c["event_name"], rule) not in types:
+                continue
+            for j, f in enumerate(events):
+                if j == i or rank[j] > rank[i] or not (values(c) & values(f)):
+                    continue
+                if name_key(f["event_name"], rule) != name_key(c["event_name"], rule) or scope(f, rule) != scope(c, rule):
+                    continue
+                if fb["order"] == "browser_first" and not (f["side"] == "pixel" and c["side"] == "capi"):
+                    continue
+                if not fb["same_source"] and f["side"] == c["side"]:
+                    continue
+                if fb_window is not None and received(c) - received(f) > fb_window:
+                    continue
+                flags[i] = "fallback"
+                break
+    return flags
+
+
+def _slots(members, events):
+    """The k-th browser event of a key with the k-th server event (same-source duplicates are not merged)."""
+    by_side = {"pixel": [i for i in members if events[i]["side"] == "pixel"],
+               "capi": [i for i in members if events[i]["side"] == "capi"]}
+    slots = [[i for side in ("pixel", "capi") for i in by_side[side][k:k + 1]]
+             for k in range(max(len(v) for v in by_side.values()))]
+    return [sorted(slot, key=members.index) for slot in slots]
+
+
+def reported_conversions(events, rule) -> int:
+    return sum(1 for f in counted_flags(events, rule) if f == "counts")
 
 
 # ---------------------------------------------------------------- linking events to orders
@@ -174,6 +273,26 @@ def purchase_metrics(purchases, counted_orders, rule) -> dict:
 
 # ---------------------------------------------------------------- the report
 
+def type_counts(of_platform, rule) -> dict:
+    """Reported conversions per event type of one platform's events under `rule`."""
+    out = {}
+    for etype in {event_type(e["event_name"], rule) for e in of_platform} - {None}:
+        out[etype] = reported_conversions([e for e in of_platform if event_type(e["event_name"], rule) == etype], rule)
+    return out
+
+
+def unconfirmed(of_platform, rule, etype, base) -> dict:
+    """The range under the other reading of every unconfirmed fact, and the readings that change the count."""
+    alternatives = [k for k, f in rule["facts"].items() if isinstance(f, dict) and "alternative" in f]
+    counts = {k: type_counts(of_platform, other_reading(rule, [k])).get(etype, 0) for k in alternatives}
+    ends = [base]
+    for moved in ([k for k in alternatives if counts[k] < base], [k for k in alternatives if counts[k] > base]):
+        if moved:
+            ends.append(type_counts(of_platform, other_reading(rule, moved)).get(etype, 0))
+    return {"reported_range": {"low": min(ends), "high": max(ends)},
+            "unconfirmed_counts": {k: [base, counts[k]] for k in alternatives if counts[k] != base}}
+
+
 def reference_report(pixel_rows, capi_rows, order_rows, rules_dir, since=None, until=None) -> list:
     rules = load_rules(rules_dir)
 
@@ -194,22 +313,37 @@ def reference_report(pixel_rows, capi_rows, order_rows, rules_dir, since=None, u
         types = sorted({event_type(e["event_name"], rule) for e in of_platform} - {None})
         for etype in types:
             typed = [e for e in of_platform if event_type(e["event_name"], rule) == etype]
+            flags = counted_flags(typed, rule)
             entry = {
                 "platform": platform, "event": etype,
                 "pixel_events": sum(1 for e in typed if e["side"] == "pixel"),
                 "capi_events": sum(1 for e in typed if e["side"] == "capi"),
-                "reported_conversions": reported_conversions(typed, rule),
+                "reported_conversions": flags.count("counts"),
                 "missing_event_id": {side: sum(1 for e in typed if e["side"] == side and id_missing(e["event_id"]))
                                      for side in ("pixel", "capi")},
+                "deduplicated": {"event_id": flags.count("event_id"), "fallback": flags.count("fallback")},
             }
             if etype == "purchase":
                 entry.update(purchase_metrics(typed, counted_orders, rule))
                 entry["inflation_ratio"] = (entry["reported_conversions"] / entry["orders"]
                                             if entry["orders"] else None)
+                entry["orders_in_several_scopes"] = (several_scopes(typed, flags, counted_orders, rule)
+                                                     if rule["scope"] else None)
             else:
                 entry.update({"orders": None, "inflation_ratio": None, "coverage": None})
+            if rule["yaml"] is not None:
+                entry.update(unconfirmed(of_platform, rule, etype, entry["reported_conversions"]))
             report.append(entry)
     return report
+
+
+def several_scopes(purchases, flags, orders, rule) -> int:
+    """Orders whose counted purchase events fall in more than one scope (conversion action, channel)."""
+    scopes = defaultdict(set)
+    for (e, k, _), flag in zip(link_events(purchases, orders), flags):
+        if k is not None and flag == "counts":
+            scopes[k].add(scope(e, rule))
+    return sum(1 for s in scopes.values() if len(s) > 1)
 
 
 def link_counts(pixel_rows, capi_rows, order_rows, rules_dir, since=None, until=None) -> dict:

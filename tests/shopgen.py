@@ -112,13 +112,41 @@ CAPI_FILES = {
     "capi_server_e.json": ("json", epoch_s, iso_offset(UTC), False),
     "capi_server_f.parquet": ("parquet", native_naive, native_naive, False),
 }
-EVENT_COLUMNS = ["platform", "event_name", "event_id", "event_time", "received_time", "order_id", "value", "currency"]
+EVENT_COLUMNS = ["platform", "event_name", "event_id", "event_time", "received_time", "order_id", "value", "currency",
+                 "fbp", "external_id", "ttp", "conversion_action", "action_source"]
+IDENTITY_COLUMNS = EVENT_COLUMNS[8:]
 
 
 class _Shop:
     def __init__(self, rng: random.Random):
         self.rng = rng
         self.pixel, self.capi = [], []
+        # Browser cookies, customer IDs and Google conversion actions are drawn from a stream of their own,
+        # so the scenarios above draw exactly what they drew before these columns existed.
+        self.ids = random.Random(rng.random())
+        self.buyer = None  # the order's browser and customer, while its events are emitted
+
+    def new_buyer(self, number):
+        """A browser (Meta _fbp, TikTok _ttp) and a customer ID; 1 in 10 buyers used the browser of the last order."""
+        if self.buyer is None or self.ids.random() >= 0.1:
+            cookie = f"{number}.{self.ids.randint(10**8, 10**9)}"
+            self.buyer = {"fbp": f"fb.1.{cookie}", "ttp": f"ttp_{cookie}", "external_id": f"cust-{number}"}
+        return self.buyer
+
+    def identity(self, side, platform):
+        """What a purchase event carries besides its ID: sometimes the cookie, sometimes another one, sometimes none."""
+        r, b = self.ids.random(), self.buyer or {}
+        if platform == "meta":
+            fbp = b.get("fbp") if r < (0.9 if side == "pixel" else 0.6) else ("fb.1.other" if r < 0.7 else None)
+            external = b.get("external_id") if self.ids.random() < (0.2 if side == "pixel" else 0.3) else None
+            return {"fbp": fbp, "external_id": external, "action_source": "website" if side == "capi" else None}
+        if platform == "tiktok":
+            return {"ttp": b.get("ttp") if r < (0.8 if side == "pixel" else 0.4) else None}
+        if platform == "google":  # the tag's action, an upload action, or not said
+            if side == "pixel":
+                return {"conversion_action": "AW-1/buy" if r < 0.5 else None}
+            return {"conversion_action": "customers/1/conversionActions/7" if r < 0.35 else "AW-1/buy" if r < 0.7 else None}
+        return {}
 
     def uid(self):
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
@@ -132,7 +160,8 @@ class _Shop:
     def emit(self, side, platform, name, eid, et, rt=None, oid=None, value=None):
         row = {"platform": self.platform_value(platform), "event_name": name, "event_id": eid,
                "event_time": et, "received_time": rt, "order_id": oid, "value": value,
-               "currency": "USD" if value is not None else None}
+               "currency": "USD" if value is not None else None,
+               **dict.fromkeys(IDENTITY_COLUMNS), **self.identity(side, platform)}
         (self.pixel if side == "pixel" else self.capi).append(row)
         return row
 
@@ -156,6 +185,7 @@ def _dedup_id(shop, platform, number):
 def _purchase(shop, platform, order, scenario):
     rng = shop.rng
     number, c, v = order["number"], order["created_at"], order["value"]
+    shop.new_buyer(number)
     name = rng.choice(PURCHASE[platform])
     pname = cname = name
     pid = cid = _dedup_id(shop, platform, number)

@@ -34,9 +34,9 @@ H = timedelta(hours=1)
 
 # ================================================================ oracle self-tests
 
-def ev(platform="meta", name="Purchase", eid="e1", t=T0, rt=None, oid=None, value=None):
+def ev(platform="meta", name="Purchase", eid="e1", t=T0, rt=None, oid=None, value=None, **more):
     return {"platform": platform, "event_name": name, "event_id": eid, "event_time": t,
-            "received_time": rt, "order_id": oid, "value": value}
+            "received_time": rt, "order_id": oid, "value": value, **more}
 
 
 def order(oid="#1001", t=T0, value=100.0, status="paid"):
@@ -76,12 +76,12 @@ def test_oracle_window_reopens_after_it_closes():
 
 
 def test_oracle_google_has_no_window():
-    g = dict(platform="google", name="purchase", eid="1001")
+    g = dict(platform="google", name="purchase", eid="1001", conversion_action="AW-1/buy")
     r = run_ref([ev(**g, t=T0)], [ev(**g, t=T0 + 24 * 10 * H), ev(**g, t=T0 + 24 * 90 * H)], [order()])
     assert entry(r, "google")["reported_conversions"] == 1
     assert entry(r, "google")["outside_window"] == 0
     # purchase and conversion are two names, so two keys
-    r = run_ref([ev(**g)], [ev(platform="google", name="conversion", eid="1001")])
+    r = run_ref([ev(**g)], [ev(platform="google", name="conversion", eid="1001", conversion_action="AW-1/buy")])
     assert entry(r, "google")["reported_conversions"] == 2
 
 
@@ -367,7 +367,10 @@ def compare(report, expected_platforms, shop, since=None, until=None, rules_dir=
             want = {("unlinked" if k is None else k): v for k, v in hows.get(e.get("platform"), {}).items()}
             want = {k: want.get(k, 0) for k in set(want) | set(e["links"])}
             problems += diff(want, e["links"], f"{e.get('platform')}/purchase.links")
-    got = {(e.get("platform"), e.get("event")): e for e in report["platforms"]}
+    # The oracle states each unconfirmed reading's counts as {rule: [if true, if false]}.
+    got = {(e.get("platform"), e.get("event")): dict(e, unconfirmed_counts={
+        u["rule"]: [u["reported_if_true"], u["reported_if_false"]] for u in e.get("unconfirmed_rules", [])})
+        for e in report["platforms"]}
     want = {(e["platform"], e["event"]): e for e in expected_platforms}
     if len(got) != len(report["platforms"]):
         problems.append("platforms: duplicate (platform, event) entries")

@@ -6,6 +6,7 @@ import duckdb
 import pandas as pd
 
 from dedupaudit import __version__
+from dedupaudit.audit.readings import ranges
 from dedupaudit.audit.tables import build_tables
 from dedupaudit.checks import ALL_CHECKS, get_check
 from dedupaudit.checks.base import AuditView, Check, CheckOptions
@@ -24,7 +25,9 @@ WITH typed AS (
            count(*) FILTER (WHERE source = 'capi') AS capi_events,
            count(*) FILTER (WHERE counts) AS reported_conversions,
            count(*) FILTER (WHERE source = 'pixel' AND event_id IS NULL) AS missing_pixel,
-           count(*) FILTER (WHERE source = 'capi' AND event_id IS NULL) AS missing_capi
+           count(*) FILTER (WHERE source = 'capi' AND event_id IS NULL) AS missing_capi,
+           count(*) FILTER (WHERE merged_by = 'event_id') AS merged_by_event_id,
+           count(*) FILTER (WHERE merged_by = 'fallback') AS merged_by_fallback
     FROM audit_events WHERE event_type IS NOT NULL GROUP BY platform, event_type
 ), per_order AS (
     SELECT platform,
@@ -48,8 +51,13 @@ WITH typed AS (
            count(*) FILTER (WHERE link_method = 'value_time') AS by_value_time,
            count(*) FILTER (WHERE link_method = 'unlinked') AS unlinked
     FROM purchases GROUP BY platform
+), scopes AS (  -- orders counted in more than one conversion action (Google) or channel (Reddit)
+    SELECT platform, count(*) AS split_orders
+    FROM (SELECT p.platform, p.link_key FROM purchases p JOIN audit_events a USING (eid)
+          WHERE a.counts AND p.link_key IS NOT NULL GROUP BY ALL HAVING count(DISTINCT p.scope) > 1)
+    GROUP BY platform
 )
-SELECT t.*, coalesce(o.mismatched_event_id, 0) AS mismatched_event_id, coalesce(o.event_name_drift, 0) AS event_name_drift,
+SELECT t.*, r.scope_column IS NOT NULL AS scoped, coalesce(s.split_orders, 0) AS split_orders, coalesce(o.mismatched_event_id, 0) AS mismatched_event_id, coalesce(o.event_name_drift, 0) AS event_name_drift,
        coalesce(o.outside_window, 0) AS outside_window,
        coalesce(c.pixel_orders, 0) AS pixel_orders, coalesce(c.capi_orders, 0) AS capi_orders, coalesce(c.any_orders, 0) AS any_orders,
        l.by_order_id, l.by_event_id, l.by_value_time, l.unlinked
@@ -57,13 +65,18 @@ FROM typed t
 LEFT JOIN per_order o ON o.platform = t.platform AND t.event_type = 'purchase'
 LEFT JOIN coverage c ON c.platform = t.platform AND t.event_type = 'purchase'
 LEFT JOIN links l ON l.platform = t.platform AND t.event_type = 'purchase'
+LEFT JOIN scopes s ON s.platform = t.platform AND t.event_type = 'purchase'
+JOIN rules r ON r.platform = t.platform
 ORDER BY t.platform, t.event_type <> 'purchase', t.event_type
 """
 
 
 def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, PlatformRules], settings: Settings,
-              evidence: list | None = None) -> AuditResult:
-    """Audit the loaded inputs. With `evidence` (a list), append (finding, rows behind it) for --export-failures."""
+              evidence: list | None = None, platform_reported: pd.DataFrame | None = None) -> AuditResult:
+    """Audit the loaded inputs. With `evidence` (a list), append (finding, rows behind it) for --export-failures.
+
+    `platform_reported` (inputs/platform_reported.py) holds the figures the platforms' dashboards show.
+    """
     check_settings = resolve_check_settings(settings, set(rules))
     zone = resolve_timezone(settings.timezone)
     since = parse_one(settings.since, zone, "--since") if settings.since else None
@@ -83,14 +96,17 @@ def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, Plat
             "orders": _input_summary(orders, con, None),
         }
         # Without an orders input the number of real orders is unknown (null), not zero.
-        order_count = con.execute("SELECT count(DISTINCT order_key) FROM orders WHERE NOT excluded").fetchone()[0] if orders.files else None
+        order_count = con.execute("SELECT count(DISTINCT order_key) FROM orders WHERE NOT excluded").fetchall()[0][0] if orders.files else None
         metrics = _metrics(con, rules, order_count)
         _add_order_value(con, metrics)
+        _add_ranges(con, rules, metrics)
+        daily = _daily(con)
+        _add_platform_reported(platform_reported, metrics, daily)
         view = AuditView(con, rules, metrics, inputs)
         findings = [f for check in ALL_CHECKS if check_settings[check.code]["enabled"]
                     for f in _run_check(check, view, check_settings[check.code], evidence)]
         period = _period(con, since, until)
-        daily, gaps = _daily(con), _pair_gaps(con)
+        gaps = _pair_gaps(con)
     finally:
         con.close()
 
@@ -214,8 +230,40 @@ def _metrics(con, rules: dict[str, PlatformRules], order_count: int | None) -> d
             if purchase else None,
             assumptions=rules[r["platform"]].assumptions,
             window_hours=rules[r["platform"]].dedup_window_hours,
+            deduplicated={"event_id": r["merged_by_event_id"], "fallback": r["merged_by_fallback"]},
+            orders_in_several_scopes=r["split_orders"] if purchase and r["scoped"] else None,
         )
     return out
+
+
+def _add_ranges(con, rules: dict[str, PlatformRules], metrics: dict) -> None:
+    """The count under every reading of the rules the platforms do not confirm (audit/readings.py)."""
+    found = ranges(con, rules, {key: s.reported_conversions for key, s in metrics.items()})
+    for key, s in metrics.items():
+        r = found.get(key)
+        low, high = (r.low, r.high) if r else (s.reported_conversions, s.reported_conversions)
+        s.reported_range = {"low": low, "high": high}
+        s.inflation_range = {"low": round(low / s.orders, 6), "high": round(high / s.orders, 6)} if s.inflation_ratio is not None else None
+        s.unconfirmed_rules = r.unconfirmed if r else []
+
+
+def _add_platform_reported(platform_reported: pd.DataFrame | None, metrics: dict, daily: list[dict]) -> None:
+    """What the platforms' own dashboards show, beside the simulation (--platform-reported)."""
+    for row in daily:
+        row["platform_reported"] = row["model_gap"] = None
+    if platform_reported is None:
+        return
+    totals = platform_reported.groupby(["platform", "event"])["conversions"].sum().to_dict()
+    for key, s in metrics.items():
+        if key in totals:
+            s.platform_reported = int(totals[key])
+            s.model_gap = round(s.reported_conversions / s.platform_reported - 1, 6) if s.platform_reported else None
+    dated = platform_reported[platform_reported["date"].notna() & (platform_reported["event"] == "purchase")]
+    by_day = dated.groupby(["platform", "date"])["conversions"].sum().to_dict()
+    for row in daily:
+        reported = by_day.get((row["platform"], row["date"]))
+        row["platform_reported"] = None if reported is None else int(reported)
+        row["model_gap"] = round(row["reported_conversions"] / reported - 1, 6) if reported else None
 
 
 def _add_order_value(con, metrics: dict) -> None:
@@ -223,7 +271,7 @@ def _add_order_value(con, metrics: dict) -> None:
     average, currency = con.execute("""
         SELECT round(avg(value), 2), CASE WHEN count(DISTINCT currency) = 1 THEN min(currency) END
         FROM (SELECT order_key, any_value(value) AS value, any_value(currency) AS currency
-              FROM orders WHERE NOT excluded GROUP BY order_key)""").fetchone()
+              FROM orders WHERE NOT excluded GROUP BY order_key)""").fetchall()[0]
     for summary in metrics.values():
         if summary.event == "purchase" and summary.orders is not None:
             summary.average_order_value, summary.currency = average, currency
@@ -231,10 +279,10 @@ def _add_order_value(con, metrics: dict) -> None:
 
 def _input_summary(loaded: Loaded, con, source: str | None) -> InputSummary:
     if source is None:
-        outside = con.execute("SELECT (SELECT count(*) FROM orders_in) - (SELECT count(*) FROM orders)").fetchone()[0]
+        outside = con.execute("SELECT (SELECT count(*) FROM orders_in) - (SELECT count(*) FROM orders)").fetchall()[0][0]
     else:
         outside = con.execute("SELECT (SELECT count(*) FROM events_in WHERE source = $s) - (SELECT count(*) FROM events WHERE source = $s)"
-                              " - (SELECT count(*) FROM undelivered WHERE source = $s)", {"s": source}).fetchone()[0]
+                              " - (SELECT count(*) FROM undelivered WHERE source = $s)", {"s": source}).fetchall()[0][0]
     reasons = loaded.rejects["reason"].value_counts().to_dict() if len(loaded.rejects) else {}
     return InputSummary(files=loaded.files, rows=loaded.rows, rejected=len(loaded.rejects),
                         rejected_reasons={str(k): int(v) for k, v in reasons.items()}, outside_period=int(outside),
@@ -244,7 +292,7 @@ def _input_summary(loaded: Loaded, con, source: str | None) -> InputSummary:
 def _period(con, since, until) -> dict:
     """The period the figures cover: the bounds asked for, else the span of the data."""
     first, last = con.execute("""
-        SELECT min(t), max(t) FROM (SELECT event_time AS t FROM events UNION ALL SELECT created_at FROM orders)""").fetchone()
+        SELECT min(t), max(t) FROM (SELECT event_time AS t FROM events UNION ALL SELECT created_at FROM orders)""").fetchall()[0]
     start = since if since is not None else first
     end = until if until is not None else last
     fmt = lambda t: None if t is None or pd.isna(t) else pd.Timestamp(t).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731

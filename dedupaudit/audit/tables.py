@@ -21,53 +21,141 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from dedupaudit.inputs.canonical import IDENTIFIER_COLUMNS
 from dedupaudit.platforms.rules import PlatformRules
 from dedupaudit.settings import Settings
 
-# The window of a key is [first received_time, first + window], inclusive. One windowed pass gives
-# each keyed event its group's first and last time and its rank (ties: browser first, then file
-# order). A group whose events all fall in its first window counts once, at rank 1; only groups
-# spanning more than one window (rare: late batches, reused IDs) go through the recursion, which
-# finds each next window's opening event.
+# The dedup model, run once for the rule files' reading and once per other reading of an unconfirmed
+# rule (audit/readings.py). `{p}` prefixes the tables of one run; `{p}rules` and `{p}taxonomy` hold
+# that reading's rules.
+#
+# 1. typed: each event's name key (case folding, merged legacy names), event type and scope (what must
+#    match besides name and ID: Google's conversion action, Reddit's channel). A server event the rules
+#    call offline (received too long after it happened) never deduplicates: it gets a key of its own.
+TYPED_SQL = """
+CREATE TEMP TABLE {typed} AS
+WITH named AS (
+    SELECT e.*, CASE WHEN r.names_case_sensitive THEN e.event_name ELSE lower(e.event_name) END AS raw_key,
+           r.scope_column IS NOT NULL AS scoped,
+           coalesce(CASE r.scope_column WHEN 'conversion_action' THEN e.conversion_action WHEN 'action_source' THEN e.action_source END,
+                    CASE e.source WHEN 'pixel' THEN r.scope_pixel ELSE r.scope_capi END, '') AS scope_value,
+           coalesce(e.source = 'capi' AND epoch_us(e.received_time) - epoch_us(e.event_time) > r.offline_after_us, false) AS offline
+    FROM events_base e JOIN {p}rules r USING (platform)
+)
+SELECT n.* EXCLUDE (raw_key, scoped, scope_value), coalesce(m.into_key, n.raw_key) AS name_key, t.event_type,
+       CASE WHEN n.scoped THEN lower(trim(n.scope_value)) ELSE '' END AS scope
+FROM named n
+LEFT JOIN {p}merges m ON m.platform = n.platform AND m.from_key = n.raw_key
+LEFT JOIN {p}taxonomy t ON t.platform = n.platform AND t.name_key = coalesce(m.into_key, n.raw_key)
+"""
+
+# 2. The event-ID key. The window of a key is [first received_time, first + window], inclusive. One
+#    windowed pass gives each keyed event its group's first and last time and its rank (ties: browser
+#    first, then file order). A group whose events all fall in its first window counts once, at rank 1;
+#    only groups spanning more than one window (rare: late batches, reused IDs) go through the
+#    recursion, which finds each next window's opening event.
 DEDUP_SQL = """
-CREATE TEMP TABLE keyed AS
-SELECT eid, received_time, source, file, row, window_us, platform, name_key, event_id, slot,
+CREATE TEMP TABLE {p}keyed AS
+SELECT eid, received_time, source, file, row, window_us, platform, name_key, event_id, scope, lone, slot,
        min(received_time) OVER grp AS first_t,
        max(received_time) OVER grp AS last_t,
        row_number() OVER (grp ORDER BY received_time, source = 'pixel' DESC, file, row) AS rank_in_group
-FROM (SELECT e.eid, e.received_time, e.source, e.file, e.row, r.window_us, e.platform, e.name_key, e.event_id, {slot} AS slot
-      FROM events e JOIN rules r USING (platform)
+FROM (SELECT e.eid, e.received_time, e.source, e.file, e.row, r.window_us, e.platform, e.name_key, e.event_id, e.scope,
+             CASE WHEN e.offline THEN e.eid ELSE -1 END AS lone, {slot} AS slot
+      FROM {typed} e JOIN {p}rules r USING (platform)
       WHERE e.event_type IS NOT NULL AND e.event_id IS NOT NULL)
-WINDOW grp AS (PARTITION BY platform, name_key, event_id, slot);
+WINDOW grp AS (PARTITION BY platform, name_key, event_id, scope, lone, slot);
 
-CREATE TEMP TABLE multi_window AS
+CREATE TEMP TABLE {p}multi_window AS
 SELECT eid, received_time, source, file, row, window_us, first_t,
-       dense_rank() OVER (ORDER BY platform, name_key, event_id, slot) AS gid
-FROM keyed WHERE window_us IS NOT NULL AND last_t > first_t + to_microseconds(window_us);
+       dense_rank() OVER (ORDER BY platform, name_key, event_id, scope, lone, slot) AS gid
+FROM {p}keyed WHERE window_us IS NOT NULL AND last_t > first_t + to_microseconds(window_us);
 
-CREATE TEMP TABLE anchors AS
+CREATE TEMP TABLE {p}anchors AS
 WITH RECURSIVE a(gid, t) AS (
-    SELECT DISTINCT gid, first_t FROM multi_window
+    SELECT DISTINCT gid, first_t FROM {p}multi_window
   UNION ALL
     SELECT m.gid, min(m.received_time)
-    FROM a JOIN multi_window m ON m.gid = a.gid AND m.received_time > a.t + to_microseconds(m.window_us)
+    FROM a JOIN {p}multi_window m ON m.gid = a.gid AND m.received_time > a.t + to_microseconds(m.window_us)
     GROUP BY m.gid
 )
 SELECT DISTINCT gid, t FROM a;
 
-CREATE TEMP TABLE dedup AS
-SELECT eid, rank_in_group = 1 AS counts FROM keyed
+CREATE TEMP TABLE {p}by_id AS
+SELECT eid, rank_in_group = 1 AS counts FROM {p}keyed
 WHERE window_us IS NULL OR last_t <= first_t + to_microseconds(window_us)
 UNION ALL
 SELECT m.eid,
        a.t IS NOT NULL
        AND row_number() OVER (PARTITION BY m.gid, m.received_time ORDER BY m.source = 'pixel' DESC, m.file, m.row) = 1
-FROM multi_window m LEFT JOIN anchors a ON a.gid = m.gid AND a.t = m.received_time;
+FROM {p}multi_window m LEFT JOIN {p}anchors a ON a.gid = m.gid AND a.t = m.received_time;
 """
 # When a rule file says same-source duplicates are not deduplicated, the k-th browser event of a key
 # pairs only with the k-th server event: the slot is that k. Otherwise every event of a key shares slot 0.
 SLOT_SQL = ("CASE WHEN r.same_source_dedup THEN 0 ELSE row_number() OVER "
-            "(PARTITION BY e.platform, e.name_key, e.event_id, e.source ORDER BY e.received_time, e.eid) END")
+            "(PARTITION BY e.platform, e.name_key, e.event_id, e.scope, CASE WHEN e.offline THEN e.eid ELSE -1 END, e.source ORDER BY e.received_time, e.eid) END")
+
+# 3. The fallback key (Meta's fbp / external_id): an event the ID did not merge is dropped when an
+#    earlier event (ties: browser first, then file order) with the same name, scope and fallback value
+#    was received at most the fallback window before it; the rules say which sides and which events.
+#    The keys are unpivoted so that any one of them matching is enough, with one equi-join.
+FALLBACK_SQL = """
+CREATE TEMP TABLE {p}fallback_keys AS
+SELECT e.eid, e.platform, e.name_key, e.scope, e.source, e.file, e.row, e.received_time, e.event_id, k.key, k.value
+FROM {typed} e JOIN {p}rules r USING (platform),
+     LATERAL (SELECT unnest([{key_names}]) AS key, unnest([{key_values}]) AS value) k
+WHERE e.event_type IS NOT NULL AND k.value IS NOT NULL AND list_contains(r.fb_keys, k.key)
+  AND (len(r.fb_types) = 0 OR list_contains(r.fb_types, e.event_type));
+
+CREATE TEMP TABLE {p}by_fallback AS
+SELECT DISTINCT c.eid
+FROM {p}fallback_keys c
+JOIN {p}rules r USING (platform)
+JOIN {p}fallback_keys f ON f.platform = c.platform AND f.name_key = c.name_key AND f.scope = c.scope
+                       AND f.key = c.key AND f.value = c.value AND f.eid <> c.eid
+WHERE (r.fb_applies_to = 'all' OR c.event_id IS NULL)
+  AND (r.fb_order = 'any' OR (c.source = 'capi' AND f.source = 'pixel'))
+  AND (r.fb_same_source OR f.source <> c.source)
+  AND (r.fb_window_us IS NULL OR epoch_us(c.received_time) - epoch_us(f.received_time) <= r.fb_window_us)
+  AND (f.received_time < c.received_time OR (f.received_time = c.received_time AND (
+           (f.source = 'pixel' AND c.source = 'capi') OR (f.source = c.source AND (f.file < c.file OR (f.file = c.file AND f.row < c.row))))))
+  AND c.eid NOT IN (SELECT eid FROM {p}by_id WHERE NOT counts);
+"""
+# Canonical column behind each fallback key name (rule files say `order_id`; orders are compared by their key).
+FALLBACK_COLUMNS = {"fbp": "fbp", "external_id": "external_id", "ttp": "ttp", "order_id": "order_key"}
+
+# 4. Per typed event: does the platform count it, and if not, which key merged it.
+COUNTS_SQL = """
+CREATE TEMP TABLE {into} AS
+SELECT e.eid, e.platform, e.event_type,
+       coalesce(i.counts, true) AND f.eid IS NULL AS counts,
+       CASE WHEN NOT i.counts THEN 'event_id' WHEN f.eid IS NOT NULL THEN 'fallback' END AS merged_by
+FROM {typed} e LEFT JOIN {p}by_id i USING (eid) LEFT JOIN {p}by_fallback f USING (eid)
+WHERE e.event_type IS NOT NULL
+"""
+
+
+def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], prefix: str, typed: str, into: str) -> None:
+    """Run the dedup model for `rules` over events_base: `typed` gets the events of these platforms with
+    their name key, type and scope; `into` gets (eid, platform, event_type, counts, merged_by) per typed event."""
+    con.register("rules_in", rules_table(rules))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {prefix}rules AS SELECT * FROM rules_in")
+    con.register("taxonomy_in", _taxonomy_frame(rules))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {prefix}taxonomy AS SELECT * FROM taxonomy_in")
+    con.register("merges_in", _merges_frame(rules))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {prefix}merges AS SELECT * FROM merges_in")
+    for name in ("rules_in", "taxonomy_in", "merges_in"):
+        con.unregister(name)
+    names = {"p": prefix, "typed": typed, "into": into}
+    con.execute(TYPED_SQL.format(**names))
+    slot = "0" if all(r.same_source_dedup for r in rules.values()) else f"({SLOT_SQL})"
+    con.execute(DEDUP_SQL.format(slot=slot, **names))
+    con.execute(FALLBACK_SQL.format(key_names=", ".join(f"'{k}'" for k in FALLBACK_COLUMNS),
+                                    key_values=", ".join(f"e.{c}" for c in FALLBACK_COLUMNS.values()), **names))
+    con.execute(COUNTS_SQL.format(**names))
+    for table in ("keyed", "multi_window", "anchors", "by_id", "fallback_keys", "by_fallback"):
+        con.execute(f"DROP TABLE {prefix}{table}")
+
 
 # An event's order: its own order_id; else the order of other events with the same ID (when they
 # agree on one order); else the single non-excluded order with the same value created within the
@@ -160,57 +248,77 @@ HAVING count(*) FILTER (WHERE source = 'pixel') > 0 AND count(*) FILTER (WHERE s
 def build_tables(con: duckdb.DuckDBPyConnection, events: pd.DataFrame, orders: pd.DataFrame,
                  rules: dict[str, PlatformRules], settings: Settings, since, until) -> None:
     """Create every derived table on `con`."""
-    con.register("rules_in", _rules_frame(rules))
-    con.register("taxonomy_in", _taxonomy_frame(rules))
     con.register("events_in", pa.Table.from_pandas(events.assign(eid=np.arange(len(events), dtype="int64")), preserve_index=False))
     con.register("orders_in", pa.Table.from_pandas(orders, preserve_index=False))
-    con.execute("CREATE TEMP TABLE rules AS SELECT * FROM rules_in")
-    con.execute("CREATE TEMP TABLE taxonomy AS SELECT * FROM taxonomy_in")
     period = "($since::TIMESTAMP IS NULL OR {col} >= $since) AND ($until::TIMESTAMP IS NULL OR {col} <= $until)"
     bounds = {"since": since, "until": until}
     in_period = period.format(col="e.event_time")
-    con.execute(f"""
-        CREATE TEMP TABLE events AS
-        SELECT e.*,
-               CASE WHEN r.names_case_sensitive THEN e.event_name ELSE lower(e.event_name) END AS name_key,
-               t.event_type
-        FROM events_in e
-        JOIN rules r USING (platform)
-        LEFT JOIN taxonomy t ON t.platform = e.platform
-             AND t.name_key = CASE WHEN r.names_case_sensitive THEN e.event_name ELSE lower(e.event_name) END
-        WHERE e.delivery IS NULL AND {in_period}""", bounds)
-    con.execute(f"CREATE TEMP TABLE undelivered AS SELECT * FROM events_in e WHERE e.delivery IS NOT NULL AND {in_period}", bounds)
+    # Identifiers are compared as sent but kept only as hashes, so no table of the audit holds them.
+    hashed = ", ".join(f"sha256({c}) AS {c}" for c in IDENTIFIER_COLUMNS)
+    con.execute(f"CREATE TEMP TABLE events_base AS SELECT * REPLACE ({hashed}) FROM events_in e WHERE e.delivery IS NULL AND {in_period}", bounds)
+    con.execute(f"CREATE TEMP TABLE undelivered AS SELECT * EXCLUDE ({', '.join(IDENTIFIER_COLUMNS)}) FROM events_in e "
+                f"WHERE e.delivery IS NOT NULL AND {in_period}", bounds)
     con.execute(f"""
         CREATE TEMP TABLE orders AS
         SELECT *, coalesce(list_contains($excluded, status), false) AS excluded
         FROM orders_in WHERE {period.format(col='created_at')}""",
         {**bounds, "excluded": [s.lower() for s in settings.excluded_statuses]})
-    every_rule_dedups_same_source = all(r.same_source_dedup for r in rules.values())
-    con.execute(DEDUP_SQL.replace("{slot}", "0" if every_rule_dedups_same_source else f"({SLOT_SQL})"))
+    simulate(con, rules, "", typed="events", into="dedup")
     con.execute(LINK_SQL.replace("$tolerance_s", str(float(settings.link_tolerance_minutes) * 60)))
     con.execute(ORDER_CHECKS_SQL)
     con.execute(PAIR_GAPS_SQL)
     con.execute("""
         CREATE TEMP TABLE audit_events AS
-        SELECT e.*, coalesce(d.counts, e.event_type IS NOT NULL) AS counts
+        SELECT e.*, coalesce(d.counts, false) AS counts, d.merged_by
         FROM events e LEFT JOIN dedup d USING (eid)""")
 
 
-def _rules_frame(rules: dict[str, PlatformRules]) -> pd.DataFrame:
-    return pd.DataFrame([{
-        "platform": r.platform,
-        "window_us": None if r.dedup_window_hours is None else int(r.dedup_window_hours * 3_600_000_000),
-        "names_case_sensitive": r.names_case_sensitive,
-        "same_source_dedup": r.same_source_dedup,
-        "server_time_unit": r.server_time_unit,
-        "max_age_us": None if r.max_event_age_days is None else int(r.max_event_age_days * 86_400_000_000),
-    } for r in rules.values()]).astype({"window_us": "Int64", "max_age_us": "Int64"})
+def rules_table(rules: dict[str, PlatformRules]) -> pa.Table:
+    """One row per platform: every rule value the SQL reads (durations in microseconds)."""
+    us = lambda hours: None if hours is None else int(hours * 3_600_000_000)  # noqa: E731
+    rows = []
+    for r in rules.values():
+        fb, scope = r.fallback, r.dedup_scope
+        rows.append({
+            "platform": r.platform,
+            "window_us": us(r.dedup_window_hours),
+            "names_case_sensitive": r.names_case_sensitive,
+            "same_source_dedup": r.same_source_dedup,
+            "server_time_unit": r.server_time_unit,
+            "server_time_units": list(r.server_time_units),
+            "max_age_us": None if r.max_event_age_days is None else int(r.max_event_age_days * 86_400_000_000),
+            "scope_column": scope.column if scope else None,
+            "scope_pixel": scope.pixel_default if scope else None,
+            "scope_capi": scope.capi_default if scope else None,
+            "offline_after_us": us(r.offline_after_hours),
+            "fb_keys": list(fb.keys) if fb else [],
+            "fb_order": fb.order if fb else None,
+            "fb_window_us": us(fb.window_hours) if fb else None,
+            "fb_same_source": fb.same_source if fb else None,
+            "fb_applies_to": fb.applies_to if fb else None,
+            "fb_types": list(fb.event_types) if fb else [],
+        })
+    schema = pa.schema([("platform", pa.string()), ("window_us", pa.int64()), ("names_case_sensitive", pa.bool_()),
+                        ("same_source_dedup", pa.bool_()), ("server_time_unit", pa.string()),
+                        ("server_time_units", pa.list_(pa.string())), ("max_age_us", pa.int64()),
+                        ("scope_column", pa.string()), ("scope_pixel", pa.string()), ("scope_capi", pa.string()),
+                        ("offline_after_us", pa.int64()), ("fb_keys", pa.list_(pa.string())), ("fb_order", pa.string()),
+                        ("fb_window_us", pa.int64()), ("fb_same_source", pa.bool_()), ("fb_applies_to", pa.string()),
+                        ("fb_types", pa.list_(pa.string()))])
+    return pa.Table.from_pylist(rows, schema=schema)
 
 
-def _taxonomy_frame(rules: dict[str, PlatformRules]) -> pd.DataFrame:
+def _merges_frame(rules: dict[str, PlatformRules]) -> pa.Table:
+    fold = lambda r, name: name if r.names_case_sensitive else name.lower()  # noqa: E731
+    rows = [{"platform": r.platform, "from_key": fold(r, old), "into_key": fold(r, new)}
+            for r in rules.values() for old, new in r.merged_names.items()]
+    return pa.Table.from_pylist(rows, schema=pa.schema([(c, pa.string()) for c in ("platform", "from_key", "into_key")]))
+
+
+def _taxonomy_frame(rules: dict[str, PlatformRules]) -> pa.Table:
     rows = [
         {"platform": r.platform, "event_type": event_type, "name": name,
          "name_key": name if r.names_case_sensitive else name.lower()}
         for r in rules.values() for event_type, names in r.events.items() for name in names
     ]
-    return pd.DataFrame(rows, columns=["platform", "event_type", "name", "name_key"])
+    return pa.Table.from_pylist(rows, schema=pa.schema([(c, pa.string()) for c in ("platform", "event_type", "name", "name_key")]))

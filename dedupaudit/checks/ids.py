@@ -2,19 +2,39 @@
 
 from __future__ import annotations
 
-from dedupaudit.checks.base import EVIDENCE_COLUMNS, SIDE_WORDS, AuditView, Check, Hit, both_fields, plural
+from dedupaudit.checks.base import EVIDENCE_COLUMNS, EXAMPLE_LIMIT, SIDE_WORDS, AuditView, Check, Hit, both_fields, plural
 
 def _missing_ids(side: str):
+    other = "pixel" if side == "capi" else "capi"
+
     def find(view: AuditView, options: dict):
-        for platform, event, count, examples, evidence in view.event_hits(f"source = '{side}' AND event_type IS NOT NULL AND event_id IS NULL"):
+        # Events a fallback key merged (Meta's fbp / external_id) are deduplicated: they are not this finding.
+        where = f"source = '{side}' AND event_type IS NOT NULL AND event_id IS NULL AND merged_by IS DISTINCT FROM 'fallback'"
+        by_fallback = {(r["platform"], r["event_type"]): r["n"] for r in view.rows(
+            f"SELECT platform, event_type, count(*) AS n FROM audit_events WHERE source = '{side}' AND merged_by = 'fallback' GROUP BY ALL")}
+        for platform, event, count, examples, evidence in view.event_hits(where):
             rules = view.rules[platform]
             field, how = (rules.server_field, rules.server_how) if side == "capi" else (rules.browser_field, rules.browser_how)
+            fix = f"On the {SIDE_WORDS[side]} side, send `{field}`: {how}."
+            caught = by_fallback.get((platform, event), 0)
+            also = (f" ({plural(caught, 'more')} without an ID {'was' if caught == 1 else 'were'} matched by "
+                    f"{' / '.join(rules.fallback.keys)}, which only works when the browser event arrives first.)" if caught else "")
+            if getattr(view.metrics[(platform, event)], f"{other}_events") == 0:
+                # One path only: nothing can be counted twice across paths yet.
+                yield Hit(
+                    platform, event, count,
+                    f"{plural(count, event + ' event')} from the {SIDE_WORDS[side]} carry no event ID. No {event} events from the "
+                    f"{SIDE_WORDS[other]} reach {rules.display_name}, so nothing is counted twice across the two paths; but "
+                    f"{rules.display_name} cannot drop a repeated event without an ID, and a {SIDE_WORDS[other]} path added "
+                    f"later could not be matched to these.",
+                    fix, examples, cap="warning", evidence=evidence,
+                )
+                continue
             yield Hit(
                 platform, event, count,
                 f"{plural(count, event + ' event')} from the {SIDE_WORDS[side]} carry no event ID, so "
-                f"{rules.display_name} cannot match them to the other path and counts the conversion twice.",
-                f"On the {SIDE_WORDS[side]} side, send `{field}`: {how}.",
-                examples, evidence=evidence,
+                f"{rules.display_name} cannot match them to the other path and counts the conversion twice.{also}",
+                fix, examples, evidence=evidence,
             )
     return find
 
@@ -186,4 +206,55 @@ NEAR_MISS_IDS = Check(
     options={"min_length": 4},
 )
 
-CHECKS = [SERVER_WITHOUT_ID, BROWSER_WITHOUT_ID, PLACEHOLDER_IDS, REUSED_IDS, MISMATCHED_IDS, NEAR_MISS_IDS]
+
+# Orders whose counted purchase events fall in more than one scope (Google conversion action, Reddit channel).
+_SPLIT_ORDERS = """
+    SELECT p.platform, p.link_key, min(p.order_id) AS order_id,
+           string_agg(DISTINCT p.scope, ' + ' ORDER BY p.scope) AS counted_in, count(*) AS counted_events
+    FROM purchases p JOIN audit_events a USING (eid)
+    WHERE a.counts AND p.link_key IS NOT NULL AND p.platform IN (SELECT platform FROM rules WHERE scope_column IS NOT NULL)
+    GROUP BY p.platform, p.link_key HAVING count(DISTINCT p.scope) > 1
+"""
+
+
+def _find_split_orders(view: AuditView, options: dict):
+    rows = view.rows(f"""
+        WITH s AS ({_SPLIT_ORDERS})
+        SELECT platform, count(*) AS orders, mode(counted_in) AS usual,
+               list({{'order_id': order_id, 'counted_in': counted_in, 'counted_events': counted_events}} ORDER BY link_key)[1:{EXAMPLE_LIMIT}] AS examples
+        FROM s GROUP BY platform ORDER BY platform""")
+    for r in rows:
+        rules = view.rules[r["platform"]]
+        scope = rules.dedup_scope
+        assumed = (f" Events that name no {scope.label} are taken as '{scope.pixel_default}' (browser) and "
+                   f"'{scope.capi_default}' (server).") if scope.pixel_default or scope.capi_default else ""
+        yield Hit(
+            r["platform"], "purchase", r["orders"],
+            f"On {plural(r['orders'], 'order')} {rules.display_name} counts the purchase in more than one {scope.label} "
+            f"(most often {r['usual']}). {rules.display_name} deduplicates an ID only within one {scope.label}, "
+            f"so each of these purchases is counted once per {scope.label}.{assumed}",
+            scope.fix or f"Report each purchase in one {scope.label} only.",
+            list(r["examples"]),
+            evidence=(f"SELECT {EVIDENCE_COLUMNS}, scope AS {scope.label.replace(' ', '_')} FROM purchases WHERE platform = $p "
+                      f"AND link_key IN (SELECT link_key FROM ({_SPLIT_ORDERS}) WHERE platform = $p) ORDER BY link_key, file, row",
+                      {"p": r["platform"]}),
+        )
+
+
+SEVERAL_ACTIONS = Check(
+    code="DA119", name="order-counted-in-several-actions", severity="error", unit="orders",
+    summary="Orders counted in more than one Google conversion action (or Reddit channel).",
+    what="For platforms whose rule file has a `dedup_scope` (Google: the conversion action; Reddit: the channel), "
+         "orders whose counted purchase events fall in more than one of them.",
+    why="Google deduplicates a transaction ID only within one conversion action: a tag conversion and a "
+        "click-conversion upload are different actions, so the same order counts twice when both are primary, "
+        "whatever the IDs. Reddit deduplicates only within one channel.",
+    example="gtag conversion AW-123/AbC with transaction_id 1001, and a click-conversion upload of order 1001 to "
+            "customers/1/conversionActions/9: two purchases.",
+    fix="Google: make one of the two actions secondary, or send the server events as an extra data source of the "
+        "tag's own action (Data Manager multi-source conversions) with the same transaction ID. Reddit: send web "
+        "purchases from the server with action_source WEBSITE.",
+    find=_find_split_orders,
+)
+
+CHECKS = [SERVER_WITHOUT_ID, BROWSER_WITHOUT_ID, PLACEHOLDER_IDS, REUSED_IDS, MISMATCHED_IDS, NEAR_MISS_IDS, SEVERAL_ACTIONS]

@@ -33,8 +33,10 @@ PAIRS_OUTSIDE_WINDOW = Check(
 
 
 def _find_time_unit(view: AuditView, options: dict):
-    where = ("source = 'capi' AND event_time_unit IN ('seconds', 'milliseconds') AND platform IN "
-             "(SELECT platform FROM rules WHERE server_time_unit IN ('seconds', 'milliseconds') AND server_time_unit <> event_time_unit)")
+    # A platform that accepts both epoch units (Snap) never gets this finding.
+    where = ("source = 'capi' AND event_time_unit IN ('seconds', 'milliseconds') AND EXISTS (SELECT 1 FROM rules r "
+             "WHERE r.platform = audit_events.platform AND r.server_time_unit IN ('seconds', 'milliseconds') "
+             "AND NOT list_contains(r.server_time_units, audit_events.event_time_unit))")
     for platform, _, count, examples, evidence in view.event_hits(where, by_type=False):
         rules = view.rules[platform]
         sent = "milliseconds" if rules.server_time_unit == "seconds" else "seconds"
@@ -52,8 +54,8 @@ def _find_time_unit(view: AuditView, options: dict):
 WRONG_TIME_UNIT = Check(
     code="DA111", name="wrong-time-unit", severity="error", unit="events",
     summary="Server event_time in milliseconds where the platform wants seconds, or the reverse.",
-    what="Counts server events whose epoch event_time is in a different unit from the platform's `server_time_unit` "
-         "(told apart by magnitude: 1e11 and above is milliseconds).",
+    what="Counts server events whose epoch event_time is in a unit the platform's `server_time_unit` does not list "
+         "(told apart by magnitude: 1e11 and above is milliseconds). Snap accepts both units.",
     why="JavaScript's Date.now() is in milliseconds; Meta, TikTok and Snap want seconds. Such events are rejected or land on the wrong day.",
     example="event_time 1728123456789 sent to Meta instead of 1728123456.",
     fix="Convert to the platform's unit before sending.",

@@ -7,14 +7,27 @@ from dedupaudit.checks.base import AuditView, Check, Hit, plural
 
 def _biggest_cause(summary) -> str:
     """Name the per-order failure that explains most of a platform's excess, for the fix hint."""
+    if not summary.pixel_events or not summary.capi_events:
+        only = "browser pixel" if summary.pixel_events else "server (CAPI)"
+        return (f"Only the {only} reports purchases to {summary.display_name}, so nothing is counted twice across paths: "
+                f"look for repeated events on that path (refires, retries) and for events without a real order.")
     causes = {
         "events without an event ID": summary.missing_event_id["pixel"] + summary.missing_event_id["capi"],
         "orders whose browser and server IDs never match": summary.mismatched_event_id,
         "orders with different event names on the two paths": summary.event_name_drift,
         "orders whose pair arrived outside the dedup window": summary.outside_window,
+        "orders counted in more than one conversion action or channel": summary.orders_in_several_scopes or 0,
     }
     name, size = max(causes.items(), key=lambda item: item[1])
     return f"Start with the {size:,} {name}." if size else "Look for events without a real order (test or cancelled orders)."
+
+
+def _range_note(s) -> str:
+    """' (1.02x to 1.33x, depending on rules TikTok does not confirm)' where the range is not one value."""
+    r = s.inflation_range
+    if not r or r["low"] == r["high"]:
+        return ""
+    return f" Depending on rules {s.display_name} does not confirm, the ratio is between {r['low']:.2f}x and {r['high']:.2f}x."
 
 
 def _purchase_summaries(view: AuditView):
@@ -36,7 +49,7 @@ def _find_inflation(view: AuditView, options):
             s.platform, "purchase", s.extra_conversions,
             f"{s.display_name} would report {s.reported_conversions:,} purchases for {s.orders:,} real orders: "
             f"{ratio:.2f}x, {s.extra_conversions:,} purchases that did not happen. ROAS and CPA look better than they "
-            f"are and bidding learns from the inflated count.",
+            f"are and bidding learns from the inflated count.{_range_note(s)}",
             _biggest_cause(s),
             level=level,
             cap=_small_sample(s, opts),
@@ -65,7 +78,7 @@ def _find_under(view: AuditView, options):
         yield Hit(
             s.platform, "purchase", missing,
             f"{s.display_name} would report only {s.reported_conversions:,} purchases for {s.orders:,} real orders "
-            f"({s.inflation_ratio:.2f}x): {missing:,} sales are invisible to its bidding.",
+            f"({s.inflation_ratio:.2f}x): {missing:,} sales are invisible to its bidding.{_range_note(s)}",
             "Look for reused or placeholder event IDs (they merge real purchases) and for orders neither path reports.",
             cap=_small_sample(s, opts),
         )
@@ -172,4 +185,40 @@ PURCHASES_WITHOUT_REAL_ORDER = Check(
     find=_find_unreal_orders,
 )
 
-CHECKS = [INFLATED_CONVERSIONS, LOW_COVERAGE, UNDER_REPORTED, PURCHASES_WITHOUT_REAL_ORDER]
+def _find_model_gap(view: AuditView, options):
+    for (platform, event), s in sorted(view.metrics.items()):
+        opts = options.at(platform)
+        if s.model_gap is None or abs(s.model_gap) <= opts["tolerance"]:
+            continue
+        more = s.model_gap > 0
+        matching = [u for u in s.unconfirmed_rules
+                    if s.platform_reported and abs(u["reported_if_false"] / s.platform_reported - 1) <= opts["tolerance"]]
+        matches = (f" The dashboard agrees with another reading of an unconfirmed rule: if {matching[0]['alternative']}, "
+                   f"the simulation gives {matching[0]['reported_if_false']:,}." if matching else "")
+        yield Hit(
+            platform, event, abs(s.reported_conversions - s.platform_reported),
+            f"The simulation gives {s.reported_conversions:,} {event} conversions on {s.display_name}, but its dashboard "
+            f"shows {s.platform_reported:,} ({s.model_gap:+.1%}), more than the {opts['tolerance']:.0%} tolerance.{matches}",
+            ("Usual causes: " + ("the platform drops events this simulation counts (events too old, refused batches, "
+                                 "consent mode), or " if more else "the exports miss events the platform received (a "
+                                 "pixel log that misses ad-blocked or cached pages, a server log of one server only), or ")
+             + "the dashboard figure uses an attribution window (it counts attributed conversions, not received events), "
+               "or a platform rule differs from the rule file: compare the range of unconfirmed rules."),
+        )
+
+
+MODEL_DIFFERS_FROM_PLATFORM = Check(
+    code="DA120", name="model-differs-from-platform", severity="warning", unit="conversions",
+    summary="The simulated count differs from what the platform's dashboard shows (--platform-reported).",
+    what="For each platform and event type in the --platform-reported file: |simulated / platform-reported - 1| above "
+         "`tolerance`. The count is the difference in conversions.",
+    why="The simulation is only as good as its inputs and rules. Comparing it with the platform's own figure for the "
+        "same period proves it on your account, or shows what is missing.",
+    example="Meta Ads Manager shows 3,100 purchases for the week; the simulation gives 3,615 (+16.6%).",
+    fix="Check that the exports cover the same period and every server; use the platform's 'all conversions' "
+        "(not attributed) figure where it has one; see whether a rule's other reading (reported_range) explains it.",
+    find=_find_model_gap,
+    options={"tolerance": 0.05},
+)
+
+CHECKS = [INFLATED_CONVERSIONS, LOW_COVERAGE, UNDER_REPORTED, PURCHASES_WITHOUT_REAL_ORDER, MODEL_DIFFERS_FROM_PLATFORM]

@@ -20,6 +20,7 @@ from dedupaudit.errors import UserError
 from dedupaudit.inputs.canonical import Loaded, load_events, load_orders
 from dedupaudit.inputs.detect import ReadContext, check_format
 from dedupaudit.inputs.mapping import load_mapping_file, parse_mapping
+from dedupaudit.inputs.platform_reported import load_platform_reported
 from dedupaudit.inputs.files import expand_paths
 from dedupaudit.inputs.timestamps import resolve_timezone
 from dedupaudit.platforms.rules import load_rules
@@ -66,6 +67,9 @@ def check(
     pixel_format: str = typer.Option(None, "--pixel-format", help="Read the pixel files as this format instead of detecting it (see `dedupaudit formats`)."),
     capi_format: str = typer.Option(None, "--capi-format", help="Read the server files as this format, e.g. meta-capi, tiktok-events-api."),
     orders_format: str = typer.Option(None, "--orders-format", help="Read the order files as this format, e.g. shopify-orders, woocommerce-orders."),
+    platform_reported: Path = typer.Option(None, "--platform-reported", show_default=False,
+                                           help="CSV of what each platform's dashboard shows (platform, conversions; optional event, "
+                                                "date): compared with the simulation."),
     rejects: Path = typer.Option(None, "--rejects", help="Write every rejected input row, with its reason, to this CSV file.", show_default=False),
     export_failures: Path = typer.Option(None, "--export-failures", show_default=False,
                                          help="Write the events behind each finding to this folder, one file per finding."),
@@ -85,7 +89,8 @@ def check(
             pixel=pixel, capi=capi, orders=orders, platform=platform, rules_dir=rules_dir, timezone=timezone, since=since,
             until=until, exclude_statuses=exclude_statuses, output_format=output_format, output=output, title=title,
             client=client, fail_on=fail_on, baseline=baseline, mapping=mapping, pixel_format=pixel_format,
-            capi_format=capi_format, orders_format=orders_format, export_failures=export_failures, export_format=export_format)
+            capi_format=capi_format, orders_format=orders_format, export_failures=export_failures, export_format=export_format,
+            platform_reported=platform_reported)
         merged = config.merge(config.DEFAULTS, config.load_file(config_path) if config_path else {}, cli_layer)
         settings = config.settings_from(merged)
         value = lambda key, default=None: config.value(merged, key, default)  # noqa: E731
@@ -110,6 +115,7 @@ def check(
         if not inputs["pixel"] and not inputs["capi"]:
             raise UserError("give at least one of --pixel and --capi, or inputs in dedupaudit.yaml (see `dedupaudit check --help`)")
         paths = {side: expand_paths(args, f"--{side}") for side, args in inputs.items()}
+        reported = load_platform_reported(Path(value("platform_reported")), set(rules)) if value("platform_reported") else None
 
         evidence = [] if value("export_failures") else None
         with progress(not quiet) as step:
@@ -120,7 +126,7 @@ def check(
             }
             loaded["orders"] = load_orders(paths["orders"], zone, context, on_file=reading)
             step("auditing")
-            result = run_audit(loaded["pixel"], loaded["capi"], loaded["orders"], rules, settings, evidence)
+            result = run_audit(loaded["pixel"], loaded["capi"], loaded["orders"], rules, settings, evidence, reported)
             regressed = False
             if tolerances is not None:
                 diff = compare(load_result(Path(value("baseline_file"))), json.loads(RENDERERS["json"](result)), tolerances,
@@ -161,6 +167,7 @@ def _cli_layer(**args) -> config.Layer:
     if args["baseline"] is not None:
         layer["baseline_file"] = (str(args["baseline"]), "--baseline")
     put("mapping_file", str(args["mapping"]) if args["mapping"] else None, "--mapping")
+    put("platform_reported", str(args["platform_reported"]) if args["platform_reported"] else None, "--platform-reported")
     for side in ("pixel", "capi", "orders"):
         put(f"formats.{side}", args[f"{side}_format"], f"--{side}-format")
     return layer

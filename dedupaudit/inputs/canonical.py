@@ -19,7 +19,11 @@ from dedupaudit.inputs.files import RawTable
 from dedupaudit.inputs.timestamps import TEXT, parse_timestamps
 
 EVENT_REQUIRED = ("platform", "event_name", "event_time")
-EVENT_OPTIONAL = ("event_id", "received_time", "order_id", "value", "currency", "delivery", "delivery_message", "source_ref")
+EVENT_OPTIONAL = ("event_id", "received_time", "order_id", "value", "currency", "delivery", "delivery_message", "source_ref",
+                  *("fbp", "external_id", "ttp", "action_source", "conversion_action"))
+# Identifiers some platforms deduplicate on when an event has no ID (Meta fbp / external_id, TikTok _ttp).
+# They are compared as sent and never shown: the audit keeps only a hash of each.
+IDENTIFIER_COLUMNS = ("fbp", "external_id", "ttp")
 DELIVERY_VALUES = ("test", "refused")  # events the platform never counts: test traffic, refused by the API
 ORDER_REQUIRED = ("order_id", "created_at")
 ORDER_OPTIONAL = ("value", "currency", "status", "source_ref")
@@ -139,8 +143,15 @@ def _events_from(raw: RawTable, source: str, zone: tzinfo, default_platform: str
         "delivery": delivery,
         "delivery_message": columns["delivery_message"],
         "source_ref": columns["source_ref"],  # where inside a native file the row came from ("line 12, data[3]")
+        **{name: _blank_to_na(columns[name]) for name in IDENTIFIER_COLUMNS},
+        "action_source": _blank_to_na(columns["action_source"]),  # the channel as sent (Meta, Snap, Reddit)
+        "conversion_action": _blank_to_na(columns["conversion_action"]),  # Google: the action (tag AW-ID/label or upload)
     })
     return _split(frame, raw, problems)
+
+
+def _blank_to_na(column: pd.Series) -> pd.Series:
+    return column.mask(column.str.strip() == "")
 
 
 def _columns(raw: RawTable, required: tuple, optional: tuple) -> dict[str, pd.Series]:
@@ -216,6 +227,7 @@ def _empty_events(source: str) -> pd.DataFrame:
         "received_time": pd.Series(dtype="datetime64[us]"), "order_id": pd.Series(dtype=TEXT),
         "order_key": pd.Series(dtype=TEXT), "value": pd.Series(dtype="float64"), "currency": pd.Series(dtype=TEXT),
         "delivery": pd.Series(dtype=TEXT), "delivery_message": pd.Series(dtype=TEXT), "source_ref": pd.Series(dtype=TEXT),
+        **{name: pd.Series(dtype=TEXT) for name in (*IDENTIFIER_COLUMNS, "action_source", "conversion_action")},
     })
 
 

@@ -33,7 +33,8 @@ def _summary(result: AuditResult, fail_on: str) -> str:
     rows = sorted(S.purchases(result), key=lambda p: -(p.inflation_ratio or 0))
     figures = "; ".join(
         f"{p.display_name} {S.ratio(p.inflation_ratio)}"
-        + (f" ({p.extra_conversions:+,} conversions)" if p.extra_conversions else "") for p in rows)
+        + (f" ({p.extra_conversions:+,} conversions)" if p.extra_conversions else "")
+        + (f" [{S.inflation_range(p)} depending on unconfirmed rules]" if S.inflation_range(p) else "") for p in rows)
     counts = S.severity_counts(result.findings)
     failing = len(S.failing(result.findings, fail_on))
     verdict = ("fail level never" if fail_on == "never" else

@@ -121,6 +121,10 @@ def _card(result: AuditResult, p: PlatformSummary) -> str:
         label = "Under-counted"
     big = S.ratio(p.inflation_ratio, "\u00d7")
     lines = [f'<div class="line">counts <b>{p.reported_conversions:,}</b> purchases for <b>{_num(p.orders)}</b> real orders</div>']
+    if S.inflation_range(p):
+        lines.append(f'<div class="line">{esc(S.inflation_range(p))} depending on unconfirmed platform rules</div>')
+    if p.platform_reported is not None:
+        lines.append(f'<div class="line">dashboard shows <b>{esc(S.dashboard(p))}</b></div>')
     if p.extra_conversions and p.orders:
         share = p.extra_conversions / p.orders
         what = "that did not happen" if p.extra_conversions > 0 else "real sales it cannot see"
@@ -135,8 +139,11 @@ def _card(result: AuditResult, p: PlatformSummary) -> str:
 
 def _summary_table(result: AuditResult, rows: list[PlatformSummary]) -> str:
     with_revenue = any(S.extra_revenue(p) is not None for p in rows)
-    head = ["Platform", "Real orders", "Would count", "Inflation", "Extra conversions"]
+    ranged = any(S.inflation_range(p) for p in rows)
+    dashboards = any(p.platform_reported is not None for p in rows)
+    head = ["Platform", "Real orders", "Would count", "Inflation"] + (["Range"] if ranged else []) + ["Extra conversions"]
     head += ["Extra revenue", "Average order value"] if with_revenue else []
+    head += ["Dashboard"] if dashboards else []
     head += ["Findings"]
     out = ['<table class="summary-table"><thead><tr>' + "".join(
         f'<th{"" if h in ("Platform", "Findings") else " class=num"}>{h}</th>' for h in head) + "</tr></thead><tbody>"]
@@ -145,18 +152,27 @@ def _summary_table(result: AuditResult, rows: list[PlatformSummary]) -> str:
         cells = [f"<td><strong>{esc(p.display_name)}</strong></td>", f'<td class="num">{_num(p.orders)}</td>',
                  f'<td class="num">{p.reported_conversions:,}</td>',
                  f'<td class="num {"bad" if status == "error" else "fine" if status is None else ""}">'
-                 f'{S.ratio(p.inflation_ratio, chr(215))}</td>',
-                 f'<td class="num">{_signed(p.extra_conversions)}</td>']
+                 f'{S.ratio(p.inflation_ratio, chr(215))}</td>']
+        if ranged:
+            cells.append(f'<td class="num">{esc(S.inflation_range(p) or "-")}</td>')
+        cells.append(f'<td class="num">{_signed(p.extra_conversions)}</td>')
         if with_revenue:
             revenue, aov = S.extra_revenue(p), S.average_order_value(p)
             cells.append(f'<td class="num">{"-" if revenue is None else esc(S.money(revenue, S.currency(p)))}</td>')
             cells.append(f'<td class="num">{"-" if aov is None else esc(S.money(aov, S.currency(p), 2))}</td>')
+        if dashboards:
+            cells.append(f'<td class="num">{esc(S.dashboard(p) or "-")}</td>')
         counts = S.severity_counts([f for f in result.findings if f.platform == p.platform])
         cells.append('<td class="counts">' + ("".join(
             f'<span class="pill {s}">{n} {SEVERITY_WORDS[s].lower()}{"s" if n != 1 else ""}</span>'
             for s, n in counts.items() if n) or '<span class="pill ok">none</span>') + "</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
-    return "".join(out) + "</tbody></table>"
+    out.append("</tbody></table>")
+    sentences = [s for s in map(S.unconfirmed_sentence, rows) if s]
+    if sentences:
+        out.append('<p class="muted">Range: where a platform rule is unconfirmed, the ratio under each reading:</p><ul>'
+                   + "".join(f"<li>{esc(s)}</li>" for s in sentences) + "</ul>")
+    return "".join(out)
 
 
 def _num(value: int | None) -> str:
@@ -335,6 +351,14 @@ def _about(result: AuditResult) -> str:
         out.append("<h3>Other events the platforms would count</h3><ul>" + "".join(
             f"<li>{esc(p.display_name)} {esc(p.event)}: {p.reported_conversions:,} "
             f"({p.pixel_events:,} pixel, {p.capi_events:,} server events)</li>" for p in others) + "</ul>")
+    unconfirmed = [(p.display_name, u) for p in S.purchases(result) for u in p.unconfirmed_rules]
+    if unconfirmed:
+        out.append("<h3>Unconfirmed platform rules that change these figures</h3><table><thead><tr><th>Platform</th>"
+                   "<th>The rule file assumes</th><th class=num>Count</th><th>Other reading</th><th class=num>Count</th>"
+                   "<th>Evidence</th></tr></thead><tbody>" + "".join(
+                       f"<tr><td>{esc(n)}</td><td>{esc(u['statement'])}</td><td class=num>{u['reported_if_true']:,}</td>"
+                       f"<td>{esc(u['alternative'])}</td><td class=num>{u['reported_if_false']:,}</td><td>{esc(u['evidence'])}</td></tr>"
+                       for n, u in unconfirmed) + "</tbody></table>")
     assumed = {p.display_name: sorted(p.assumptions) for p in S.purchases(result) if p.assumptions}
     if assumed:
         out.append("<h3>Assumptions</h3><p>These figures rest on rule values that the platforms do not document "

@@ -50,7 +50,9 @@ def _suite(root, suite: str, display: str, codes: list[str], found: dict, fail_o
         props = ET.SubElement(node, "properties")
         for key, value in (("platform", display), ("orders", purchase.orders),
                            ("reported_conversions", purchase.reported_conversions),
-                           ("inflation_ratio", purchase.inflation_ratio), ("extra_conversions", purchase.extra_conversions)):
+                           ("inflation_ratio", purchase.inflation_ratio), ("extra_conversions", purchase.extra_conversions),
+                           ("inflation_range", S.inflation_range(purchase)), ("platform_reported", purchase.platform_reported),
+                           ("model_gap", purchase.model_gap)):
             ET.SubElement(props, "property", name=key, value=_clean("" if value is None else value))
     failures = 0
     for code in codes:

@@ -67,21 +67,30 @@ def _summary(result: AuditResult) -> list[str]:
     if not rows:
         return out + ["No purchase events in the inputs.", ""]
     with_revenue = any(S.extra_revenue(p) is not None for p in rows)
-    head = ["Platform", "Real orders", "Platform would count", "Inflation", "Extra conversions"]
+    ranged = any(S.inflation_range(p) for p in rows)
+    dashboards = any(p.platform_reported is not None for p in rows)
+    head = ["Platform", "Real orders", "Platform would count", "Inflation"] + (["Range"] if ranged else []) + ["Extra conversions"]
     head += ["Extra revenue"] if with_revenue else []
+    head += ["Dashboard"] if dashboards else []
     head += ["Pixel coverage", "CAPI coverage", "Findings"]
     out += ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["--:"] * (len(head) - 2) + ["---"]) + "|"]
     for p in rows:
         cov = p.coverage or {}
         found = S.severity_counts([f for f in result.findings if f.platform == p.platform])
-        cells = [text(p.display_name), _num(p.orders), f"{p.reported_conversions:,}", _ratio(p.inflation_ratio),
-                 "-" if p.extra_conversions is None else f"{p.extra_conversions:+,}"]
+        cells = [text(p.display_name), _num(p.orders), f"{p.reported_conversions:,}", _ratio(p.inflation_ratio)]
+        cells += [S.inflation_range(p) or "-"] if ranged else []
+        cells.append("-" if p.extra_conversions is None else f"{p.extra_conversions:+,}")
         if with_revenue:
             extra = S.extra_revenue(p)
             cells.append("-" if extra is None else text(S.money(extra, S.currency(p))))
+        cells += [S.dashboard(p) or "-"] if dashboards else []
         cells += [S.share(cov.get("pixel")), S.share(cov.get("capi")), _counts(found)]
         out.append("| " + " | ".join(cells) + " |")
     out.append("")
+    sentences = [s for s in map(S.unconfirmed_sentence, rows) if s]
+    if sentences:
+        out += ["Range: where a platform rule is unconfirmed, the ratio under each reading:", ""]
+        out += [f"- {text(sentence)}" for sentence in sentences] + [""]
     first = S.fix_first(result)
     if first is not None:
         where = S.place(first, S.display_names(result))

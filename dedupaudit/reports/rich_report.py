@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from dedupaudit.reports import summary as S
 from dedupaudit.result import AuditResult, severity_rank
 
 STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan", None: "green"}
@@ -16,6 +17,8 @@ STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan", None: "green
 
 def render(result: AuditResult, options=None, width: int = 110) -> str:
     colour = bool(options and options.colour)
+    if any(p.platform_reported is not None for p in result.platforms):
+        width += 14  # the Dashboard column
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=colour, no_color=not colour, width=width, highlight=False)
     _header(console, result)
@@ -52,20 +55,30 @@ def _summary(console: Console, result: AuditResult) -> None:
         console.print("No purchase events in the inputs.\n")
         return
     table = Table(title="Purchases: real orders vs what each platform would count", title_justify="left")
-    for name, justify in (("Platform", "left"), ("Real orders", "right"), ("Pixel events", "right"), ("CAPI events", "right"),
-                          ("Platform counts", "right"), ("Inflation", "right"), ("Extra", "right"),
-                          ("Pixel coverage", "right"), ("CAPI coverage", "right")):
-        table.add_column(name, justify=justify)
+    ranged = any(S.inflation_range(p) for p in purchases)
+    dashboards = any(p.platform_reported is not None for p in purchases)
+    # Headers broken by hand and cells never wrapped: at 110 columns every figure stays whole.
+    for name, justify in (("Platform", "left"), ("Real\norders", "right"), ("Pixel\nevents", "right"), ("CAPI\nevents", "right"),
+                          ("Platform\ncounts", "right"), ("Inflation", "right"), *((("Range", "right"),) if ranged else ()),
+                          ("Extra", "right"), ("Pixel\ncoverage", "right"), ("CAPI\ncoverage", "right"),
+                          *((("Dashboard", "right"),) if dashboards else ())):
+        table.add_column(name, justify=justify, no_wrap=True)
     for p in purchases:
         severity = _inflation_severity(result, p.platform)
         ratio = "-" if p.inflation_ratio is None else f"{p.inflation_ratio:.2f}x"
         cov = p.coverage or {}
         table.add_row(
             p.display_name, "-" if p.orders is None else f"{p.orders:,}", f"{p.pixel_events:,}", f"{p.capi_events:,}", f"{p.reported_conversions:,}",
-            Text(ratio, style=STYLES[severity]), "-" if p.extra_conversions is None else f"{p.extra_conversions:+,}",
-            _share(cov.get("pixel")), _share(cov.get("capi")),
+            Text(ratio, style=STYLES[severity]), *((S.inflation_range(p) or "-",) if ranged else ()),
+            "-" if p.extra_conversions is None else f"{p.extra_conversions:+,}",
+            _share(cov.get("pixel")), _share(cov.get("capi")), *((S.dashboard(p) or "-",) if dashboards else ()),
         )
     console.print(table)
+    sentences = [s for s in map(S.unconfirmed_sentence, purchases) if s]
+    if sentences:
+        console.print("Range: where a platform rule is unconfirmed, the ratio under each reading:")
+        for sentence in sentences:
+            console.print(Text("  " + sentence))
     others = [p for p in result.platforms if p.event != "purchase"]
     if others:
         console.print("Other events the platforms would count: " + "; ".join(

@@ -110,3 +110,29 @@ def share(value: float | None) -> str:
 def when(stamp: str | None) -> str:
     """An ISO-8601 UTC time from the result as people read it: 2026-10-05 00:18:47."""
     return "-" if not stamp else stamp.replace("T", " ").removesuffix("Z")
+
+
+def inflation_range(p: PlatformSummary) -> str | None:
+    """'1.02-1.33x' where unconfirmed platform rules make the ratio a range; None where it is one value."""
+    r = p.inflation_range
+    if not r or r["low"] == r["high"]:
+        return None
+    return f"{r['low']:.2f}-{r['high']:.2f}x"
+
+
+def unconfirmed_sentence(p: PlatformSummary) -> str | None:
+    """'TikTok 1.33x (1.02x if TikTok merges CompletePayment into Purchase; unconfirmed)': each reading that changes the count."""
+    if not p.unconfirmed_rules:
+        return None
+    figure = (lambda n: ratio(n / p.orders)) if p.orders else (lambda n: f"{n:,}")
+    current = figure(p.reported_conversions)
+    readings = "; ".join(f"{figure(u['reported_if_false'])} if {u['alternative']}" for u in p.unconfirmed_rules)
+    return f"{p.display_name} {current} ({readings}; unconfirmed)"
+
+
+def dashboard(p: PlatformSummary) -> str | None:
+    """'3,100 (+17%)': what the platform's dashboard shows and how far the simulation is from it (--platform-reported)."""
+    if p.platform_reported is None:
+        return None
+    gap = "" if p.model_gap is None else f" ({p.model_gap:+.0%})"
+    return f"{p.platform_reported:,}{gap}"

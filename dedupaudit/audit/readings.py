@@ -1,0 +1,73 @@
+"""The honest range: what each platform would count under the other reading of every unconfirmed rule.
+
+A rule file marks a value it cannot confirm (TikTok merging CompletePayment into Purchase, Meta's
+same-source deduplication, ...) and states its other reading. The dedup model (audit/tables.py) runs
+once more per other reading, over the same events_base table and for that platform only; then once
+with every reading that lowered the count and once with every reading that raised it, which gives
+the low and high ends of the range. Only the counts come back; no check runs again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from dedupaudit.audit.tables import simulate
+from dedupaudit.platforms.rules import PlatformRules
+
+_PREFIX = "reading_"
+
+
+@dataclass
+class Range:
+    low: int
+    high: int
+    unconfirmed: list[dict]  # the readings that change this count, with the count under each
+
+
+def ranges(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules],
+           counted: dict[tuple[str, str], int]) -> dict[tuple[str, str], Range]:
+    """(platform, event type) -> the range of reported conversions, for every entry of `counted` (the rule files' reading)."""
+    out = {}
+    for platform, rule in sorted(rules.items()):
+        types = sorted(t for p, t in counted if p == platform)
+        if not types or not rule.alternatives:
+            continue
+        by_reading = {alt.rule: _counts(con, alt.rules) for alt in rule.alternatives}
+        combined: dict[frozenset, dict[str, int]] = {}
+        for event_type in types:
+            base = counted[(platform, event_type)]
+            alt_counts = {key: counts.get(event_type, 0) for key, counts in by_reading.items()}
+            ends = []
+            for moved in ([k for k, n in alt_counts.items() if n < base], [k for k, n in alt_counts.items() if n > base]):
+                if not moved:
+                    ends.append(base)
+                elif len(moved) == 1:
+                    ends.append(alt_counts[moved[0]])
+                else:
+                    key = frozenset(moved)
+                    if key not in combined:
+                        combined[key] = _counts(con, rule.combined(sorted(moved)))
+                    ends.append(combined[key].get(event_type, 0))
+            unconfirmed = [{
+                "rule": alt.rule,
+                "statement": alt.reading,
+                "alternative": alt.other_reading,
+                "evidence": alt.status,
+                "source": rule.facts[alt.rule].get("source"),
+                "reported_if_true": base,
+                "reported_if_false": alt_counts[alt.rule],
+            } for alt in rule.alternatives if alt_counts[alt.rule] != base]
+            out[(platform, event_type)] = Range(min(ends + [base]), max(ends + [base]), unconfirmed)
+    return out
+
+
+def _counts(con: duckdb.DuckDBPyConnection, rule: PlatformRules) -> dict[str, int]:
+    """Reported conversions per event type of one platform under `rule`."""
+    simulate(con, {rule.platform: rule}, _PREFIX, typed=f"{_PREFIX}typed", into=f"{_PREFIX}counts")
+    try:
+        return dict(con.execute(f"SELECT event_type, count(*) FILTER (WHERE counts) FROM {_PREFIX}counts GROUP BY ALL").fetchall())
+    finally:
+        for table in ("typed", "counts", "rules", "taxonomy", "merges"):
+            con.execute(f"DROP TABLE IF EXISTS {_PREFIX}{table}")

@@ -1,0 +1,47 @@
+"""The figures the platforms' own dashboards show (--platform-reported), to calibrate the simulation.
+
+A small CSV the user types or exports: `platform`, `conversions`, optional `event` (an event type such
+as purchase; default purchase) and `date` (YYYY-MM-DD, for per-day comparison). Every row must be
+usable: a wrong row stops the run with its line named, since a silently skipped figure would make the
+comparison meaningless.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from dedupaudit.errors import UserError
+
+COLUMNS = ("platform", "conversions", "event", "date")
+
+
+def load_platform_reported(path: Path, platforms: set[str]) -> pd.DataFrame:
+    """(platform, event, date or None, conversions) per row."""
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except FileNotFoundError as exc:
+        raise UserError(f"--platform-reported {path}: no such file") from exc
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise UserError(f"--platform-reported {path}: not a readable CSV file ({str(exc).splitlines()[0]})") from exc
+    by_name = {str(c).strip().lower(): c for c in raw.columns}
+    for needed in ("platform", "conversions"):
+        if needed not in by_name:
+            raise UserError(f"{path}: missing required column {needed} (found: {', '.join(map(str, raw.columns)) or 'none'})")
+    unknown = sorted(set(by_name) - set(COLUMNS))
+    if unknown:
+        raise UserError(f"{path}: unknown column {unknown[0]} (valid: {', '.join(COLUMNS)})")
+    rows = []
+    for line, record in enumerate(raw.to_dict("records"), start=2):
+        get = lambda name: str(record.get(by_name.get(name), "") or "").strip()  # noqa: E731
+        platform, event, date, conversions = get("platform").lower(), get("event").lower() or "purchase", get("date"), get("conversions")
+        if platform not in platforms:
+            raise UserError(f"{path} line {line}: unknown platform '{platform}' (rule files exist for: {', '.join(sorted(platforms))})")
+        if not re.fullmatch(r"\d+", conversions.replace(",", "")):
+            raise UserError(f"{path} line {line}: conversions '{conversions}' is not a whole number")
+        if date and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
+            raise UserError(f"{path} line {line}: date '{date}' is not YYYY-MM-DD")
+        rows.append({"platform": platform, "event": event, "date": date or None, "conversions": int(conversions.replace(",", ""))})
+    return pd.DataFrame(rows, columns=["platform", "event", "date", "conversions"])

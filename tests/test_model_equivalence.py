@@ -192,6 +192,57 @@ def test_oracle_no_orders_gives_null_ratios():
     assert e["coverage"] == {"pixel": None, "capi": None, "any": None}
 
 
+def test_oracle_meta_fallback_browser_first_within_48h_only():
+    nid = dict(eid=None, fbp="fb.1.1")
+    assert entry(run_ref([ev(**nid)], [ev(**nid, t=T0 + 48 * H)]))["reported_conversions"] == 1
+    assert entry(run_ref([ev(**nid)], [ev(**nid, t=T0 + 48 * H + timedelta(seconds=1))]))["reported_conversions"] == 2
+    assert entry(run_ref([ev(**nid, t=T0 + H)], [ev(**nid)]))["reported_conversions"] == 2  # server first
+    assert entry(run_ref([], [ev(**nid), ev(**nid, t=T0 + H)]))["reported_conversions"] == 2  # two server events
+    e = entry(run_ref([ev(eid=None, external_id="c1")], [ev(eid=None, external_id="c1", fbp="other")]))
+    assert (e["reported_conversions"], e["deduplicated"]) == (1, {"event_id": 0, "fallback": 1})
+    # an event with an ID is left alone by the rule file's reading, merged under the other one
+    e = entry(run_ref([ev(eid="a", fbp="f")], [ev(eid="b", fbp="f")]))
+    assert e["reported_conversions"] == 2 and e["unconfirmed_counts"] == {"fallback.applies_to": [2, 1]}
+
+
+def test_oracle_google_counts_per_conversion_action():
+    g = dict(platform="google", name="conversion", eid="1001", oid="1001")
+    tag, upload = dict(g, conversion_action="AW-1/x"), dict(g, conversion_action="customers/1/conversionActions/2")
+    e = entry(run_ref([ev(**tag)], [ev(**upload)], [order("1001")]), "google")
+    assert (e["reported_conversions"], e["orders_in_several_scopes"]) == (2, 1)
+    e = entry(run_ref([ev(**tag)], [ev(**dict(tag, conversion_action=" aw-1/X"))], [order("1001")]), "google")
+    assert (e["reported_conversions"], e["orders_in_several_scopes"]) == (1, 0)
+    e = entry(run_ref([ev(**g)], [ev(**g)], [order("1001")]), "google")  # no action named: tag vs upload
+    assert e["reported_range"] == {"low": 1, "high": 2} and e["unconfirmed_counts"] == {"dedup_scope.capi_default": [2, 1]}
+
+
+def test_oracle_reddit_channel_and_pinterest_offline():
+    r = dict(platform="reddit", eid="r")
+    assert entry(run_ref([ev(**r)], [ev(**r, action_source="APP")]), "reddit")["reported_conversions"] == 2
+    assert entry(run_ref([ev(**r)], [ev(**r, action_source="website")]), "reddit")["reported_conversions"] == 1
+    p = dict(platform="pinterest", name="checkout", eid="p")
+    late = entry(run_ref([ev(**p)], [ev(**p, rt=T0 + H + timedelta(seconds=1))]), "pinterest")
+    assert late["reported_conversions"] == 1 and late["unconfirmed_counts"]["offline_after_hours"] == [1, 2]
+    on_time = entry(run_ref([ev(**p)], [ev(**p, rt=T0 + H)]), "pinterest")
+    assert "offline_after_hours" not in on_time["unconfirmed_counts"]
+
+
+def test_oracle_tiktok_readings_and_their_combination():
+    t = dict(platform="tiktok", oid="1001")
+    pixel = [ev(**t, name="CompletePayment", eid="x"), ev(**t, name="Purchase", eid=None, ttp="c", t=T0 + 2 * H)]
+    capi = [ev(**t, name="Purchase", eid="x"), ev(**t, name="Purchase", eid=None, ttp="c", t=T0 + 3 * H)]
+    e = entry(run_ref(pixel, capi, [order("1001")]), "tiktok")
+    assert e["reported_conversions"] == 4
+    assert e["unconfirmed_counts"] == {"merged_names": [4, 3], "fallback": [4, 3]}
+    assert e["reported_range"] == {"low": 2, "high": 4}
+
+
+def test_oracle_without_same_source_dedup_kth_pairs_with_kth():
+    m = dict(eid="k")
+    e = entry(run_ref([ev(**m), ev(**m, t=T0 + H)], [ev(**m, t=T0 + timedelta(minutes=1))]))
+    assert e["reported_conversions"] == 1 and e["unconfirmed_counts"] == {"same_source_dedup": [1, 2]}
+
+
 # ---------------------------------------------------------------- the generator
 
 def _parse_time(v):

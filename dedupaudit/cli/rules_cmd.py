@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import typer
@@ -12,15 +13,16 @@ from rich.table import Table
 from dedupaudit.checks import ALL_CHECKS, get_check
 from dedupaudit.checks.base import both_fields
 from dedupaudit.cli.main import app, user_errors
+from dedupaudit.errors import UserError
 from dedupaudit.platforms.rules import load_rules
 
 rules_app = typer.Typer(help="List the checks and the platform rules.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 
 
-def _print(renderable) -> None:
+def _print(renderable, width: int = 120) -> None:
     buffer = io.StringIO()
-    Console(file=buffer, width=120, no_color=True, highlight=False).print(renderable)
+    Console(file=buffer, width=width, no_color=True, highlight=False).print(renderable)
     typer.echo(buffer.getvalue().rstrip("\n"))
 
 
@@ -41,14 +43,58 @@ def platforms(
     """Each platform's dedup rules, and which of them are assumptions rather than documented facts."""
     with user_errors(debug):
         rules = load_rules(rules_dir)
-    table = Table("platform", "window", "same-source", "case-sensitive", "server time", "max age", "purchase names", "assumed",
-                  box=None, pad_edge=False)
+    table = Table("platform", "window", "same-source", "case-sensitive", "server time", "max age", "purchase names",
+                  "keyed also by", "without an ID", "not documented", box=None, pad_edge=False)
     for r in rules.values():
+        fallback = f"{' / '.join(r.fallback.keys)} ({r.fallback.window_hours:g} h)" if r.fallback else "-"
         table.add_row(r.platform, "none" if r.dedup_window_hours is None else f"{r.dedup_window_hours:g} h",
-                      "yes" if r.same_source_dedup else "no", "yes" if r.names_case_sensitive else "no", r.server_time_unit,
+                      "yes" if r.same_source_dedup else "no", "yes" if r.names_case_sensitive else "no", " or ".join(r.server_time_units),
                       "-" if r.max_event_age_days is None else f"{r.max_event_age_days:g} d", ", ".join(r.events["purchase"]),
-                      ", ".join(r.assumptions) or "-")
-    _print(table)
+                      r.dedup_scope.label if r.dedup_scope else "-", fallback,
+                      f"{len(r.assumptions)} of {len(r.facts)}")
+    _print(table, width=200)
+    typer.echo("Every value with its source, and the other reading of the unconfirmed ones: dedupaudit rules facts [PLATFORM]")
+
+
+@rules_app.command("facts")
+def facts(
+    platform: list[str] = typer.Argument(None, help="Platforms to show (default: all).", show_default=False),
+    rules_dir: Path = typer.Option(None, "--rules", help="Folder of platform rule files instead of the built-in ones.", show_default=False),
+    debug: bool = typer.Option(False, "--debug", help="Show a traceback on errors."),
+):
+    """Every rule value of each platform with its evidence: documented (source), observed (where) or assumption (why),
+    and for an unconfirmed value the other reading the audit also counts."""
+    with user_errors(debug):
+        rules = load_rules(rules_dir)
+        unknown = sorted(set(platform or []) - set(rules))
+        if unknown:
+            raise UserError(f"no rule file for platform '{unknown[0]}' (known: {', '.join(sorted(rules))})")
+    lines = []
+    for r in rules.values():
+        if platform and r.platform not in platform:
+            continue
+        lines += [f"{r.display_name} ({r.platform}, {r.path})"]
+        for key, fact in r.facts.items():
+            lines.append(f"  {key}: {_value(r.data, key)}  [{fact['status']}]")
+            if fact.get("source"):
+                lines.append(f"    source: {fact['source']}")
+            if fact.get("note"):
+                lines.append(f"    note: {' '.join(str(fact['note']).split())}")
+            if "alternative" in fact:
+                lines.append(f"    the audit assumes: {fact['reading']}")
+                lines.append(f"    also counted if {fact['other_reading']} ({key}: {_value({'x': fact['alternative']}, 'x')})")
+        lines.append("")
+    typer.echo("\n".join(lines).rstrip("\n"))
+
+
+def _value(data: dict, dotted: str) -> str:
+    """A rule value as the file writes it (dotted paths reach into dedup_scope and fallback)."""
+    value = data
+    for part in dotted.split("."):
+        value = (value or {}).get(part)
+    if isinstance(value, dict) and "purchase" in value:  # events: the purchase names are what matters here
+        return f"{len(value)} event types; purchase: {', '.join(value['purchase'])}"
+    return json.dumps(value, ensure_ascii=False)
 
 
 @app.command()

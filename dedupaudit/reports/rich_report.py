@@ -83,10 +83,11 @@ def _summary(console: Console, result: AuditResult) -> None:
     if others:
         console.print("Other events the platforms would count: " + "; ".join(
             f"{p.display_name} {p.event} {p.reported_conversions:,}" for p in others))
-    assumed = sorted({(p.display_name, a) for p in purchases for a in p.assumptions})
+    assumed = [p for p in purchases if p.assumptions]
     if assumed:
-        console.print(Text("Figures rest on these assumed platform rules (see rules/*.yaml): " + "; ".join(
-            f"{name} {key}" for name, key in assumed), style="dim"))
+        console.print(Text("Rule values the platforms do not document: " + ", ".join(
+            f"{p.display_name} {len(p.assumptions)}" for p in assumed) + " (`dedupaudit rules facts` lists them; only the "
+            "readings above change a count).", style="dim"))
     console.print()
 
 

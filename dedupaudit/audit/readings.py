@@ -34,7 +34,7 @@ def ranges(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules],
         types = sorted(t for p, t in counted if p == platform)
         if not types or not rule.alternatives:
             continue
-        by_reading = {alt.rule: _counts(con, alt.rules) for alt in rule.alternatives}
+        by_reading = {alt.rule: _counts(con, alt.rules, rule) for alt in rule.alternatives}
         combined: dict[frozenset, dict[str, int]] = {}
         for event_type in types:
             base = counted[(platform, event_type)]
@@ -48,7 +48,7 @@ def ranges(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules],
                 else:
                     key = frozenset(moved)
                     if key not in combined:
-                        combined[key] = _counts(con, rule.combined(sorted(moved)))
+                        combined[key] = _counts(con, rule.combined(sorted(moved)), rule)
                     ends.append(combined[key].get(event_type, 0))
             unconfirmed = [{
                 "rule": alt.rule,
@@ -63,11 +63,21 @@ def ranges(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules],
     return out
 
 
-def _counts(con: duckdb.DuckDBPyConnection, rule: PlatformRules) -> dict[str, int]:
+# What each stage of the model reads from the rules: a reading that leaves them as the rule files say
+# reuses that stage of the first run instead of computing it again.
+_TYPED_BY = ("names_case_sensitive", "merged_names", "dedup_scope", "offline_after_hours", "events")
+_BY_ID_BY = _TYPED_BY + ("dedup_window_hours", "same_source_dedup")
+
+
+def _counts(con: duckdb.DuckDBPyConnection, rule: PlatformRules, default: PlatformRules) -> dict[str, int]:
     """Reported conversions per event type of one platform under `rule`."""
-    simulate(con, {rule.platform: rule}, _PREFIX, typed=f"{_PREFIX}typed", into=f"{_PREFIX}counts")
+    same = lambda fields: all(getattr(rule, f) == getattr(default, f) for f in fields)  # noqa: E731
+    reuse = tuple(stage for stage, fields in (("typed", _TYPED_BY), ("by_id", _BY_ID_BY)) if same(fields))
+    simulate(con, {rule.platform: rule}, _PREFIX, typed=f"{_PREFIX}typed", into=f"{_PREFIX}counts", reuse=reuse)
     try:
         return dict(con.execute(f"SELECT event_type, count(*) FILTER (WHERE counts) FROM {_PREFIX}counts GROUP BY ALL").fetchall())
     finally:
-        for table in ("typed", "counts", "rules", "taxonomy", "merges"):
+        for name in ("typed", "by_id"):
+            con.execute(f"DROP {'VIEW' if name in reuse else 'TABLE'} IF EXISTS {_PREFIX}{name}")
+        for table in ("counts", "rules", "taxonomy", "merges"):
             con.execute(f"DROP TABLE IF EXISTS {_PREFIX}{table}")

@@ -51,23 +51,23 @@ LEFT JOIN {p}taxonomy t ON t.platform = n.platform AND t.name_key = coalesce(m.i
 
 # 2. The event-ID key. The window of a key is [first received_time, first + window], inclusive. One
 #    windowed pass gives each keyed event its group's first and last time and its rank (ties: browser
-#    first, then file order). A group whose events all fall in its first window counts once, at rank 1;
+#    first, then input order). A group whose events all fall in its first window counts once, at rank 1;
 #    only groups spanning more than one window (rare: late batches, reused IDs) go through the
 #    recursion, which finds each next window's opening event.
 DEDUP_SQL = """
 CREATE TEMP TABLE {p}keyed AS
-SELECT eid, received_time, source, file, row, window_us, platform, name_key, event_id, scope, lone, slot,
+SELECT eid, received_time, source, window_us, platform, name_key, event_id, scope, lone, slot,
        min(received_time) OVER grp AS first_t,
        max(received_time) OVER grp AS last_t,
-       row_number() OVER (grp ORDER BY received_time, source = 'pixel' DESC, file, row) AS rank_in_group
-FROM (SELECT e.eid, e.received_time, e.source, e.file, e.row, r.window_us, e.platform, e.name_key, e.event_id, e.scope,
+       row_number() OVER (grp ORDER BY received_time, source = 'pixel' DESC, eid) AS rank_in_group
+FROM (SELECT e.eid, e.received_time, e.source, r.window_us, e.platform, e.name_key, e.event_id, e.scope,
              CASE WHEN e.offline THEN e.eid ELSE -1 END AS lone, {slot} AS slot
       FROM {typed} e JOIN {p}rules r USING (platform)
       WHERE e.event_type IS NOT NULL AND e.event_id IS NOT NULL)
 WINDOW grp AS (PARTITION BY platform, name_key, event_id, scope, lone, slot);
 
 CREATE TEMP TABLE {p}multi_window AS
-SELECT eid, received_time, source, file, row, window_us, first_t,
+SELECT eid, received_time, source, window_us, first_t,
        dense_rank() OVER (ORDER BY platform, name_key, event_id, scope, lone, slot) AS gid
 FROM {p}keyed WHERE window_us IS NOT NULL AND last_t > first_t + to_microseconds(window_us);
 
@@ -87,7 +87,7 @@ WHERE window_us IS NULL OR last_t <= first_t + to_microseconds(window_us)
 UNION ALL
 SELECT m.eid,
        a.t IS NOT NULL
-       AND row_number() OVER (PARTITION BY m.gid, m.received_time ORDER BY m.source = 'pixel' DESC, m.file, m.row) = 1
+       AND row_number() OVER (PARTITION BY m.gid, m.received_time ORDER BY m.source = 'pixel' DESC, m.eid) = 1
 FROM {p}multi_window m LEFT JOIN {p}anchors a ON a.gid = m.gid AND a.t = m.received_time;
 """
 # When a rule file says same-source duplicates are not deduplicated, the k-th browser event of a key
@@ -96,16 +96,15 @@ SLOT_SQL = ("CASE WHEN r.same_source_dedup THEN 0 ELSE row_number() OVER "
             "(PARTITION BY e.platform, e.name_key, e.event_id, e.scope, CASE WHEN e.offline THEN e.eid ELSE -1 END, e.source ORDER BY e.received_time, e.eid) END")
 
 # 3. The fallback key (Meta's fbp / external_id): an event the ID did not merge is dropped when an
-#    earlier event (ties: browser first, then file order) with the same name, scope and fallback value
+#    earlier event (ties: browser first, then input order) with the same name, scope and fallback value
 #    was received at most the fallback window before it; the rules say which sides and which events.
-#    The keys are unpivoted so that any one of them matching is enough, with one equi-join.
+#    The keys the rules use are unpivoted ({branches}: one SELECT per key) so that any one of them
+#    matching is enough, with one equi-join.
 FALLBACK_SQL = """
 CREATE TEMP TABLE {p}fallback_keys AS
-SELECT e.eid, e.platform, e.name_key, e.scope, e.source, e.file, e.row, e.received_time, e.event_id, k.key, k.value
-FROM {typed} e JOIN {p}rules r USING (platform),
-     LATERAL (SELECT unnest([{key_names}]) AS key, unnest([{key_values}]) AS value) k
-WHERE e.event_type IS NOT NULL AND k.value IS NOT NULL AND list_contains(r.fb_keys, k.key)
-  AND (len(r.fb_types) = 0 OR list_contains(r.fb_types, e.event_type));
+SELECT * FROM ({branches}) k WHERE EXISTS (
+    SELECT 1 FROM {p}rules r WHERE r.platform = k.platform AND list_contains(r.fb_keys, k.key)
+    AND (len(r.fb_types) = 0 OR list_contains(r.fb_types, k.event_type)));
 
 CREATE TEMP TABLE {p}by_fallback AS
 SELECT DISTINCT c.eid
@@ -118,7 +117,7 @@ WHERE (r.fb_applies_to = 'all' OR c.event_id IS NULL)
   AND (r.fb_same_source OR f.source <> c.source)
   AND (r.fb_window_us IS NULL OR epoch_us(c.received_time) - epoch_us(f.received_time) <= r.fb_window_us)
   AND (f.received_time < c.received_time OR (f.received_time = c.received_time AND (
-           (f.source = 'pixel' AND c.source = 'capi') OR (f.source = c.source AND (f.file < c.file OR (f.file = c.file AND f.row < c.row))))))
+           (f.source = 'pixel' AND c.source = 'capi') OR (f.source = c.source AND f.eid < c.eid))))
   AND c.eid NOT IN (SELECT eid FROM {p}by_id WHERE NOT counts);
 """
 # Canonical column behind each fallback key name (rule files say `order_id`; orders are compared by their key).
@@ -135,9 +134,13 @@ WHERE e.event_type IS NOT NULL
 """
 
 
-def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], prefix: str, typed: str, into: str) -> None:
+def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], prefix: str, typed: str, into: str,
+             reuse: tuple[str, ...] = ()) -> None:
     """Run the dedup model for `rules` over events_base: `typed` gets the events of these platforms with
-    their name key, type and scope; `into` gets (eid, platform, event_type, counts, merged_by) per typed event."""
+    their name key, type and scope; `into` gets (eid, platform, event_type, counts, merged_by) per typed event.
+
+    `reuse` names stages whose inputs are the same as the rule files' reading, taken from the tables the
+    first run kept: "typed" (the `events` table) and "by_id" (the `by_id` table)."""
     con.register("rules_in", rules_table(rules))
     con.execute(f"CREATE OR REPLACE TEMP TABLE {prefix}rules AS SELECT * FROM rules_in")
     con.register("taxonomy_in", _taxonomy_frame(rules))
@@ -147,14 +150,27 @@ def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], pr
     for name in ("rules_in", "taxonomy_in", "merges_in"):
         con.unregister(name)
     names = {"p": prefix, "typed": typed, "into": into}
-    con.execute(TYPED_SQL.format(**names))
-    slot = "0" if all(r.same_source_dedup for r in rules.values()) else f"({SLOT_SQL})"
-    con.execute(DEDUP_SQL.format(slot=slot, **names))
-    con.execute(FALLBACK_SQL.format(key_names=", ".join(f"'{k}'" for k in FALLBACK_COLUMNS),
-                                    key_values=", ".join(f"e.{c}" for c in FALLBACK_COLUMNS.values()), **names))
+    if "typed" in reuse:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {typed} AS SELECT * FROM events WHERE platform IN (SELECT platform FROM {prefix}rules)")
+    else:
+        con.execute(TYPED_SQL.format(**names))
+    if "by_id" in reuse:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {prefix}by_id AS SELECT * FROM by_id")
+    else:
+        slot = "0" if all(r.same_source_dedup for r in rules.values()) else f"({SLOT_SQL})"
+        con.execute(DEDUP_SQL.format(slot=slot, **names))
+        for table in ("keyed", "multi_window", "anchors"):
+            con.execute(f"DROP TABLE {prefix}{table}")
+    keys = sorted({key for r in rules.values() if r.fallback for key in r.fallback.keys})
+    branches = " UNION ALL ".join(
+        f"SELECT eid, platform, name_key, scope, source, received_time, event_id, event_type, '{key}' AS key, "
+        f"{FALLBACK_COLUMNS[key]} AS value FROM {typed} WHERE event_type IS NOT NULL AND {FALLBACK_COLUMNS[key]} IS NOT NULL"
+        for key in keys) or (f"SELECT eid, platform, name_key, scope, source, received_time, event_id, event_type, "
+                             f"NULL::VARCHAR AS key, NULL::VARCHAR AS value FROM {typed} WHERE false")
+    con.execute(FALLBACK_SQL.format(branches=branches, **names))
     con.execute(COUNTS_SQL.format(**names))
-    for table in ("keyed", "multi_window", "anchors", "by_id", "fallback_keys", "by_fallback"):
-        con.execute(f"DROP TABLE {prefix}{table}")
+    con.execute(f"DROP TABLE {prefix}fallback_keys")
+    con.execute(f"DROP TABLE {prefix}by_fallback")
 
 
 # An event's order: its own order_id; else the order of other events with the same ID (when they

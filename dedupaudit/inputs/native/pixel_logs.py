@@ -34,6 +34,7 @@ GENERIC = {
     "currency": FieldSpec(("currency",)),
     "delivery": FieldSpec(("delivery",)),
     "delivery_message": FieldSpec(("delivery_message",)),
+    **{c: FieldSpec((c,)) for c in ("fbp", "external_id", "ttp", "action_source", "conversion_action")},
 }
 
 

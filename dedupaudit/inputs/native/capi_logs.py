@@ -200,7 +200,8 @@ def read_capi_log(path: Path, records: JsonRecords, rules: dict[str, PlatformRul
                 if not isinstance(event, dict):
                     rows.reject(pos, "the event is not a JSON object", ref)
                     continue
-                values = {column: text(field(event, spec.fields[column])) for column in spec.fields}
+                scope = {**event, "^": rec.body}  # `^.x` in a rule file: x of the whole body (e.g. its destinations)
+                values = {column: text(field(scope, spec.fields[column])) for column in spec.fields}
             except Malformed as exc:
                 rows.reject(pos, str(exc), ref)
                 continue

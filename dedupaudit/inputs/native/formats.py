@@ -47,7 +47,8 @@ GENERIC_FORMATS = (
 
 # Server request formats of the bundled rule files (forcible with --capi-format); the HAR reader
 # recognises the browser formats (meta-pixel, tiktok-pixel, ...) by URL, so they need no option.
-PLATFORM_SERVER_FORMATS = ("meta-capi", "tiktok-events-api", "tiktok-pixel-track", "snap-capi", "pinterest-capi",
-                           "reddit-capi", "linkedin-capi", "google-ads-upload")
+PLATFORM_SERVER_FORMATS = ("meta-capi", "tiktok-events-api", "tiktok-pixel-track", "tiktok-pixel-batch", "snap-capi",
+                           "pinterest-capi", "reddit-capi", "reddit-capi-v2", "linkedin-capi", "google-ads-upload",
+                           "google-data-manager", "x-capi", "microsoft-uet-capi")
 
 FORMAT_NAMES = ("auto",) + tuple(f.name for f in GENERIC_FORMATS) + PLATFORM_SERVER_FORMATS

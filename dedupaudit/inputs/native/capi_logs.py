@@ -321,7 +321,8 @@ def score(body, spec: ServerFormat, names: set) -> int:
     """Evidence that a body is this platform's: its event names (3), a field only it uses (3 each),
     a channel value it accepts (1 each), over the body's first events."""
     events, _ = list_at(body, spec.events)
-    events = [e for e in (events or []) if isinstance(e, dict)][:20]
+    events = [json_text(e, "event") if isinstance(e, str) else e for e in (events or [])[:20]]
+    events = [e for e in events if isinstance(e, dict)]
     points = 0
     name_spec = spec.fields.get("event_name")
     if name_spec and names and any(text(field(e, name_spec)) in names for e in events):

@@ -148,6 +148,21 @@ def test_malformed_nested_json_is_a_reject_with_a_reason(tmp_path):
         (1, "custom_data is not valid JSON", "line 1, data[0]"), (2, "data is not valid JSON", "line 2")]
 
 
+def test_a_log_whose_only_body_is_cut_off_is_read_as_a_log_with_that_reject(tmp_path):
+    result = read(jsonl(tmp_path / "log.jsonl", [{"data": '[{"event_name": "Purchase", "event_t'}]), None)
+    assert result.format == "capi-log" and len(result.table.frame) == 0
+    assert [b[1].split(" (")[0] for b in result.table.broken] == ["data is not valid JSON"]
+
+
+def test_a_cut_off_cd_parameter_rejects_the_pixel_event(tmp_path):
+    from tests.native_support import entry, har
+    url = "https://www.facebook.com/tr?id=1&ev=Purchase&eid=E1&cd=%7B%22value%22%3A%2059.9%2C%20%22curr"
+    ok = "https://www.facebook.com/tr?id=1&ev=Purchase&eid=E2&cd=%7B%22value%22%3A%2059.9%7D"
+    result = read(har(tmp_path / "c.har", [entry(url), entry(ok)]), "pixel")
+    assert _cells(result.table.frame, ("event_id", "value")) == [["E2", "59.9"]]
+    assert [b[1].split(" (")[0] for b in result.table.broken] == ["cd is not valid JSON"]
+
+
 def test_rejected_reasons_group_by_reason_and_the_line_goes_to_rejects(tmp_path):
     bad = {"data": [{"event_name": "Purchase", "event_time": 1700000000, "action_source": "website", "custom_data": "{"}]}
     log = jsonl(tmp_path / "log.jsonl", [bad] * 5)

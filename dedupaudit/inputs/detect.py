@@ -32,7 +32,9 @@ from dedupaudit.errors import UserError
 from dedupaudit.inputs.files import RawTable, file_format, read_table
 from dedupaudit.inputs.mapping import FileMapping, apply_extras, read_mapped
 from dedupaudit.inputs.native import Read
-from dedupaudit.inputs.native.capi_logs import NotABody, match_format, read_capi_log, server_formats, unwrap
+from dedupaudit.inputs.native.capi_logs import (Ambiguous, NotABody, is_response_line, match_format, read_capi_log,
+                                                server_formats, unwrap)
+from dedupaudit.inputs.native.paths import Malformed
 from dedupaudit.inputs.native.formats import FORMAT_NAMES, GENERIC_FORMATS, SIDES
 from dedupaudit.inputs.native.har import is_har, read_har
 from dedupaudit.inputs.native.jsonio import JsonRecords, decode, load_records, read_bytes, sniff_records
@@ -172,13 +174,17 @@ def _is_request_log(obj: dict, rules: dict[str, PlatformRules]) -> bool:
         rec = unwrap(obj)
     except NotABody:
         return False
-    if rec.wrapped:
+    if rec.wrapped or is_response_line(obj):
         return True
     try:
         match_format(rec, server_formats(rules), {})
         return True
-    except NotABody as exc:
-        return "could be" in str(exc)
+    except Ambiguous:
+        return True
+    except NotABody:
+        return False
+    except Malformed:  # a body whose events are cut-off JSON text: the reader rejects it with the reason
+        return any(isinstance(v, str) and v.lstrip()[:1] in ("{", "[") for v in rec.body.values())
 
 
 def _fit(fmt: str, side: str | None, path: Path) -> str:

@@ -108,6 +108,21 @@ def test_gateway_records_keep_send_time_and_response():
     assert read(REAL / "reddit/v2_segment.jsonl", None).table.frame["received_time"].tolist() == ["2021-02-01T00:00:05.000Z"]
 
 
+def test_a_bigquery_export_saved_as_csv_reads_like_its_json_lines(tmp_path):
+    import csv
+
+    records = [json.loads(line) for line in (REAL / "gateways/stape_bigquery.jsonl").read_text().splitlines()]
+    with open(tmp_path / "export.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(records[0]))
+        writer.writeheader()
+        writer.writerows(records)
+    as_csv = read(tmp_path / "export.csv", None)
+    as_json = read(REAL / "gateways/stape_bigquery.jsonl", None)
+    assert as_csv.format == "capi-log" and as_csv.table.row.tolist() == [2, 3]
+    columns = COLUMNS + ("received_time", "delivery_message")
+    assert _cells(as_csv.table.frame, columns) == _cells(as_json.table.frame, columns)
+
+
 def test_a_refusal_in_the_joined_response_line_refuses_the_request(tmp_path):
     lines = [json.loads(line) for line in (REAL / "x/stape_log.jsonl").read_text().splitlines()]
     lines[1]["ResponseStatusCode"], lines[1]["ResponseBody"] = 403, '{"errors": [{"message": "Forbidden"}]}'

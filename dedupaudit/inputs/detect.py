@@ -45,6 +45,7 @@ from dedupaudit.platforms.rules import PlatformRules, load_rules
 __all__ = ["FORMAT_NAMES", "ReadContext", "read_input", "describe_input", "format_sides"]
 
 OPTIONS = {"pixel": "--pixel-format", "capi": "--capi-format", "orders": "--orders-format"}
+TABLE_BODY_COLUMNS = ("request_body", "RequestBody", "requestBody")  # a table whose rows are logged requests
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,8 @@ def detect(path: Path, side: str | None, rules: dict[str, PlatformRules],
         columns = list(dict.fromkeys(k for obj in objects for k in obj))
         if kind is None and not columns:
             raise UserError(f"{path}: unknown file type: JSON without objects")
+    if kind in ("csv", "tsv", "parquet") and any(str(c) in TABLE_BODY_COLUMNS for c in columns):
+        return _fit("capi-log", side, path), None  # a request log exported as a table (Stape's BigQuery export as CSV)
     fmt = classify_columns(columns, side, path, rules)
     if fmt is None or (fmt == "canonical" and file_mapping is not None):
         if file_mapping is not None:
@@ -236,11 +239,22 @@ def _read(path: Path, fmt: str, side: str | None, rules: dict[str, PlatformRules
                             f"(columns: {', '.join(map(str, raw.frame.columns)) or 'none'})")
         return read_shopify(raw) if fmt == "shopify-orders" else read_woocommerce(raw)
     if fmt == "capi-log":
-        return read_capi_log(path, load_records(path), rules)
+        return read_capi_log(path, _log_records(path), rules)
     spec = next((s for s in server_formats(rules) if s.format == fmt), None)
     if spec is None:
         raise UserError(f"{path}: format '{fmt}' is not defined by the rule files in use")
-    return read_capi_log(path, load_records(path), rules, forced=spec)
+    return read_capi_log(path, _log_records(path), rules, forced=spec)
+
+
+def _log_records(path: Path) -> JsonRecords:
+    """The records of a request log: JSON as it is, or the rows of a table (CSV, TSV, Parquet) whose body
+    column holds the request as JSON text; each row keeps its line number."""
+    if file_format(path, strict=False) not in ("csv", "tsv", "parquet"):
+        return load_records(path)
+    raw = read_table(path)
+    frame = raw.frame.astype("object").where(raw.frame.notna(), None)
+    rows = [{k: v for k, v in record.items() if v is not None} for record in frame.to_dict("records")]
+    return JsonRecords("jsonl", list(zip(raw.row.tolist(), rows)), list(raw.broken))
 
 
 def _table(path: Path) -> RawTable:

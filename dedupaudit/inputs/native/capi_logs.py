@@ -172,6 +172,7 @@ def read_capi_log(path: Path, records: JsonRecords, rules: dict[str, PlatformRul
     scores = None if forced else file_scores(items, specs, names)
     used: dict[str, ServerFormat] = {}
     url_cache: dict = {}
+    whole_body: dict[str, bool] = {}
     bodies = wrapped = 0
     for pos, record in items:
         where = records.where(pos)
@@ -200,7 +201,9 @@ def read_capi_log(path: Path, records: JsonRecords, rules: dict[str, PlatformRul
                 if not isinstance(event, dict):
                     rows.reject(pos, "the event is not a JSON object", ref)
                     continue
-                scope = {**event, "^": rec.body}  # `^.x` in a rule file: x of the whole body (e.g. its destinations)
+                if spec.format not in whole_body:
+                    whole_body[spec.format] = _uses_body(spec)
+                scope = {**event, "^": rec.body} if whole_body[spec.format] else event  # `^.x`: x of the whole body
                 values = {column: text(field(scope, spec.fields[column])) for column in spec.fields}
             except Malformed as exc:
                 rows.reject(pos, str(exc), ref)
@@ -330,6 +333,11 @@ def score(body, spec: ServerFormat, names: set) -> int:
     points += 3 * sum(any(present(e, p) for e in events) for p in spec.signature)
     points += sum(any(text(get(e, key)) in values for e in events) for key, values in spec.hints.items())
     return points
+
+
+def _uses_body(spec: ServerFormat) -> bool:
+    """Whether a format reads a path of the whole body (`^.event_source`) beside the event's own."""
+    return any(p.startswith("^.") or "{^." in (f.template or "") for f in spec.fields.values() for p in f.paths + ("",))
 
 
 def _best(specs: list[ServerFormat], scores: dict[str, int]) -> list[ServerFormat]:

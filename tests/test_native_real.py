@@ -102,6 +102,9 @@ def test_gateway_records_keep_send_time_and_response():
     frame = read(REAL / "gateways/stape_bigquery.jsonl", None).table.frame
     assert frame["received_time"].tolist() == ["2023-11-14 22:13:21.512 UTC", "2023-11-14 22:13:22.001 UTC"]
     assert frame["delivery_message"].tolist() == [None, "code 40001: Invalid access token"]
+    loaded = load_events([REAL / "gateways/stape_bigquery.jsonl"], "capi", UTC, None, set(RULES))
+    assert len(loaded.rejects) == 0  # BigQuery's "... UTC" timestamps are read
+    assert loaded.frame["received_time"].astype(str).tolist() == ["2023-11-14 22:13:21.512", "2023-11-14 22:13:22.001"]
     stape = read(REAL / "snap/capi_v3_stape_log.jsonl", None)
     assert stape.table.frame["received_time"].tolist() == ["2023-11-14T22:18:21.512Z"]
     assert any("1 gateway response lines joined" in n for n in stape.notes)

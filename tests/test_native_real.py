@@ -135,6 +135,19 @@ def test_a_refusal_in_the_joined_response_line_refuses_the_request(tmp_path):
     assert result.table.broken == [] and any("1 response lines without a logged request" in n for n in result.notes)
 
 
+def test_a_gateway_logs_other_requests_are_counted_not_rejected(tmp_path):
+    auth = {"Name": "Snapchat", "Type": "Request", "TraceId": "t-2", "EventName": "Auth", "RequestMethod": "POST",
+            "RequestUrl": "https://accounts.snapchat.com/login/oauth2/access_token"}
+    auth_response = {"Name": "Snapchat", "Type": "Response", "TraceId": "t-2", "EventName": "Auth", "ResponseStatusCode": 200}
+    ga4 = {"timestamp": "2023-11-14T22:18:21Z", "url": "https://region1.google-analytics.com/g/collect", "body": {"en": "purchase"}}
+    lines = (REAL / "snap/capi_v3_stape_log.jsonl").read_text().splitlines()
+    log = write(tmp_path / "log.jsonl", "\n".join([json.dumps(auth), json.dumps(auth_response), json.dumps(ga4), *lines]) + "\n")
+    result = read(log, "capi")
+    assert len(result.table.frame) == 1 and result.table.broken == []
+    assert any("2 logged requests to other URLs" in n for n in result.notes)
+    assert any("2 gateway response lines joined" in n for n in result.notes)
+
+
 def test_validation_only_google_requests_are_not_called_test_codes():
     frame = read(REAL / "google/ads_upload.jsonl", None).table.frame
     assert frame["delivery_message"].tolist()[1].startswith("validation-only request (validateOnly true)")

@@ -13,6 +13,7 @@ The gateways' own logs are such records under other names, read as they are:
   "RequestUrl", "RequestBody"} and a response line {"Type": "Response", "TraceId",
   "ResponseStatusCode", "ResponseBody"}; the response is joined to its request by TraceId and tag
   Name. Exported from Cloud Logging the line sits in `jsonPayload` (or `textPayload`) beside `timestamp`.
+  Requests to other URLs in the same log (GA4, an OAuth token refresh) are counted, not read.
 - Stape's BigQuery export: `timestamp`, `request_url`, `request_body` (a JSON string),
   `response_status_code`, `response_body`.
 - Segment / RudderStack delivery logs: {"request": {"url", "method", "body"}, "response": {"status", "body"}},
@@ -79,10 +80,10 @@ def unwrap(record) -> LogRecord:
         raise NotABody("not a JSON object")
     record = _payload(record)
     key = next((k for k in BODY_KEYS if isinstance(record.get(k), (dict, str))), None)
-    if key is None:
-        return LogRecord(body=_rudder(record))
-    body = _body(record[key], key)
     url = next((record[k] for k in URL_KEYS if isinstance(record.get(k), str)), None)
+    if key is None:  # a bare body, or a logged request without one (an OAuth refresh): its URL says which
+        return LogRecord(body=_rudder(record), url=url)
+    body = _body(record[key], key)
     if isinstance(body, dict) and ("url" in body or "method" in body):
         inner = next((k for k in NESTED_BODY_KEYS if k in body), None)
         if inner is not None:  # {"request": {"method": "POST", "url": ..., "body": {...}}}
@@ -174,8 +175,10 @@ def read_capi_log(path: Path, records: JsonRecords, rules: dict[str, PlatformRul
     url_cache: dict = {}
     whole_body: dict[str, bool] = {}
     bodies = wrapped = 0
+    other_urls = 0
     for pos, record in items:
         where = records.where(pos)
+        rec = None
         try:
             rec = unwrap(record)
             spec = forced or match_format(rec, specs, names, url_cache, scores)
@@ -185,6 +188,9 @@ def read_capi_log(path: Path, records: JsonRecords, rules: dict[str, PlatformRul
                             f"force one with --capi-format {exc.candidates[0]} (or `format:` in a mapping; "
                             f"candidates: {', '.join(exc.candidates)})") from exc
         except (NotABody, Malformed) as exc:
+            if rec is not None and not forced and _elsewhere(rec, specs, url_cache) and not shapes(rec.body, specs):
+                other_urls += 1  # a gateway's request to another service (GA4, an OAuth refresh): not a conversion
+                continue
             rows.reject(pos, str(exc), where)
             continue
         if events is None:
@@ -217,6 +223,8 @@ def read_capi_log(path: Path, records: JsonRecords, rules: dict[str, PlatformRul
     table = rows.table(path)
     sources = _sources(used, wrapped)
     notes = [f"{bodies:,} request bodies ({wrapped:,} wrapped in log records), {len(rows):,} events"]
+    if other_urls:
+        notes.append(f"{other_urls:,} logged requests to other URLs (no platform's conversions endpoint, no known body) not read")
     if joined or orphans:
         notes.append(f"{joined:,} gateway response lines joined to their request by TraceId"
                      + (f"; {orphans:,} response lines without a logged request (no event in them)" if orphans else ""))
@@ -335,6 +343,16 @@ def score(body, spec: ServerFormat, names: set) -> int:
     return points
 
 
+def _elsewhere(rec: LogRecord, specs: list[ServerFormat], cache: dict) -> bool:
+    """A logged request whose URL is known and is no platform's conversions endpoint."""
+    if not rec.url:
+        return False
+    if rec.url not in cache:
+        cache[rec.url] = [s for s in specs if url_matches(rec.url, s.endpoints, query=False)
+                          or url_matches(rec.url, s.test_endpoints, query=True)]
+    return not cache[rec.url]
+
+
 def _uses_body(spec: ServerFormat) -> bool:
     """Whether a format reads a path of the whole body (`^.event_source`) beside the event's own."""
     return any(p.startswith("^.") or "{^." in (f.template or "") for f in spec.fields.values() for p in f.paths + ("",))
@@ -387,7 +405,7 @@ def is_response_line(record) -> bool:
 
 
 def join_responses(items: list) -> tuple[list, int, int]:
-    """Attach each response line to the request line with the same TraceId and tag Name (the first one not
+    """Attach each response line to the request line with the same TraceId, tag Name and EventName (the first one not
     yet answered); the response lines themselves are dropped from the records. Returns the records, the
     number of responses joined and the number left without their request."""
     requests: dict[tuple, list] = {}
@@ -395,7 +413,7 @@ def join_responses(items: list) -> tuple[list, int, int]:
     for pos, record in items:
         flat = _payload(record) if isinstance(record, dict) else record
         if is_response_line(record):
-            key = (flat.get("TraceId"), flat.get("Name"))
+            key = (flat.get("TraceId"), flat.get("Name"), flat.get("EventName"))
             waiting = requests.get(key)
             if key[0] is not None and waiting:
                 index = waiting.pop(0)
@@ -408,7 +426,7 @@ def join_responses(items: list) -> tuple[list, int, int]:
                 orphans += 1
             continue
         if isinstance(flat, dict) and flat.get("Type") == "Request" and flat.get("TraceId") is not None:
-            requests.setdefault((flat.get("TraceId"), flat.get("Name")), []).append(len(out))
+            requests.setdefault((flat.get("TraceId"), flat.get("Name"), flat.get("EventName")), []).append(len(out))
             record = flat
         out.append((pos, record))
     return out, joined, orphans

@@ -252,6 +252,20 @@ def test_an_unreadable_total_keeps_the_order_and_is_counted():
     assert "decimal comma" in shown["sources"]["value"] and "day first" in shown["sources"]["created_at"]
 
 
+def test_a_mapped_order_export_is_read_in_its_locale_too(tmp_path):
+    from dedupaudit.inputs.mapping import parse_mapping
+
+    export = write(tmp_path / "ordini.csv", "Numero;Data;Totale\n".replace(";", ",") +
+                   '"A-1","31/10/2026 14:03","57,10"\n"A-2","01/11/2026 09:15","n.d."\n')
+    mapping = parse_mapping({"columns": {"order_id": "Numero", "created_at": "Data", "value": "Totale"}}, "test")
+    result = read(export, "orders", mapping=mapping)
+    assert _cells(result.table.frame, ("order_id", "created_at", "value")) == [
+        ["A-1", "2026-10-31 14:03", "57.10"], ["A-2", "2026-11-01 09:15", None]]
+    assert result.notes == ["1 order with a total that is not a number: kept, with the value left empty"]
+    typed = numbers(pd.Series([57.1, None]))
+    assert typed.how is None and typed.values.tolist()[0] == 57.1
+
+
 def test_a_forced_format_for_the_wrong_body_rejects_every_row_with_one_reason(tmp_path):
     log = jsonl(tmp_path / "log.jsonl", [{"foo": 1}] * 3)
     result = read(log, "capi", formats={"capi": "meta-capi"})

@@ -35,6 +35,8 @@ class Column:
 
 
 def numbers(series: pd.Series) -> Column:
+    if pd.api.types.is_numeric_dtype(series):  # typed already (Parquet, a numeric CSV column)
+        return Column(series)
     raw = blank_to_na(series.astype("string"))
     cleaned = raw.str.replace(_JUNK, "", regex=True)
     comma = cleaned.str.match(_COMMA_DECIMAL).fillna(False)
@@ -60,6 +62,8 @@ def numbers(series: pd.Series) -> Column:
 
 
 def dates(series: pd.Series) -> Column:
+    if not (pd.api.types.is_string_dtype(series) or pd.api.types.is_object_dtype(series)):
+        return Column(series)  # timestamps or epochs typed already
     raw = blank_to_na(series.astype("string"))
     parts = raw.str.extract(_DATE)
     matched = parts[0].notna()
@@ -80,3 +84,19 @@ def dates(series: pd.Series) -> Column:
     example = raw[matched].iloc[0]
     how = f"{'day' if day_first else 'month'} first (e.g. '{example}' read as {values[matched].iloc[0].strip()})"
     return Column(values.astype("object").where(values.notna(), None), how)
+
+
+def localise(out: dict, sources: dict, notes: list, dates_too: bool = True) -> None:
+    """An order table's value and created_at columns (a frame or a dict of series), read as detected per column."""
+    found = {"value": numbers(out["value"]) if out.get("value") is not None else None,
+             "created_at": dates(out["created_at"]) if dates_too and out.get("created_at") is not None else None}
+    for column, column_found in found.items():
+        if column_found is None:
+            continue
+        out[column] = pd.Series(column_found.values.to_numpy(), index=out[column].index, dtype="object")
+        if column_found.how:
+            sources[column] = f"{sources.get(column, column)} ({column_found.how})"
+    emptied = found["value"].emptied if found["value"] is not None else 0
+    if emptied:
+        notes.append(f"{emptied:,} order{'s' if emptied != 1 else ''} with a total that is not a number: "
+                     "kept, with the value left empty")

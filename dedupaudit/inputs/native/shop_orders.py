@@ -24,7 +24,7 @@ import pandas as pd
 
 from dedupaudit.inputs.files import RawTable
 from dedupaudit.inputs.native import Read
-from dedupaudit.inputs.native.locale import dates, numbers
+from dedupaudit.inputs.native.locale import localise
 from dedupaudit.inputs.native.tables import blank_to_na, find_column
 
 SHOPIFY_REQUIRED = ("Name", "Created at", "Financial Status")
@@ -72,7 +72,7 @@ def read_shopify(raw: RawTable) -> Read:
     sources = {"order_id": "Name (one order per Name; line-item rows folded)", "created_at": "Created at",
                "value": "Total", "currency": "Currency",
                "status": "test (Payment Method 'bogus' or a 'test' tag), else cancelled (Cancelled at set), else Financial Status"}
-    _localise(out, sources, notes)
+    localise(out, sources, notes)
     return Read(RawTable(raw.path, out, table["row"], raw.broken + table["broken"]), "shopify-orders",
                 "Shopify orders export", sources, notes)
 
@@ -104,21 +104,9 @@ def read_woocommerce(raw: RawTable) -> Read:
     sources = {"order_id": id_column, "created_at": _first_column(frame, WOO_DATE),
                "value": total or "not in the file", "currency": currency or "not in the file",
                "status": f"{status_column} without the wc- prefix"}
-    _localise(out, sources, notes)
+    localise(out, sources, notes)
     return Read(RawTable(raw.path, out, table["row"], raw.broken + table["broken"]), "woocommerce-orders",
                 "WooCommerce orders export", sources, notes)
-
-
-def _localise(out: pd.DataFrame, sources: dict, notes: list) -> None:
-    """Decimal commas, thousands separators and day-first dates, as detected per column (see native.locale)."""
-    value, created = numbers(out["value"]), dates(out["created_at"])
-    out["value"], out["created_at"] = value.values.to_numpy(), created.values.to_numpy()
-    for column, found in (("value", value), ("created_at", created)):
-        if found.how:
-            sources[column] += f" ({found.how})"
-    if value.emptied:
-        notes.append(f"{value.emptied:,} order{'s' if value.emptied != 1 else ''} with a total that is not a number: "
-                     "kept, with the value left empty")
 
 
 def _fold(raw: RawTable, keys: pd.Series, key_name: str) -> tuple[dict, list[str]]:

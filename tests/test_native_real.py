@@ -107,7 +107,7 @@ def test_gateway_records_keep_send_time_and_response():
     assert loaded.frame["received_time"].astype(str).tolist() == ["2023-11-14 22:13:21.512", "2023-11-14 22:13:22.001"]
     stape = read(REAL / "snap/capi_v3_stape_log.jsonl", None)
     assert stape.table.frame["received_time"].tolist() == ["2023-11-14T22:18:21.512Z"]
-    assert any("1 gateway response lines joined" in n for n in stape.notes)
+    assert any("1 gateway response line joined" in n for n in stape.notes)
     assert read(REAL / "reddit/v2_segment.jsonl", None).table.frame["received_time"].tolist() == ["2021-02-01T00:00:05.000Z"]
 
 

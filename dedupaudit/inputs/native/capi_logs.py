@@ -40,9 +40,9 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
+from dedupaudit.errors import UserError
 from dedupaudit.inputs.native import EVENT_COLUMNS, Read, Rows, short, text
 from dedupaudit.inputs.native.jsonio import JsonRecords
-from dedupaudit.errors import UserError
 from dedupaudit.inputs.native.paths import Malformed, field, filled, first, get, json_text, list_at, present
 from dedupaudit.platforms.rules import PlatformRules, ServerFormat
 
@@ -173,7 +173,7 @@ def read_capi_log(path: Path, records: JsonRecords, rules: dict[str, PlatformRul
     scores = None if forced else file_scores(items, specs, names)
     used: dict[str, ServerFormat] = {}
     url_cache: dict = {}
-    whole_body: dict[str, bool] = {}
+    whole_body = {s.format: _uses_body(s) for s in specs}  # formats with `^.` paths see the whole body too
     bodies = wrapped = 0
     other_urls = 0
     for pos, record in items:
@@ -207,9 +207,7 @@ def read_capi_log(path: Path, records: JsonRecords, rules: dict[str, PlatformRul
                 if not isinstance(event, dict):
                     rows.reject(pos, "the event is not a JSON object", ref)
                     continue
-                if spec.format not in whole_body:
-                    whole_body[spec.format] = _uses_body(spec)
-                scope = {**event, "^": rec.body} if whole_body[spec.format] else event  # `^.x`: x of the whole body
+                scope = {**event, "^": rec.body} if whole_body[spec.format] else event
                 values = {column: text(field(scope, spec.fields[column])) for column in spec.fields}
             except Malformed as exc:
                 rows.reject(pos, str(exc), ref)
@@ -226,7 +224,7 @@ def read_capi_log(path: Path, records: JsonRecords, rules: dict[str, PlatformRul
     if other_urls:
         notes.append(f"{other_urls:,} logged requests to other URLs (no platform's conversions endpoint, no known body) not read")
     if joined or orphans:
-        notes.append(f"{joined:,} gateway response lines joined to their request by TraceId"
+        notes.append(f"{joined:,} gateway response line{'s' if joined != 1 else ''} joined to their request by TraceId"
                      + (f"; {orphans:,} response lines without a logged request (no event in them)" if orphans else ""))
     for kind in ("test", "refused"):
         n = int((table.frame["delivery"] == kind).sum()) if len(rows) else 0

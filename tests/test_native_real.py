@@ -221,6 +221,17 @@ def test_the_files_first_records_decide_a_body_that_alone_is_ambiguous(tmp_path)
     assert set(read(jsonl(tmp_path / "log.jsonl", [snap, vague, unknown]), "capi").table.frame["platform"]) == {"snap"}
 
 
+def test_bodies_of_one_structure_are_still_told_apart_by_their_values(tmp_path):
+    """Shapes are remembered per key structure; a missing value, a JSON-text body and event names still count."""
+    empty_name = {"data": [{"event_name": None, "event_time": 1700000000, "action_source": "website"}]}
+    meta = {"data": [{"event_name": "Purchase", "event_time": 1700000000, "event_id": "1", "action_source": "website"}]}
+    snap = {"data": [{"event_name": "PURCHASE", "event_time": 1700000000, "event_id": "2", "action_source": "website"}]}
+    as_text = {"data": json.dumps(snap["data"])}
+    result = read(jsonl(tmp_path / "log.jsonl", [empty_name, meta, snap, as_text]), "capi")
+    assert _cells(result.table.frame, ("platform", "event_id")) == [["meta", "1"], ["snap", "2"], ["snap", "2"]]
+    assert [b[0] for b in result.table.broken] == [1]
+
+
 def test_locale_numbers_per_column():
     comma = numbers(pd.Series(["57,10", "1.234,50", "€ 12,00", "n.d.", None, "7"]))
     assert comma.values.tolist() == ["57.10", "1234.50", "12.00", None, None, "7"] and comma.emptied == 1

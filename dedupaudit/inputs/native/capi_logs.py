@@ -115,7 +115,8 @@ class Ambiguous(NotABody):
 
 
 def match_format(rec: LogRecord, specs: list[ServerFormat], names: dict[str, set],
-                 cache: dict | None = None, file_scores: dict[str, int] | None = None) -> ServerFormat:
+                 cache: dict | None = None, file_scores: dict[str, int] | None = None,
+                 memo: dict | None = None) -> ServerFormat:
     """The server format of one body: by URL, else by shape, then by the fields only one platform uses
     (its event names, its own user_data keys, the channel values it accepts), else by the same evidence
     summed over the file's first records (`file_scores`). Raises Ambiguous when even that does not decide."""
@@ -127,7 +128,7 @@ def match_format(rec: LogRecord, specs: list[ServerFormat], names: dict[str, set
         by_url = cache[rec.url]
         if len(by_url) == 1:
             return by_url[0]
-    shaped = shapes(rec.body, specs)
+    shaped = shapes(rec.body, specs, memo)
     if len(shaped) == 1:
         return shaped[0]
     if not shaped:
@@ -142,12 +143,46 @@ def match_format(rec: LogRecord, specs: list[ServerFormat], names: dict[str, set
     raise Ambiguous(winners or shaped)
 
 
-def shapes(body, specs: list[ServerFormat]) -> list[ServerFormat]:
-    """The formats whose required paths the body has."""
+def shapes(body, specs: list[ServerFormat], memo: dict | None = None) -> list[ServerFormat]:
+    """The formats whose required paths the body has (remembered per key structure in `memo`: the bodies
+    of one log mostly share theirs)."""
+    key = None
+    if memo is not None:
+        if "depth" not in memo:  # how deep the require paths look
+            memo["depth"] = max((len(p.split(".")) for s in specs for alts in s.require for p in alts), default=1)
+        key = _structure(body, memo["depth"])
+    if key is not None and key in memo:
+        return memo[key]
     keys = body.keys()
-    return [s for s in specs
-            if all(any(_top(p) in keys for p in alternatives) for alternatives in s.require)  # cheap first pass
-            and all(any(present(body, p) for p in alternatives) for alternatives in s.require)]
+    found = [s for s in specs
+             if all(any(_top(p) in keys for p in alternatives) for alternatives in s.require)  # cheap first pass
+             and all(any(present(body, p) for p in alternatives) for alternatives in s.require)]
+    if key is not None:
+        memo[key] = found
+    return found
+
+
+def _structure(value, depth: int):
+    """The keys of a value down to `depth` levels (a list by its first element), None where JSON text
+    would have to be decoded to know: what `shapes` depends on."""
+    if isinstance(value, dict):
+        if depth == 0:
+            return ()
+        inner = []
+        for k, v in value.items():
+            sub = _structure(v, depth - 1)
+            if sub is None:
+                return None
+            inner.append((k, sub))
+        return tuple(inner)
+    if isinstance(value, list):
+        if not value:
+            return "[]"
+        sub = _structure(value[0], depth)
+        return None if sub is None else ("[", sub)
+    if isinstance(value, str):
+        return None if value.lstrip()[:1] in ("{", "[") else 1
+    return 0 if value is None else 1
 
 
 def file_scores(items, specs: list[ServerFormat], names: dict[str, set], count: int = 50) -> dict[str, int]:
@@ -173,6 +208,7 @@ def read_capi_log(path: Path, records: JsonRecords, rules: dict[str, PlatformRul
     scores = None if forced else file_scores(items, specs, names)
     used: dict[str, ServerFormat] = {}
     url_cache: dict = {}
+    shape_memo: dict = {}
     whole_body = {s.format: _uses_body(s) for s in specs}  # formats with `^.` paths see the whole body too
     bodies = wrapped = 0
     other_urls = 0
@@ -181,14 +217,14 @@ def read_capi_log(path: Path, records: JsonRecords, rules: dict[str, PlatformRul
         rec = None
         try:
             rec = unwrap(record)
-            spec = forced or match_format(rec, specs, names, url_cache, scores)
+            spec = forced or match_format(rec, specs, names, url_cache, scores, shape_memo)
             events, events_path = list_at(rec.body, spec.events)
         except Ambiguous as exc:
             raise UserError(f"{path}: {where}: {exc}, and neither its fields nor the file's first records tell which; "
                             f"force one with --capi-format {exc.candidates[0]} (or `format:` in a mapping; "
                             f"candidates: {', '.join(exc.candidates)})") from exc
         except (NotABody, Malformed) as exc:
-            if rec is not None and not forced and _elsewhere(rec, specs, url_cache) and not shapes(rec.body, specs):
+            if rec is not None and not forced and _elsewhere(rec, specs, url_cache) and not shapes(rec.body, specs, shape_memo):
                 other_urls += 1  # a gateway's request to another service (GA4, an OAuth refresh): not a conversion
                 continue
             rows.reject(pos, str(exc), where)

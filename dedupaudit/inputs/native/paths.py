@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 
 from dedupaudit.platforms.rules import FieldSpec
 
@@ -27,21 +28,28 @@ def get(value, path: str):
     if path == ".":
         return value
     previous = "the value"
-    for part in path.split("."):
-        first = part.endswith("[]")
-        key = part[:-2] if first else part
-        if isinstance(value, str):  # stepping into text: it holds JSON, or there is nothing here
+    for key, first in _parts(path):
+        if not isinstance(value, dict):
+            if not isinstance(value, str):  # stepping into text: it holds JSON, or there is nothing here
+                return None
             value = json_text(value, previous)
-        if not isinstance(value, dict) or key not in value:
+            if not isinstance(value, dict):
+                return None
+        if key not in value:
             return None
         value, previous = value[key], key
-        if first and isinstance(value, str):
-            value = json_text(value, key)
         if first:
+            if isinstance(value, str):
+                value = json_text(value, key)
             if not isinstance(value, list) or not value:
                 return None
             value = value[0]
     return value
+
+
+@lru_cache(maxsize=4096)
+def _parts(path: str) -> tuple[tuple[str, bool], ...]:
+    return tuple((part[:-2], True) if part.endswith("[]") else (part, False) for part in path.split("."))
 
 
 def json_text(value: str, name: str):

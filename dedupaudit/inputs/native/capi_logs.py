@@ -139,6 +139,7 @@ def match_format(rec: LogRecord, specs: list[ServerFormat], names: dict[str, set
     if file_scores:
         by_file = _best(winners or shaped, {s.format: file_scores.get(s.format, 0) for s in (winners or shaped)})
         if len(by_file) == 1:
+            file_scores["decided by the file"] = file_scores.get("decided by the file", 0) + 1
             return by_file[0]
     raise Ambiguous(winners or shaped)
 
@@ -257,6 +258,10 @@ def read_capi_log(path: Path, records: JsonRecords, rules: dict[str, PlatformRul
     table = rows.table(path)
     sources = _sources(used, wrapped)
     notes = [f"{bodies:,} request bodies ({wrapped:,} wrapped in log records), {len(rows):,} events"]
+    by_file = scores.pop("decided by the file", 0) if scores else 0
+    if by_file:
+        notes.append(f"{by_file:,} bodies had nothing of their own that tells the platform apart: read as the platform "
+                     "the file's first records point to (force another with --capi-format)")
     if other_urls:
         notes.append(f"{other_urls:,} logged requests to other URLs (no platform's conversions endpoint, no known body) not read")
     if joined or orphans:

@@ -522,7 +522,11 @@ def _sources(used: dict[str, ServerFormat], wrapped: int) -> dict[str, str]:
     out = {column: "; ".join(where) for column, where in sources.items()}
     out["received_time"] = ("the log record's " + "/".join(TIME_KEYS)) if wrapped else "not in the file (defaults to event_time)"
     if used:
+        marks = {s.format: ", ".join([*s.test, *(f"each event's {p}" for p in s.event_test),
+                                      *(f"{p} (validation only)" for p in s.validate)]
+                                     + (["test endpoint"] if s.test_endpoints else [])) or "none"
+                 for s in used.values()}
         out["delivery"] = "test codes / test endpoints and the platform's response (" + \
-            ", ".join(sorted({f"{s.format}: {', '.join(s.test) or 'test endpoint'}" for s in used.values()})) + ")"
+            ", ".join(f"{fmt}: {how}" for fmt, how in sorted(marks.items())) + ")"
         out["delivery_message"] = "the platform's error text in the logged response"
     return out

@@ -196,9 +196,10 @@ def test_a_cut_off_cd_parameter_rejects_the_pixel_event(tmp_path):
 
 def test_rejected_reasons_group_by_reason_and_the_line_goes_to_rejects(tmp_path):
     bad = {"data": [{"event_name": "Purchase", "event_time": 1700000000, "action_source": "website", "custom_data": "{"}]}
-    log = jsonl(tmp_path / "log.jsonl", [bad] * 5)
+    cut_elsewhere = {"data": [dict(bad["data"][0], custom_data='{"value": 59.9, "curr')]}  # another JSON error message
+    log = jsonl(tmp_path / "log.jsonl", [bad, bad, cut_elsewhere, bad, bad])
     report = _inspect(log)
-    assert report["rejected_reasons"] == {"custom_data is not valid JSON (truncated or broken: Expecting property name enclosed in double quotes)": 5}
+    assert report["rejected_reasons"] == {"custom_data is not valid JSON (cut off or broken)": 5}
     loaded = load_events([log], "capi", UTC, None, set(RULES))
     assert loaded.rejects["source_ref"].tolist() == [f"line {n}, data[0]" for n in range(1, 6)]
 

@@ -60,7 +60,7 @@ def json_text(value: str, name: str):
     try:
         return json.loads(value)
     except json.JSONDecodeError as exc:
-        raise Malformed(f"{name.removesuffix('[]')} is not valid JSON (truncated or broken: {exc.msg})") from exc
+        raise Malformed(f"{name.removesuffix('[]')} is not valid JSON (cut off or broken)") from exc
 
 
 def filled(value) -> bool:

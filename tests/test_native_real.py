@@ -124,6 +124,11 @@ def test_a_bigquery_export_saved_as_csv_reads_like_its_json_lines(tmp_path):
     assert as_csv.format == "capi-log" and as_csv.table.row.tolist() == [2, 3]
     columns = COLUMNS + ("received_time", "delivery_message")
     assert _cells(as_csv.table.frame, columns) == _cells(as_json.table.frame, columns)
+    typed = pd.DataFrame(records).assign(timestamp=lambda f: pd.to_datetime(f["timestamp"].str.replace(" UTC", "Z"), utc=True))
+    typed.to_parquet(tmp_path / "export.parquet")
+    as_parquet = read(tmp_path / "export.parquet", None).table.frame
+    assert _cells(as_parquet, COLUMNS) == _cells(as_json.table.frame, COLUMNS)
+    assert as_parquet["received_time"].tolist() == ["2023-11-14T22:13:21.512000+00:00", "2023-11-14T22:13:22.001000+00:00"]
 
 
 def test_a_refusal_in_the_joined_response_line_refuses_the_request(tmp_path):

@@ -252,7 +252,11 @@ def _log_records(path: Path) -> JsonRecords:
     if file_format(path, strict=False) not in ("csv", "tsv", "parquet"):
         return load_records(path)
     raw = read_table(path)
-    frame = raw.frame.astype("object").where(raw.frame.notna(), None)
+    frame = raw.frame.copy()
+    for column in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[column]):  # typed send times (Parquet): ISO text, offset kept
+            frame[column] = frame[column].map(lambda t: t.isoformat() if pd.notna(t) else None)
+    frame = frame.astype("object").where(frame.notna(), None)
     rows = [{k: v for k, v in record.items() if v is not None} for record in frame.to_dict("records")]
     return JsonRecords("jsonl", list(zip(raw.row.tolist(), rows)), list(raw.broken))
 

@@ -7,7 +7,8 @@ returns a RawTable whose columns carry canonical names, so parsing, rejects and 
 1. a `files:` pattern of the column mapping that names the file (its `format:`, else `mapped`);
 2. the side's forced format (--capi-format / --pixel-format / --orders-format, `ReadContext.formats`);
 3. detection from the content: a HAR document (log.entries), CAPI request bodies or log records that
-   wrap them (the rule files' `native.server` shapes), and for tables the header: Shopify's or
+   wrap them (the rule files' `native.server` shapes; a table with a request_body column is such a log),
+   and for tables the header: Shopify's or
    WooCommerce's order export, the canonical columns, a flat pixel log (`native.log`), and last a
    table with some canonical columns (so the loader can name the one that is missing);
 4. a top-level column mapping, for tables nothing above recognises (and for canonical tables).
@@ -34,10 +35,10 @@ from dedupaudit.inputs.mapping import FileMapping, apply_extras, read_mapped
 from dedupaudit.inputs.native import Read
 from dedupaudit.inputs.native.capi_logs import (Ambiguous, NotABody, is_response_line, match_format, read_capi_log,
                                                 server_formats, unwrap)
-from dedupaudit.inputs.native.paths import Malformed
 from dedupaudit.inputs.native.formats import FORMAT_NAMES, GENERIC_FORMATS, SIDES
 from dedupaudit.inputs.native.har import is_har, read_har
 from dedupaudit.inputs.native.jsonio import JsonRecords, decode, load_records, read_bytes, sniff_records
+from dedupaudit.inputs.native.paths import Malformed
 from dedupaudit.inputs.native.pixel_logs import looks_like_pixel_log, read_pixel_log
 from dedupaudit.inputs.native.shop_orders import is_shopify, is_woocommerce, read_shopify, read_woocommerce
 from dedupaudit.platforms.rules import PlatformRules, load_rules

@@ -37,7 +37,7 @@ def formats(
 
 
 def describe_formats(rules: dict[str, PlatformRules]) -> dict:
-    generic = [{"format": f.name, "sides": list(f.sides), "label": f.label, "detected_by": f.detection}
+    generic = [{"format": f.name, "sides": list(f.sides), "label": f.label, "detected_by": f.detection, "source": f.source}
                for f in GENERIC_FORMATS]
     platform = []
     for rule in sorted(rules.values(), key=lambda r: r.platform):
@@ -96,6 +96,8 @@ def _text(listing: dict) -> str:
         out.append(f"{f['format']:<20} {', '.join(f['sides'])}")
         out.append(f"    {f['label']}")
         out.append(f"    detected by: {f['detected_by']}")
+        if f.get("source"):
+            out.append(f"    shapes from: {f['source']}")
         out.append("")
     out.append("Platform formats, from the rule files' native: sections (not documented = observed in public")
     out.append("captures or integrators' code, or assumed; the figures that rest on them may be off):")

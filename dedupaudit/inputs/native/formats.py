@@ -18,6 +18,7 @@ class FormatInfo:
     sides: tuple[str, ...]
     label: str
     detection: str
+    source: str | None = None  # where the shapes come from (tests/fixtures/real/README.md has one per file)
 
 
 GENERIC_FORMATS = (
@@ -35,7 +36,11 @@ GENERIC_FORMATS = (
                "RudderStack delivery logs {request: {url, body}, response} or {endpoint, body: {JSON|FORM}}. The "
                "platform of each body comes from its URL, else from its shape and the fields only one platform "
                "uses (event names, own user_data keys, channel values), else from the same evidence over the "
-               "file's first 50 records; a file none of these decides is an error naming the candidates"),
+               "file's first 50 records; a file none of these decides is an error naming the candidates",
+               "bodies: the platforms' docs and SDKs, segmentio/action-destinations, stape-io/*-tag template.js, "
+               "rudderlabs/rudder-transformer (facebook_conversions); log lines: stape-io tag templates' logToConsole "
+               "(Request/Response), Cloud Logging's jsonPayload, Stape's BigQuery export (columns as users' exports show them; no public sample); "
+               "per-format sources: `dedupaudit formats` below and tests/fixtures/real/README.md"),
     FormatInfo("har", ("pixel",), "HAR capture (browser network log, JSON)",
                "a JSON document with log.entries[]; entries whose URL matches a rule file's native.browser endpoint "
                "are pixel events, all other entries are ignored"),
@@ -48,7 +53,8 @@ GENERIC_FORMATS = (
     FormatInfo("woocommerce-orders", ("orders",), "WooCommerce order export",
                "columns Order Number or Order ID (order_number / order_id), Order Date (order_date) and "
                "Order Status (status, wc-... values); decimal commas, thousands separators and day-first "
-               "dates are detected per column (shown by inspect), an unreadable total is left empty"),
+               "dates are detected per column (shown by inspect), an unreadable total is left empty",
+               "the column names of the WooCommerce order export plugins"),
     FormatInfo("mapped", SIDES, "Any CSV/JSON/Parquet export read through a column mapping",
                "a mapping (config `mapping:` or --mapping FILE) whose files: pattern matches the file, or whose "
                "top-level columns/constants apply to a table no other format recognises"),

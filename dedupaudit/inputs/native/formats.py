@@ -39,7 +39,8 @@ GENERIC_FORMATS = (
                "file's first 50 records; a file none of these decides is an error naming the candidates",
                "bodies: the platforms' docs and SDKs, segmentio/action-destinations, stape-io/*-tag template.js, "
                "rudderlabs/rudder-transformer (facebook_conversions); log lines: stape-io tag templates' logToConsole "
-               "(Request/Response), Cloud Logging's jsonPayload, Stape's BigQuery export (columns as users' exports show them; no public sample); "
+               "(Request/Response), Cloud Logging's jsonPayload, Stape's BigQuery export (columns as users' "
+               "exports show them; no public sample); "
                "per-format sources: `dedupaudit formats` below and tests/fixtures/real/README.md"),
     FormatInfo("har", ("pixel",), "HAR capture (browser network log, JSON)",
                "a JSON document with log.entries[]; entries whose URL matches a rule file's native.browser endpoint "

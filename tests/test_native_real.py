@@ -240,6 +240,16 @@ def test_bodies_of_one_structure_are_still_told_apart_by_their_values(tmp_path):
     assert [b[0] for b in result.table.broken] == [1]
 
 
+def test_x_and_microsoft_pixel_logs(tmp_path):
+    log = write(tmp_path / "tags.csv", "timestamp,platform,event_tag,conversion_id,value,currency\n"
+                "2026-10-05T09:14:22Z,x,tw-o8z6j-o8z2x,1001,59.9,EUR\n")
+    assert _cells(read(log, "pixel").table.frame, ("platform", "event_name", "event_id", "order_id", "conversion_action")) == [
+        ["x", "conversion", "1001", "1001", "tw-o8z6j-o8z2x"]]
+    uet = write(tmp_path / "uet.csv", "timestamp,platform,ea,event_id,gv,gc\n2026-10-05T09:14:22Z,microsoft,purchase,E1,19.99,USD\n")
+    assert _cells(read(uet, "pixel").table.frame, ("platform", "event_name", "event_id", "value", "currency")) == [
+        ["microsoft", "purchase", "E1", "19.99", "USD"]]
+
+
 def test_locale_numbers_per_column():
     comma = numbers(pd.Series(["57,10", "1.234,50", "€ 12,00", "n.d.", None, "7"]))
     assert comma.values.tolist() == ["57.10", "1234.50", "12.00", None, None, "7"] and comma.emptied == 1

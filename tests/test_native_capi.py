@@ -180,12 +180,18 @@ def test_near_misses_become_rejects_with_reasons(tmp_path):
                                                    json.dumps(ambiguous), json.dumps({"data": "x", "event_source": "web"}),
                                                    json.dumps({"body": "not json", "time": 1})]) + "\n")
     table = read(log, "capi").table
-    assert len(table.frame) == 1
-    reasons = dict(table.broken)
+    assert table.frame["platform"].tolist() == ["meta", "meta"]  # the file's other body is Meta's: so is line 4
+    reasons = {b[0]: b[1] for b in table.broken}
     assert "no rule file's native.server shape matches" in reasons[2]
     assert reasons[3].startswith("invalid JSON")
-    assert "could be meta-capi or pinterest-capi or snap-capi" in reasons[4] and "--capi-format" in reasons[4]
     assert "not JSON" in reasons[6]
+    assert all("line" not in reason for reason in reasons.values())  # the line is the row, not part of the reason
+
+
+def test_a_file_nothing_tells_apart_is_an_error_naming_the_candidates(tmp_path):
+    ambiguous = {"data": [{"event_name": "Foo", "event_time": 1791192742}]}
+    with pytest.raises(UserError, match="could be meta-capi or pinterest-capi or snap-capi.*--capi-format meta-capi"):
+        read(jsonl(tmp_path / "log.jsonl", [ambiguous, ambiguous]), "capi")
 
 
 def test_forcing_a_platform_format(tmp_path):

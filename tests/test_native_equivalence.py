@@ -56,7 +56,14 @@ def findings(report: dict) -> dict:
 def test_native_files_give_the_canonical_per_platform_figures(reports):
     canonical, native = reports
     key = lambda p: (p["platform"], p["event"])  # noqa: E731
-    assert sorted(native["platforms"], key=key) == sorted(canonical["platforms"], key=key)
+    # The native Google files name each conversion action (the tag's AW-ID/label, the upload's resource
+    # name); the canonical table does not, so only there is the count a range of two readings.
+    native_google, canonical_google = (next(p for p in r["platforms"] if key(p) == ("google", "purchase")) for r in (native, canonical))
+    assert native_google["reported_range"] == {"low": 5676, "high": 5676} and native_google["unconfirmed_rules"] == []
+    assert canonical_google["reported_range"] == {"low": 2899, "high": 5676}
+    unnamed = ("reported_range", "inflation_range", "unconfirmed_rules")
+    same = lambda p: {k: v for k, v in p.items() if k not in unnamed or p["platform"] != "google"}  # noqa: E731
+    assert sorted(map(same, native["platforms"]), key=key) == sorted(map(same, canonical["platforms"]), key=key)
     assert len(canonical["platforms"]) >= 8
 
 

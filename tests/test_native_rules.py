@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_every_bundled_platform_has_native_formats():
     rules = load_rules()
-    assert {"meta", "tiktok", "snap", "google", "pinterest", "reddit", "linkedin"} <= set(rules)
+    assert {"meta", "tiktok", "snap", "google", "pinterest", "reddit", "linkedin", "x", "microsoft"} <= set(rules)
     for platform, rule in rules.items():
         assert rule.native and rule.native.server and rule.native.browser and rule.native.log, platform
         for spec in (*rule.native.server, *rule.native.browser):
@@ -73,6 +73,13 @@ SERVER = {"format": "x-capi", "label": "X", "require": ["data"], "events": "data
                    "facts": {}}]}, "native.browser[0].body: expected 'params'"),
     ({"log": {"signature": ["a"], "fields": {"event_id": {"valeu": "x"}}}}, "native.log.fields.event_id.valeu: unknown key"),
     ({"servers": []}, "native.servers: unknown key (valid: browser, log, server)"),
+    ({"server": [dict(SERVER, signature=["user_data.fbp"])]}, "native.server[0].facts.signature: required key is missing"),
+    ({"server": [dict(SERVER, event_test=["test_event_code"])]}, "native.server[0].facts.test: required key is missing"),
+    ({"server": [dict(SERVER, names=["Purchase"])]}, "native.server[0].names: expected a mapping of the event name sent"),
+    ({"server": [dict(SERVER, fields={"event_name": {"paths": ["n"]}, "event_time": "t"})]},
+     "native.server[0].fields.event_name.value: expected text (the value when no path is present) or a template"),
+    ({"server": [dict(SERVER, fields={"event_name": {"template": 3}, "event_time": "t"})]},
+     "native.server[0].fields.event_name.template: expected text"),
 ])
 def test_native_mistakes_name_the_file_and_the_key(tmp_path, change, message):
     path = _with_native(tmp_path, change)
@@ -85,3 +92,13 @@ def test_a_user_rule_file_can_add_a_native_format(tmp_path):
     path = _with_native(tmp_path, {"server": [SERVER]})
     rule = parse_rule_file(path)
     assert rule.native.server[0].format == "x-capi" and rule.native.unconfirmed() == [("x-capi", "event_time", "assumption: n")]
+
+
+def test_every_platform_format_names_where_its_shape_comes_from():
+    from dedupaudit.cli.formats import describe_formats
+
+    listing = describe_formats(load_rules())
+    assert all(f["source"] for f in listing["platform"] if f["kind"] != "flat pixel log columns (pixel-log)")
+    formats = {f["format"] for f in listing["platform"]}
+    assert {"meta-capi", "tiktok-pixel-batch", "reddit-capi-v2", "google-data-manager", "x-capi", "x-pixel",
+            "microsoft-uet-capi", "microsoft-uet"} <= formats

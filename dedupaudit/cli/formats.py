@@ -37,7 +37,7 @@ def formats(
 
 
 def describe_formats(rules: dict[str, PlatformRules]) -> dict:
-    generic = [{"format": f.name, "sides": list(f.sides), "label": f.label, "detected_by": f.detection}
+    generic = [{"format": f.name, "sides": list(f.sides), "label": f.label, "detected_by": f.detection, "source": f.source}
                for f in GENERIC_FORMATS]
     platform = []
     for rule in sorted(rules.values(), key=lambda r: r.platform):
@@ -49,13 +49,17 @@ def describe_formats(rules: dict[str, PlatformRules]) -> dict:
             if spec.endpoints:
                 detected.append("URL " + ", ".join(spec.endpoints))
             detected.append("body with " + " and ".join(" or ".join(alt) for alt in spec.require))
+            if spec.signature:
+                detected.append("fields only it has: " + ", ".join(spec.signature))
             detected += [f"{k} in {', '.join(v)}" for k, v in spec.hints.items()]
             platform.append({
                 "format": spec.format, "platform": rule.platform, "kind": "server request body (in a capi-log)",
                 "sides": ["capi"], "label": spec.label, "detected_by": "; ".join(detected),
-                "events": list(spec.events), "columns": {c: f.describe() for c, f in spec.fields.items()},
-                "test": ", ".join(list(spec.test) + list(spec.test_endpoints)) or None,
-                "unconfirmed": unconfirmed_facts(spec.facts),
+                "source": _source(spec.facts), "events": list(spec.events),
+                "columns": {c: f.describe() for c, f in spec.fields.items()},
+                "test": ", ".join(list(spec.test) + [f"each event's {p}" for p in spec.event_test]
+                                  + [f"{p} (validation only)" for p in spec.validate] + list(spec.test_endpoints)) or None,
+                "names": spec.names or None, "unconfirmed": unconfirmed_facts(spec.facts),
             })
         for spec in native.browser:
             detected = "URL " + ", ".join(spec.endpoints)
@@ -64,6 +68,7 @@ def describe_formats(rules: dict[str, PlatformRules]) -> dict:
             platform.append({
                 "format": spec.format, "platform": rule.platform, "kind": "pixel request (in a HAR capture)",
                 "sides": ["pixel"], "label": spec.label, "detected_by": f"{detected}; {spec.body} body",
+                "source": _source(spec.facts),
                 "columns": {c: f.describe() for c, f in spec.fields.items()},
                 "names": spec.names or None, "unconfirmed": unconfirmed_facts(spec.facts),
             })
@@ -78,6 +83,12 @@ def describe_formats(rules: dict[str, PlatformRules]) -> dict:
     return {"generic": generic, "platform": platform}
 
 
+def _source(facts: dict) -> str | None:
+    """Where the shape itself comes from: the source of the format's `events` fact (server) or `endpoints` (pixel)."""
+    fact = facts.get("events") or facts.get("endpoints") or {}
+    return fact.get("source") or (f"assumption: {fact['note']}" if fact.get("note") else None)
+
+
 def _text(listing: dict) -> str:
     out = ["Input formats. Force one with --pixel-format / --capi-format / --orders-format (dedupaudit check),",
            "--read-as (dedupaudit inspect) or `format:` in a mapping; otherwise each file is detected.", ""]
@@ -85,6 +96,8 @@ def _text(listing: dict) -> str:
         out.append(f"{f['format']:<20} {', '.join(f['sides'])}")
         out.append(f"    {f['label']}")
         out.append(f"    detected by: {f['detected_by']}")
+        if f.get("source"):
+            out.append(f"    shapes from: {f['source']}")
         out.append("")
     out.append("Platform formats, from the rule files' native: sections (not documented = observed in public")
     out.append("captures or integrators' code, or assumed; the figures that rest on them may be off):")
@@ -93,6 +106,8 @@ def _text(listing: dict) -> str:
         out.append(f"{f['format']:<20} {f['kind']}")
         out.append(f"    {f['label']}")
         out.append(f"    detected by: {f['detected_by']}")
+        if f.get("source"):
+            out.append(f"    shape from: {f['source']}")
         out.append("    columns: " + "; ".join(f"{c} <- {w}" for c, w in f["columns"].items()))
         if f.get("test"):
             out.append(f"    test traffic: {f['test']}")

@@ -18,7 +18,7 @@ import typer
 from dedupaudit.cli.main import EXIT_USER_ERROR, app, user_errors
 from dedupaudit.errors import UserError
 from dedupaudit.inputs.canonical import load_events, load_orders, order_key
-from dedupaudit.inputs.detect import ReadContext, check_format, describe_input
+from dedupaudit.inputs.detect import ReadContext, check_format, describe_input, format_sides
 from dedupaudit.inputs.files import expand_paths
 from dedupaudit.inputs.mapping import load_mapping_file
 from dedupaudit.inputs.timestamps import resolve_timezone
@@ -75,11 +75,12 @@ def inspect(
 
 def _inspect_file(path: Path, side: str | None, read_as: str | None, context: ReadContext, zone, rows: int) -> dict:
     formats = {s: read_as for s in ("pixel", "capi", "orders")} if read_as else {}
-    probe_side = side or (SIDE_OF.get(read_as) if read_as else None)
+    sides = format_sides(context.rules)
+    probe_side = side or (_only_side(sides.get(read_as)) if read_as else None)
     context = ReadContext(rules=context.rules, mapping=context.mapping, formats=formats)
     read = describe_input(path, probe_side, context)
     frame = read.table.frame
-    side = side or SIDE_OF.get(read.format) or _table_side(frame)
+    side = side or probe_side or SIDE_OF.get(read.format) or _only_side(sides.get(read.format)) or _table_side(frame)
     report = {
         "file": str(path), "format": read.format, "label": read.label, "side": side,
         "rows": int(len(frame)), "unreadable": len(read.table.broken),
@@ -103,6 +104,11 @@ def _inspect_file(path: Path, side: str | None, read_as: str | None, context: Re
     report["first_rows"] = [{k: redact(v) for k, v in row.items()} for row in first.to_dict("records")]
     report["first_rows_at"] = [int(n) for n in read.table.row.head(rows)]
     return report
+
+
+def _only_side(sides) -> str | None:
+    """The side of a format that belongs to one side only (meta-capi: capi), as --read-as gives it."""
+    return sides[0] if sides and len(sides) == 1 else None
 
 
 def _table_side(frame: pd.DataFrame) -> str:

@@ -197,7 +197,7 @@ def _split(frame: pd.DataFrame, raw: RawTable, problems: list) -> tuple[pd.DataF
     bad = reason.notna().to_numpy()
     rejected = pd.DataFrame({"file": raw.path, "row": frame["row"].to_numpy()[bad], "source_ref": frame["source_ref"].to_numpy()[bad],
                              "reason": reason[bad].to_numpy(), "value": value[bad].to_numpy()})
-    broken = pd.DataFrame([(raw.path, line, None, why, None) for line, why in raw.broken], columns=REJECT_COLUMNS)
+    broken = pd.DataFrame([(raw.path, b[0], b[2] if len(b) > 2 else None, b[1], None) for b in raw.broken], columns=REJECT_COLUMNS)
     rejects = pd.concat([rejected, broken], ignore_index=True) if len(broken) else rejected
     return frame[~bad].reset_index(drop=True), rejects
 

@@ -7,7 +7,8 @@ returns a RawTable whose columns carry canonical names, so parsing, rejects and 
 1. a `files:` pattern of the column mapping that names the file (its `format:`, else `mapped`);
 2. the side's forced format (--capi-format / --pixel-format / --orders-format, `ReadContext.formats`);
 3. detection from the content: a HAR document (log.entries), CAPI request bodies or log records that
-   wrap them (the rule files' `native.server` shapes), and for tables the header: Shopify's or
+   wrap them (the rule files' `native.server` shapes; a table with a request_body column is such a log),
+   and for tables the header: Shopify's or
    WooCommerce's order export, the canonical columns, a flat pixel log (`native.log`), and last a
    table with some canonical columns (so the loader can name the one that is missing);
 4. a top-level column mapping, for tables nothing above recognises (and for canonical tables).
@@ -32,10 +33,12 @@ from dedupaudit.errors import UserError
 from dedupaudit.inputs.files import RawTable, file_format, read_table
 from dedupaudit.inputs.mapping import FileMapping, apply_extras, read_mapped
 from dedupaudit.inputs.native import Read
-from dedupaudit.inputs.native.capi_logs import NotABody, match_format, read_capi_log, server_formats, unwrap
+from dedupaudit.inputs.native.capi_logs import (Ambiguous, NotABody, is_response_line, match_format, read_capi_log,
+                                                server_formats, unwrap)
 from dedupaudit.inputs.native.formats import FORMAT_NAMES, GENERIC_FORMATS, SIDES
 from dedupaudit.inputs.native.har import is_har, read_har
 from dedupaudit.inputs.native.jsonio import JsonRecords, decode, load_records, read_bytes, sniff_records
+from dedupaudit.inputs.native.paths import Malformed
 from dedupaudit.inputs.native.pixel_logs import looks_like_pixel_log, read_pixel_log
 from dedupaudit.inputs.native.shop_orders import is_shopify, is_woocommerce, read_shopify, read_woocommerce
 from dedupaudit.platforms.rules import PlatformRules, load_rules
@@ -43,6 +46,7 @@ from dedupaudit.platforms.rules import PlatformRules, load_rules
 __all__ = ["FORMAT_NAMES", "ReadContext", "read_input", "describe_input", "format_sides"]
 
 OPTIONS = {"pixel": "--pixel-format", "capi": "--capi-format", "orders": "--orders-format"}
+TABLE_BODY_COLUMNS = ("request_body", "RequestBody", "requestBody")  # a table whose rows are logged requests
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,8 @@ def detect(path: Path, side: str | None, rules: dict[str, PlatformRules],
         columns = list(dict.fromkeys(k for obj in objects for k in obj))
         if kind is None and not columns:
             raise UserError(f"{path}: unknown file type: JSON without objects")
+    if kind in ("csv", "tsv", "parquet") and any(str(c) in TABLE_BODY_COLUMNS for c in columns):
+        return _fit("capi-log", side, path), None  # a request log exported as a table (Stape's BigQuery export as CSV)
     fmt = classify_columns(columns, side, path, rules)
     if fmt is None or (fmt == "canonical" and file_mapping is not None):
         if file_mapping is not None:
@@ -172,13 +178,17 @@ def _is_request_log(obj: dict, rules: dict[str, PlatformRules]) -> bool:
         rec = unwrap(obj)
     except NotABody:
         return False
-    if rec.wrapped:
+    if rec.wrapped or is_response_line(obj):
         return True
     try:
         match_format(rec, server_formats(rules), {})
         return True
-    except NotABody as exc:
-        return "could be" in str(exc)
+    except Ambiguous:
+        return True
+    except NotABody:
+        return False
+    except Malformed:  # a body whose events are cut-off JSON text: the reader rejects it with the reason
+        return any(isinstance(v, str) and v.lstrip()[:1] in ("{", "[") for v in rec.body.values())
 
 
 def _fit(fmt: str, side: str | None, path: Path) -> str:
@@ -230,11 +240,26 @@ def _read(path: Path, fmt: str, side: str | None, rules: dict[str, PlatformRules
                             f"(columns: {', '.join(map(str, raw.frame.columns)) or 'none'})")
         return read_shopify(raw) if fmt == "shopify-orders" else read_woocommerce(raw)
     if fmt == "capi-log":
-        return read_capi_log(path, load_records(path), rules)
+        return read_capi_log(path, _log_records(path), rules)
     spec = next((s for s in server_formats(rules) if s.format == fmt), None)
     if spec is None:
         raise UserError(f"{path}: format '{fmt}' is not defined by the rule files in use")
-    return read_capi_log(path, load_records(path), rules, forced=spec)
+    return read_capi_log(path, _log_records(path), rules, forced=spec)
+
+
+def _log_records(path: Path) -> JsonRecords:
+    """The records of a request log: JSON as it is, or the rows of a table (CSV, TSV, Parquet) whose body
+    column holds the request as JSON text; each row keeps its line number."""
+    if file_format(path, strict=False) not in ("csv", "tsv", "parquet"):
+        return load_records(path)
+    raw = read_table(path)
+    frame = raw.frame.copy()
+    for column in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[column]):  # typed send times (Parquet): ISO text, offset kept
+            frame[column] = frame[column].map(lambda t: t.isoformat() if pd.notna(t) else None)
+    frame = frame.astype("object").where(frame.notna(), None)
+    rows = [{k: v for k, v in record.items() if v is not None} for record in frame.to_dict("records")]
+    return JsonRecords("jsonl", list(zip(raw.row.tolist(), rows)), list(raw.broken))
 
 
 def _table(path: Path) -> RawTable:

@@ -35,7 +35,7 @@ class RawTable:
     path: str
     frame: pd.DataFrame
     row: pd.Series
-    broken: list[tuple[int, str]] = field(default_factory=list)  # (line, reason) of unreadable lines
+    broken: list[tuple] = field(default_factory=list)  # (line, reason) or (line, reason, where in the line) of unreadable lines
 
 
 def expand_paths(args: list[str], option: str) -> list[Path]:

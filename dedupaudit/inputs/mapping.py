@@ -35,6 +35,7 @@ from dedupaudit.errors import UserError
 from dedupaudit.inputs.files import RawTable
 from dedupaudit.inputs.native import EVENT_COLUMNS, ORDER_COLUMNS, Read
 from dedupaudit.inputs.native.formats import FORMAT_NAMES
+from dedupaudit.inputs.native.locale import localise
 from dedupaudit.inputs.native.tables import coalesce, find_column
 from dedupaudit.inputs.timestamps import parse_timestamps, resolve_timezone
 
@@ -142,9 +143,12 @@ def read_mapped(path, raw: RawTable, mapping: FileMapping, side: str | None) -> 
             out[target] = _times(out[target], mapping, path)
             sources[target] += " (" + ", ".join(filter(None, [mapping.timestamp_format and f"format {mapping.timestamp_format}",
                                                               mapping.timezone and f"zone {mapping.timezone}"])) + ")"
+    notes: list[str] = []
+    if side == "orders":  # an order export in the shop's locale: decimal commas, day-first dates (native.locale)
+        localise(out, sources, notes, dates_too=not mapping.timestamp_format)
     result = pd.DataFrame(out, index=frame.index)
     result["source_ref"] = raw.row.map(lambda n: f"line {n}").to_numpy()
-    return Read(RawTable(raw.path, result, raw.row, raw.broken), "mapped", f"table read through {mapping.where}", sources, [])
+    return Read(RawTable(raw.path, result, raw.row, raw.broken), "mapped", f"table read through {mapping.where}", sources, notes)
 
 
 def apply_extras(read: Read, mapping: FileMapping) -> Read:

@@ -1,7 +1,8 @@
 """Timestamp parsing for every form the exports use, vectorised per column.
 
 Forms: ISO-8601 with or without an offset (naive values are in the run's time zone, UTC unless
---timezone says otherwise), `YYYY-MM-DD HH:MM:SS ±hhmm`, epoch seconds and epoch milliseconds.
+--timezone says otherwise), `YYYY-MM-DD HH:MM:SS ±hhmm`, BigQuery's `YYYY-MM-DD HH:MM:SS[.f] UTC`,
+epoch seconds and epoch milliseconds.
 Epochs are told apart by magnitude: 1e11 seconds is the year 5138, 1e11 milliseconds is 1973, so
 anything at or above 1e11 is milliseconds. The unit each value was written in is kept, because
 a server event in milliseconds where the platform wants seconds is itself a finding.
@@ -53,7 +54,7 @@ def parse_timestamps(values: pd.Series, zone: tzinfo) -> ParsedTimes:
         unit[values.notna()] = "text"
         return ParsedTimes(utc, unit, pd.Series(False, index=index))
 
-    text = values.astype(TEXT).str.strip()
+    text = values.astype(TEXT).str.strip().str.replace(r"(?<=\d)\s+UTC$", "Z", regex=True)  # BigQuery: "... 22:13:21.512 UTC"
     present = text.notna() & (text != "")
 
     numeric = present & text.str.fullmatch(_NUMBER).fillna(False)

@@ -333,11 +333,14 @@ def _expect(value, kind: type, key: str, fail) -> None:
 # CAPI request logs, HAR captures and flat pixel logs without a conversion script. Schema in
 # rules/README.md; the readers are in dedupaudit/inputs/native/.
 
-NATIVE_FIELDS = ("event_name", "event_id", "event_time", "order_id", "value", "currency")
+NATIVE_FIELDS = ("event_name", "event_id", "event_time", "order_id", "value", "currency",
+                 # optional: what the platforms' fallback deduplication and the tag-vs-upload distinction need
+                 "fbp", "external_id", "ttp", "action_source", "conversion_action")
 NATIVE_STATUSES = ("documented", "observed", "assumption")
 _FORMAT_NAME = r"[a-z][a-z0-9-]*"
 _NATIVE_KEYS = {"server", "browser", "log"}
-_SERVER_KEYS = {"format", "label", "endpoints", "require", "events", "fields", "hints", "test", "test_endpoints", "response", "facts"}
+_SERVER_KEYS = {"format", "label", "endpoints", "require", "events", "fields", "hints", "signature", "names", "test",
+                "event_test", "validate", "test_endpoints", "response", "facts"}
 _SERVER_REQUIRED = {"format", "label", "require", "events", "fields", "facts"}
 _BROWSER_KEYS = {"format", "label", "endpoints", "require", "body", "events", "fields", "names", "facts"}
 _BROWSER_REQUIRED = {"format", "label", "endpoints", "body", "fields", "facts"}
@@ -345,7 +348,7 @@ _LOG_KEYS = {"signature", "fields", "note"}
 _RESPONSE_KEYS = {"received", "error", "code", "per_event", "partial_failure"}
 _CODE_KEYS = {"path", "ok", "message"}
 _PER_EVENT_KEYS = {"list", "status", "failed", "message"}
-_FIELD_SPEC_KEYS = {"paths", "value"}
+_FIELD_SPEC_KEYS = {"paths", "value", "template"}
 
 
 @dataclass(frozen=True)
@@ -354,9 +357,10 @@ class FieldSpec:
 
     paths: tuple[str, ...] = ()
     value: str | None = None
+    template: str | None = None  # e.g. "AW-{path.2}/{label}": built from other values when no path is present
 
     def describe(self) -> str:
-        shown = " or ".join(self.paths)
+        shown = " or ".join(self.paths + ((f"'{self.template}'",) if self.template else ()))
         if self.value is None:
             return shown
         return f"{shown}, else '{self.value}'" if shown else f"always '{self.value}'"
@@ -391,6 +395,10 @@ class ServerFormat:
     test_endpoints: tuple[str, ...]  # URL patterns of the platform's test endpoints
     response: ResponseSpec
     facts: dict[str, dict]
+    signature: tuple[str, ...] = ()  # event paths only this platform's bodies have (user_data.sc_click_id, ...)
+    names: dict[str, str] = field(default_factory=dict)  # event names the body sends -> the name used on the other side
+    event_test: tuple[str, ...] = ()  # event paths whose non-empty value marks that event as test traffic
+    validate: tuple[str, ...] = ()  # body paths that make the request validation-only (nothing recorded)
 
 
 @dataclass(frozen=True)
@@ -486,9 +494,15 @@ def _parse_server(data: dict, where: str, platform: str, fail) -> ServerFormat:
         test_endpoints=_paths(data.get("test_endpoints", []), f"{where}.test_endpoints", fail, allow_empty=True),
         response=response,
         facts={},
+        signature=_paths(data.get("signature", []), f"{where}.signature", fail, allow_empty=True),
+        names=_names(data.get("names", {}), f"{where}.names", fail),
+        event_test=_paths(data.get("event_test", []), f"{where}.event_test", fail, allow_empty=True),
+        validate=_paths(data.get("validate", []), f"{where}.validate", fail, allow_empty=True),
     )
     needed = set(fields) | {"events"} | ({"endpoints"} if spec.endpoints else set()) \
-        | ({"test"} if spec.test or spec.test_endpoints else set()) | ({"response"} if "response" in data else set())
+        | ({"test"} if spec.test or spec.test_endpoints or spec.event_test or spec.validate else set()) \
+        | ({"response"} if "response" in data else set()) | ({"signature"} if spec.signature else set()) \
+        | ({"names"} if spec.names else set())
     return ServerFormat(**{**spec.__dict__, "facts": _parse_native_facts(data["facts"], needed, f"{where}.facts", fail)})
 
 
@@ -499,9 +513,7 @@ def _parse_browser(data: dict, where: str, platform: str, fail) -> BrowserFormat
         fail(f"{where}.fields", "event_name is required")
     if data["body"] not in ("params", "json"):
         fail(f"{where}.body", "expected 'params' (query string and form body) or 'json'")
-    names = data.get("names", {})
-    if not isinstance(names, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in names.items()):
-        fail(f"{where}.names", "expected a mapping of pixel event name -> server event name")
+    names = _names(data.get("names", {}), f"{where}.names", fail)
     needed = set(fields) | {"endpoints"} | ({"names"} if names else set())
     return BrowserFormat(
         platform=platform,
@@ -515,6 +527,12 @@ def _parse_browser(data: dict, where: str, platform: str, fail) -> BrowserFormat
         names=dict(names),
         facts=_parse_native_facts(data["facts"], needed, f"{where}.facts", fail),
     )
+
+
+def _names(names, where: str, fail) -> dict[str, str]:
+    if not isinstance(names, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in names.items()):
+        fail(where, "expected a mapping of the event name sent -> the name the other side uses")
+    return dict(names)
 
 
 def _parse_log(data, where: str, platform: str, fail) -> LogFormat:
@@ -540,10 +558,13 @@ def _parse_fields(data, where: str, fail) -> dict[str, FieldSpec]:
             for k in spec:
                 if k not in _FIELD_SPEC_KEYS:
                     fail(f"{where}.{key}.{k}", f"unknown key (valid: {', '.join(sorted(_FIELD_SPEC_KEYS))})")
-            if not isinstance(spec.get("value"), str) or not spec["value"]:
-                fail(f"{where}.{key}.value", "expected text (the value when no path is present)")
+            for k in ("value", "template"):
+                if k in spec and (not isinstance(spec[k], str) or not spec[k]):
+                    fail(f"{where}.{key}.{k}", "expected text")
+            if "value" not in spec and "template" not in spec:
+                fail(f"{where}.{key}.value", "expected text (the value when no path is present) or a template")
             paths = _paths(spec["paths"], f"{where}.{key}.paths", fail) if "paths" in spec else ()
-            out[key] = FieldSpec(paths=paths, value=spec["value"])
+            out[key] = FieldSpec(paths=paths, value=spec.get("value"), template=spec.get("template"))
         else:
             out[key] = FieldSpec(paths=_paths(spec, f"{where}.{key}", fail))
     return out

@@ -17,7 +17,10 @@ import pandas as pd
 from dedupaudit.inputs.files import RawTable
 
 EVENT_COLUMNS = ("platform", "event_name", "event_id", "event_time", "received_time", "order_id", "value",
-                 "currency", "delivery", "delivery_message")
+                 "currency", "delivery", "delivery_message",
+                 # optional, filled where the body has them (Meta's and TikTok's fallback keys, the channel,
+                 # Google's conversion action: the upload's resource name or the tag's AW-<id>/<label>)
+                 "fbp", "external_id", "ttp", "action_source", "conversion_action")
 ORDER_COLUMNS = ("order_id", "created_at", "value", "currency", "status")
 MAX_MESSAGE = 300  # platform error texts are cut to this length
 
@@ -41,7 +44,7 @@ class Rows:
         self.values: dict[str, list] = {c: [] for c in columns}
         self.row: list[int] = []
         self.ref: list[str] = []
-        self.broken: list[tuple[int, str]] = []
+        self.broken: list[tuple] = []  # (row, reason) or (row, reason, where inside the row)
 
     def add(self, row: int, values: dict, ref: str) -> None:
         for column in self.columns:
@@ -49,8 +52,10 @@ class Rows:
         self.row.append(row)
         self.ref.append(ref)
 
-    def reject(self, row: int, reason: str) -> None:
-        self.broken.append((row, reason))
+    def reject(self, row: int, reason: str, ref: str | None = None) -> None:
+        """A row that gives no event. The reason is the same text for the same problem (so rejects group by
+        reason); where it happened ("line 3, data[1]") goes to `ref`, shown in --rejects."""
+        self.broken.append((row, reason) if ref is None else (row, reason, ref))
 
     def __len__(self) -> int:
         return len(self.row)

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 from dedupaudit.inputs.native import EVENT_COLUMNS, Read, Rows, text
 from dedupaudit.inputs.native.capi_logs import url_matches
-from dedupaudit.inputs.native.paths import field, filled, list_at, param, param_field
+from dedupaudit.inputs.native.paths import Malformed, field, filled, list_at, param, param_field
 from dedupaudit.platforms.rules import BrowserFormat, FieldSpec, PlatformRules
 
 
@@ -53,24 +53,32 @@ def read_har(path: Path, document: dict, rules: dict[str, PlatformRules]) -> Rea
         if spec.body == "json":
             body = _json_body(request)
             if body is None:
-                rows.reject(number, f"{where}: the request body is not JSON")
+                rows.reject(number, "the request body is not JSON", where)
                 continue
             events, events_path = list_at(body, spec.events)
             events = events if events is not None else []
         else:
             events, events_path = [params], "."
-        if spec.require and not all(any(filled(_lookup(e, p, spec)) for p in alternatives)
-                                    for e in events if isinstance(e, dict) for alternatives in spec.require):
-            skipped += 1  # e.g. LinkedIn's /collect without conversionId: a page view, not a conversion
+        try:
+            if spec.require and not all(any(filled(_lookup(e, p, spec)) for p in alternatives)
+                                        for e in events if isinstance(e, dict) for alternatives in spec.require):
+                skipped += 1  # e.g. LinkedIn's /collect without conversionId: a page view, not a conversion
+                continue
+        except Malformed as exc:
+            rows.reject(number, str(exc), where)
             continue
         used.setdefault(spec.format, spec)
         outcome = _delivery(entry)
         for index, event in enumerate(events):
             ref = where if events_path == "." else f"{where}, {events_path}[{index}]"
             if not isinstance(event, dict):
-                rows.reject(number, f"{ref}: the event is not a JSON object")
+                rows.reject(number, "the event is not a JSON object", ref)
                 continue
-            values = {column: text(_value(event, fspec, spec)) for column, fspec in spec.fields.items()}
+            try:
+                values = {column: text(_value(event, fspec, spec)) for column, fspec in spec.fields.items()}
+            except Malformed as exc:  # e.g. Pinterest's ed={...} cut off by a URL length limit
+                rows.reject(number, str(exc), ref)
+                continue
             if values.get("event_name") in spec.names:
                 values["event_name"] = spec.names[values["event_name"]]
             values["platform"] = spec.platform
@@ -100,7 +108,10 @@ def read_har(path: Path, document: dict, rules: dict[str, PlatformRules]) -> Rea
 
 def request_params(request: dict) -> dict[str, str]:
     """Query string and form / multipart body fields of one HAR request; body fields win."""
-    params = dict(parse_qsl(urlsplit(request.get("url", "")).query, keep_blank_values=True))
+    url = urlsplit(request.get("url", ""))
+    params = dict(parse_qsl(url.query, keep_blank_values=True))
+    # the URL's path segments as path.0, path.1, ... (Google's pagead/conversion/<id>/: path.2)
+    params.update({f"path.{n}": part for n, part in enumerate(p for p in url.path.split("/") if p)})
     post = request.get("postData") if isinstance(request.get("postData"), dict) else {}
     mime = str(post.get("mimeType") or "")
     body = post.get("text")

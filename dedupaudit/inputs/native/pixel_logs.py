@@ -34,6 +34,7 @@ GENERIC = {
     "currency": FieldSpec(("currency",)),
     "delivery": FieldSpec(("delivery",)),
     "delivery_message": FieldSpec(("delivery_message",)),
+    **{c: FieldSpec((c,)) for c in ("fbp", "external_id", "ttp", "action_source", "conversion_action")},
 }
 
 
@@ -53,7 +54,9 @@ def looks_like_pixel_log(columns, path: Path, rules: dict[str, PlatformRules]) -
     if any(col in columns for log in log_formats(rules).values() for col in log.signature):
         return True
     lowered = {c.strip().lower() for c in columns}
-    has_name = bool(lowered & {"event", "ev", "event_type"})
+    name_columns = {"event", "ev", "event_type"} | {p.lower() for log in log_formats(rules).values()
+                                                    for p in log.fields.get("event_name", FieldSpec()).paths}
+    has_name = bool(lowered & name_columns)
     has_time = bool(lowered & set(TIME_COLUMNS))
     return has_name and has_time and ("platform" in lowered or name_hint(path, rules) is not None)
 

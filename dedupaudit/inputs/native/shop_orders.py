@@ -24,6 +24,7 @@ import pandas as pd
 
 from dedupaudit.inputs.files import RawTable
 from dedupaudit.inputs.native import Read
+from dedupaudit.inputs.native.locale import localise
 from dedupaudit.inputs.native.tables import blank_to_na, find_column
 
 SHOPIFY_REQUIRED = ("Name", "Created at", "Financial Status")
@@ -71,6 +72,7 @@ def read_shopify(raw: RawTable) -> Read:
     sources = {"order_id": "Name (one order per Name; line-item rows folded)", "created_at": "Created at",
                "value": "Total", "currency": "Currency",
                "status": "test (Payment Method 'bogus' or a 'test' tag), else cancelled (Cancelled at set), else Financial Status"}
+    localise(out, sources, notes)
     return Read(RawTable(raw.path, out, table["row"], raw.broken + table["broken"]), "shopify-orders",
                 "Shopify orders export", sources, notes)
 
@@ -102,6 +104,7 @@ def read_woocommerce(raw: RawTable) -> Read:
     sources = {"order_id": id_column, "created_at": _first_column(frame, WOO_DATE),
                "value": total or "not in the file", "currency": currency or "not in the file",
                "status": f"{status_column} without the wc- prefix"}
+    localise(out, sources, notes)
     return Read(RawTable(raw.path, out, table["row"], raw.broken + table["broken"]), "woocommerce-orders",
                 "WooCommerce orders export", sources, notes)
 

@@ -71,6 +71,8 @@ def _suite(root, suite: str, display: str, codes: list[str], found: dict, fail_o
         passed = [f for f in findings if f not in failed]
         if passed:
             ET.SubElement(case, "system-out").text = _clean("\n\n".join(_describe(f, display) for f in passed))
+    if suite == "inputs":  # every row read is used or rejected, per file
+        ET.SubElement(node, "system-out").text = _clean("\n".join(S.accounting_lines(result)))
     node.set("tests", str(len(codes)))
     node.set("failures", str(failures))
     node.set("errors", "0")

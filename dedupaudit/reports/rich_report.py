@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from dedupaudit.reports import summary as S
 from dedupaudit.result import AuditResult, severity_rank
 
 STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan", None: "green"}
@@ -38,6 +39,10 @@ def _header(console: Console, result: AuditResult) -> None:
         if s.normalised_order_ids:
             line += f", {s.normalised_order_ids:,} order IDs compared without '#' or spaces"
         console.print(line)
+        for _, detail in (d for d in S.file_accounting(result) if d[0] == side):
+            console.print(Text("    " + detail, style="dim"))
+    for note in S.input_notes(result):
+        console.print(Text("  Note: " + note))
     console.print()
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from dedupaudit.inputs.native import EVENT_COLUMNS, Read, Rows, short, text
+from dedupaudit.inputs.native.user_data import unhashed_fields
 from dedupaudit.inputs.native.jsonio import JsonRecords
 from dedupaudit.inputs.native.paths import field, filled, first, get, list_at, present
 from dedupaudit.platforms.rules import PlatformRules, ServerFormat
@@ -117,7 +118,7 @@ def read_capi_log(path: Path, records: JsonRecords, rules: dict[str, PlatformRul
                   forced: ServerFormat | None = None) -> Read:
     specs = [forced] if forced else server_formats(rules)
     names = {p: set(n for names in r.events.values() for n in names) for p, r in rules.items()}
-    rows = Rows(EVENT_COLUMNS)
+    rows = Rows(EVENT_COLUMNS + ("unhashed_user_data",))  # issue 9: which user fields were sent unhashed (names only)
     rows.broken.extend(records.broken)
     used: dict[str, ServerFormat] = {}
     url_cache: dict = {}
@@ -147,6 +148,7 @@ def read_capi_log(path: Path, records: JsonRecords, rules: dict[str, PlatformRul
             values["platform"] = spec.platform
             values["received_time"] = text(rec.sent_at)
             values["delivery"], values["delivery_message"] = outcome[index]
+            values["unhashed_user_data"] = unhashed_fields(event)  # issue 9: "em,ph", never the values
             rows.add(pos, values, ref)
     table = rows.table(path)
     sources = _sources(used, wrapped)

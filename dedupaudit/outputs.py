@@ -67,6 +67,7 @@ def write(path, data: str | bytes, option: str = "output") -> None:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
+            os.fchmod(handle.fileno(), _mode(path))  # mkstemp makes 0600; a report gets the usual permissions
         os.replace(tmp, path)
         tmp = None
     except OSError as exc:
@@ -77,6 +78,16 @@ def write(path, data: str | bytes, option: str = "output") -> None:
                 os.unlink(tmp)
             except OSError:
                 pass
+
+
+def _mode(path: Path) -> int:
+    """The replaced file's permissions, else what a plain open() would give (0666 less the umask)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
 
 
 def defuse_formula(value):

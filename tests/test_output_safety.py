@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 
 import pandas as pd
 import pytest
@@ -140,3 +141,28 @@ def test_a_baseline_whose_ratio_is_text_is_exit_2(tmp_path):
     assert done.returncode == 2 and "inflation_ratio is '2.0', not a number" in done.stderr
     done = run("diff", tmp_path / "b.json", tmp_path / "b.json")
     assert done.returncode == 2 and "not a number" in done.stderr
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        outputs.write(tmp_path / "new.txt", "x")
+        (tmp_path / "kept.txt").write_text("old")
+        (tmp_path / "kept.txt").chmod(0o640)
+        outputs.write(tmp_path / "kept.txt", "new")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "new.txt").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "kept.txt").stat().st_mode & 0o777 == 0o640 and (tmp_path / "kept.txt").read_text() == "new"
+
+
+def test_strict_turns_any_reject_into_exit_2_after_writing_the_reports(tmp_path):
+    rows = PAIR + [dict(PAIR[0], event_time="not-a-date")]
+    args = ["--pixel", write_jsonl(tmp_path / "p.jsonl", rows), "--quiet", "-o", tmp_path / "r.json", "--rejects", tmp_path / "rej.csv"]
+    assert run("check", *args).returncode == 0
+    done = run("check", *args, "--strict")
+    assert done.returncode == 2
+    assert done.stderr == f"dedupaudit: error: --strict: 1 input rows rejected, first in {tmp_path / 'p.jsonl'}: 1 " \
+                          "(event_time is not a timestamp: 1); list them with --rejects FILE\n"
+    assert (tmp_path / "r.json").exists() and len((tmp_path / "rej.csv").read_text().splitlines()) == 2
+    assert run("check", "--pixel", write_jsonl(tmp_path / "ok.jsonl", PAIR), "--quiet", "--strict").returncode == 0

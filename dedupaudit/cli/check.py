@@ -70,6 +70,7 @@ def check(
     export_failures: Path = typer.Option(None, "--export-failures", show_default=False,
                                          help="Write the events behind each finding to this folder, one file per finding."),
     export_format: str = typer.Option(None, "--export-format", help="csv or parquet, for --export-failures. \\[default: csv]", show_default=False),
+    strict: bool = typer.Option(False, "--strict", help="Exit 2 when any input row is rejected (after writing the reports and --rejects)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display and no notes on stderr."),
     debug: bool = typer.Option(False, "--debug", help="Show a traceback on errors."),
 ):
@@ -136,6 +137,8 @@ def check(
                 _write_rejects(rejects, loaded)
             if evidence is not None:
                 _export(Path(value("export_failures")), evidence, value("export_format", "csv"), quiet)
+        if strict:
+            _fail_on_rejects(result)
         code = EXIT_FINDINGS if regressed else exit_code(result, settings.fail_on)
     if code:
         raise typer.Exit(code)
@@ -201,6 +204,16 @@ def _outputs(fmt: str | None, files: list[Path]) -> tuple[str | None, list[tuple
     if fmt is None and not files:
         fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" and "github" in RENDERERS else "rich" if sys.stdout.isatty() else "json"
     return fmt, targets
+
+
+def _fail_on_rejects(result: AuditResult) -> None:
+    """--strict: a rejected row is an input error (exit 2), named by file and reason."""
+    bad = [(f["file"], f["rejected"], f["rejected_reasons"]) for s in result.inputs.values() for f in s.per_file if f["rejected"]]
+    if bad:
+        file, n, reasons = bad[0]
+        total = sum(b[1] for b in bad)
+        raise UserError(f"--strict: {total:,} input rows rejected, first in {file}: {n:,} "
+                        f"({', '.join(f'{k}: {v:,}' for k, v in reasons.items())}); list them with --rejects FILE")
 
 
 def _protect_inputs(paths: dict, args: dict, files, rejects, export_folder, other_inputs: list) -> None:

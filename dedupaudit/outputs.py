@@ -40,10 +40,10 @@ def protect(files=(), folders=()) -> None:
 def check_target(path, option: str = "output") -> None:
     """UserError when writing `path` would replace an input or put a file inside an input folder."""
     target = _resolved(path)
-    for source in _protected_files:
+    for source in sorted(_protected_files):
         if target == source:
             raise UserError(f"{option} {path}: this is the input file {source}; write the output somewhere else")
-    for folder in _protected_folders:
+    for folder in sorted(_protected_folders):
         if target == folder or folder in target.parents:
             raise UserError(f"{option} {path}: lies inside the input folder {folder}; the next run would read it as input")
 
@@ -52,7 +52,7 @@ def check_folder(path, option: str) -> None:
     """A folder to write into must not be an input folder, lie in one, or hold an input file."""
     check_target(path, option)
     folder = _resolved(path)
-    for source in _protected_files:
+    for source in sorted(_protected_files):
         if folder in source.parents:
             raise UserError(f"{option} {path}: holds the input file {source}; write the output somewhere else")
 

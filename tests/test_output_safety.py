@@ -108,10 +108,12 @@ def test_outputs_inside_an_input_folder_are_refused(tmp_path):
     folder.mkdir()
     write_jsonl(folder / "p.jsonl", PAIR)
     base = ["--pixel", folder, "--capi", write_jsonl(tmp_path / "c.jsonl", PAIR), "--quiet"]
-    for extra in (["-o", folder / "r.json"], ["--export-failures", folder / "failures"], ["--export-failures", tmp_path]):
+    for extra, named in ((["--output", folder / "r.json"], f"lies inside the input folder {folder}"),
+                         (["--export-failures", folder / "failures"], f"lies inside the input folder {folder}"),
+                         (["--export-failures", tmp_path], f"holds the input file {tmp_path / 'c.jsonl'}")):
         done = run("check", *base, *extra)
         assert done.returncode == 2, (extra, done.stderr)
-        assert "input" in done.stderr and str(folder) in done.stderr
+        assert f"{extra[0]} {extra[1]}: {named}" in done.stderr
     assert sorted(p.name for p in folder.iterdir()) == ["p.jsonl"]
 
 

@@ -202,8 +202,10 @@ def _records(lines: list[str], delimiter: str, width: int):
                 return
         except (csv.Error, _TooManyLines) as exc:
             first = state["start"]
-            reason = (f"value longer than {MAX_FIELD_BYTES // 2**20} MB" if "field limit" in str(exc)
-                      else f"unbalanced quote ({exc})" if isinstance(exc, csv.Error) else "unbalanced quote: the quoted value never ends")
+            message = str(exc)
+            reason = (f"value longer than {MAX_FIELD_BYTES // 2**20} MB" if "field limit" in message
+                      else "unbalanced quote: the quoted value never ends" if not message or "end of data" in message
+                      else f"broken quoting ({message})")
             yield first + 1, None, reason
             i = first + 1
 

@@ -12,11 +12,12 @@ import xml.etree.ElementTree as ET
 
 from dedupaudit.checks import ALL_CHECKS
 from dedupaudit.checks import inputs as input_checks
+from dedupaudit.checks import orders as order_checks
 from dedupaudit.reports import summary as S
 from dedupaudit.result import AuditResult, Finding
 
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_INPUT_CODES = {c.code for c in input_checks.CHECKS}
+_INPUT_CODES = {c.code for c in [*input_checks.CHECKS, *order_checks.CHECKS]}  # checks on the inputs, not a platform
 
 
 def render(result: AuditResult, options=None) -> str:

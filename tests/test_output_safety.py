@@ -168,3 +168,25 @@ def test_strict_turns_any_reject_into_exit_2_after_writing_the_reports(tmp_path)
                           "(event_time is not a timestamp: 1); list them with --rejects FILE\n"
     assert (tmp_path / "r.json").exists() and len((tmp_path / "rej.csv").read_text().splitlines()) == 2
     assert run("check", "--pixel", write_jsonl(tmp_path / "ok.jsonl", PAIR), "--quiet", "--strict").returncode == 0
+
+
+def test_export_names_stay_in_the_folder(tmp_path):
+    from dedupaudit.cli.check import _export
+    from dedupaudit.result import Finding
+
+    hostile = Finding("DA1/../../x", "a/b", "error", "../../etc", "..", 1, "events", "m", "h")
+    _export(tmp_path / "f", [(hostile, pd.DataFrame({"event_id": ["=x"]}))], "csv", quiet=True)
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(written) == 1 and written[0].parent == tmp_path / "f" and ".." not in written[0].name
+    assert written[0].read_text().splitlines()[1] == "'=x"
+
+
+@pytest.mark.parametrize("fmt", ["rich", "markdown", "html", "junit", "github", "json"])
+def test_control_characters_are_shown_escaped_in_every_format(tmp_path, fmt):
+    name = "Purchase\x1b]0;pwned\x07\x1b[2J[bold]x"
+    rows = [dict(PAIR[0], event_name=name, platform="meta"), dict(PAIR[0], event_time="bad\x1b[31m", platform="meta")]
+    done = run("check", "--pixel", write_jsonl(tmp_path / "p.jsonl", rows), "--format", fmt)
+    assert done.returncode in (0, 1), done.stderr
+    assert "\x1b" not in done.stdout and "\x07" not in done.stdout
+    shown = done.stdout.replace("\\\\", "\\")  # JSON doubles the backslash
+    assert "\\x1b]0;pwned\\x07" in shown

@@ -270,6 +270,8 @@ def _export(folder: Path, evidence: list, fmt: str, quiet: bool) -> None:
             name, n = f"{stem}-{n}", n + 1
         used.add(name)
         target = folder / f"{name}.{fmt}"
+        if target.resolve().parent != folder.resolve():  # cannot happen with the name above; a guard, not a hope
+            raise UserError(f"--export-failures: refusing to write {target} outside {folder}")
         write_file(target, outputs.csv_text(rows) if fmt == "csv" else outputs.parquet_bytes(rows), "--export-failures")
     if not quiet:
         print(f"dedupaudit: wrote the rows behind {len(evidence)} findings to {folder}", file=sys.stderr)

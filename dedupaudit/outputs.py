@@ -10,6 +10,7 @@ cells a spreadsheet would run as a formula.
 
 from __future__ import annotations
 
+import fnmatch
 import io
 import os
 import tempfile
@@ -22,6 +23,7 @@ from dedupaudit.privacy import clean, clean_table
 
 _protected_files: set[Path] = set()
 _protected_folders: set[Path] = set()
+_protected_patterns: set[str] = set()
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -29,12 +31,13 @@ def _resolved(path) -> Path:
     return Path(path).expanduser().resolve()
 
 
-def protect(files=(), folders=()) -> None:
-    """Declare this run's inputs (files read, and folders given as inputs); replaces any earlier declaration."""
-    _protected_files.clear()
-    _protected_folders.clear()
+def protect(files=(), folders=(), patterns=()) -> None:
+    """Declare this run's inputs (files read, folders and globs given as inputs); replaces any earlier declaration."""
+    for kept in (_protected_files, _protected_folders, _protected_patterns):
+        kept.clear()
     _protected_files.update(_resolved(p) for p in files)
     _protected_folders.update(_resolved(p) for p in folders)
+    _protected_patterns.update(os.path.abspath(os.path.expanduser(p)) for p in patterns)
 
 
 def check_target(path, option: str = "output") -> None:
@@ -46,6 +49,9 @@ def check_target(path, option: str = "output") -> None:
     for folder in sorted(_protected_folders):
         if target == folder or folder in target.parents:
             raise UserError(f"{option} {path}: lies inside the input folder {folder}; the next run would read it as input")
+    for pattern in sorted(_protected_patterns):
+        if fnmatch.fnmatch(str(target), pattern) or fnmatch.fnmatch(os.path.abspath(path), pattern):
+            raise UserError(f"{option} {path}: matches the input pattern {pattern}; the next run would read it as input")
 
 
 def check_folder(path, option: str) -> None:

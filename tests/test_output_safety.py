@@ -190,3 +190,14 @@ def test_control_characters_are_shown_escaped_in_every_format(tmp_path, fmt):
     assert "\x1b" not in done.stdout and "\x07" not in done.stdout
     shown = done.stdout.replace("\\\\", "\\")  # JSON doubles the backslash
     assert "\\x1b]0;pwned\\x07" in shown
+
+
+def test_outputs_matching_an_input_glob_or_the_baseline_are_refused(tmp_path):
+    write_jsonl(tmp_path / "p1.jsonl", PAIR)
+    pattern = str(tmp_path / "p*.jsonl")
+    done = run("check", "--pixel", pattern, "--rejects", tmp_path / "p-rejects.jsonl", "--quiet")
+    assert done.returncode == 2 and f"matches the input pattern {pattern}" in done.stderr
+    assert not (tmp_path / "p-rejects.jsonl").exists()
+    assert run("check", "--pixel", pattern, "-o", tmp_path / "b.json", "--quiet").returncode == 0
+    done = run("check", "--pixel", pattern, "--baseline", tmp_path / "b.json", "-o", tmp_path / "b.json", "--quiet")
+    assert done.returncode == 2 and f"this is the input file {tmp_path / 'b.json'}" in done.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -220,7 +221,8 @@ def _protect_inputs(paths: dict, args: dict, files, rejects, export_folder, othe
     """Refuse, before reading anything, an output that would replace an input or land in an input folder."""
     read = [p for found in paths.values() for p in found] + [Path(p) for p in other_inputs if p]
     folders = [Path(a) for given in args.values() for a in given if Path(a).is_dir()]
-    outputs.protect(read, folders)
+    patterns = [a for given in args.values() for a in given if glob.has_magic(a)]
+    outputs.protect(read, folders, patterns)
     for path, _ in files:
         outputs.check_target(path, "--output")
     if rejects is not None:

@@ -63,7 +63,7 @@ def _written(folder: Path) -> tuple[str, str]:
 
 def test_no_output_carries_personal_data_or_escape_sequences(tmp_path):
     inputs = _inputs(tmp_path / "in")
-    out = tmp_path / "out"
+    out = tmp_path / f"out {PERSONAL[0]}"  # the output folder's name is personal data too: "wrote ... to" must mask it
     out.mkdir()
     args = ["--pixel", inputs["pixel"], "--capi", inputs["capi"], "--orders", inputs["orders"]]
     runs = [run("check", *args, "-o", out / "r.json", "-o", out / "r.md", "-o", out / "r.html", "-o", out / "r.xml",

@@ -128,7 +128,7 @@ def check(
             regressed = False
             if tolerances is not None:
                 diff = compare(load_result(Path(value("baseline_file"))), json.loads(RENDERERS["json"](result)), tolerances,
-                               names=(value("baseline_file"), "this run"))
+                               names=(clean(value("baseline_file")), "this run"))
                 result.baseline, regressed = diff.to_dict(), diff.regressed
                 if not quiet:
                     sys.stderr.write(render_diff(diff))
@@ -236,7 +236,7 @@ def _write_reports(result: AuditResult, stdout_format: str | None, files, fail_o
     for path, kind in files:
         write_file(path, RENDERERS[kind](result, RenderOptions(**options)), "--output")
         if not quiet:
-            print(f"dedupaudit: wrote {kind} report to {path}", file=sys.stderr)
+            print(f"dedupaudit: wrote {kind} report to {clean(str(path))}", file=sys.stderr)
     if stdout_format is not None:
         colour = stdout_format == "rich" and sys.stdout.isatty()
         sys.stdout.write(RENDERERS[stdout_format](result, RenderOptions(colour=colour, **options)))
@@ -276,4 +276,4 @@ def _export(folder: Path, evidence: list, fmt: str, quiet: bool) -> None:
             raise UserError(f"--export-failures: refusing to write {target} outside {folder}")
         write_file(target, outputs.csv_text(rows) if fmt == "csv" else outputs.parquet_bytes(rows), "--export-failures")
     if not quiet:
-        print(f"dedupaudit: wrote the rows behind {len(evidence)} findings to {folder}", file=sys.stderr)
+        print(f"dedupaudit: wrote the rows behind {len(evidence)} findings to {clean(str(folder))}", file=sys.stderr)

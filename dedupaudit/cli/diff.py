@@ -11,6 +11,7 @@ from dedupaudit.baseline import Tolerances, compare, load_result, tolerance_opti
 from dedupaudit import outputs
 from dedupaudit.cli.main import EXIT_FINDINGS, app, user_errors, write_file
 from dedupaudit.errors import UserError
+from dedupaudit.privacy import clean
 from dedupaudit.reports.diff_report import RENDERERS
 
 EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".txt": "rich"}
@@ -42,12 +43,12 @@ def diff(
             raise UserError(f"--format: '{fmt}' is not one of {', '.join(RENDERERS)}")
         outputs.protect(files=[old, new])
         tolerances = Tolerances.from_config(tolerance_options(tolerance), "--tolerance", section="")
-        result = compare(load_result(old), load_result(new), tolerances, names=(str(old), str(new)))
+        result = compare(load_result(old), load_result(new), tolerances, names=(clean(str(old)), clean(str(new))))
         report = RENDERERS[fmt](result, colour=fmt == "rich" and output is None and sys.stdout.isatty())
         if output is None:
             sys.stdout.write(report)
         else:
             write_file(output, report, "--output")
-            print(f"dedupaudit: wrote {fmt} diff to {output}", file=sys.stderr)
+            print(f"dedupaudit: wrote {fmt} diff to {clean(str(output))}", file=sys.stderr)
     if result.regressed:
         raise typer.Exit(EXIT_FINDINGS)

@@ -100,3 +100,14 @@ def test_hashed_user_data_and_phone_without_plus(tmp_path):
     data = json.loads(run("check", "--capi", log, "--format", "json", "--quiet").stdout)
     found = [f for f in data["findings"] if f["code"] == "DA130"]
     assert [(f["count"], f["examples"][0]["unhashed_fields"]) for f in found] == [(1, "ph")]
+
+
+@pytest.mark.parametrize("fmt", ["rich", "markdown", "html", "junit", "github"])
+def test_every_format_accounts_for_each_files_rows(tmp_path, fmt):
+    good = write_jsonl(tmp_path / "a.jsonl", [dict(PAIR, event_id="1", event_id_extra=1)])
+    mixed = write_jsonl(tmp_path / "b.jsonl", [dict(PAIR, event_id=2.0), dict(PAIR, event_id="3", event_time="1999-01-01T00:00:00Z")])
+    done = run("check", "--pixel", good, "--pixel", mixed, "--format", fmt)
+    shown = " ".join(done.stdout.replace("\\_", "_").split())  # the terminal report wraps lines; Markdown escapes _
+    assert f"{good}: 1 rows read = 1 used + 0 rejected" in shown
+    assert f"{mixed}: 2 rows read = 1 used + 1 rejected (event_time is before 2000: 1)" in shown
+    assert "1 IDs were stored as numbers; compared as 1001" in shown

@@ -111,3 +111,14 @@ def test_every_format_accounts_for_each_files_rows(tmp_path, fmt):
     assert f"{good}: 1 rows read = 1 used + 0 rejected" in shown
     assert f"{mixed}: 2 rows read = 1 used + 1 rejected (event_time is before 2000: 1)" in shown
     assert "1 IDs were stored as numbers; compared as 1001" in shown
+
+
+def test_a_value_over_the_size_limit_is_a_rejected_line(tmp_path, monkeypatch):
+    from dedupaudit.inputs import files
+
+    monkeypatch.setattr(files, "MAX_FIELD_BYTES", 2 * 2**20)  # 2 MB here instead of 64 MB, same code path
+    path = tmp_path / "p.csv"
+    path.write_text("platform,event_name,event_id,event_time\n\nmeta,Purchase,a1,2026-10-05T10:00:00Z\n"
+                    f"meta,Purchase,{'x' * (3 * 2**20)},2026-10-05T10:00:00Z\nmeta,Purchase,a3,2026-10-05T10:00:00Z\n")
+    table = files.read_table(path)
+    assert table.row.tolist() == [3, 5] and table.broken == [(4, "value longer than 2 MB")]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from dedupaudit.inputs.timestamps import TEXT
@@ -24,7 +25,19 @@ def _whole_float(value) -> bool:
 
 
 def id_text(column: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """(IDs as text, which values were integer-valued floats). Nested JSON values become their JSON text."""
+    """(IDs as text, which values were integer-valued floats). Nested JSON values become their JSON text.
+
+    Vectorised for float columns (Parquet, Arrow JSON) and text columns (CSV); only mixed-type
+    columns of JSON records are looked at value by value.
+    """
+    if pd.api.types.is_float_dtype(column):
+        number = column.astype("float64")
+        whole = (np.isfinite(number) & (number % 1 == 0) & (number.abs() < 2**53)).to_numpy()
+        text = column.astype(TEXT)
+        text[whole] = number[whole].astype("int64").astype(str).to_numpy()
+        return text, pd.Series(whole, index=column.index)
+    if not pd.api.types.is_object_dtype(column):
+        return column.astype(TEXT), pd.Series(False, index=column.index)
     values = column.astype(object)
     numeric = values.map(_whole_float).astype(bool)
     if numeric.any():

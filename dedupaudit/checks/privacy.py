@@ -32,7 +32,7 @@ UNHASHED_USER_DATA = Check(
     code="DA130", name="unhashed-user-data", severity="error", unit="events",
     summary="Server events that send the user's email or phone number unhashed.",
     what="Counts server (CAPI) events whose email or phone field holds something other than a SHA-256 hex hash. "
-         "Only the names of the fields are kept (em, ph); the values are never read into the audit.",
+         "Only the names of the fields are kept (em, ph); the values never leave the file reader.",
     why="The platforms require these fields hashed with SHA-256. Plain values may be dropped for matching, and "
         "sending them is a data-protection problem for the shop.",
     example='"user_data": {"em": ["jane@example.com"]} instead of the hash of "jane@example.com".',

@@ -61,6 +61,7 @@ from typing import Any, Mapping
 import yaml
 
 from dedupaudit.errors import UserError
+from dedupaudit.privacy import clean_tree
 from dedupaudit.result import SCHEMA_VERSION, severity_rank
 
 DIFF_SCHEMA_VERSION = 1  # of BaselineDiff.to_dict()
@@ -293,7 +294,7 @@ def load_result(path: str | Path) -> dict:
     except json.JSONDecodeError as exc:
         raise UserError(f"{path}: not a dedupaudit JSON result (invalid JSON at line {exc.lineno}: {exc.msg})") from None
     validate_result(data, str(path))
-    return data
+    return clean_tree(data)  # a result read back is untrusted text like any input
 
 
 def validate_result(data, name: str) -> None:
@@ -309,6 +310,10 @@ def validate_result(data, name: str) -> None:
     for i, entry in enumerate(data["platforms"]):
         if not isinstance(entry, dict) or not isinstance(entry.get("platform"), str) or not isinstance(entry.get("event"), str):
             raise UserError(f"{name}: platforms[{i}] has no platform and event")
+        for metric in METRICS:
+            value = _value(entry, metric.key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise UserError(f"{name}: platforms[{i}].{metric.key} is {str(value)[:40]!r}, not a number or null")
     for i, finding in enumerate(data.get("findings", [])):
         if not isinstance(finding, dict) or not isinstance(finding.get("code"), str) \
                 or finding.get("severity") not in ("error", "warning", "info"):

@@ -12,12 +12,13 @@ file are relative to the file's folder.
 from __future__ import annotations
 
 import json
+import reprlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
 
+from dedupaudit import yamlfile
 from dedupaudit.errors import UserError
 from dedupaudit.settings import DEFAULT_EXCLUDED_STATUSES, FAIL_ON, Settings
 
@@ -96,10 +97,7 @@ def find_config(explicit: Path | None, start: Path | None = None) -> Path | None
 
 def load_file(path: Path) -> Layer:
     """Read and validate a config file into a layer; every error names the key and the file."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise UserError(f"{path}: not a readable YAML file ({str(exc).splitlines()[0]})") from exc
+    data = yamlfile.load(path)  # safe, no aliases, one-line errors
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -114,7 +112,7 @@ def load_file(path: Path) -> Layer:
         spec = KEYS.get(key)
         if spec is not None:
             if not spec.valid(value):
-                raise UserError(f"{path}: {key}: expected {spec.kind}, got {value!r}")
+                raise UserError(f"{path}: {key}: expected {spec.kind}, got {reprlib.repr(value)}")  # reprlib: a huge value is shown cut short
             if spec.path:
                 value = [str(base / v) for v in value] if isinstance(value, list) else str(base / value)
         layer[key] = (value, str(path))

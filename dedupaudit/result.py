@@ -25,6 +25,8 @@ class InputSummary:
     rejected_reasons: dict[str, int] = field(default_factory=dict)
     outside_period: int = 0  # readable rows left out by --since/--until
     normalised_order_ids: int = 0  # rows whose order ID was compared trimmed and without a leading '#'
+    numeric_ids: int = 0  # event and order IDs stored as numbers (1001.0), compared as 1001
+    per_file: list[dict] = field(default_factory=list)  # per file: rows = used + rejected, rejected_reasons
 
 
 @dataclass

@@ -286,7 +286,8 @@ def _input_summary(loaded: Loaded, con, source: str | None) -> InputSummary:
     reasons = loaded.rejects["reason"].value_counts().to_dict() if len(loaded.rejects) else {}
     return InputSummary(files=loaded.files, rows=loaded.rows, rejected=len(loaded.rejects),
                         rejected_reasons={str(k): int(v) for k, v in reasons.items()}, outside_period=int(outside),
-                        normalised_order_ids=loaded.normalised_order_ids)
+                        normalised_order_ids=loaded.normalised_order_ids,
+                        numeric_ids=loaded.numeric_ids, per_file=loaded.per_file())  # issue 9: input accounting
 
 
 def _period(con, since, until) -> dict:

@@ -22,9 +22,10 @@ def _undelivered(kind: str):
                         {"kind": kind, "p": r["platform"]})
             if kind == "test":
                 yield Hit(r["platform"], None, r["n"],
-                          f"{plural(r['n'], 'event')} were sent to {rules.display_name} as test traffic (with a test event code). "
-                          "They are left out of every figure here; the platform shows them only in its test tool.",
-                          "Remove the test event code from production requests, or this server path reports nothing real.",
+                          f"{plural(r['n'], 'event')} were sent to {rules.display_name} as test traffic (a test event code, a test "
+                          f"endpoint or a validation-only request{': ' + r['message'] if r['message'] else ''}). "
+                          "They are left out of every figure here; the platform records them nowhere or only in its test tool.",
+                          "Remove the test code (or validateOnly) from production requests, or this server path reports nothing real.",
                           shown, evidence=evidence)
             else:
                 blocked = f" ({r['blocked']:,} of them blocked in the browser before reaching it)" if r["blocked"] else ""
@@ -38,8 +39,9 @@ def _undelivered(kind: str):
 
 TEST_EVENTS = Check(
     code="DA117", name="test-events", severity="warning", unit="events",
-    summary="Server events sent with a test event code.",
-    what="Counts events whose delivery is 'test' (sent with test_event_code or the platform's equivalent).",
+    summary="Server events sent as test traffic: a test event code, a test endpoint or a validation-only request.",
+    what="Counts events whose delivery is 'test' (test_event_code or the platform's equivalent, a test endpoint, "
+         "or Google's validateOnly).",
     why="Test events are not counted as conversions. A production integration left in test mode reports nothing, "
         "so the pixel alone carries the numbers.",
     example='{"data": [...], "test_event_code": "TEST123"} in the live server log.',

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -11,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import typer
 
-from dedupaudit import config
+from dedupaudit import config, outputs
 from dedupaudit.audit.engine import run_audit
 from dedupaudit.baseline import Tolerances, compare, load_result, tolerance_options
 from dedupaudit.cli.main import EXIT_FINDINGS, app, user_errors, write_file
@@ -24,7 +25,7 @@ from dedupaudit.inputs.platform_reported import load_platform_reported
 from dedupaudit.inputs.files import expand_paths
 from dedupaudit.inputs.timestamps import resolve_timezone
 from dedupaudit.platforms.rules import load_rules
-from dedupaudit.privacy import redact
+from dedupaudit.privacy import clean, clean_tree
 from dedupaudit.reports import RENDERERS, RenderOptions
 from dedupaudit.reports.diff_report import render_rich as render_diff
 from dedupaudit.result import AuditResult, severity_rank
@@ -74,6 +75,7 @@ def check(
     export_failures: Path = typer.Option(None, "--export-failures", show_default=False,
                                          help="Write the events behind each finding to this folder, one file per finding."),
     export_format: str = typer.Option(None, "--export-format", help="csv or parquet, for --export-failures. \\[default: csv]", show_default=False),
+    strict: bool = typer.Option(False, "--strict", help="Exit 2 when any input row is rejected (after writing the reports and --rejects)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display and no notes on stderr."),
     debug: bool = typer.Option(False, "--debug", help="Show a traceback on errors."),
 ):
@@ -116,21 +118,23 @@ def check(
             raise UserError("give at least one of --pixel and --capi, or inputs in dedupaudit.yaml (see `dedupaudit check --help`)")
         paths = {side: expand_paths(args, f"--{side}") for side, args in inputs.items()}
         reported = load_platform_reported(Path(value("platform_reported")), set(rules)) if value("platform_reported") else None
+        _protect_inputs(paths, inputs, files, rejects, value("export_failures"),
+                        [config_path, value("mapping_file"), value("baseline_file"), value("platform_reported")])
 
         evidence = [] if value("export_failures") else None
         with progress(not quiet) as step:
-            reading = lambda path: step(f"reading {path}")  # noqa: E731
+            reading = lambda path: step(f"reading {clean(str(path))}")  # noqa: E731
             loaded = {
                 side: load_events(paths[side], side, zone, default_platform, set(rules), context, on_file=reading)
                 for side in ("pixel", "capi")
             }
             loaded["orders"] = load_orders(paths["orders"], zone, context, on_file=reading)
             step("auditing")
-            result = run_audit(loaded["pixel"], loaded["capi"], loaded["orders"], rules, settings, evidence, reported)
+            result = clean_tree(run_audit(loaded["pixel"], loaded["capi"], loaded["orders"], rules, settings, evidence, reported))
             regressed = False
             if tolerances is not None:
                 diff = compare(load_result(Path(value("baseline_file"))), json.loads(RENDERERS["json"](result)), tolerances,
-                               names=(value("baseline_file"), "this run"))
+                               names=(clean(value("baseline_file")), "this run"))
                 result.baseline, regressed = diff.to_dict(), diff.regressed
                 if not quiet:
                     sys.stderr.write(render_diff(diff))
@@ -140,6 +144,8 @@ def check(
                 _write_rejects(rejects, loaded)
             if evidence is not None:
                 _export(Path(value("export_failures")), evidence, value("export_format", "csv"), quiet)
+        if strict:
+            _fail_on_rejects(result)
         code = EXIT_FINDINGS if regressed else exit_code(result, settings.fail_on)
     if code:
         raise typer.Exit(code)
@@ -208,12 +214,36 @@ def _outputs(fmt: str | None, files: list[Path]) -> tuple[str | None, list[tuple
     return fmt, targets
 
 
+def _fail_on_rejects(result: AuditResult) -> None:
+    """--strict: a rejected row is an input error (exit 2), named by file and reason."""
+    bad = [(f["file"], f["rejected"], f["rejected_reasons"]) for s in result.inputs.values() for f in s.per_file if f["rejected"]]
+    if bad:
+        file, n, reasons = bad[0]
+        total = sum(b[1] for b in bad)
+        raise UserError(f"--strict: {total:,} input rows rejected, first in {file}: {n:,} "
+                        f"({', '.join(f'{k}: {v:,}' for k, v in reasons.items())}); list them with --rejects FILE")
+
+
+def _protect_inputs(paths: dict, args: dict, files, rejects, export_folder, other_inputs: list) -> None:
+    """Refuse, before reading anything, an output that would replace an input or land in an input folder."""
+    read = [p for found in paths.values() for p in found] + [Path(p) for p in other_inputs if p]
+    folders = [Path(a) for given in args.values() for a in given if Path(a).is_dir()]
+    patterns = [a for given in args.values() for a in given if glob.has_magic(a)]
+    outputs.protect(read, folders, patterns)
+    for path, _ in files:
+        outputs.check_target(path, "--output")
+    if rejects is not None:
+        outputs.check_target(rejects, "--rejects")
+    if export_folder:
+        outputs.check_folder(export_folder, "--export-failures")
+
+
 def _write_reports(result: AuditResult, stdout_format: str | None, files, fail_on: str, value, quiet: bool) -> None:
     options = dict(title=value("title"), client=value("client"), fail_on=fail_on)
     for path, kind in files:
-        write_file(path, RENDERERS[kind](result, RenderOptions(**options)))
+        write_file(path, RENDERERS[kind](result, RenderOptions(**options)), "--output")
         if not quiet:
-            print(f"dedupaudit: wrote {kind} report to {path}", file=sys.stderr)
+            print(f"dedupaudit: wrote {kind} report to {clean(str(path))}", file=sys.stderr)
     if stdout_format is not None:
         colour = stdout_format == "rich" and sys.stdout.isatty()
         sys.stdout.write(RENDERERS[stdout_format](result, RenderOptions(colour=colour, **options)))
@@ -229,8 +259,7 @@ def exit_code(result: AuditResult, fail_on: str) -> int:
 def _write_rejects(path: Path, loaded: dict[str, Loaded]) -> None:
     frames = [l.rejects.assign(input=side) for side, l in loaded.items() if len(l.rejects)]
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["input", "file", "row", "source_ref", "reason", "value"])
-    table["value"] = table["value"].map(redact)
-    write_file(path, table[["input", "file", "row", "source_ref", "reason", "value"]].to_csv(index=False))
+    write_file(path, outputs.csv_text(table[["input", "file", "row", "source_ref", "reason", "value"]]), "--rejects")
 
 
 def _export(folder: Path, evidence: list, fmt: str, quiet: bool) -> None:
@@ -244,18 +273,14 @@ def _export(folder: Path, evidence: list, fmt: str, quiet: bool) -> None:
     used: set[str] = set()
     for finding, rows in evidence:
         stem = "-".join(part for part in (finding.code, finding.name, finding.platform, finding.event) if part)
-        stem = re.sub(r"[^A-Za-z0-9_.-]", "_", stem)
+        stem = re.sub(r"[^A-Za-z0-9_-]", "_", stem)[:120]  # no dots or separators: the name cannot leave the folder
         name, n = stem, 2
         while name in used:
             name, n = f"{stem}-{n}", n + 1
         used.add(name)
-        for column in rows.columns:
-            if rows[column].dtype == object or str(rows[column].dtype).startswith("string"):
-                rows[column] = rows[column].map(redact)
         target = folder / f"{name}.{fmt}"
-        if fmt == "csv":
-            write_file(target, rows.to_csv(index=False))
-        else:
-            rows.to_parquet(target, index=False)
+        if target.resolve().parent != folder.resolve():  # cannot happen with the name above; a guard, not a hope
+            raise UserError(f"--export-failures: refusing to write {target} outside {folder}")
+        write_file(target, outputs.csv_text(rows) if fmt == "csv" else outputs.parquet_bytes(rows), "--export-failures")
     if not quiet:
-        print(f"dedupaudit: wrote the rows behind {len(evidence)} findings to {folder}", file=sys.stderr)
+        print(f"dedupaudit: wrote the rows behind {len(evidence)} findings to {clean(str(folder))}", file=sys.stderr)

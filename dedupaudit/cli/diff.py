@@ -8,8 +8,10 @@ from pathlib import Path
 import typer
 
 from dedupaudit.baseline import Tolerances, compare, load_result, tolerance_options
+from dedupaudit import outputs
 from dedupaudit.cli.main import EXIT_FINDINGS, app, user_errors, write_file
 from dedupaudit.errors import UserError
+from dedupaudit.privacy import clean
 from dedupaudit.reports.diff_report import RENDERERS
 
 EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".txt": "rich"}
@@ -39,13 +41,14 @@ def diff(
                                 else "rich" if sys.stdout.isatty() else "json")
         if fmt not in RENDERERS:
             raise UserError(f"--format: '{fmt}' is not one of {', '.join(RENDERERS)}")
+        outputs.protect(files=[old, new])
         tolerances = Tolerances.from_config(tolerance_options(tolerance), "--tolerance", section="")
-        result = compare(load_result(old), load_result(new), tolerances, names=(str(old), str(new)))
+        result = compare(load_result(old), load_result(new), tolerances, names=(clean(str(old)), clean(str(new))))
         report = RENDERERS[fmt](result, colour=fmt == "rich" and output is None and sys.stdout.isatty())
         if output is None:
             sys.stdout.write(report)
         else:
-            write_file(output, report)
-            print(f"dedupaudit: wrote {fmt} diff to {output}", file=sys.stderr)
+            write_file(output, report, "--output")
+            print(f"dedupaudit: wrote {fmt} diff to {clean(str(output))}", file=sys.stderr)
     if result.regressed:
         raise typer.Exit(EXIT_FINDINGS)

@@ -23,7 +23,7 @@ from dedupaudit.inputs.files import expand_paths
 from dedupaudit.inputs.mapping import load_mapping_file
 from dedupaudit.inputs.timestamps import resolve_timezone
 from dedupaudit.platforms.rules import load_rules
-from dedupaudit.privacy import redact
+from dedupaudit.privacy import clean_tree, one_line
 
 SIDE_OF = {"capi-log": "capi", "har": "pixel", "pixel-log": "pixel", "shopify-orders": "orders", "woocommerce-orders": "orders"}
 SHOWN_COLUMNS = ("platform", "event_name", "event_id", "event_time", "received_time", "order_id", "value", "currency",
@@ -63,8 +63,9 @@ def inspect(
                 if debug:
                     raise
                 failed = True
-                print(f"dedupaudit: error: {redact(str(exc))}", file=sys.stderr)
-                reports.append({"file": str(path), "error": redact(str(exc))})
+                print(f"dedupaudit: error: {one_line(exc, 500)}", file=sys.stderr)
+                reports.append({"file": str(path), "error": one_line(exc, 500)})
+        reports = clean_tree(reports)  # every value shown comes from the files: masked and escaped here, once
         if output_format == "json":
             sys.stdout.write(json.dumps(reports, indent=2, default=str) + "\n")
         else:
@@ -101,7 +102,7 @@ def _inspect_file(path: Path, side: str | None, read_as: str | None, context: Re
     report["order_ids"] = _order_ids(frame)
     shown = [c for c in SHOWN_COLUMNS if c in frame.columns]
     first = frame[shown].head(rows).astype("object").where(frame[shown].head(rows).notna(), None)
-    report["first_rows"] = [{k: redact(v) for k, v in row.items()} for row in first.to_dict("records")]
+    report["first_rows"] = first.to_dict("records")
     report["first_rows_at"] = [int(n) for n in read.table.row.head(rows)]
     return report
 
@@ -136,7 +137,7 @@ def _order_ids(frame: pd.DataFrame) -> dict | None:
     example = None
     if changed.any():
         i = changed.idxmax()
-        example = {"written": redact(str(raw[i])), "compared_as": redact(str(key[i]))}
+        example = {"written": str(raw[i]), "compared_as": str(key[i])}
     return {"present": int(present.sum()), "normalised": int(changed.sum()), "example": example,
             "rule": "trimmed, one leading '#' removed: '#1001', '1001' and ' 1001 ' are the same order"}
 

@@ -13,7 +13,8 @@ import typer
 
 from dedupaudit import __version__
 from dedupaudit.errors import UserError
-from dedupaudit.privacy import redact
+from dedupaudit import outputs
+from dedupaudit.privacy import one_line
 
 EXIT_FINDINGS, EXIT_USER_ERROR, EXIT_BUG = 1, 2, 3
 
@@ -37,24 +38,21 @@ def user_errors(debug: bool):
     except UserError as exc:
         if debug:
             raise
-        print(f"dedupaudit: error: {redact(str(exc))}", file=sys.stderr)
+        print(f"dedupaudit: error: {one_line(exc, 500)}", file=sys.stderr)
         raise typer.Exit(EXIT_USER_ERROR) from None
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     except Exception as exc:  # a bug: say so without a traceback unless asked
         if debug:
             raise
-        print(f"dedupaudit: internal error: {type(exc).__name__}: {redact(str(exc)).splitlines()[0] if str(exc) else ''} "
+        print(f"dedupaudit: internal error: {type(exc).__name__}: {one_line(exc)} "
               "(run again with --debug for the traceback, and please report it)", file=sys.stderr)
         raise typer.Exit(EXIT_BUG) from None
 
 
-def write_file(path, text: str) -> None:
-    """Write a report or file the user asked for; a path that cannot be written is a user error."""
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"{path}: cannot write ({exc.strerror})") from exc
+def write_file(path, data: str | bytes, option: str = "output") -> None:
+    """Write a file the user asked for: never over an input or into an input folder, atomically (see outputs.write)."""
+    outputs.write(path, data, option)
 
 
 def _version(value: bool):

@@ -17,10 +17,12 @@ from dedupaudit.errors import UserError
 from dedupaudit.inputs.detect import ReadContext, read_input
 from dedupaudit.inputs.files import RawTable
 from dedupaudit.inputs.timestamps import TEXT, parse_timestamps
+from dedupaudit.inputs.values import id_text, time_problems
 
 EVENT_REQUIRED = ("platform", "event_name", "event_time")
 EVENT_OPTIONAL = ("event_id", "received_time", "order_id", "value", "currency", "delivery", "delivery_message", "source_ref",
-                  *("fbp", "external_id", "ttp", "action_source", "conversion_action"))
+                  *("fbp", "external_id", "ttp", "action_source", "conversion_action"),
+                  "unhashed_user_data")  # unhashed_user_data: which user fields a server event sent unhashed ("em,ph"), never the values
 # Identifiers some platforms deduplicate on when an event has no ID (Meta fbp / external_id, TikTok _ttp).
 # They are compared as sent and never shown: the audit keeps only a hash of each.
 IDENTIFIER_COLUMNS = ("fbp", "external_id", "ttp")
@@ -45,8 +47,24 @@ class Loaded:
         return int((ids.notna() & (ids != self.frame["order_key"])).sum())
 
     @property
+    def numeric_ids(self) -> int:
+        """Event and order IDs that were stored as numbers (1001.0) and are compared as 1001."""
+        return int(self.frame["numeric_ids"].sum())
+
+    @property
     def rows(self) -> int:
         return len(self.frame) + len(self.rejects)
+
+    def per_file(self) -> list[dict]:
+        """Per input file: rows read = used + rejected, with the count per reason."""
+        used = self.frame["file"].value_counts()
+        out = []
+        for name in self.files:
+            reasons = self.rejects.loc[self.rejects["file"] == name, "reason"].value_counts()
+            rejected = int(reasons.sum())
+            out.append({"file": name, "rows": int(used.get(name, 0)) + rejected, "used": int(used.get(name, 0)),
+                        "rejected": rejected, "rejected_reasons": {str(k): int(v) for k, v in reasons.items()}})
+        return out
 
 
 def order_key(order_ids: pd.Series) -> pd.Series:
@@ -84,6 +102,7 @@ def load_orders(paths: list[Path], zone: tzinfo, context: ReadContext = ReadCont
             (key.isna(), "order_id is empty", columns["order_id"]),
             (created.utc.isna() & ~created.bad, "created_at is empty", columns["created_at"]),
             (created.bad, "created_at is not a timestamp", columns["created_at"]),
+            *time_problems(created.utc, "created_at", columns["created_at"]),
             (bad_value, "value is not a number", columns["value"]),
         ]
         frame = pd.DataFrame({
@@ -96,6 +115,7 @@ def load_orders(paths: list[Path], zone: tzinfo, context: ReadContext = ReadCont
             "currency": columns["currency"].str.strip().str.upper(),
             "status": columns["status"].str.strip().str.lower(),
             "source_ref": columns["source_ref"],
+            "numeric_ids": columns["numeric_ids"],
         })
         kept, rejected = _split(frame, raw, problems)
         frames.append(kept)
@@ -122,7 +142,9 @@ def _events_from(raw: RawTable, source: str, zone: tzinfo, default_platform: str
         (name.isna() | (name.str.strip() == ""), "event_name is empty", name),
         (event_time.utc.isna() & ~event_time.bad, "event_time is empty", columns["event_time"]),
         (event_time.bad, "event_time is not a timestamp", columns["event_time"]),
+        *time_problems(event_time.utc, "event_time", columns["event_time"]),
         (received.bad, "received_time is not a timestamp", columns["received_time"]),
+        *time_problems(received.utc, "received_time", columns["received_time"]),
         (bad_value, "value is not a number", columns["value"]),
         (delivery.notna() & ~delivery.isin(list(DELIVERY_VALUES)), "delivery is not test, refused or empty", columns["delivery"]),
     ]
@@ -146,6 +168,8 @@ def _events_from(raw: RawTable, source: str, zone: tzinfo, default_platform: str
         **{name: _blank_to_na(columns[name]) for name in IDENTIFIER_COLUMNS},
         "action_source": _blank_to_na(columns["action_source"]),  # the channel as sent (Meta, Snap, Reddit)
         "conversion_action": _blank_to_na(columns["conversion_action"]),  # Google: the action (tag AW-ID/label or upload)
+        "numeric_ids": columns["numeric_ids"],
+        "unhashed_user_data": columns["unhashed_user_data"],
     })
     return _split(frame, raw, problems)
 
@@ -161,10 +185,13 @@ def _columns(raw: RawTable, required: tuple, optional: tuple) -> dict[str, pd.Se
     if missing and (len(raw.frame) or raw.frame.columns.size):
         found = ", ".join(map(str, raw.frame.columns)) or "none"
         raise UserError(f"{raw.path}: missing required column {', '.join(missing)} (found: {found})")
-    out = {}
+    out = {"numeric_ids": pd.Series(0, index=raw.frame.index, dtype="int64")}
     for name in required + optional:
         if name in by_name and name in ("event_time", "received_time", "created_at"):
             out[name] = raw.frame[by_name[name]]
+        elif name in by_name and name in ("event_id", "order_id"):
+            out[name], was_number = id_text(raw.frame[by_name[name]])
+            out["numeric_ids"] += was_number.astype("int64").to_numpy()
         elif name in by_name:
             out[name] = _text(raw.frame[by_name[name]])
         else:
@@ -228,6 +255,7 @@ def _empty_events(source: str) -> pd.DataFrame:
         "order_key": pd.Series(dtype=TEXT), "value": pd.Series(dtype="float64"), "currency": pd.Series(dtype=TEXT),
         "delivery": pd.Series(dtype=TEXT), "delivery_message": pd.Series(dtype=TEXT), "source_ref": pd.Series(dtype=TEXT),
         **{name: pd.Series(dtype=TEXT) for name in (*IDENTIFIER_COLUMNS, "action_source", "conversion_action")},
+        "numeric_ids": pd.Series(dtype="int64"), "unhashed_user_data": pd.Series(dtype=TEXT),
     })
 
 
@@ -236,6 +264,6 @@ def _empty_orders() -> pd.DataFrame:
         "file": pd.Series(dtype=TEXT), "row": pd.Series(dtype="int64"), "order_id": pd.Series(dtype=TEXT),
         "order_key": pd.Series(dtype=TEXT), "created_at": pd.Series(dtype="datetime64[us]"),
         "value": pd.Series(dtype="float64"), "currency": pd.Series(dtype=TEXT), "status": pd.Series(dtype=TEXT),
-        "source_ref": pd.Series(dtype=TEXT),
+        "source_ref": pd.Series(dtype=TEXT), "numeric_ids": pd.Series(dtype="int64"),
     })
 

@@ -167,7 +167,10 @@ def classify_columns(columns, side: str | None, path: Path, rules: dict[str, Pla
 
 def csv_header(path: Path, delimiter: str) -> list[str]:
     head = decode(path, read_bytes(path, 1 << 16), partial=True)
-    header = next(csv.reader(io.StringIO(head), delimiter=delimiter), None)
+    try:  # newline="": CR-only line ends are line ends too
+        header = next(csv.reader(io.StringIO(head, newline=""), delimiter=delimiter), None)
+    except csv.Error as exc:
+        raise UserError(f"{path}: the header line cannot be read ({exc})") from None
     if not header:
         raise UserError(f"{path}: the file is empty (a header line is required)")
     return header

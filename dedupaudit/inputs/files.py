@@ -12,9 +12,11 @@ import csv
 import glob
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -69,6 +71,14 @@ def file_format(path: Path, strict: bool = True) -> str | None:
     return fmt
 
 
+def loads(text):
+    """json.loads, with nesting too deep for Python's parser reported as invalid JSON rather than a crash."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deeply", text if isinstance(text, str) else "", 0) from None
+
+
 def read_table(path: Path) -> RawTable:
     fmt = file_format(path)
     try:
@@ -89,35 +99,120 @@ def _open(path: Path) -> pa.NativeFile:
 
 
 def _read_csv(path: Path, delimiter: str) -> RawTable:
+    """Arrow's fast reader when the file is plain; the exact line-by-line reader otherwise.
+
+    The fast result is trusted only when every physical line became one row: no broken line, no
+    quoted newline, no CR-only line ends, no blank line. Anything else (or an Arrow error such as a
+    line longer than its block) is read again by `_read_csv_exact`, which knows every record's line.
+    """
     with _open(path) as stream:
-        header = next(csv.reader(io.TextIOWrapper(stream, encoding="utf-8-sig"), delimiter=delimiter), None)
+        data = stream.read()
+    data = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    header = next(csv.reader(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline=""), delimiter=delimiter), None)
     if not header:
         raise UserError(f"{path}: the file is empty (a header line is required)")
     if len(set(header)) != len(header):
         raise UserError(f"{path}: the header names a column twice")
+    try:
+        table, broken = _read_csv_arrow(data, delimiter, header)
+        lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+        if not broken and table.num_rows + 1 == lines and b"\r" not in data.replace(b"\r\n", b""):
+            return RawTable(str(path), _to_pandas(table), pd.Series(range(2, table.num_rows + 2), dtype="int64"))
+    except pa.ArrowInvalid:
+        pass
+    return _read_csv_exact(path, data.decode("utf-8"), delimiter, len(header))
 
-    def read(threads: bool) -> tuple[pa.Table, list]:
-        broken: list = []
 
-        def keep_note(row):
-            broken.append((row.number, f"line has {row.actual_columns} fields, the header has {row.expected_columns}"))
-            return "skip"
+def _read_csv_arrow(data: bytes, delimiter: str, header: list[str]) -> tuple[pa.Table, list]:
+    broken: list = []
 
-        with _open(path) as stream:
-            table = pa_csv.read_csv(
-                stream,
-                read_options=pa_csv.ReadOptions(use_threads=threads, column_names=header, skip_rows=1, encoding="utf8"),
-                parse_options=pa_csv.ParseOptions(delimiter=delimiter, invalid_row_handler=keep_note, newlines_in_values=True),
-                convert_options=pa_csv.ConvertOptions(column_types={c: pa.string() for c in header}, strings_can_be_null=False),
-            )
-        return table, broken
+    def keep_note(row):
+        broken.append(row.number)
+        return "skip"
 
-    table, broken = read(threads=True)
-    if broken:  # only the single-threaded reader knows line numbers; broken files are rare
-        table, broken = read(threads=False)
-    bad_lines = {line for line, _ in broken}
-    lines = [n for n in range(2, table.num_rows + len(broken) + 2) if n not in bad_lines][: table.num_rows]
-    return RawTable(str(path), _to_pandas(table), pd.Series(lines, dtype="int64"), broken)
+    table = pa_csv.read_csv(
+        pa.BufferReader(data),
+        read_options=pa_csv.ReadOptions(use_threads=True, column_names=header, skip_rows=1, encoding="utf8"),
+        parse_options=pa_csv.ParseOptions(delimiter=delimiter, invalid_row_handler=keep_note, newlines_in_values=True),
+        convert_options=pa_csv.ConvertOptions(column_types={c: pa.string() for c in header}, strings_can_be_null=False),
+    )
+    return table, broken
+
+
+MAX_FIELD_BYTES = 64 * 1024 * 1024  # a longer value is a rejected line, not a crash
+MAX_RECORD_LINES = 10_000  # a quoted value running over more lines is an unbalanced quote
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+class _TooManyLines(Exception):
+    pass
+
+
+def _read_csv_exact(path: Path, text: str, delimiter: str, width: int) -> RawTable:
+    """Every record with the line it starts on; a broken record is a rejected line and reading goes on.
+
+    A quoted value may run over several lines. A quote that is never closed properly (a csv error, or
+    a value whose following lines would each be a complete row) is an unbalanced quote: that line is
+    rejected and reading restarts on the next line, so the rows after it are neither lost nor merged.
+    """
+    csv.field_size_limit(MAX_FIELD_BYTES)
+    lines = _LINE.findall(text)
+    numbers, rows, broken = [], [], []
+    for line, fields, problem in _records(lines, delimiter, width):
+        if problem is None and len(fields) != width:
+            problem = f"line has {len(fields)} fields, the header has {width}"
+        if problem is None:
+            numbers.append(line)
+            rows.append(fields)
+        elif line > 1:
+            broken.append((line, problem))
+    if numbers and numbers[0] == 1:  # the header record
+        numbers, rows = numbers[1:], rows[1:]
+    columns = list(zip(*rows)) if rows else [()] * width
+    header = next(csv.reader([lines[0]], delimiter=delimiter))
+    table = pa.table({name: pa.array(list(col), pa.string()) for name, col in zip(header, columns)})
+    return RawTable(str(path), _to_pandas(table), pd.Series(numbers, dtype="int64"), broken)
+
+
+def _records(lines: list[str], delimiter: str, width: int):
+    """(first line number, fields, None) per record, or (line number, None, reason) for a broken one."""
+    i, n = 0, len(lines)
+    while i < n:
+        state = {"start": i}
+
+        def feed(begin: int):
+            for k in range(begin, n):
+                if k - state["start"] >= MAX_RECORD_LINES:
+                    raise _TooManyLines
+                yield lines[k]
+
+        reader = csv.reader(feed(i), delimiter=delimiter, strict=True)
+        try:
+            for fields in reader:
+                first, state["start"] = state["start"], i + reader.line_num
+                if not fields:
+                    continue  # a blank line is not a row
+                inner = lines[first + 1: state["start"]]
+                if inner and width > 1 and any(_complete_row(l, delimiter, width) for l in inner):
+                    yield first + 1, None, "unbalanced quote: the quoted value swallows the next lines"
+                    i = first + 1
+                    break
+                yield first + 1, fields, None
+            else:
+                return
+        except (csv.Error, _TooManyLines) as exc:
+            first = state["start"]
+            message = str(exc)
+            reason = (f"value longer than {MAX_FIELD_BYTES // 2**20} MB" if "field limit" in message
+                      else "unbalanced quote: the quoted value never ends" if not message or "end of data" in message
+                      else f"broken quoting ({message})")
+            yield first + 1, None, reason
+            i = first + 1
+
+
+def _complete_row(line: str, delimiter: str, width: int) -> bool:
+    """A line without quotes that holds exactly one row's fields: swallowed by a quote, not part of a value."""
+    return '"' not in line and line.count(delimiter) == width - 1
 
 
 def _read_parquet(path: Path) -> RawTable:
@@ -131,11 +226,13 @@ def _read_json(path: Path) -> RawTable:
         data = stream.read()
     if data.lstrip()[:1] == b"[":
         try:
-            records = json.loads(data)
+            records = loads(data)
         except json.JSONDecodeError as exc:
             raise UserError(f"{path}: invalid JSON at line {exc.lineno} ({exc.msg})") from exc
         return _from_records(path, list(enumerate(records, start=1)), [])
-    try:  # fast path: well-formed JSON Lines with consistent types
+    try:  # fast path: well-formed JSON Lines with consistent types, nested shallowly enough for Arrow's parser
+        if _nesting(data) > MAX_ARROW_JSON_DEPTH:
+            raise pa.ArrowInvalid("nested too deeply for the fast reader")
         table = pa_json.read_json(pa.BufferReader(data))
         stamped = [f.name for f in table.schema if pa.types.is_timestamp(f.type)]
         if stamped:  # Arrow turns "...Z" into a zone-less timestamp; keep the text so its offset is honoured
@@ -150,10 +247,25 @@ def _read_json(path: Path) -> RawTable:
         if not line.strip():
             continue
         try:
-            records.append((number, json.loads(line)))
+            records.append((number, loads(line)))
         except json.JSONDecodeError as exc:
             broken.append((number, f"invalid JSON ({exc.msg})"))
     return _from_records(path, records, broken)
+
+
+MAX_ARROW_JSON_DEPTH = 100  # Arrow's JSON reader crashes the process (stack overflow) on deep nesting
+
+
+def _nesting(data: bytes, chunk: int = 1 << 24) -> int:
+    """An upper bound of the bracket nesting depth (brackets inside strings count too), in bounded memory."""
+    deepest, level = 0, 0
+    for start in range(0, len(data), chunk):
+        raw = np.frombuffer(data, dtype=np.uint8, count=min(chunk, len(data) - start), offset=start)
+        step = ((raw == 91) | (raw == 123)).astype(np.int32) - ((raw == 93) | (raw == 125)).astype(np.int32)
+        depth = np.cumsum(step, dtype=np.int64) + level
+        if len(depth):
+            deepest, level = max(deepest, int(depth.max())), int(depth[-1])
+    return deepest
 
 
 def _from_records(path: Path, records: list[tuple[int, object]], broken: list) -> RawTable:

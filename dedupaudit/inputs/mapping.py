@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
 import pandas as pd
-import yaml
 
+from dedupaudit import yamlfile
 from dedupaudit.errors import UserError
 from dedupaudit.inputs.files import RawTable
 from dedupaudit.inputs.native import EVENT_COLUMNS, ORDER_COLUMNS, Read
@@ -110,10 +110,7 @@ def parse_mapping(data: dict, where: str) -> Mapping:
 
 def load_mapping_file(path) -> Mapping:
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise UserError(f"--mapping {path}: not a readable YAML file ({str(exc).splitlines()[0]})") from exc
+    data = yamlfile.load(path, "--mapping")  # safe, no aliases, one-line errors
     if isinstance(data, dict) and set(data) == {"mapping"}:
         return parse_mapping(data["mapping"], f"{path}: mapping")
     return parse_mapping(data, str(path))

@@ -19,6 +19,9 @@ def render(result: AuditResult, options=None) -> str:
     findings = sorted(result.findings, key=lambda f: (severity_rank(f.severity), -f.count, f.platform or "", f.code))
     lines = [_annotation(f, names) for f in findings]
     lines.append(f"::notice title={escape_property('dedupaudit summary')}::{escape_data(_summary(result, fail_on))}")
+    inputs = S.accounting_lines(result)
+    if inputs:
+        lines.append(f"::notice title={escape_property('dedupaudit inputs')}::{escape_data('; '.join(inputs))}")
     return "\n".join(lines) + "\n"
 
 

@@ -338,6 +338,7 @@ def _about(result: AuditResult) -> str:
                    + (f'<div class="muted small">{esc(reasons)}</div>' if reasons else "") + "</td>"
                    f'<td class="num">{s.outside_period:,}</td></tr>')
     out.append("</tbody></table>")
+    out.append('<ul class="small">' + "".join(f"<li>{esc(line)}</li>" for line in S.accounting_lines(result)) + "</ul>")
     settings = result.settings or {}
     if settings:
         excluded = ", ".join(settings.get("excluded_statuses") or []) or "none"

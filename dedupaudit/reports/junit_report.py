@@ -12,11 +12,12 @@ import xml.etree.ElementTree as ET
 
 from dedupaudit.checks import ALL_CHECKS
 from dedupaudit.checks import inputs as input_checks
+from dedupaudit.checks import orders as order_checks
 from dedupaudit.reports import summary as S
 from dedupaudit.result import AuditResult, Finding
 
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_INPUT_CODES = {c.code for c in input_checks.CHECKS}
+_INPUT_CODES = {c.code for c in [*input_checks.CHECKS, *order_checks.CHECKS]}  # checks on the inputs, not a platform
 
 
 def render(result: AuditResult, options=None) -> str:
@@ -73,6 +74,8 @@ def _suite(root, suite: str, display: str, codes: list[str], found: dict, fail_o
         passed = [f for f in findings if f not in failed]
         if passed:
             ET.SubElement(case, "system-out").text = _clean("\n\n".join(_describe(f, display) for f in passed))
+    if suite == "inputs":  # every row read is used or rejected, per file
+        ET.SubElement(node, "system-out").text = _clean("\n".join(S.accounting_lines(result)))
     node.set("tests", str(len(codes)))
     node.set("failures", str(failures))
     node.set("errors", "0")

@@ -6,6 +6,7 @@ import io
 from itertools import groupby
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -35,12 +36,16 @@ def _header(console: Console, result: AuditResult) -> None:
         s = result.inputs[side]
         line = f"  {label}: {s.rows:,} rows from {len(s.files)} file(s)"
         if s.rejected:
-            line += f", [yellow]{s.rejected:,} rejected[/yellow] ({', '.join(f'{k}: {v}' for k, v in s.rejected_reasons.items())})"
+            line += f", [yellow]{s.rejected:,} rejected[/yellow] ({escape(', '.join(f'{k}: {v}' for k, v in s.rejected_reasons.items()))})"
         if s.outside_period:
             line += f", {s.outside_period:,} outside the period"
         if s.normalised_order_ids:
             line += f", {s.normalised_order_ids:,} order IDs compared without '#' or spaces"
         console.print(line)
+        for _, detail in (d for d in S.file_accounting(result) if d[0] == side):
+            console.print(Text("    " + detail, style="dim"))
+    for note in S.input_notes(result):
+        console.print(Text("  Note: " + note))
     console.print()
 
 

@@ -136,3 +136,35 @@ def dashboard(p: PlatformSummary) -> str | None:
         return None
     gap = "" if p.model_gap is None else f" ({p.model_gap:+.0%})"
     return f"{p.platform_reported:,}{gap}"
+
+
+SIDE_LABELS = (("pixel", "Browser pixel"), ("capi", "Server (CAPI)"), ("orders", "Orders"))
+
+
+def file_accounting(result: AuditResult) -> list[tuple[str, str]]:
+    """(side, line) per input file: every row read is used or rejected, with the count per reason."""
+    out = []
+    for side, label in SIDE_LABELS:
+        s = result.inputs.get(side)
+        for f in (getattr(s, "per_file", None) or []) if s else []:
+            line = f"{label} {f['file']}: {f['rows']:,} rows read = {f['used']:,} used + {f['rejected']:,} rejected"
+            if f["rejected_reasons"]:
+                line += " (" + ", ".join(f"{k}: {v:,}" for k, v in f["rejected_reasons"].items()) + ")"
+            out.append((side, line))
+    return out
+
+
+def input_notes(result: AuditResult) -> list[str]:
+    """How input values were read that changes what is compared (numeric IDs)."""
+    notes = []
+    for side, label in SIDE_LABELS:
+        s = result.inputs.get(side)
+        n = getattr(s, "numeric_ids", 0) if s else 0
+        if n:
+            notes.append(f"{label}: {n:,} IDs were stored as numbers; compared as 1001 (not 1001.0)")
+    return notes
+
+
+def accounting_lines(result: AuditResult) -> list[str]:
+    """Every input line the text formats (Markdown, JUnit, GitHub) show: files, then notes."""
+    return [line for _, line in file_accounting(result)] + input_notes(result)

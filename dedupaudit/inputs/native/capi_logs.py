@@ -42,6 +42,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from dedupaudit.errors import UserError
 from dedupaudit.inputs.native import EVENT_COLUMNS, Read, Rows, short, text
+from dedupaudit.inputs.native.user_data import unhashed_fields
 from dedupaudit.inputs.native.jsonio import JsonRecords
 from dedupaudit.inputs.native.paths import Malformed, field, filled, first, get, json_text, list_at, present
 from dedupaudit.platforms.rules import PlatformRules, ServerFormat
@@ -203,7 +204,7 @@ def read_capi_log(path: Path, records: JsonRecords, rules: dict[str, PlatformRul
                   forced: ServerFormat | None = None) -> Read:
     specs = [forced] if forced else server_formats(rules)
     names = {p: set(n for names in r.events.values() for n in names) for p, r in rules.items()}
-    rows = Rows(EVENT_COLUMNS)
+    rows = Rows(EVENT_COLUMNS + ("unhashed_user_data",))  # issue 9: which user fields were sent unhashed (names only)
     rows.broken.extend(records.broken)
     items, joined, orphans = join_responses(records.items)
     scores = None if forced else file_scores(items, specs, names)
@@ -254,6 +255,7 @@ def read_capi_log(path: Path, records: JsonRecords, rules: dict[str, PlatformRul
             values["platform"] = spec.platform
             values["received_time"] = text(rec.sent_at)
             values["delivery"], values["delivery_message"] = outcome[index]
+            values["unhashed_user_data"] = unhashed_fields(event)  # issue 9: "em,ph", never the values
             rows.add(pos, values, ref)
     table = rows.table(path)
     sources = _sources(used, wrapped)

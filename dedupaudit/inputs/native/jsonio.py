@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from dedupaudit.errors import UserError
-from dedupaudit.inputs.files import COMPRESSIONS
+from dedupaudit.inputs.files import COMPRESSIONS, loads  # loads: deep nesting is invalid JSON, not a crash
 
 
 @dataclass
@@ -57,12 +57,12 @@ def load_records(path: Path, data: bytes | None = None) -> JsonRecords:
             if not line.strip():
                 continue
             try:
-                items.append((number, json.loads(line)))
+                items.append((number, loads(line)))
             except json.JSONDecodeError as exc:
                 broken.append((number, f"invalid JSON ({exc.msg})"))
         return JsonRecords("jsonl", items, broken)
     try:
-        document = json.loads(content)
+        document = loads(content)
     except json.JSONDecodeError as exc:
         raise UserError(f"{path}: invalid JSON at line {exc.lineno} ({exc.msg})") from exc
     if isinstance(document, list):
@@ -84,7 +84,7 @@ def sniff_records(path: Path, limit: int = 1 << 20, count: int = 50) -> JsonReco
         for number, line in enumerate(lines[:-1] if len(head) >= limit else lines, start=1):
             if line.strip():
                 try:
-                    items.append((number, json.loads(line)))
+                    items.append((number, loads(line)))
                 except json.JSONDecodeError:
                     continue
             if len(items) >= count:
@@ -100,7 +100,7 @@ def sniff_records(path: Path, limit: int = 1 << 20, count: int = 50) -> JsonReco
 
 def _is_json(line: str) -> bool:
     try:
-        json.loads(line)
+        loads(line)
         return True
     except json.JSONDecodeError:
         return False

@@ -1,0 +1,41 @@
+"""Checks on the order export itself: one order written on several rows that disagree."""
+
+from __future__ import annotations
+
+from dedupaudit.checks.base import AuditView, Check, Hit, plural
+
+_CONFLICTS = """
+    SELECT order_key, string_agg(DISTINCT coalesce(status, '(none)'), ', ' ORDER BY coalesce(status, '(none)')) AS statuses,
+           count(*) AS order_rows, bool_and(NOT excluded) AS all_real, bool_or(NOT excluded) AS any_real
+    FROM orders GROUP BY order_key HAVING count(DISTINCT coalesce(status, '')) > 1"""
+
+
+def _find_conflicts(view: AuditView, options: dict):
+    rows = view.rows(f"SELECT * FROM ({_CONFLICTS}) ORDER BY order_key")
+    if not rows:
+        return
+    counted = sum(1 for r in rows if r["any_real"] and not r["all_real"])
+    yield Hit(
+        None, None, len(rows),
+        f"{plural(len(rows), 'order')} appear on several rows with different statuses (e.g. {rows[0]['statuses']}). "
+        f"An order counts as a real sale when any of its rows has a status that is not excluded; {counted:,} of them "
+        "have both an excluded and a counted status, so whether they are real sales depends on which row is right.",
+        "Export one row per order with its final status, or check these orders in the shop.",
+        [{"order_id": r["order_key"], "statuses": r["statuses"], "rows": r["order_rows"]} for r in rows[:5]],
+        evidence=(f"SELECT file, row, order_id, created_at, status, value, currency FROM orders "
+                  f"WHERE order_key IN (SELECT order_key FROM ({_CONFLICTS})) ORDER BY order_key, file, row", {}),
+    )
+
+
+CONFLICTING_ORDER_STATUSES = Check(
+    code="DA131", name="conflicting-order-statuses", severity="warning", unit="orders",
+    summary="Orders written on several rows whose statuses disagree.",
+    what="Counts order IDs (compared as order keys) that appear on rows with different statuses, e.g. paid and cancelled.",
+    why="Real orders are the baseline of every inflation figure. An order both paid and cancelled is counted as real, "
+        "which may be wrong, and the export probably holds stale rows.",
+    example="order 1001 on one row as paid and on another as cancelled.",
+    fix="Export each order once with its final status.",
+    find=_find_conflicts,
+)
+
+CHECKS = [CONFLICTING_ORDER_STATUSES]

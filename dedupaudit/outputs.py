@@ -1,0 +1,119 @@
+"""Every file dedupaudit writes goes through `write`: never over an input, never half-written.
+
+Before a run reads anything, the command registers its inputs with `protect`; `check_target`
+then refuses an output that is an input file or lies inside an input folder (the next run would
+read it as events), naming both. `write` puts the bytes in a temporary file beside the target and
+renames it over the target, so a crash or a full disk never leaves a truncated report. Tables
+meant for spreadsheets go through `csv_text`, which cleans every cell (privacy.clean) and defuses
+cells a spreadsheet would run as a formula.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from dedupaudit.errors import UserError
+from dedupaudit.privacy import clean, clean_table
+
+_protected_files: set[Path] = set()
+_protected_folders: set[Path] = set()
+_protected_patterns: set[str] = set()
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _resolved(path) -> Path:
+    return Path(path).expanduser().resolve()
+
+
+def protect(files=(), folders=(), patterns=()) -> None:
+    """Declare this run's inputs (files read, folders and globs given as inputs); replaces any earlier declaration."""
+    for kept in (_protected_files, _protected_folders, _protected_patterns):
+        kept.clear()
+    _protected_files.update(_resolved(p) for p in files)
+    _protected_folders.update(_resolved(p) for p in folders)
+    _protected_patterns.update(os.path.abspath(os.path.expanduser(p)) for p in patterns)
+
+
+def check_target(path, option: str = "output") -> None:
+    """UserError when writing `path` would replace an input or put a file inside an input folder."""
+    target = _resolved(path)
+    for source in sorted(_protected_files):
+        if target == source:
+            raise UserError(f"{option} {path}: this is the input file {source}; write the output somewhere else")
+    for folder in sorted(_protected_folders):
+        if target == folder or folder in target.parents:
+            raise UserError(f"{option} {path}: lies inside the input folder {folder}; the next run would read it as input")
+    for pattern in sorted(_protected_patterns):
+        if fnmatch.fnmatch(str(target), pattern) or fnmatch.fnmatch(os.path.abspath(path), pattern):
+            raise UserError(f"{option} {path}: matches the input pattern {pattern}; the next run would read it as input")
+
+
+def check_folder(path, option: str) -> None:
+    """A folder to write into must not be an input folder, lie in one, or hold an input file."""
+    check_target(path, option)
+    folder = _resolved(path)
+    for source in sorted(_protected_files):
+        if folder in source.parents:
+            raise UserError(f"{option} {path}: holds the input file {source}; write the output somewhere else")
+
+
+def write(path, data: str | bytes, option: str = "output") -> None:
+    """Write atomically (temporary file + rename) after `check_target`; an unwritable path is a user error."""
+    path = Path(path)
+    check_target(path, option)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            os.fchmod(handle.fileno(), _mode(path))  # mkstemp makes 0600; a report gets the usual permissions
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def _mode(path: Path) -> int:
+    """The replaced file's permissions, else what a plain open() would give (0666 less the umask)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
+def defuse_formula(value):
+    """A cell a spreadsheet would evaluate (=, +, -, @, tab, CR first) gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _spreadsheet_cell(value):
+    return defuse_formula(clean(value))
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """A table as CSV with every text cell (and header) cleaned and defused."""
+    return clean_table(frame, _spreadsheet_cell).to_csv(index=False)
+
+
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
+    """A table as Parquet with every text cell cleaned (no formulas to defuse: Parquet is not opened by spreadsheets)."""
+    buffer = io.BytesIO()
+    clean_table(frame).to_parquet(buffer, index=False)
+    return buffer.getvalue()

@@ -291,19 +291,8 @@ def _parse_facts(data: dict, fail) -> dict[str, dict]:
     for key in sorted(required - set(facts)):
         fail(f"facts.{key}", "required key is missing")
     for key, fact in facts.items():
-        if not isinstance(fact, dict):
-            fail(f"facts.{key}", "expected {status, source or note}")
-        unknown = set(fact) - _FACT_FIELDS - _ALTERNATIVE_FIELDS
-        if unknown:
-            fail(f"facts.{key}.{sorted(unknown)[0]}",
-                 f"unknown key (valid: {', '.join(sorted(_FACT_FIELDS | _ALTERNATIVE_FIELDS))})")
-        status = fact.get("status")
-        if status not in FACT_STATUSES:
-            fail(f"facts.{key}.status", f"expected one of {', '.join(FACT_STATUSES)}")
-        if status in ("documented", "observed") and not fact.get("source"):
-            fail(f"facts.{key}", f"a{'n' if status == 'observed' else ''} {status} fact needs a source")
-        if status == "assumption" and not fact.get("note"):
-            fail(f"facts.{key}", "an assumption needs a note saying why")
+        _check_fact(fact, f"facts.{key}", fail, _FACT_FIELDS | _ALTERNATIVE_FIELDS)
+        status = fact["status"]
         if set(fact) & _ALTERNATIVE_FIELDS:
             if status == "documented":
                 fail(f"facts.{key}.alternative", "a documented fact has no other reading")
@@ -311,6 +300,22 @@ def _parse_facts(data: dict, fail) -> dict[str, dict]:
                 if needed not in fact or (needed != "alternative" and not isinstance(fact[needed], str)):
                     fail(f"facts.{key}.{needed}", "required with an alternative reading (alternative, reading, other_reading)")
     return facts
+
+
+def _check_fact(fact, where: str, fail, valid: set) -> None:
+    """One fact: a known status, a source where it is documented or observed, a note where it is assumed."""
+    if not isinstance(fact, dict):
+        fail(where, "expected {status, source or note}")
+    unknown = sorted(set(fact) - valid)
+    if unknown:
+        fail(f"{where}.{unknown[0]}", f"unknown key (valid: {', '.join(sorted(valid))})")
+    status = fact.get("status")
+    if status not in FACT_STATUSES:
+        fail(f"{where}.status", f"expected one of {', '.join(FACT_STATUSES)}")
+    if status in ("documented", "observed") and not fact.get("source"):
+        fail(where, f"a{'n' if status == 'observed' else ''} {status} fact needs a source")
+    if status == "assumption" and not fact.get("note"):
+        fail(where, "an assumption needs a note saying why")
 
 
 def _exact_keys(data: dict, valid: set, where: str, fail, optional: set = frozenset()) -> None:
@@ -336,7 +341,6 @@ def _expect(value, kind: type, key: str, fail) -> None:
 NATIVE_FIELDS = ("event_name", "event_id", "event_time", "order_id", "value", "currency",
                  # optional: what the platforms' fallback deduplication and the tag-vs-upload distinction need
                  "fbp", "external_id", "ttp", "action_source", "conversion_action")
-NATIVE_STATUSES = ("documented", "observed", "assumption")
 _FORMAT_NAME = r"[a-z][a-z0-9-]*"
 _NATIVE_KEYS = {"server", "browser", "log"}
 _SERVER_KEYS = {"format", "label", "endpoints", "require", "events", "fields", "hints", "signature", "names", "test",
@@ -611,18 +615,7 @@ def _parse_native_facts(data, needed: set, where: str, fail) -> dict[str, dict]:
         fail(where, "expected a mapping")
     _exact_keys(data, needed, where, fail)
     for key, fact in data.items():
-        if not isinstance(fact, dict):
-            fail(f"{where}.{key}", "expected {status, source or note}")
-        for k in fact:
-            if k not in _FACT_FIELDS:
-                fail(f"{where}.{key}.{k}", f"unknown key (valid: {', '.join(sorted(_FACT_FIELDS))})")
-        status = fact.get("status")
-        if status not in NATIVE_STATUSES:
-            fail(f"{where}.{key}.status", f"expected one of {', '.join(NATIVE_STATUSES)}")
-        if status in ("documented", "observed") and not fact.get("source"):
-            fail(f"{where}.{key}", f"a{'n' if status == 'observed' else ''} {status} fact needs a source")
-        if status == "assumption" and not fact.get("note"):
-            fail(f"{where}.{key}", "an assumption needs a note saying why")
+        _check_fact(fact, f"{where}.{key}", fail, _FACT_FIELDS)
     return data
 
 

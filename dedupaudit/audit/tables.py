@@ -2,11 +2,12 @@
 
 Everything here is set-based SQL, so it can move to Spark SQL unchanged in spirit. Build order:
 
-  rules, taxonomy        the platform rule files as tables
-  events                 canonical events in the period the platform accepted, with name_key and event_type
+  events_base            canonical events in the period the platform accepted (identifiers hashed)
   undelivered            events in the period sent as test traffic or refused by the platform (never counted)
   orders                 orders in the period, with `excluded` (test / cancelled / ...)
-  keyed, dedup           per typed event with an ID: does the platform count it? (the dedup model)
+  rules, taxonomy, merges  the platform rule files as tables (simulate)
+  events                 events_base with name_key, event_type, scope and offline (simulate)
+  by_id, dedup           per typed event: does the platform count it, and which key merged it (simulate)
   purchases              purchase events tied to an order (link_key, link_method)
   order_checks           per platform and order seen on both paths: ID mismatch, name drift, late pair
   pair_gaps              per platform and order seen on both paths: hours between the first events of each path

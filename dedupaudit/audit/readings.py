@@ -69,9 +69,17 @@ _TYPED_BY = ("names_case_sensitive", "merged_names", "dedup_scope", "offline_aft
 _BY_ID_BY = _TYPED_BY + ("dedup_window_hours", "same_source_dedup")
 
 
+_NAMES_BY = ("names_case_sensitive", "merged_names", "events")
+_KEYS_BY = ("dedup_scope", "offline_after_hours", "dedup_window_hours", "same_source_dedup", "fallback")
+
+
 def _counts(con: duckdb.DuckDBPyConnection, rule: PlatformRules, default: PlatformRules) -> dict[str, int]:
     """Reported conversions per event type of one platform under `rule`."""
     same = lambda fields: all(getattr(rule, f) == getattr(default, f) for f in fields)  # noqa: E731
+    if same(_KEYS_BY) and _names_equivalent(con, rule, default):
+        # Only the naming differs, and on this shop's names it groups and types the events as before.
+        return dict(con.execute("SELECT event_type, count(*) FILTER (WHERE counts) FROM dedup WHERE platform = $p GROUP BY ALL",
+                                {"p": rule.platform}).fetchall())
     reuse = tuple(stage for stage, fields in (("typed", _TYPED_BY), ("by_id", _BY_ID_BY)) if same(fields))
     simulate(con, {rule.platform: rule}, _PREFIX, typed=f"{_PREFIX}typed", into=f"{_PREFIX}counts", reuse=reuse)
     try:
@@ -81,3 +89,24 @@ def _counts(con: duckdb.DuckDBPyConnection, rule: PlatformRules, default: Platfo
             con.execute(f"DROP {'VIEW' if name in reuse else 'TABLE'} IF EXISTS {_PREFIX}{name}")
         for table in ("counts", "rules", "taxonomy", "merges"):
             con.execute(f"DROP TABLE IF EXISTS {_PREFIX}{table}")
+
+
+def _names_equivalent(con: duckdb.DuckDBPyConnection, rule: PlatformRules, default: PlatformRules) -> bool:
+    """Whether `rule` keys and types the platform's event names as `default` does, up to renaming the keys.
+
+    Checked on the distinct names the shop sent (a handful), so a reading about letter case or legacy
+    names that no event of this shop touches costs no second run."""
+    names = [n for (n,) in con.execute("SELECT DISTINCT event_name FROM events_base WHERE platform = $p", {"p": rule.platform}).fetchall()]
+    forward, backward = {}, {}
+    for name in names:
+        (key, kind), (other_key, other_kind) = _key_and_type(default, name), _key_and_type(rule, name)
+        if kind != other_kind or forward.setdefault(key, other_key) != other_key or backward.setdefault(other_key, key) != key:
+            return False
+    return True
+
+
+def _key_and_type(rule: PlatformRules, name: str) -> tuple[str, str | None]:
+    """The name key and event type the SQL gives `name` (audit/tables.py: TYPED_SQL, taxonomy, merges)."""
+    fold = (lambda n: n) if rule.names_case_sensitive else str.lower
+    key = {fold(a): fold(b) for a, b in rule.merged_names.items()}.get(fold(name), fold(name))
+    return key, next((t for t, listed in rule.events.items() if key in map(fold, listed)), None)

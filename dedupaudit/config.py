@@ -67,6 +67,8 @@ KEYS: dict[str, Key] = {
     "export_failures": Key("a folder path", _str, path=True),  # the events behind each finding go here
     "export_format": Key("csv or parquet", lambda v: v in ("csv", "parquet")),
     "platform_reported": Key("a file path", _str, path=True),  # what the platforms' dashboards show (CSV)
+    "memory_limit": Key("a size such as 8GB or 50%", lambda v: isinstance(v, (str, int)) and not isinstance(v, bool)),  # before spilling to disk
+    "threads": Key("a whole number of at least 1", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1),
     "formats.pixel": Key("a format name", _str),  # read pixel files as this format (see `dedupaudit formats`)
     "formats.capi": Key("a format name", _str),
     "formats.orders": Key("a format name", _str),

@@ -67,3 +67,46 @@ def test_unknown_zone_and_bad_option_are_user_errors():
         resolve_timezone("Mars/Olympus")
     with pytest.raises(UserError, match="--since: cannot read 'last week'"):
         parse_one("last week", UTC, "--since")
+
+
+# ------------------------------------------------------------------ the engine's SQL parsing equals parse_timestamps
+
+EDGE_VALUES = [
+    "2026-03-01T10:15:00Z", "2026-03-01T10:15:00+02:00", "2026-03-01T10:15:00.250-05:00", "2026-03-01 10:15:00 -0500",
+    "2026-03-01 10:15:00+05:30", "2026-03-01 10:15:00", "2026-07-01T10:15:00", "2026-03-01", "2026-03-01T10:15",
+    "2026-03-01T10:15Z", "2026-03-01T10:15:00+02", "2026-03-01T10:15:00+0200", "2026-03-01T10:15:00.1234567Z",
+    "2026-03-01T10:15:00.123456Z", "2026-03-01 24:00:00", "2026-03-01T10:15:00+99:00", "2026-3-1", " 2026-03-01T10:15:00Z ",
+    "\u00a02026-03-01T10:15:00Z", "2026-03-01T10:15:00 Z", "2026-03-01 10:15:00.512 UTC", "2026-03-01T10:15:00z",
+    "1772360100", "1772360100.5", "1772360100000", " 1772360100000 ", "-5", "0", "1e3", "99999999999999999",
+    "2026-02-30", "2026-02-30T10:00:00Z", "0001-01-01", "1999-12-31T23:59:59Z", "9999-12-31T23:59:59Z",
+    "2026-03-29 02:30:00", "2026-10-25 02:30:00", "2026-10-25 02:00:00", "2026-10-25 03:00:00", "2026-10-25 01:59:59.999999",
+    "2026-03-29 01:59:59", "2026-03-29 03:00:00", "not-a-date", "tomorrow 10:00", "2026-13-45T99:00:00Z", "٢٠٢٦",
+]
+
+
+@pytest.mark.parametrize("zone_name", ["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe"])
+def test_engine_reads_every_value_as_parse_timestamps_does(tmp_path, zone_name):
+    """The bulk of a file is parsed in SQL; Python parses the rest. Whatever path a value takes, the
+    canonical time, its unit and the reject reason must be what `parse_timestamps` gives."""
+    from dedupaudit.inputs.canonical import load_events
+    from dedupaudit.inputs.values import time_problems
+
+    zone = resolve_timezone(zone_name)
+    path = tmp_path / "events.csv"
+    pd.DataFrame({"platform": "meta", "event_name": "Purchase", "event_id": [f"e{i}" for i in range(len(EDGE_VALUES))],
+                  "event_time": EDGE_VALUES}).to_csv(path, index=False)
+    loaded = load_events([path], "pixel", zone, None, {"meta"})
+    used = loaded.frame.set_index("event_id")
+    rejected = dict(zip(loaded.rejects["row"], loaded.rejects["reason"]))
+
+    expected = parse_timestamps(pd.Series(EDGE_VALUES), zone)
+    problems = time_problems(expected.utc, "event_time", pd.Series(EDGE_VALUES))
+    for i, value in enumerate(EDGE_VALUES):
+        reason = ("event_time is empty" if pd.isna(expected.utc[i]) and not expected.bad[i]
+                  else "event_time is not a timestamp" if expected.bad[i]
+                  else next((why for mask, why, _ in problems if mask.fillna(False).iloc[i]), None))
+        if reason is not None:
+            assert rejected.get(i + 2) == reason, value
+        else:
+            row = used.loc[f"e{i}"]
+            assert (row["event_time"], row["event_time_unit"]) == (expected.utc[i], expected.unit[i]), value

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import duckdb
 import pandas as pd
 
 from dedupaudit import __version__
@@ -10,6 +9,7 @@ from dedupaudit.audit.readings import ranges
 from dedupaudit.audit.tables import build_tables
 from dedupaudit.checks import ALL_CHECKS, get_check
 from dedupaudit.checks.base import AuditView, Check, CheckOptions
+from dedupaudit.connection import Connection
 from dedupaudit.errors import UserError
 from dedupaudit.inputs.canonical import Loaded
 from dedupaudit.inputs.timestamps import parse_one, resolve_timezone
@@ -84,12 +84,16 @@ def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, Plat
     if since is not None and until is not None and since > until:
         raise UserError(f"--since {settings.since} is after --until {settings.until}")
 
-    events = pd.concat([pixel.frame, capi.frame], ignore_index=True)
-    con = duckdb.connect()
+    connection, own = _shared_connection(pixel, capi, orders)
+    con = connection.con
+    before = _temp_objects(con)
     try:
-        build_tables(con, events, orders.frame, rules, settings, since, until)
-        con.register("rejected_rows", pd.concat([l.rejects.assign(input=side) for side, l in
-                                                  (("pixel", pixel), ("capi", capi), ("orders", orders))], ignore_index=True))
+        if own:
+            pixel, capi, orders = (_copy(side, connection) for side in (pixel, capi, orders))
+        build_tables(con, pixel, capi, orders, rules, settings, since, until)
+        con.execute("CREATE TEMP VIEW rejected_rows AS " + " UNION ALL ".join(
+            f"SELECT * EXCLUDE (file_no), '{side}' AS input FROM ({loaded.rejects_sql})"
+            for side, loaded in (("pixel", pixel), ("capi", capi), ("orders", orders))))
         inputs = {
             "pixel": _input_summary(pixel, con, "pixel"),
             "capi": _input_summary(capi, con, "capi"),
@@ -108,7 +112,10 @@ def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, Plat
         period = _period(con, since, until)
         gaps = _pair_gaps(con)
     finally:
-        con.close()
+        if own:
+            connection.close()
+        else:
+            _drop_new(con, before)
 
     findings.sort(key=lambda f: (f.platform or "", severity_rank(f.severity), f.code, f.event or ""))
     return AuditResult(
@@ -121,6 +128,37 @@ def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, Plat
         pair_gaps=gaps,
         settings=settings.public(),
     )
+
+
+def _shared_connection(*loaded: Loaded) -> tuple[Connection, bool]:
+    """The connection all inputs were loaded into; inputs loaded apart (tests, the Python API) are
+    copied into a new one, which the audit then owns and closes."""
+    first = loaded[0].connection
+    if all(l.connection is first for l in loaded):
+        return first, False
+    return Connection(), True
+
+
+def _copy(loaded: Loaded, connection: Connection) -> Loaded:
+    """The same loaded input on another connection (through Arrow, in input order)."""
+    copy = Loaded(connection, connection.name("copied"), connection.name("copied_unreadable"), loaded.columns, loaded.files)
+    for source, target in ((loaded.table, copy.table), (loaded.broken, copy.broken)):
+        connection.con.register("copy_in", loaded.con.sql(f"SELECT * FROM {source} ORDER BY rowid").to_arrow_table())
+        connection.con.execute(f"CREATE TEMP TABLE {target} AS SELECT * FROM copy_in")
+        connection.con.unregister("copy_in")
+    return copy
+
+
+def _temp_objects(con) -> set[str]:
+    return {name for (name,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary UNION ALL "
+                                             "SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal").fetchall()}
+
+
+def _drop_new(con, before: set[str]) -> None:
+    """Leave the caller's connection as it was: the loaded inputs stay, the audit's derived tables go."""
+    views = {name for (name,) in con.execute("SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal").fetchall()}
+    for name in sorted(_temp_objects(con) - before, key=lambda n: n not in views):
+        con.execute(f"DROP {'VIEW' if name in views else 'TABLE'} IF EXISTS {name}")
 
 
 def _until(value: str, zone) -> pd.Timestamp:
@@ -283,9 +321,9 @@ def _input_summary(loaded: Loaded, con, source: str | None) -> InputSummary:
     else:
         outside = con.execute("SELECT (SELECT count(*) FROM events_in WHERE source = $s) - (SELECT count(*) FROM events WHERE source = $s)"
                               " - (SELECT count(*) FROM undelivered WHERE source = $s)", {"s": source}).fetchall()[0][0]
-    reasons = loaded.rejects["reason"].value_counts().to_dict() if len(loaded.rejects) else {}
-    return InputSummary(files=loaded.files, rows=loaded.rows, rejected=len(loaded.rejects),
-                        rejected_reasons={str(k): int(v) for k, v in reasons.items()}, outside_period=int(outside),
+    reasons = loaded.reason_counts()
+    return InputSummary(files=loaded.files, rows=loaded.rows, rejected=sum(reasons.values()),
+                        rejected_reasons=reasons, outside_period=int(outside),
                         normalised_order_ids=loaded.normalised_order_ids,
                         numeric_ids=loaded.numeric_ids, per_file=loaded.per_file())  # issue 9: input accounting
 

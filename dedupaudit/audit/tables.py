@@ -18,8 +18,6 @@ Checks and metrics only read these tables.
 from __future__ import annotations
 
 import duckdb
-import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from dedupaudit.inputs.canonical import IDENTIFIER_COLUMNS
@@ -262,11 +260,15 @@ HAVING count(*) FILTER (WHERE source = 'pixel') > 0 AND count(*) FILTER (WHERE s
 """
 
 
-def build_tables(con: duckdb.DuckDBPyConnection, events: pd.DataFrame, orders: pd.DataFrame,
-                 rules: dict[str, PlatformRules], settings: Settings, since, until) -> None:
-    """Create every derived table on `con`."""
-    con.register("events_in", pa.Table.from_pandas(events.assign(eid=np.arange(len(events), dtype="int64")), preserve_index=False))
-    con.register("orders_in", pa.Table.from_pandas(orders, preserve_index=False))
+def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dict[str, PlatformRules], settings: Settings,
+                 since, until) -> None:
+    """Create every derived table on `con` from the loaded inputs (inputs.canonical.Loaded: tables on `con`).
+
+    `eid` is each event's place in the input, browser events first: ties in the dedup model go by it."""
+    used = lambda loaded, offset: (f"SELECT {offset} + (file_no::BIGINT << 40) + seq AS eid, {', '.join(loaded.columns)} "  # noqa: E731
+                                   f"FROM {loaded.table} WHERE reason IS NULL")
+    con.execute(f"CREATE TEMP VIEW events_in AS {used(pixel, 0)} UNION ALL {used(capi, 1 << 62)}")
+    con.execute(f"CREATE TEMP VIEW orders_in AS SELECT {', '.join(orders.columns)} FROM {orders.table} WHERE reason IS NULL")
     period = "($since::TIMESTAMP IS NULL OR {col} >= $since) AND ($until::TIMESTAMP IS NULL OR {col} <= $until)"
     bounds = {"since": since, "until": until}
     in_period = period.format(col="e.event_time")

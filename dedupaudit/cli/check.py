@@ -17,6 +17,7 @@ from dedupaudit.audit.engine import run_audit
 from dedupaudit.baseline import Tolerances, compare, load_result, tolerance_options
 from dedupaudit.cli.main import EXIT_FINDINGS, app, user_errors, write_file
 from dedupaudit.cli.progress import progress
+from dedupaudit.connection import Connection
 from dedupaudit.errors import UserError
 from dedupaudit.inputs.canonical import Loaded, load_events, load_orders
 from dedupaudit.inputs.detect import ReadContext, check_format
@@ -75,6 +76,9 @@ def check(
     export_failures: Path = typer.Option(None, "--export-failures", show_default=False,
                                          help="Write the events behind each finding to this folder, one file per finding."),
     export_format: str = typer.Option(None, "--export-format", help="csv or parquet, for --export-failures. \\[default: csv]", show_default=False),
+    memory_limit: str = typer.Option(None, "--memory-limit", show_default=False,
+                                     help="Most memory the audit may use before it spills to disk, e.g. 8GB or 50%. \\[default: 60% of this machine]"),
+    threads: int = typer.Option(None, "--threads", show_default=False, help="Threads the audit may use. \\[default: all cores]"),
     strict: bool = typer.Option(False, "--strict", help="Exit 2 when any input row is rejected (after writing the reports and --rejects)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display and no notes on stderr."),
     debug: bool = typer.Option(False, "--debug", help="Show a traceback on errors."),
@@ -92,7 +96,7 @@ def check(
             until=until, exclude_statuses=exclude_statuses, output_format=output_format, output=output, title=title,
             client=client, fail_on=fail_on, baseline=baseline, mapping=mapping, pixel_format=pixel_format,
             capi_format=capi_format, orders_format=orders_format, export_failures=export_failures, export_format=export_format,
-            platform_reported=platform_reported)
+            platform_reported=platform_reported, memory_limit=memory_limit, threads=threads)
         merged = config.merge(config.DEFAULTS, config.load_file(config_path) if config_path else {}, cli_layer)
         settings = config.settings_from(merged)
         value = lambda key, default=None: config.value(merged, key, default)  # noqa: E731
@@ -122,13 +126,13 @@ def check(
                         [config_path, value("mapping_file"), value("baseline_file"), value("platform_reported")])
 
         evidence = [] if value("export_failures") else None
-        with progress(not quiet) as step:
+        with progress(not quiet) as step, Connection(value("memory_limit"), value("threads")) as connection:
             reading = lambda path: step(f"reading {clean(str(path))}")  # noqa: E731
             loaded = {
-                side: load_events(paths[side], side, zone, default_platform, set(rules), context, on_file=reading)
+                side: load_events(paths[side], side, zone, default_platform, set(rules), context, on_file=reading, connection=connection)
                 for side in ("pixel", "capi")
             }
-            loaded["orders"] = load_orders(paths["orders"], zone, context, on_file=reading)
+            loaded["orders"] = load_orders(paths["orders"], zone, context, on_file=reading, connection=connection)
             step("auditing")
             result = clean_tree(run_audit(loaded["pixel"], loaded["capi"], loaded["orders"], rules, settings, evidence, reported))
             regressed = False
@@ -163,7 +167,7 @@ def _cli_layer(**args) -> config.Layer:
         put(f"inputs.{side}", list(args[side]), f"--{side}")
     put("platform", args["platform"], "--platform")
     put("rules", str(args["rules_dir"]) if args["rules_dir"] else None, "--rules")
-    for key in ("timezone", "since", "until", "title", "client", "fail_on", "export_format"):
+    for key in ("timezone", "since", "until", "title", "client", "fail_on", "export_format", "memory_limit", "threads"):
         put(key, args[key], "--" + key.replace("_", "-"))
     if args["exclude_statuses"] is not None:
         layer["excluded_statuses"] = ([s for s in args["exclude_statuses"].split(",") if s.strip()], "--exclude-statuses")

@@ -1,8 +1,11 @@
-"""Turn raw files into the canonical event and order tables the audit runs on.
+"""Turn raw files into the canonical event and order tables the audit runs on, inside DuckDB.
 
-Every input row ends in exactly one place: the canonical table, or the rejects table with the
-reason. Only the canonical columns are carried forward, so extra columns of an export (emails,
-IPs, user agents) never reach the audit or its reports.
+Every input row ends in exactly one place: the canonical table, or the rejects with the reason.
+Typing (timestamps, numbers, IDs, order-ID spelling) and the reject reasons are one SQL statement
+per file, run by the engine over the file itself (`files.scan`: DuckDB's CSV and Parquet readers)
+or over the rows a native reader produced; Python only parses the rare values no SQL form covers
+(`timestamps.TimeColumn`). Only the canonical columns are carried forward, so extra columns of an
+export (emails, IPs, user agents) never reach the audit or its reports.
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from dedupaudit.connection import Connection
 from dedupaudit.errors import UserError
-from dedupaudit.inputs.detect import ReadContext, read_input
-from dedupaudit.inputs.files import RawTable
-from dedupaudit.inputs.timestamps import TEXT, parse_timestamps
-from dedupaudit.inputs.values import id_text, time_problems
+from dedupaudit.inputs.detect import ReadContext, scan_input
+from dedupaudit.inputs.files import Scan
+from dedupaudit.inputs.timestamps import TEXT, TimeColumn, sql_text
+from dedupaudit.inputs.values import EARLIEST, FUTURE_SLACK
 
 EVENT_REQUIRED = ("platform", "event_name", "event_time")
 EVENT_OPTIONAL = ("event_id", "received_time", "order_id", "value", "currency", "delivery", "delivery_message", "source_ref",
@@ -30,40 +34,85 @@ DELIVERY_VALUES = ("test", "refused")  # events the platform never counts: test 
 ORDER_REQUIRED = ("order_id", "created_at")
 ORDER_OPTIONAL = ("value", "currency", "status", "source_ref")
 REJECT_COLUMNS = ["file", "row", "source_ref", "reason", "value"]
+ID_COLUMNS = ("event_id", "order_id")
+TIME_COLUMNS = ("event_time", "received_time", "created_at")
+
+EVENT_COLUMNS = ("source", "file", "row", "platform", "event_name", "event_id", "event_time", "event_time_unit", "received_time",
+                 "order_id", "order_key", "value", "currency", "delivery", "delivery_message", "source_ref", *IDENTIFIER_COLUMNS,
+                 "action_source", "conversion_action", "numeric_ids", "unhashed_user_data")
+ORDER_COLUMNS = ("file", "row", "order_id", "order_key", "created_at", "value", "currency", "status", "source_ref", "numeric_ids")
+_TYPES = {"row": "BIGINT", "event_time": "TIMESTAMP", "received_time": "TIMESTAMP", "created_at": "TIMESTAMP",
+          "value": "DOUBLE", "numeric_ids": "BIGINT"}
 
 
 @dataclass
 class Loaded:
-    """A canonical table, the rows that could not be used, and the files it came from."""
+    """The rows of one side's files in `table` on the audit's connection (reason NULL: used; else rejected),
+    the lines no reader could use in `broken`, and the files they came from."""
 
-    frame: pd.DataFrame
-    rejects: pd.DataFrame
+    connection: Connection
+    table: str
+    broken: str
+    columns: tuple[str, ...]
     files: list[str] = field(default_factory=list)
+
+    @property
+    def con(self):
+        return self.connection.con
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The used rows as a DataFrame (for the Python API and tests; the audit itself never fetches them)."""
+        return self.con.execute(f"SELECT {', '.join(self.columns)} FROM {self.table} WHERE reason IS NULL ORDER BY file_no, seq").df()
+
+    @property
+    def rejects(self) -> pd.DataFrame:
+        return self.con.execute(f"SELECT * FROM ({self.rejects_sql}) ORDER BY file_no, row").df()[REJECT_COLUMNS]
+
+    @property
+    def rejects_sql(self) -> str:
+        """Every rejected row and unreadable line: file, row, source_ref, reason, value (and file_no for ordering)."""
+        return (f"SELECT file, row, source_ref, reason, reason_value AS value, file_no FROM {self.table} WHERE reason IS NOT NULL "
+                f"UNION ALL SELECT file, row, source_ref, reason, value, file_no FROM {self.broken}")
+
+    def _one(self, sql: str) -> int:
+        return int(self.con.execute(sql).fetchall()[0][0] or 0)
+
+    @property
+    def used(self) -> int:
+        return self._one(f"SELECT count(*) FROM {self.table} WHERE reason IS NULL")
+
+    @property
+    def rows(self) -> int:
+        return self._one(f"SELECT count(*) FROM {self.table}") + self._one(f"SELECT count(*) FROM {self.broken}")
 
     @property
     def normalised_order_ids(self) -> int:
         """Rows whose order ID is compared in another spelling ('#1001' or ' 1001 ' as '1001')."""
-        ids = self.frame["order_id"]
-        return int((ids.notna() & (ids != self.frame["order_key"])).sum())
+        return self._one(f"SELECT count(*) FROM {self.table} WHERE reason IS NULL AND order_id <> order_key")
 
     @property
     def numeric_ids(self) -> int:
         """Event and order IDs that were stored as numbers (1001.0) and are compared as 1001."""
-        return int(self.frame["numeric_ids"].sum())
+        return self._one(f"SELECT sum(numeric_ids) FROM {self.table} WHERE reason IS NULL")
 
-    @property
-    def rows(self) -> int:
-        return len(self.frame) + len(self.rejects)
+    def reason_counts(self) -> dict[str, int]:
+        rows = self.con.execute(f"SELECT reason, count(*) FROM ({self.rejects_sql}) GROUP BY reason ORDER BY count(*) DESC, reason").fetchall()
+        return {str(k): int(v) for k, v in rows}
 
     def per_file(self) -> list[dict]:
         """Per input file: rows read = used + rejected, with the count per reason."""
-        used = self.frame["file"].value_counts()
+        used = dict(self.con.execute(f"SELECT file_no, count(*) FROM {self.table} WHERE reason IS NULL GROUP BY ALL").fetchall())
+        reasons: dict[int, dict[str, int]] = {}
+        for file_no, reason, n in self.con.execute(
+                f"SELECT file_no, reason, count(*) FROM ({self.rejects_sql}) GROUP BY ALL ORDER BY count(*) DESC, reason").fetchall():
+            reasons.setdefault(file_no, {})[str(reason)] = int(n)
         out = []
-        for name in self.files:
-            reasons = self.rejects.loc[self.rejects["file"] == name, "reason"].value_counts()
-            rejected = int(reasons.sum())
-            out.append({"file": name, "rows": int(used.get(name, 0)) + rejected, "used": int(used.get(name, 0)),
-                        "rejected": rejected, "rejected_reasons": {str(k): int(v) for k, v in reasons.items()}})
+        for number, name in enumerate(self.files):
+            by_reason = reasons.get(number, {})
+            rejected = sum(by_reason.values())
+            out.append({"file": name, "rows": int(used.get(number, 0)) + rejected, "used": int(used.get(number, 0)),
+                        "rejected": rejected, "rejected_reasons": by_reason})
         return out
 
 
@@ -73,197 +122,255 @@ def order_key(order_ids: pd.Series) -> pd.Series:
     return key.mask(key == "")
 
 
+ORDER_KEY_SQL = "nullif(strip(regexp_replace(strip({c}), '^#', '')), '')"  # the same rule in SQL
+
+
 def load_events(paths: list[Path], source: str, zone: tzinfo, default_platform: str | None, known_platforms: set[str],
-                context: ReadContext = ReadContext(), on_file=None) -> Loaded:
-    """`on_file(path)` is called before each file is read (the CLI's progress display)."""
-    frames, rejects = [], []
-    for path in paths:
+                context: ReadContext = ReadContext(), on_file=None, connection: Connection | None = None) -> Loaded:
+    """`on_file(path)` is called before each file is read (the CLI's progress display). Without a
+    `connection`, a private one is opened (tests, the Python API); the CLI passes the audit's."""
+    loaded = _start(connection, "events", EVENT_COLUMNS, paths)
+    for number, path in enumerate(paths):
         if on_file:
             on_file(path)
-        raw = read_input(path, source, context)
-        frame, rejected = _events_from(raw, source, zone, default_platform)
-        _check_platforms(frame, raw.path, known_platforms)
-        frames.append(frame)
-        rejects.append(rejected)
-    return _combine(frames, rejects, paths, _empty_events(source))
+        scan = scan_input(loaded.connection, path, source, context)
+        try:
+            _insert(loaded, scan, number, _event_exprs(scan, source, zone, default_platform))
+        finally:
+            scan.drop()
+        _check_platforms(loaded, number, known_platforms)
+    return loaded
 
 
-def load_orders(paths: list[Path], zone: tzinfo, context: ReadContext = ReadContext(), on_file=None) -> Loaded:
-    frames, rejects = [], []
-    for path in paths:
+def load_orders(paths: list[Path], zone: tzinfo, context: ReadContext = ReadContext(), on_file=None,
+                connection: Connection | None = None) -> Loaded:
+    loaded = _start(connection, "orders", ORDER_COLUMNS, paths)
+    for number, path in enumerate(paths):
         if on_file:
             on_file(path)
-        raw = read_input(path, "orders", context)
-        columns = _columns(raw, ORDER_REQUIRED, ORDER_OPTIONAL)
-        created = parse_timestamps(columns["created_at"], zone)
-        value, bad_value = _numbers(columns["value"])
-        key = order_key(columns["order_id"])
-        problems = [
-            (key.isna(), "order_id is empty", columns["order_id"]),
-            (created.utc.isna() & ~created.bad, "created_at is empty", columns["created_at"]),
-            (created.bad, "created_at is not a timestamp", columns["created_at"]),
-            *time_problems(created.utc, "created_at", columns["created_at"]),
-            (bad_value, "value is not a number", columns["value"]),
-        ]
-        frame = pd.DataFrame({
-            "file": raw.path,
-            "row": raw.row.to_numpy(),
-            "order_id": columns["order_id"],
-            "order_key": key,
-            "created_at": created.utc,
-            "value": value,
-            "currency": columns["currency"].str.strip().str.upper(),
-            "status": columns["status"].str.strip().str.lower(),
-            "source_ref": columns["source_ref"],
-            "numeric_ids": columns["numeric_ids"],
-        })
-        kept, rejected = _split(frame, raw, problems)
-        frames.append(kept)
-        rejects.append(rejected)
-    return _combine(frames, rejects, paths, _empty_orders())
+        scan = scan_input(loaded.connection, path, "orders", context)
+        try:
+            _insert(loaded, scan, number, _order_exprs(scan, zone))
+        finally:
+            scan.drop()
+    return loaded
 
 
-def _events_from(raw: RawTable, source: str, zone: tzinfo, default_platform: str | None):
+def _start(connection: Connection | None, kind: str, columns: tuple[str, ...], paths: list[Path]) -> Loaded:
+    connection = connection or Connection()
+    table, broken = connection.name(f"loaded_{kind}"), connection.name(f"unreadable_{kind}")
+    files = [str(p) for p in paths]
+    con = connection.con
+    typed = ", ".join(f"{c} {_TYPES.get(c, 'VARCHAR')}" for c in columns)
+    con.execute(f"CREATE TEMP TABLE {table} ({typed}, reason VARCHAR, reason_value VARCHAR, file_no INTEGER, seq BIGINT)")
+    con.execute(f"CREATE TEMP TABLE {broken} (file VARCHAR, row BIGINT, source_ref VARCHAR, reason VARCHAR, value VARCHAR, file_no INTEGER)")
+    return Loaded(connection, table, broken, columns, files)
+
+
+class _Exprs:
+    """The SQL of one file's canonical columns (over the scan, after the time columns' levels), the
+    problems that reject a row (first listed wins; over those columns), and the time columns."""
+
+    def __init__(self, columns: dict[str, str], problems: list[tuple[str, str, str]], times: list[TimeColumn]):
+        self.columns, self.problems, self.times = columns, problems, times
+
+
+PENDING = "(waiting for Python)"  # a first-pass marker, never left in the table
+
+
+def _insert(loaded: Loaded, scan: Scan, number: int, exprs: _Exprs) -> None:
+    """One statement per file: scan -> cleaned time text -> its form -> SQL readings -> (lookups joined)
+    canonical columns -> reasons. Rows whose times no SQL form reads are marked pending, then parsed in
+    Python (each distinct value once) and inserted again: the bulk of a file is read in one pass."""
+    con = loaded.con
+    level = lambda part: ", ".join(f"{e} AS {n}" for t in exprs.times for n, e in getattr(t, part)().items())  # noqa: E731
+    helpers = [h for t in exprs.times for h in t.helpers] + [n for n in exprs.columns if n.startswith("__")]
+    reason = "CASE " + " ".join([f"WHEN {t.wait} THEN '{PENDING}'" for t in exprs.times] +
+                                [f"WHEN {cond} THEN {_literal(why)}" for cond, why, _ in exprs.problems]) + " END"
+    value = "CASE " + " ".join(f"WHEN {cond} THEN CAST({raw} AS VARCHAR)" for cond, _, raw in exprs.problems) + " END"
+
+    def levels(where: str) -> tuple[str, str]:
+        first = f"SELECT s.*, {level('first')} FROM {scan.relation} s {where}"
+        second = f"SELECT s.*, {level('second')} FROM (SELECT s.*, {level('forms')} FROM ({first}) s) s"
+        third = (f"SELECT {level('third')}, {', '.join(f'{e} AS {n}' for n, e in exprs.columns.items())}, s.__seq AS seq "
+                 f"FROM ({second}) s {' '.join(joins)}")
+        return second, f"""
+            INSERT INTO {loaded.table} BY NAME
+            SELECT * EXCLUDE ({', '.join(helpers)}), {reason} AS reason, {value} AS reason_value, {number} AS file_no
+            FROM (SELECT *, {level('fourth')} FROM ({third}))"""
+
+    joins: list[str] = []  # read by levels() when called
+    try:
+        joins += [j for t in exprs.times for j in t.prepare(loaded.connection, levels("")[0])]
+        con.execute(levels("")[1])
+        pending = loaded._one(f"SELECT count(*) FROM {loaded.table} WHERE file_no = {number} AND reason = '{PENDING}'")
+        if pending:
+            waiting = loaded.connection.name("pending")
+            con.execute(f"CREATE TEMP TABLE {waiting} AS SELECT seq FROM {loaded.table} WHERE file_no = {number} AND reason = '{PENDING}'")
+            con.execute(f"DELETE FROM {loaded.table} WHERE file_no = {number} AND reason = '{PENDING}'")
+            only = f"WHERE s.__seq IN (SELECT seq FROM {waiting})"
+            second, insert = levels(only)
+            for time in exprs.times:
+                time.fill(loaded.connection, second)
+            con.execute(insert)
+            con.execute(f"DROP TABLE {waiting}")
+    finally:
+        for time in exprs.times:
+            time.release(loaded.connection)
+    if scan.broken:
+        rows = [(scan.path, b[0], b[2] if len(b) > 2 else None, b[1], None, number) for b in scan.broken]
+        con.executemany(f"INSERT INTO {loaded.broken} VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _present(scan: Scan, required: tuple, optional: tuple) -> dict[str, str | None]:
+    """Canonical name -> the scan's column (header names match ignoring case and surrounding spaces)."""
+    by_name = {}
+    for column in scan.columns:
+        by_name.setdefault(str(column).strip().lower(), column)
+    missing = [c for c in required if c not in by_name]
+    if missing and scan.columns:
+        raise UserError(f"{scan.path}: missing required column {', '.join(missing)} (found: {', '.join(map(str, scan.columns)) or 'none'})")
+    return {name: by_name.get(name) for name in required + optional}
+
+
+def _id(scan: Scan, column: str | None) -> tuple[str, str]:
+    """(the ID as text, 1 when it was an integer-valued number): 1001.0 from a spreadsheet or JSON is the ID 1001."""
+    if column is None:
+        return "NULL::VARCHAR", "0"
+    c, kind = scan.quoted(column), scan.types[column]
+    flag = scan.numeric_flag(column)
+    if kind in ("DOUBLE", "FLOAT", "REAL"):
+        whole = f"(isfinite({c}) AND {c} = trunc({c}) AND abs({c}) < 9007199254740992)"
+        return f"CASE WHEN {whole} THEN CAST(CAST({c} AS BIGINT) AS VARCHAR) ELSE CAST({c} AS VARCHAR) END", f"CASE WHEN {whole} THEN 1 ELSE 0 END"
+    return sql_text(c, kind), (f"CASE WHEN {flag} THEN 1 ELSE 0 END" if flag else "0")
+
+
+def _text(scan: Scan, column: str | None) -> str:
+    return "NULL::VARCHAR" if column is None else sql_text(scan.quoted(column), scan.types[column])
+
+
+def _number(scan: Scan, column: str | None) -> tuple[str, str]:
+    """(the number, a present value that is not one)."""
+    if column is None:
+        return "NULL::DOUBLE", "false"
+    c, kind = scan.quoted(column), scan.types[column]
+    if kind in ("DOUBLE", "FLOAT", "REAL", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER") or kind.startswith("DECIMAL"):
+        return f"CASE WHEN isnan(CAST({c} AS DOUBLE)) THEN NULL ELSE CAST({c} AS DOUBLE) END", "false"
+    text = f"nullif(strip({sql_text(c, kind)}), '')"
+    number = f"CASE WHEN contains({text}, '_') THEN NULL ELSE try_cast({text} AS DOUBLE) END"
+    return f"CASE WHEN isnan({number}) THEN NULL ELSE {number} END", f"({text} IS NOT NULL AND ({number} IS NULL OR isnan({number})))"
+
+
+def _time_problems(time: TimeColumn, name: str, now: str) -> list[tuple[str, str, str]]:
+    return [(f"{time.utc} < TIMESTAMP '{EARLIEST}'", f"{name} is before 2000", time.raw),
+            (f"{time.utc} > {now}", f"{name} is more than a day after this run", time.raw)]
+
+
+def _now() -> str:
+    limit = pd.Timestamp.now(tz="UTC").tz_localize(None) + FUTURE_SLACK
+    return f"TIMESTAMP '{limit.isoformat(sep=' ')}'"
+
+
+def _raw(scan: Scan, column: str | None) -> str:
+    """A column as read, for the reject's value (cast to text only for rejected rows)."""
+    return "NULL" if column is None else scan.quoted(column)
+
+
+def _blank_to_null(expr: str) -> str:
+    return f"CASE WHEN strip({expr}) = '' THEN NULL ELSE {expr} END"
+
+
+def _event_exprs(scan: Scan, source: str, zone: tzinfo, default_platform: str | None) -> _Exprs:
     required = tuple(c for c in EVENT_REQUIRED if not (c == "platform" and default_platform))
     optional = EVENT_OPTIONAL + (("platform",) if default_platform else ())
-    columns = _columns(raw, required, optional)
-    platform = columns["platform"].str.strip().str.lower()
+    col = _present(scan, required, optional)
+    text = {name: _text(scan, col[name]) for name in col if name not in ID_COLUMNS + TIME_COLUMNS}
+    platform = f"lower(strip({text['platform']}))"
     if default_platform:
-        platform = platform.mask(platform.isna() | (platform == ""), default_platform.lower())
-    name = columns["event_name"]
-    event_id = columns["event_id"].mask(columns["event_id"].str.strip() == "")
-    event_time = parse_timestamps(columns["event_time"], zone)
-    received = parse_timestamps(columns["received_time"], zone)
-    value, bad_value = _numbers(columns["value"])
-    delivery = columns["delivery"].str.strip().str.lower()
-    delivery = delivery.mask(delivery.isin(["", "ok", "sent"]))
+        platform = f"coalesce(nullif({platform}, ''), {_literal(default_platform.lower())})"
+    event_id, event_id_numeric = _id(scan, col["event_id"])
+    order_id, order_id_numeric = _id(scan, col["order_id"])
+    event_time = TimeColumn(scan, col["event_time"], "event_time", zone)
+    received = TimeColumn(scan, col["received_time"], "received_time", zone)
+    value, bad_value = _number(scan, col["value"])
+    now = _now()
     problems = [
-        (platform.isna() | (platform == ""), "platform is empty", columns["platform"]),
-        (name.isna() | (name.str.strip() == ""), "event_name is empty", name),
-        (event_time.utc.isna() & ~event_time.bad, "event_time is empty", columns["event_time"]),
-        (event_time.bad, "event_time is not a timestamp", columns["event_time"]),
-        *time_problems(event_time.utc, "event_time", columns["event_time"]),
-        (received.bad, "received_time is not a timestamp", columns["received_time"]),
-        *time_problems(received.utc, "received_time", columns["received_time"]),
-        (bad_value, "value is not a number", columns["value"]),
-        (delivery.notna() & ~delivery.isin(list(DELIVERY_VALUES)), "delivery is not test, refused or empty", columns["delivery"]),
+        ("coalesce(platform, '') = ''", "platform is empty", "__platform_raw"),
+        ("coalesce(strip(event_name), '') = ''", "event_name is empty", "event_name"),
+        (f"{event_time.utc} IS NULL AND NOT {event_time.bad}", "event_time is empty", event_time.raw),
+        (event_time.bad, "event_time is not a timestamp", event_time.raw),
+        *_time_problems(event_time, "event_time", now),
+        (received.bad, "received_time is not a timestamp", received.raw),
+        *_time_problems(received, "received_time", now),
+        ("__value_bad", "value is not a number", "__value_raw"),
+        ("delivery IS NOT NULL AND delivery NOT IN ('test', 'refused')", "delivery is not test, refused or empty", "__delivery_raw"),
     ]
-    frame = pd.DataFrame({
-        "source": source,
-        "file": raw.path,
-        "row": raw.row.to_numpy(),
+    columns = {
+        "source": _literal(source),
+        "file": _literal(scan.path),
+        "row": scan.row,
         "platform": platform,
-        "event_name": name,
-        "event_id": event_id,
+        "event_name": text["event_name"],
+        "event_id": _blank_to_null(event_id),
         "event_time": event_time.utc,
         "event_time_unit": event_time.unit,
-        "received_time": received.utc.fillna(event_time.utc),
-        "order_id": columns["order_id"],
-        "order_key": order_key(columns["order_id"]),
+        "received_time": f"coalesce({received.utc}, {event_time.utc})",
+        "order_id": order_id,
+        "order_key": ORDER_KEY_SQL.format(c=order_id),
         "value": value,
-        "currency": columns["currency"].str.strip().str.upper(),
-        "delivery": delivery,
-        "delivery_message": columns["delivery_message"],
-        "source_ref": columns["source_ref"],  # where inside a native file the row came from ("line 12, data[3]")
-        **{name: _blank_to_na(columns[name]) for name in IDENTIFIER_COLUMNS},
-        "action_source": _blank_to_na(columns["action_source"]),  # the channel as sent (Meta, Snap, Reddit)
-        "conversion_action": _blank_to_na(columns["conversion_action"]),  # Google: the action (tag AW-ID/label or upload)
-        "numeric_ids": columns["numeric_ids"],
-        "unhashed_user_data": columns["unhashed_user_data"],
-    })
-    return _split(frame, raw, problems)
+        "currency": f"upper(strip({text['currency']}))",
+        "delivery": f"nullif(nullif(nullif(lower(strip({text['delivery']})), ''), 'ok'), 'sent')",
+        "delivery_message": text["delivery_message"],
+        "source_ref": text["source_ref"],  # where inside a native file the row came from ("line 12, data[3]")
+        **{name: _blank_to_null(text[name]) for name in (*IDENTIFIER_COLUMNS, "action_source", "conversion_action")},
+        "numeric_ids": f"({event_id_numeric} + {order_id_numeric})",
+        "unhashed_user_data": text["unhashed_user_data"],
+        "__platform_raw": _raw(scan, col["platform"]), "__value_bad": bad_value, "__value_raw": _raw(scan, col["value"]),
+        "__delivery_raw": _raw(scan, col["delivery"]),
+    }
+    return _Exprs(columns, problems, [event_time, received])
 
 
-def _blank_to_na(column: pd.Series) -> pd.Series:
-    return column.mask(column.str.strip() == "")
+def _order_exprs(scan: Scan, zone: tzinfo) -> _Exprs:
+    col = _present(scan, ORDER_REQUIRED, ORDER_OPTIONAL)
+    text = {name: _text(scan, col[name]) for name in col if name not in ID_COLUMNS + TIME_COLUMNS}
+    order_id, order_id_numeric = _id(scan, col["order_id"])
+    created = TimeColumn(scan, col["created_at"], "created_at", zone)
+    value, bad_value = _number(scan, col["value"])
+    problems = [
+        ("order_key IS NULL", "order_id is empty", "order_id"),
+        (f"{created.utc} IS NULL AND NOT {created.bad}", "created_at is empty", created.raw),
+        (created.bad, "created_at is not a timestamp", created.raw),
+        *_time_problems(created, "created_at", _now()),
+        ("__value_bad", "value is not a number", "__value_raw"),
+    ]
+    columns = {
+        "file": _literal(scan.path),
+        "row": scan.row,
+        "order_id": order_id,
+        "order_key": ORDER_KEY_SQL.format(c=order_id),
+        "created_at": created.utc,
+        "value": value,
+        "currency": f"upper(strip({text['currency']}))",
+        "status": f"lower(strip({text['status']}))",
+        "source_ref": text["source_ref"],
+        "numeric_ids": order_id_numeric,
+        "__value_bad": bad_value, "__value_raw": _raw(scan, col["value"]),
+    }
+    return _Exprs(columns, problems, [created])
 
 
-def _columns(raw: RawTable, required: tuple, optional: tuple) -> dict[str, pd.Series]:
-    """The canonical columns as text; header names match ignoring case and surrounding spaces."""
-    by_name = {str(c).strip().lower(): c for c in raw.frame.columns}
-    missing = [c for c in required if c not in by_name]
-    if missing and (len(raw.frame) or raw.frame.columns.size):
-        found = ", ".join(map(str, raw.frame.columns)) or "none"
-        raise UserError(f"{raw.path}: missing required column {', '.join(missing)} (found: {found})")
-    out = {"numeric_ids": pd.Series(0, index=raw.frame.index, dtype="int64")}
-    for name in required + optional:
-        if name in by_name and name in ("event_time", "received_time", "created_at"):
-            out[name] = raw.frame[by_name[name]]
-        elif name in by_name and name in ("event_id", "order_id"):
-            out[name], was_number = id_text(raw.frame[by_name[name]])
-            out["numeric_ids"] += was_number.astype("int64").to_numpy()
-        elif name in by_name:
-            out[name] = _text(raw.frame[by_name[name]])
-        else:
-            out[name] = pd.Series(pd.NA, index=raw.frame.index, dtype=TEXT)
-    return out
-
-
-def _text(column: pd.Series) -> pd.Series:
-    if column.dtype == object:  # records from JSON: nested values are not IDs
-        column = column.map(lambda v: v if v is None or isinstance(v, (str, int, float, bool)) else str(v))
-    return column.astype(TEXT)
-
-
-def _numbers(column: pd.Series) -> tuple[pd.Series, pd.Series]:
-    text = column.astype(TEXT).str.strip()
-    present = text.notna() & (text != "")
-    number = pd.to_numeric(text.where(present), errors="coerce").astype("float64")
-    return number, present & number.isna()
-
-
-def _split(frame: pd.DataFrame, raw: RawTable, problems: list) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Keep good rows; every other row (and every unreadable line) becomes a reject with its first problem."""
-    index = frame.index
-    reason = pd.Series(None, index=index, dtype="object")
-    value = pd.Series(None, index=index, dtype="object")
-    for mask, why, source in reversed(problems):  # reversed: the first listed problem wins
-        mask = mask.fillna(False).to_numpy(dtype=bool)
-        reason[mask] = why
-        value[mask] = source[mask].astype(TEXT).to_numpy()
-    bad = reason.notna().to_numpy()
-    rejected = pd.DataFrame({"file": raw.path, "row": frame["row"].to_numpy()[bad], "source_ref": frame["source_ref"].to_numpy()[bad],
-                             "reason": reason[bad].to_numpy(), "value": value[bad].to_numpy()})
-    broken = pd.DataFrame([(raw.path, b[0], b[2] if len(b) > 2 else None, b[1], None) for b in raw.broken], columns=REJECT_COLUMNS)
-    rejects = pd.concat([rejected, broken], ignore_index=True) if len(broken) else rejected
-    return frame[~bad].reset_index(drop=True), rejects
-
-
-def _check_platforms(frame: pd.DataFrame, path: str, known: set[str]) -> None:
-    unknown = frame[~frame["platform"].isin(list(known))]
-    if len(unknown):
-        first = unknown.iloc[0]
+def _check_platforms(loaded: Loaded, number: int, known: set[str]) -> None:
+    unknown = loaded.con.execute(
+        f"SELECT row, platform FROM {loaded.table} WHERE file_no = $n AND reason IS NULL AND NOT list_contains($known, platform) "
+        "ORDER BY seq LIMIT 1", {"n": number, "known": sorted(known)}).fetchall()
+    if unknown:
+        row, platform = unknown[0]
         raise UserError(
-            f"{path} row {first['row']}: unknown platform '{first['platform']}' "
+            f"{loaded.files[number]} row {row}: unknown platform '{platform}' "
             f"(rule files exist for: {', '.join(sorted(known))}; add one with --rules DIR)"
         )
-
-
-def _combine(frames: list, rejects: list, paths: list[Path], empty: pd.DataFrame) -> Loaded:
-    frame = pd.concat([empty, *frames], ignore_index=True) if frames else empty
-    frame = frame.astype(empty.dtypes.to_dict())
-    rejected = pd.concat([pd.DataFrame(columns=REJECT_COLUMNS), *rejects], ignore_index=True)
-    return Loaded(frame, rejected, [str(p) for p in paths])
-
-
-def _empty_events(source: str) -> pd.DataFrame:
-    return pd.DataFrame({
-        "source": pd.Series(dtype=TEXT), "file": pd.Series(dtype=TEXT), "row": pd.Series(dtype="int64"),
-        "platform": pd.Series(dtype=TEXT), "event_name": pd.Series(dtype=TEXT), "event_id": pd.Series(dtype=TEXT),
-        "event_time": pd.Series(dtype="datetime64[us]"), "event_time_unit": pd.Series(dtype=TEXT),
-        "received_time": pd.Series(dtype="datetime64[us]"), "order_id": pd.Series(dtype=TEXT),
-        "order_key": pd.Series(dtype=TEXT), "value": pd.Series(dtype="float64"), "currency": pd.Series(dtype=TEXT),
-        "delivery": pd.Series(dtype=TEXT), "delivery_message": pd.Series(dtype=TEXT), "source_ref": pd.Series(dtype=TEXT),
-        **{name: pd.Series(dtype=TEXT) for name in (*IDENTIFIER_COLUMNS, "action_source", "conversion_action")},
-        "numeric_ids": pd.Series(dtype="int64"), "unhashed_user_data": pd.Series(dtype=TEXT),
-    })
-
-
-def _empty_orders() -> pd.DataFrame:
-    return pd.DataFrame({
-        "file": pd.Series(dtype=TEXT), "row": pd.Series(dtype="int64"), "order_id": pd.Series(dtype=TEXT),
-        "order_key": pd.Series(dtype=TEXT), "created_at": pd.Series(dtype="datetime64[us]"),
-        "value": pd.Series(dtype="float64"), "currency": pd.Series(dtype=TEXT), "status": pd.Series(dtype=TEXT),
-        "source_ref": pd.Series(dtype=TEXT), "numeric_ids": pd.Series(dtype="int64"),
-    })
-

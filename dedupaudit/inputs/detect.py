@@ -30,7 +30,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from dedupaudit.errors import UserError
-from dedupaudit.inputs.files import RawTable, file_format, read_table
+from dedupaudit.inputs.files import RawTable, Scan, file_format, read_table, scan, scan_frame
 from dedupaudit.inputs.mapping import FileMapping, apply_extras, read_mapped
 from dedupaudit.inputs.native import Read
 from dedupaudit.inputs.native.capi_logs import (Ambiguous, NotABody, is_response_line, match_format, read_capi_log,
@@ -43,7 +43,7 @@ from dedupaudit.inputs.native.pixel_logs import looks_like_pixel_log, read_pixel
 from dedupaudit.inputs.native.shop_orders import is_shopify, is_woocommerce, read_shopify, read_woocommerce
 from dedupaudit.platforms.rules import PlatformRules, load_rules
 
-__all__ = ["FORMAT_NAMES", "ReadContext", "read_input", "describe_input", "format_sides"]
+__all__ = ["FORMAT_NAMES", "ReadContext", "read_input", "describe_input", "scan_input", "format_sides"]
 
 OPTIONS = {"pixel": "--pixel-format", "capi": "--capi-format", "orders": "--orders-format"}
 TABLE_BODY_COLUMNS = ("request_body", "RequestBody", "requestBody")  # a table whose rows are logged requests
@@ -66,6 +66,24 @@ def read_input(path: Path, side: str, context: ReadContext = ReadContext()) -> R
 def describe_input(path: Path, side: str | None, context: ReadContext = ReadContext()) -> Read:
     """Read one file and say how: the format, where each canonical column came from, what was counted.
     `side` None (for `dedupaudit inspect`) accepts any format."""
+    path, rules, fmt, records, file_mapping, named = _decide(path, side, context)
+    read = _read(path, fmt, side, rules, file_mapping, records)
+    return apply_extras(read, file_mapping) if named and read.format != "mapped" else read
+
+
+def scan_input(connection, path: Path, side: str, context: ReadContext = ReadContext()) -> Scan:
+    """One file as a relation on the audit's connection, in canonical column names. A canonical table is
+    scanned by the engine itself (files.scan); every other format goes through its reader."""
+    path, rules, fmt, records, file_mapping, named = _decide(path, side, context)
+    if fmt == "canonical" and not named:
+        return scan(connection, path)
+    read = _read(path, fmt, side, rules, file_mapping, records)
+    read = apply_extras(read, file_mapping) if named and read.format != "mapped" else read
+    return scan_frame(connection, read.table)
+
+
+def _decide(path: Path, side: str | None, context: ReadContext):
+    """Which format a file is read as: a mapping that names it, a forced format, else detection."""
     path = Path(path)
     rules = context.rules or bundled_rules()
     file_mapping, named = context.mapping.for_file(path) if context.mapping is not None else (None, False)
@@ -81,8 +99,7 @@ def describe_input(path: Path, side: str | None, context: ReadContext = ReadCont
         fmt, records = forced, None
     else:
         fmt, records = detect(path, side, rules, file_mapping)
-    read = _read(path, fmt, side, rules, file_mapping, records)
-    return apply_extras(read, file_mapping) if named and read.format != "mapped" else read
+    return path, rules, fmt, records, file_mapping, named
 
 
 def format_sides(rules: dict[str, PlatformRules]) -> dict[str, tuple[str, ...]]:

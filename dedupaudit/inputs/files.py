@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -24,6 +25,8 @@ import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from dedupaudit.errors import UserError
+from dedupaudit.inputs.timestamps import TEXT
+from dedupaudit.inputs.values import id_text
 
 COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".har": "json",
@@ -38,6 +41,159 @@ class RawTable:
     frame: pd.DataFrame
     row: pd.Series
     broken: list[tuple] = field(default_factory=list)  # (line, reason) or (line, reason, where in the line) of unreadable lines
+
+
+@dataclass
+class Scan:
+    """One input file as a relation on the audit's connection: its columns and DuckDB types, the SQL of
+    each row's line (or record) number, and the lines no reader could use."""
+
+    path: str
+    relation: str
+    columns: list[str]
+    types: dict[str, str]
+    broken: list[tuple] = field(default_factory=list)
+    numeric: dict[str, str] = field(default_factory=dict)  # column -> column flagging integer-valued floats read as text
+    cleanup: list = field(default_factory=list)
+    row: str = "s.__row"
+
+    def quoted(self, column: str) -> str:
+        return "s." + _ident(column)
+
+    def numeric_flag(self, column: str) -> str | None:
+        return "s." + _ident(self.numeric[column]) if column in self.numeric else None
+
+    def drop(self) -> None:
+        for undo in reversed(self.cleanup):
+            undo()
+        self.cleanup = []
+
+
+def _ident(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def scan(connection, path: Path) -> Scan:
+    """A canonical table file: CSV/TSV and Parquet read by DuckDB itself, everything else by `read_table`."""
+    fmt = file_format(path)
+    compression = COMPRESSIONS.get(path.suffix.lower())
+    try:
+        if fmt in ("csv", "tsv"):
+            found = _scan_csv(connection, path, "\t" if fmt == "tsv" else ",", compression)
+            if found is not None:
+                return found
+        elif fmt == "parquet" and compression is None:
+            return _scan_parquet(connection, path)
+    except UserError:
+        raise
+    except duckdb.Error:
+        pass  # the exact reader below reads it, or says what is wrong
+    return scan_frame(connection, read_table(path))
+
+
+def _describe(con, relation: str) -> dict[str, str]:
+    return {name: kind for name, kind, *_ in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
+
+
+def _scan_parquet(connection, path: Path) -> Scan:
+    con = connection.con
+    view = connection.name("scan")
+    source = f"read_parquet({_sql_string(str(path))}, file_row_number = true)"
+    try:
+        types = _describe(con, source)
+    except duckdb.Error as exc:
+        raise UserError(f"{path}: cannot read the file as Parquet ({_first_line(exc)})") from exc
+    columns = [c for c in types if c != "file_row_number"]
+    con.execute(f"CREATE TEMP VIEW {view} AS SELECT file_row_number + 1 AS __row, file_row_number AS __seq, * EXCLUDE (file_row_number) "
+                f"FROM {source}")
+    return Scan(str(path), view, columns, {c: types[c] for c in columns}, cleanup=[lambda: con.execute(f"DROP VIEW {view}")])
+
+
+def _scan_csv(connection, path: Path, delimiter: str, compression: str | None) -> Scan | None:
+    """DuckDB's parallel reader, trusted only when every physical line became one row (as `_read_csv`'s
+    fast path): no broken line, no quoted newline, no blank line, no CR-only line end. Else None."""
+    with _open(path) as stream:
+        head = stream.read(1 << 16)
+    header = next(csv.reader(io.TextIOWrapper(io.BytesIO(head.removeprefix(b"\xef\xbb\xbf")), encoding="utf-8", errors="replace",
+                                              newline=""), delimiter=delimiter.replace("\\t", "\t")), None)
+    if not header:
+        raise UserError(f"{path}: the file is empty (a header line is required)")
+    if len(set(header)) != len(header):
+        raise UserError(f"{path}: the header names a column twice")
+    lines, plain = _physical_lines(path)
+    if not plain:
+        return None
+    con = connection.con
+    table = connection.name("scan")
+    columns = "{" + ", ".join(f"{_sql_string(c)}: 'VARCHAR'" for c in header) + "}"
+    con.execute(f"""CREATE TEMP TABLE {table} AS SELECT * FROM read_csv({_sql_string(str(path))}, auto_detect = false, header = true,
+        columns = {columns}, delim = '{delimiter}', quote = '"', escape = '"', strict_mode = true, store_rejects = true,
+        rejects_table = '{table}_rejects', rejects_scan = '{table}_scans', nullstr = chr(1) || chr(2),
+        compression = '{compression or "none"}')""")
+    cleanup = [lambda: con.execute(f"DROP TABLE IF EXISTS {table}"),
+               lambda: con.execute(f"DROP TABLE IF EXISTS {table}_rejects"), lambda: con.execute(f"DROP TABLE IF EXISTS {table}_scans")]
+    rows, rejected = con.execute(f"SELECT (SELECT count(*) FROM {table}), (SELECT count(*) FROM {table}_rejects)").fetchall()[0]
+    if rejected or rows + 1 != lines:
+        for undo in cleanup:
+            undo()
+        return None
+    view = connection.name("scan")
+    con.execute(f"CREATE TEMP VIEW {view} AS SELECT rowid + 2 AS __row, rowid AS __seq, * FROM {table}")
+    cleanup.insert(0, lambda: con.execute(f"DROP VIEW {view}"))
+    return Scan(str(path), view, header, {c: "VARCHAR" for c in header}, cleanup=cleanup)
+
+
+def _physical_lines(path: Path, chunk: int = 1 << 24) -> tuple[int, bool]:
+    """(lines, plain): how many lines the file has, and whether it is free of CR-only line ends and
+    blank lines, so that a reader's row count tells whether any row spans lines."""
+    lines, plain, tail = 0, True, b""
+    with _open(path) as stream:
+        while block := stream.read(chunk):
+            lines += block.count(b"\n")
+            if plain:
+                window = tail + block
+                body = window[:-1] if window.endswith(b"\r") else window  # a CR at the end may meet its LF next
+                plain = b"\n\n" not in window and b"\n\r\n" not in window and body.count(b"\r") == body.count(b"\r\n")
+            tail = (tail + block)[-2:]
+    if tail.endswith(b"\r"):
+        plain = False
+    return lines + (1 if tail and not tail.endswith(b"\n") else 0), plain
+
+
+def scan_frame(connection, raw: RawTable) -> Scan:
+    """Rows a Python reader produced, handed to the engine as Arrow (no copy of the data in DuckDB)."""
+    frame = raw.frame.copy()
+    frame.columns = [str(c) for c in frame.columns]
+    numeric = {}
+    for number, name in enumerate(list(frame.columns)):
+        column = frame[name]
+        canonical = name.strip().lower()
+        if canonical in ("event_id", "order_id") and pd.api.types.is_object_dtype(column):
+            frame[name], was_number = id_text(column)
+            numeric[name] = f"__numeric_{number}"
+            frame[numeric[name]] = was_number.astype(bool).to_numpy()
+        elif pd.api.types.is_object_dtype(column):
+            frame[name] = _as_text(column)
+    columns = [c for c in frame.columns if not c.startswith("__numeric_")]
+    frame["__row"] = raw.row.to_numpy()
+    frame["__seq"] = np.arange(len(frame), dtype="int64")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    con = connection.con
+    name = connection.name("frame")
+    con.register(name, table)
+    types = _describe(con, name)
+    return Scan(raw.path, name, columns, {c: types[c] for c in columns}, list(raw.broken), numeric,
+                cleanup=[lambda: con.unregister(name)])
+
+
+def _as_text(column: pd.Series) -> pd.Series:
+    """Records from JSON: nested values are not IDs or names; every value as its text."""
+    column = column.map(lambda v: v if v is None or isinstance(v, (str, int, float, bool)) else str(v))
+    return column.astype(TEXT)
 
 
 def expand_paths(args: list[str], option: str) -> list[Path]:

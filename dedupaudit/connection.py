@@ -1,0 +1,88 @@
+"""The one DuckDB connection an audit runs in: inputs are loaded into it and every check queries it.
+
+Memory is bounded: DuckDB keeps at most `memory_limit` in RAM and spills the rest (large sorts,
+joins, and the loaded tables themselves) to a private temp folder that is removed on close.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+
+import duckdb
+
+from dedupaudit.errors import UserError
+
+DEFAULT_MEMORY_SHARE = 0.6  # of the machine's physical memory
+WHITESPACE = "".join(chr(c) for c in (*range(9, 14), 32, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000))
+
+
+def machine_memory() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def parse_memory(text: str | None, option: str = "--memory-limit") -> int:
+    """'8GB', '8 GiB', '512MB', '60%' (of this machine) -> bytes."""
+    if text is None:
+        return int(machine_memory() * DEFAULT_MEMORY_SHARE)
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(%|[kKmMgGtT]i?[bB]?|[bB])?\s*", str(text))
+    if not match:
+        raise UserError(f"{option}: '{text}' is not a size (use e.g. 8GB, 512MB or 60%)")
+    number, unit = float(match.group(1)), (match.group(2) or "b").lower()
+    if unit == "%":
+        if not 0 < number <= 100:
+            raise UserError(f"{option}: {text} is not a share between 0% and 100%")
+        return int(machine_memory() * number / 100)
+    size = int(number * 1024 ** "bkmgt".index(unit[0]))
+    if size < 64 * 2**20:
+        raise UserError(f"{option}: {text} is too small (at least 64MB)")
+    return size
+
+
+def parse_threads(value: int | None, option: str = "--threads") -> int:
+    if value is None:
+        return os.cpu_count() or 1
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UserError(f"{option}: expected a whole number of at least 1, got {value!r}")
+    return value
+
+
+class Connection:
+    """A configured DuckDB connection with its own spill folder; use as a context manager or close()."""
+
+    def __init__(self, memory_limit: str | None = None, threads: int | None = None):
+        self.memory_bytes = parse_memory(memory_limit)
+        self.threads = parse_threads(threads)
+        self.spill = tempfile.mkdtemp(prefix="dedupaudit-spill-")
+        self.con = duckdb.connect(config={
+            "memory_limit": f"{self.memory_bytes // 2**20}MiB",
+            "threads": self.threads,
+            "temp_directory": self.spill,
+            "preserve_insertion_order": True,  # row order = file order: rowid gives line numbers, eid input order
+        })
+        # ICU is built in; with the session zone UTC a TIMESTAMPTZ -> TIMESTAMP cast gives UTC wall time.
+        self.con.execute("LOAD icu; SET TimeZone = 'UTC'")
+        # strip(): Python's and Arrow's str.strip(), which trim all Unicode white space, not only spaces
+        # (the regex test first: trimming with a character list is slow, and most values need none).
+        self.con.execute(f"CREATE TEMP MACRO strip(x) AS CASE WHEN regexp_matches(x, '^[{WHITESPACE}]|[{WHITESPACE}]$') "
+                         f"THEN trim(x, '{WHITESPACE}') ELSE x END")
+        self._names = 0
+
+    def name(self, stem: str) -> str:
+        """A table name not used before on this connection."""
+        self._names += 1
+        return f"{stem}_{self._names}"
+
+    def close(self) -> None:
+        try:
+            self.con.close()
+        finally:
+            shutil.rmtree(self.spill, ignore_errors=True)
+
+    def __enter__(self) -> "Connection":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

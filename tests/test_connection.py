@@ -1,0 +1,65 @@
+"""The audit's one DuckDB connection: bounded memory and threads, as asked, and a spill folder that goes away."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from dedupaudit.connection import Connection, machine_memory, parse_memory, parse_threads
+from dedupaudit.errors import UserError
+from tests.conftest import EXAMPLES
+from tests.test_cli import run
+
+EXAMPLE_ARGS = ["--pixel", EXAMPLES / "pixel_events.csv", "--capi", EXAMPLES / "capi_events.jsonl", "--orders", EXAMPLES / "orders.csv"]
+
+
+@pytest.mark.parametrize("text, expected", [("512MB", 512 * 2**20), ("8GB", 8 * 2**30), ("8 GiB", 8 * 2**30), ("1.5g", int(1.5 * 2**30))])
+def test_sizes(text, expected):
+    assert parse_memory(text) == expected
+
+
+def test_share_and_default_are_of_this_machine():
+    assert parse_memory("50%") == int(machine_memory() * 0.5)
+    assert parse_memory(None) == int(machine_memory() * 0.6)
+
+
+@pytest.mark.parametrize("text", ["lots", "0%", "120%", "10MB", "-1GB"])
+def test_bad_sizes_are_user_errors(text):
+    with pytest.raises(UserError, match="--memory-limit"):
+        parse_memory(text)
+
+
+def test_threads():
+    assert parse_threads(None) == (os.cpu_count() or 1)
+    assert parse_threads(3) == 3
+    for bad in (0, -2, True, "2"):
+        with pytest.raises(UserError, match="--threads"):
+            parse_threads(bad)
+
+
+def test_the_engine_gets_the_limits_and_the_spill_folder_is_removed():
+    with Connection("300MB", 1) as connection:
+        settings = dict(connection.con.execute(
+            "SELECT name, value FROM duckdb_settings() WHERE name IN ('memory_limit', 'threads', 'temp_directory')").fetchall())
+        spill = connection.spill
+        assert os.path.isdir(spill) and settings["temp_directory"] == spill
+        assert settings["threads"] == "1"
+        assert settings["memory_limit"] == "300.0 MiB"
+    assert not os.path.exists(spill)
+
+
+def test_cli_runs_with_limits_and_gives_the_same_figures():
+    plain = run("check", *EXAMPLE_ARGS, "--format", "json", "--fail-on", "never")
+    limited = run("check", *EXAMPLE_ARGS, "--format", "json", "--fail-on", "never", "--memory-limit", "256MB", "--threads", "1")
+    assert plain.returncode == limited.returncode == 0, limited.stderr
+    strip = lambda d: [{k: v for k, v in p.items()} for p in json.loads(d)["platforms"]]  # noqa: E731
+    assert strip(limited.stdout) == strip(plain.stdout)
+
+
+@pytest.mark.parametrize("option, value", [("--memory-limit", "plenty"), ("--threads", "0")])
+def test_cli_bad_limits_exit_2_in_one_line(option, value):
+    done = run("check", *EXAMPLE_ARGS, option, value)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and option in done.stderr

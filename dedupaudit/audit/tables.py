@@ -2,11 +2,12 @@
 
 Everything here is set-based SQL, so it can move to Spark SQL unchanged in spirit. Build order:
 
-  events_base            canonical events in the period the platform accepted (identifiers hashed)
+  events_in, orders_in   views of the loaded inputs' used rows (inputs/canonical.py)
   undelivered            events in the period sent as test traffic or refused by the platform (never counted)
   orders                 orders in the period, with `excluded` (test / cancelled / ...)
   rules, taxonomy, merges  the platform rule files as tables (simulate)
-  events                 events_base with name_key, event_type, scope and offline (simulate)
+  events                 events in the period the platform accepted (identifiers hashed), with name_key,
+                         event_type, scope and offline (simulate); events_base is the same rows untyped
   by_id, dedup           per typed event: does the platform count it, and which key merged it (simulate)
   purchases              purchase events tied to an order (link_key, link_method)
   order_checks           per platform and order seen on both paths: ID mismatch, name drift, late pair
@@ -39,7 +40,7 @@ WITH named AS (
            coalesce(CASE r.scope_column WHEN 'conversion_action' THEN e.conversion_action WHEN 'action_source' THEN e.action_source END,
                     CASE e.source WHEN 'pixel' THEN r.scope_pixel ELSE r.scope_capi END, '') AS scope_value,
            coalesce(e.source = 'capi' AND epoch_us(e.received_time) - epoch_us(e.event_time) > r.offline_after_us, false) AS offline
-    FROM events_base e JOIN {p}rules r USING (platform)
+    FROM {base} e JOIN {p}rules r USING (platform)
 )
 SELECT n.* EXCLUDE (raw_key, scoped, scope_value), coalesce(m.into_key, n.raw_key) AS name_key, t.event_type,
        CASE WHEN n.scoped THEN lower(trim(n.scope_value)) ELSE '' END AS scope
@@ -49,26 +50,27 @@ LEFT JOIN {p}taxonomy t ON t.platform = n.platform AND t.name_key = coalesce(m.i
 """
 
 # 2. The event-ID key. The window of a key is [first received_time, first + window], inclusive. One
-#    windowed pass gives each keyed event its group's first and last time and its rank (ties: browser
-#    first, then input order). A group whose events all fall in its first window counts once, at rank 1;
-#    only groups spanning more than one window (rare: late batches, reused IDs) go through the
+#    aggregate per key gives its first and last time and its winner (the earliest event; ties: browser
+#    first, then input order). A key whose events all fall in its first window counts once, at its
+#    winner; only keys spanning more than one window (rare: late batches, reused IDs) go through the
 #    recursion, which finds each next window's opening event.
 DEDUP_SQL = """
 CREATE TEMP TABLE {p}keyed AS
-SELECT eid, received_time, source, window_us, platform, name_key, event_id, scope, lone, slot,
-       min(received_time) OVER grp AS first_t,
-       max(received_time) OVER grp AS last_t,
-       row_number() OVER (grp ORDER BY received_time, source = 'pixel' DESC, eid) AS rank_in_group
-FROM (SELECT e.eid, e.received_time, e.source, r.window_us, e.platform, e.name_key, e.event_id, e.scope,
-             CASE WHEN e.offline THEN e.eid ELSE -1 END AS lone, {slot} AS slot
-      FROM {typed} e JOIN {p}rules r USING (platform)
-      WHERE e.event_type IS NOT NULL AND e.event_id IS NOT NULL)
-WINDOW grp AS (PARTITION BY platform, name_key, event_id, scope, lone, slot);
+SELECT e.eid, e.received_time, e.source, r.window_us, e.platform, e.name_key, e.event_id, e.scope,
+       CASE WHEN e.offline THEN e.eid ELSE -1 END AS lone, {slot} AS slot
+FROM {typed} e JOIN {p}rules r USING (platform)
+WHERE e.event_type IS NOT NULL AND e.event_id IS NOT NULL;
+
+CREATE TEMP TABLE {p}groups AS
+SELECT platform, name_key, event_id, scope, lone, slot, window_us, min(received_time) AS first_t,
+       window_us IS NOT NULL AND max(received_time) > min(received_time) + to_microseconds(window_us) AS multi,
+       arg_min(eid, (received_time, source <> 'pixel', eid)) AS winner
+FROM {p}keyed GROUP BY platform, name_key, event_id, scope, lone, slot, window_us;
 
 CREATE TEMP TABLE {p}multi_window AS
-SELECT eid, received_time, source, window_us, first_t,
-       dense_rank() OVER (ORDER BY platform, name_key, event_id, scope, lone, slot) AS gid
-FROM {p}keyed WHERE window_us IS NOT NULL AND last_t > first_t + to_microseconds(window_us);
+SELECT k.eid, k.received_time, k.source, k.window_us, g.first_t, g.gid
+FROM {p}keyed k
+JOIN (SELECT *, row_number() OVER () AS gid FROM {p}groups WHERE multi) g USING (platform, name_key, event_id, scope, lone, slot);
 
 CREATE TEMP TABLE {p}anchors AS
 WITH RECURSIVE a(gid, t) AS (
@@ -81,8 +83,9 @@ WITH RECURSIVE a(gid, t) AS (
 SELECT DISTINCT gid, t FROM a;
 
 CREATE TEMP TABLE {p}by_id AS
-SELECT eid, rank_in_group = 1 AS counts FROM {p}keyed
-WHERE window_us IS NULL OR last_t <= first_t + to_microseconds(window_us)
+SELECT k.eid, w.winner IS NOT NULL AS counts
+FROM {p}keyed k LEFT JOIN (SELECT winner FROM {p}groups WHERE NOT multi) w ON w.winner = k.eid
+ANTI JOIN {p}multi_window m ON m.eid = k.eid
 UNION ALL
 SELECT m.eid,
        a.t IS NOT NULL
@@ -134,7 +137,7 @@ WHERE e.event_type IS NOT NULL
 
 
 def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], prefix: str, typed: str, into: str,
-             reuse: tuple[str, ...] = ()) -> None:
+             reuse: tuple[str, ...] = (), base: str = "events_base") -> None:
     """Run the dedup model for `rules` over events_base: `typed` gets the events of these platforms with
     their name key, type and scope; `into` gets (eid, platform, event_type, counts, merged_by) per typed event.
 
@@ -148,7 +151,7 @@ def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], pr
     con.execute(f"CREATE OR REPLACE TEMP TABLE {prefix}merges AS SELECT * FROM merges_in")
     for name in ("rules_in", "taxonomy_in", "merges_in"):
         con.unregister(name)
-    names = {"p": prefix, "typed": typed, "into": into}
+    names = {"p": prefix, "typed": typed, "into": into, "base": base}
     if "typed" in reuse:
         con.execute(f"CREATE OR REPLACE TEMP VIEW {typed} AS SELECT * FROM events WHERE platform IN (SELECT platform FROM {prefix}rules)")
     else:
@@ -158,7 +161,7 @@ def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], pr
     else:
         slot = "0" if all(r.same_source_dedup for r in rules.values()) else f"({SLOT_SQL})"
         con.execute(DEDUP_SQL.format(slot=slot, **names))
-        for table in ("keyed", "multi_window", "anchors"):
+        for table in ("keyed", "groups", "multi_window", "anchors"):
             con.execute(f"DROP TABLE {prefix}{table}")
     keys = sorted({key for r in rules.values() if r.fallback for key in r.fallback.keys})
     branches = " UNION ALL ".join(
@@ -274,7 +277,9 @@ def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dic
     in_period = period.format(col="e.event_time")
     # Identifiers are compared as sent but kept only as hashes, so no table of the audit holds them.
     hashed = ", ".join(f"sha256({c}) AS {c}" for c in IDENTIFIER_COLUMNS)
-    con.execute(f"CREATE TEMP TABLE events_base AS SELECT * REPLACE ({hashed}) FROM events_in e WHERE e.delivery IS NULL AND {in_period}", bounds)
+    literal = lambda t: "NULL::TIMESTAMP" if t is None else f"TIMESTAMP '{t.isoformat(sep=' ')}'"  # noqa: E731
+    base = (f"(SELECT * REPLACE ({hashed}) FROM events_in e WHERE e.delivery IS NULL AND "
+            f"{in_period.replace('$since', literal(since)).replace('$until', literal(until))})")
     con.execute(f"CREATE TEMP TABLE undelivered AS SELECT * EXCLUDE ({', '.join(IDENTIFIER_COLUMNS)}) FROM events_in e "
                 f"WHERE e.delivery IS NOT NULL AND {in_period}", bounds)
     con.execute(f"""
@@ -282,7 +287,9 @@ def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dic
         SELECT *, coalesce(list_contains($excluded, status), false) AS excluded
         FROM orders_in WHERE {period.format(col='created_at')}""",
         {**bounds, "excluded": [s.lower() for s in settings.excluded_statuses]})
-    simulate(con, rules, "", typed="events", into="dedup")
+    simulate(con, rules, "", typed="events", into="dedup", base=base)
+    # The events as loaded (in the period, identifiers hashed), for the other readings: no second copy.
+    con.execute("CREATE TEMP VIEW events_base AS SELECT * EXCLUDE (offline, name_key, event_type, scope) FROM events")
     con.execute(LINK_SQL.replace("$tolerance_s", str(float(settings.link_tolerance_minutes) * 60)))
     con.execute(ORDER_CHECKS_SQL)
     con.execute(PAIR_GAPS_SQL)

@@ -288,15 +288,18 @@ def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dic
         FROM orders_in WHERE {period.format(col='created_at')}""",
         {**bounds, "excluded": [s.lower() for s in settings.excluded_statuses]})
     simulate(con, rules, "", typed="events", into="dedup", base=base)
-    # The events as loaded (in the period, identifiers hashed), for the other readings: no second copy.
-    con.execute("CREATE TEMP VIEW events_base AS SELECT * EXCLUDE (offline, name_key, event_type, scope) FROM events")
-    con.execute(LINK_SQL.replace("$tolerance_s", str(float(settings.link_tolerance_minutes) * 60)))
-    con.execute(ORDER_CHECKS_SQL)
-    con.execute(PAIR_GAPS_SQL)
     con.execute("""
         CREATE TEMP TABLE audit_events AS
         SELECT e.*, coalesce(d.counts, false) AS counts, d.merged_by
         FROM events e LEFT JOIN dedup d USING (eid)""")
+    # One wide copy of the events is kept: `events` and (for the other readings) `events_base`, the same
+    # rows untyped, become views of audit_events.
+    con.execute("DROP TABLE events")
+    con.execute("CREATE TEMP VIEW events AS SELECT * EXCLUDE (counts, merged_by) FROM audit_events")
+    con.execute("CREATE TEMP VIEW events_base AS SELECT * EXCLUDE (offline, name_key, event_type, scope) FROM events")
+    con.execute(LINK_SQL.replace("$tolerance_s", str(float(settings.link_tolerance_minutes) * 60)))
+    con.execute(ORDER_CHECKS_SQL)
+    con.execute(PAIR_GAPS_SQL)
 
 
 def rules_table(rules: dict[str, PlatformRules]) -> pa.Table:

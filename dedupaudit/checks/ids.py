@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dedupaudit.checks.base import EVIDENCE_COLUMNS, EXAMPLE_LIMIT, SIDE_WORDS, AuditView, Check, Hit, both_fields, plural
+from dedupaudit.checks.base import EVIDENCE_COLUMNS, SIDE_WORDS, AuditView, Check, Hit, both_fields, first_examples, plural
 
 def _missing_ids(side: str):
     other = "pixel" if side == "capi" else "capi"
@@ -112,8 +112,8 @@ def _find_reused(view: AuditView, options: dict):
     params = {"min_orders": options["min_orders"]}
     rows = view.rows(f"""
         SELECT platform, count(*) AS ids,
-               list({{'event_id': event_id, 'orders': orders, 'events': events, 'event_name': event_name,
-                      'first_received': first_received}} ORDER BY orders DESC, event_id)[1:{EXAMPLE_LIMIT}] AS examples
+               {first_examples("{'event_id': event_id, 'orders': orders, 'events': events, 'event_name': event_name, "
+                               "'first_received': first_received}", "(-orders, event_id)")} AS examples
         FROM ({_REUSED}) GROUP BY platform ORDER BY platform""", params)
     for r in rows:
         platform, count, worst = r["platform"], r["ids"], r["examples"][0]
@@ -186,9 +186,9 @@ _NEAR_MISS = """
 def _find_near_misses(view: AuditView, options: dict):
     params = {"min_len": options["min_length"]}
     rows = view.rows(f"""
-        SELECT platform, count(DISTINCT link_key) AS orders, list_sort(list_distinct(list(difference))) AS kinds,
-               list({{'order_id': order_id, 'pixel_event_id': pixel_event_id, 'capi_event_id': capi_event_id,
-                      'difference': difference}} ORDER BY link_key, pixel_event_id, capi_event_id)[1:{EXAMPLE_LIMIT}] AS examples
+        SELECT platform, count(DISTINCT link_key) AS orders, list_sort(list(DISTINCT difference)) AS kinds,
+               {first_examples("{'order_id': order_id, 'pixel_event_id': pixel_event_id, 'capi_event_id': capi_event_id, "
+                               "'difference': difference}", "(link_key, pixel_event_id, capi_event_id)")} AS examples
         FROM ({_NEAR_MISS}) GROUP BY platform ORDER BY platform""", params)
     for r in rows:
         platform, orders = r["platform"], r["orders"]
@@ -235,7 +235,7 @@ def _find_split_orders(view: AuditView, options: dict):
     rows = view.rows(f"""
         WITH s AS ({_SPLIT_ORDERS})
         SELECT platform, count(*) AS orders, mode(counted_in) AS usual,
-               list({{'order_id': order_id, 'counted_in': counted_in, 'counted_events': counted_events}} ORDER BY link_key)[1:{EXAMPLE_LIMIT}] AS examples
+               {first_examples("{'order_id': order_id, 'counted_in': counted_in, 'counted_events': counted_events}", "link_key")} AS examples
         FROM s GROUP BY platform ORDER BY platform""")
     for r in rows:
         rules = view.rules[r["platform"]]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dedupaudit.checks.base import EVIDENCE_COLUMNS, EXAMPLE_LIMIT, SIDE_WORDS, AuditView, Check, Hit, plural
+from dedupaudit.checks.base import EVIDENCE_COLUMNS, SIDE_WORDS, AuditView, Check, Hit, first_examples, plural
 
 
 def _find_drift(view: AuditView, options: dict):
@@ -59,7 +59,7 @@ def _name_groups(view: AuditView, select: str, joins: str, condition: str) -> li
             SELECT e.platform, e.source AS side, e.event_name, count(*) AS events, {select}
             FROM audit_events e JOIN rules r USING (platform) {joins}
             WHERE {condition} GROUP BY ALL)
-        SELECT platform, sum(events) AS n, list(g ORDER BY events DESC, event_name, side)[1:{EXAMPLE_LIMIT}] AS top
+        SELECT platform, sum(events) AS n, {first_examples("g", "(-events, event_name, side)")} AS top
         FROM g GROUP BY platform ORDER BY platform""")
 
 

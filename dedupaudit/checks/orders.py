@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dedupaudit.checks.base import EXAMPLE_LIMIT, AuditView, Check, Hit, plural
+from dedupaudit.checks.base import AuditView, Check, Hit, first_examples, plural
 
 _CONFLICTS = """
     SELECT order_key, string_agg(DISTINCT coalesce(status, '(none)'), ', ' ORDER BY coalesce(status, '(none)')) AS statuses,
@@ -13,7 +13,7 @@ _CONFLICTS = """
 def _find_conflicts(view: AuditView, options: dict):
     r = view.rows(f"""
         SELECT count(*) AS n, count(*) FILTER (WHERE any_real AND NOT all_real) AS counted,
-               list({{'order_id': order_key, 'statuses': statuses, 'rows': order_rows}} ORDER BY order_key)[1:{EXAMPLE_LIMIT}] AS examples
+               {first_examples("{'order_id': order_key, 'statuses': statuses, 'rows': order_rows}", "order_key")} AS examples
         FROM ({_CONFLICTS})""")[0]
     if not r["n"]:
         return

@@ -5,21 +5,24 @@ then refuses an output that is an input file or lies inside an input folder (the
 read it as events), naming both. `write` puts the bytes in a temporary file beside the target and
 renames it over the target, so a crash or a full disk never leaves a truncated report. Tables
 meant for spreadsheets go through `csv_text`, which cleans every cell (privacy.clean) and defuses
-cells a spreadsheet would run as a formula.
+cells a spreadsheet would run as a formula. `write_table` streams a query's rows the same way
+(cleaned and defused batch by batch) without holding the table in memory.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import io
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from dedupaudit.errors import UserError
-from dedupaudit.privacy import clean, clean_table
+from dedupaudit.privacy import clean, clean_batch, clean_table
 
 _protected_files: set[Path] = set()
 _protected_folders: set[Path] = set()
@@ -65,14 +68,20 @@ def check_folder(path, option: str) -> None:
 
 def write(path, data: str | bytes, option: str = "output") -> None:
     """Write atomically (temporary file + rename) after `check_target`; an unwritable path is a user error."""
-    path = Path(path)
-    check_target(path, option)
     payload = data.encode("utf-8") if isinstance(data, str) else data
+    with _atomic(Path(path), option) as handle:
+        handle.write(payload)
+
+
+@contextmanager
+def _atomic(path: Path, option: str):
+    """A binary handle on a temporary file beside `path`, renamed over it only when the block succeeds."""
+    check_target(path, option)
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
         with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
+            yield handle
             os.fchmod(handle.fileno(), _mode(path))  # mkstemp makes 0600; a report gets the usual permissions
         os.replace(tmp, path)
         tmp = None
@@ -112,8 +121,22 @@ def csv_text(frame: pd.DataFrame) -> str:
     return clean_table(frame, _spreadsheet_cell).to_csv(index=False)
 
 
-def parquet_bytes(frame: pd.DataFrame) -> bytes:
-    """A table as Parquet with every text cell cleaned (no formulas to defuse: Parquet is not opened by spreadsheets)."""
-    buffer = io.BytesIO()
-    clean_table(frame).to_parquet(buffer, index=False)
-    return buffer.getvalue()
+def write_table(path, reader: pa.RecordBatchReader, fmt: str, option: str = "output") -> None:
+    """Stream `reader` to a CSV (cleaned and defused, as `csv_text`) or Parquet (cleaned) file, atomically.
+
+    Memory stays at one batch whatever the table's size: each batch is cleaned and appended to the
+    temporary file, which replaces `path` only once every batch is written.
+    """
+    cell = _spreadsheet_cell if fmt == "csv" else clean
+    with _atomic(Path(path), option) as handle:
+        if fmt == "csv":
+            handle.write(pd.DataFrame(columns=[cell(str(n)) for n in reader.schema.names]).to_csv(index=False).encode("utf-8"))
+            for batch in reader:
+                # Integers as Int64, so a batch with a null does not turn 7 into 7.0.
+                frame = clean_batch(batch, cell).to_pandas(types_mapper=lambda t: pd.Int64Dtype() if pa.types.is_integer(t) else None)
+                handle.write(frame.to_csv(index=False, header=False).encode("utf-8"))
+        else:
+            schema = clean_batch(pa.RecordBatch.from_pylist([], schema=reader.schema)).schema
+            with pq.ParquetWriter(handle, schema) as writer:
+                for batch in reader:
+                    writer.write_batch(clean_batch(batch))

@@ -3,7 +3,7 @@
 Canonical tables never carry user identifiers, but an ID column can still hold an email, a phone
 number or an IP address when an export was mapped wrongly, and anyone who can fire a pixel event
 controls its name and ID. Every string that leaves the tool passes through `clean` (reports via
-`clean_tree` on the result, exports and rejects via `clean_table`, error lines, `inspect`):
+`clean_tree` on the result, rejects via `clean_table`, streamed exports via `clean_batch`, error lines, `inspect`):
 personal data becomes a short stable hash and control characters become visible escapes, so an
 event name can neither leak an address nor clear an analyst's screen. Nothing here looks at
 pandas dtype names: a value is cleaned when it is a `str`, whatever column holds it.
@@ -16,6 +16,7 @@ import hashlib
 import re
 
 import pandas as pd
+import pyarrow as pa
 
 _EMAIL = re.compile(r"[\w.+%'-]+(?:@|%40)[\w-]+(?:\.[\w-]+)+", re.ASCII)
 _IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.]*\d)")
@@ -115,3 +116,26 @@ def clean_table(frame: pd.DataFrame, cell=clean) -> pd.DataFrame:
         out[column] = series.astype(object).map(cell)
     out.columns = [cell(str(c)) for c in out.columns]
     return out
+
+
+_KEPT_TYPES = (pa.types.is_integer, pa.types.is_floating, pa.types.is_decimal, pa.types.is_boolean, pa.types.is_temporal, pa.types.is_null)
+
+
+def clean_batch(batch: pa.RecordBatch, cell=clean) -> pa.RecordBatch:
+    """`clean_table` for one Arrow batch of a streamed export: `cell` on every text value and column name.
+
+    Numbers, booleans and times cannot hold text and pass; every other column is written as cleaned
+    text, whatever its Arrow type. Each distinct value is cleaned once (a file name repeats on every row).
+    """
+    columns = []
+    for column in batch.columns:
+        if any(kept(column.type) for kept in _KEPT_TYPES):
+            columns.append(column)
+            continue
+        try:
+            text = column.cast(pa.string())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # lists, structs, binary that is not UTF-8
+            text = pa.array([None if v is None else str(v) for v in column.to_pylist()], pa.string())
+        encoded = text.dictionary_encode()
+        columns.append(pa.array([cell(v) for v in encoded.dictionary.to_pylist()], pa.string()).take(encoded.indices))
+    return pa.RecordBatch.from_arrays(columns, names=[cell(str(name)) for name in batch.schema.names])

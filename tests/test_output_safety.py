@@ -171,11 +171,13 @@ def test_strict_turns_any_reject_into_exit_2_after_writing_the_reports(tmp_path)
 
 
 def test_export_names_stay_in_the_folder(tmp_path):
-    from dedupaudit.cli.check import _export
+    import pyarrow as pa
+
+    from dedupaudit.cli.check import _Export
     from dedupaudit.result import Finding
 
     hostile = Finding("DA1/../../x", "a/b", "error", "../../etc", "..", 1, "events", "m", "h")
-    _export(tmp_path / "f", [(hostile, pd.DataFrame({"event_id": ["=x"]}))], "csv", quiet=True)
+    _Export(tmp_path / "f", "csv")(hostile, pa.Table.from_pandas(pd.DataFrame({"event_id": ["=x"]})).to_reader())
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert len(written) == 1 and written[0].parent == tmp_path / "f" and ".." not in written[0].name
     assert written[0].read_text().splitlines()[1] == "'=x"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import pandas as pd
+import pyarrow as pa
 
 from dedupaudit import __version__
 from dedupaudit.audit.readings import ranges
@@ -72,8 +75,9 @@ ORDER BY t.platform, t.event_type <> 'purchase', t.event_type
 
 
 def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, PlatformRules], settings: Settings,
-              evidence: list | None = None, platform_reported: pd.DataFrame | None = None) -> AuditResult:
-    """Audit the loaded inputs. With `evidence` (a list), append (finding, rows behind it) for --export-failures.
+              export: Callable[[Finding, pa.RecordBatchReader], None] | None = None,
+              platform_reported: pd.DataFrame | None = None) -> AuditResult:
+    """Audit the loaded inputs. With `export`, hand it each finding and a reader over the rows behind it (--export-failures).
 
     `platform_reported` (inputs/platform_reported.py) holds the figures the platforms' dashboards show.
     """
@@ -108,7 +112,7 @@ def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, Plat
         _add_platform_reported(platform_reported, metrics, daily)
         view = AuditView(con, rules, metrics, inputs)
         findings = [f for check in ALL_CHECKS if check_settings[check.code]["enabled"]
-                    for f in _run_check(check, view, check_settings[check.code], evidence)]
+                    for f in _run_check(check, view, check_settings[check.code], export)]
         period = _period(con, since, until)
         gaps = _pair_gaps(con)
     finally:
@@ -217,7 +221,11 @@ def _validate_check_setting(check: Check, value, where: str, nested: bool = True
             raise UserError(f"{where}.options.{option}: expected a list")
 
 
-def _run_check(check: Check, view: AuditView, config: dict, evidence: list | None) -> list[Finding]:
+# Rows per batch handed to `export`: what an export holds in memory at a time, whatever the finding's size.
+EXPORT_BATCH_ROWS = 100_000
+
+
+def _run_check(check: Check, view: AuditView, config: dict, export) -> list[Finding]:
     findings = []
     for hit in check.find(view, config["options"]):
         per = config["platforms"].get(hit.platform, {})
@@ -233,9 +241,11 @@ def _run_check(check: Check, view: AuditView, config: dict, evidence: list | Non
             examples=[{k: redact(v) for k, v in example.items()} for example in hit.examples],
         )
         findings.append(finding)
-        if evidence is not None and hit.evidence is not None:
+        if export is not None and hit.evidence is not None:
+            # Streamed while the connection is open: the rows behind a finding never sit in memory at once.
             sql, params = hit.evidence
-            evidence.append((finding, view.con.execute(sql, params).df()))
+            with view.con.sql(sql, params=params).to_arrow_reader(EXPORT_BATCH_ROWS) as rows:
+                export(finding, rows)
     return findings
 
 

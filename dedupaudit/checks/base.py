@@ -61,6 +61,12 @@ class Check:
     options: dict = field(default_factory=dict)
 
 
+def first_examples(value: str, key: str) -> str:
+    """SQL aggregate: the EXAMPLE_LIMIT values with the smallest `key`, in key order. DuckDB keeps them in a
+    bounded heap, where list(... ORDER BY ...)[1:5] would collect and sort every hit first."""
+    return f"min_by({value}, {key}, {EXAMPLE_LIMIT})"
+
+
 class AuditView:
     """The derived tables of one audit (see audit/tables.py) plus the rules and metrics."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dedupaudit.checks.base import EVIDENCE_COLUMNS, EXAMPLE_LIMIT, SIDE_WORDS, AuditView, Check, Hit, both_fields, plural
+from dedupaudit.checks.base import EVIDENCE_COLUMNS, SIDE_WORDS, AuditView, Check, Hit, both_fields, first_examples, plural
 
 def _missing_ids(side: str):
     other = "pixel" if side == "capi" else "capi"
@@ -96,30 +96,38 @@ PLACEHOLDER_IDS = Check(
 )
 
 
+# Purchase event IDs used on `$min_orders` or more different orders.
+_REUSED = """
+    SELECT platform, event_id, count(*) AS orders, sum(events) AS events,
+           min(event_name) AS event_name, min(first_received) AS first_received
+    FROM (SELECT platform, event_id, link_key, count(*) AS events, min(event_name) AS event_name,
+                 min(received_time) AS first_received
+          FROM purchases WHERE event_id IS NOT NULL AND link_key IS NOT NULL
+          GROUP BY platform, event_id, link_key)
+    GROUP BY platform, event_id HAVING count(*) >= $min_orders
+"""
+
+
 def _find_reused(view: AuditView, options: dict):
-    rows = view.rows("""
-        SELECT platform, event_id, count(*) AS orders, sum(events) AS events,
-               min(event_name) AS event_name, min(first_received) AS first_received
-        FROM (SELECT platform, event_id, link_key, count(*) AS events, min(event_name) AS event_name,
-                     min(received_time) AS first_received
-              FROM purchases WHERE event_id IS NOT NULL AND link_key IS NOT NULL
-              GROUP BY platform, event_id, link_key)
-        GROUP BY platform, event_id HAVING count(*) >= $min_orders
-        ORDER BY platform, orders DESC, event_id""", {"min_orders": options["min_orders"]})
-    for platform in sorted({r["platform"] for r in rows}):
-        ids = [r for r in rows if r["platform"] == platform]
+    params = {"min_orders": options["min_orders"]}
+    rows = view.rows(f"""
+        SELECT platform, count(*) AS ids,
+               {first_examples("{'event_id': event_id, 'orders': orders, 'events': events, 'event_name': event_name, "
+                               "'first_received': first_received}", "(-orders, event_id)")} AS examples
+        FROM ({_REUSED}) GROUP BY platform ORDER BY platform""", params)
+    for r in rows:
+        platform, count, worst = r["platform"], r["ids"], r["examples"][0]
         rules = view.rules[platform]
-        worst = ids[0]
         yield Hit(
-            platform, "purchase", len(ids),
-            f"{plural(len(ids), 'event ID')} {'is' if len(ids) == 1 else 'are'} used on more than one order (the most: '{worst['event_id']}' on "
+            platform, "purchase", count,
+            f"{plural(count, 'event ID')} {'is' if count == 1 else 'are'} used on more than one order (the most: '{worst['event_id']}' on "
             f"{worst['orders']:,} orders). {rules.display_name} keeps one purchase per ID within its window, so real "
             f"purchases are dropped.",
             f"Make the ID unique per purchase: use the order ID (or a hash of it) in {both_fields(rules)}.",
-            [{"event_id": r["event_id"], "orders": r["orders"], "events": r["events"], "event_name": r["event_name"],
-              "first_received_time": r["first_received"].isoformat() + "Z"} for r in ids[:5]],
-            evidence=(f"SELECT {EVIDENCE_COLUMNS} FROM purchases WHERE platform = $p AND list_contains($ids, event_id) "
-                      "ORDER BY event_id, file, row", {"p": platform, "ids": [r["event_id"] for r in ids]}),
+            [{**{k: e[k] for k in ("event_id", "orders", "events", "event_name")},
+              "first_received_time": e["first_received"].isoformat() + "Z"} for e in r["examples"]],
+            evidence=(f"SELECT {EVIDENCE_COLUMNS} FROM purchases WHERE platform = $p AND event_id IN "
+                      f"(SELECT event_id FROM ({_REUSED}) WHERE platform = $p) ORDER BY event_id, file, row", {"p": platform, **params}),
         )
 
 
@@ -176,21 +184,24 @@ _NEAR_MISS = """
 
 
 def _find_near_misses(view: AuditView, options: dict):
-    rows = view.rows(_NEAR_MISS + " ORDER BY platform, link_key", {"min_len": options["min_length"]})
-    for platform in sorted({r["platform"] for r in rows}):
-        hits = [r for r in rows if r["platform"] == platform]
-        orders = len({r["link_key"] for r in hits})
-        kinds = sorted({r["difference"] for r in hits})
+    params = {"min_len": options["min_length"]}
+    rows = view.rows(f"""
+        SELECT platform, count(DISTINCT link_key) AS orders, list_sort(list(DISTINCT difference)) AS kinds,
+               {first_examples("{'order_id': order_id, 'pixel_event_id': pixel_event_id, 'capi_event_id': capi_event_id, "
+                               "'difference': difference}", "(link_key, pixel_event_id, capi_event_id)")} AS examples
+        FROM ({_NEAR_MISS}) GROUP BY platform ORDER BY platform""", params)
+    for r in rows:
+        platform, orders = r["platform"], r["orders"]
         rules = view.rules[platform]
         yield Hit(
             platform, "purchase", orders,
-            f"On {plural(orders, 'order')} the browser and server IDs differ only by {' / '.join(kinds)}. "
+            f"On {plural(orders, 'order')} the browser and server IDs differ only by {' / '.join(r['kinds'])}. "
             f"{rules.display_name} compares IDs exactly, so these never deduplicate.",
             f"Send the identical string on both sides: same case, no extra spaces, no prefix or suffix added by one "
             f"side (compare {both_fields(rules)}).",
-            [{k: r[k] for k in ("order_id", "pixel_event_id", "capi_event_id", "difference")} for r in hits[:5]],
-            evidence=(f"SELECT {EVIDENCE_COLUMNS} FROM purchases WHERE platform = $p AND list_contains($orders, link_key) "
-                      "ORDER BY link_key, file, row", {"p": platform, "orders": sorted({r["link_key"] for r in hits})}),
+            list(r["examples"]),
+            evidence=(f"SELECT {EVIDENCE_COLUMNS} FROM purchases WHERE platform = $p AND link_key IN "
+                      f"(SELECT link_key FROM ({_NEAR_MISS}) WHERE platform = $p) ORDER BY link_key, file, row", {"p": platform, **params}),
         )
 
 
@@ -218,10 +229,13 @@ _SPLIT_ORDERS = """
 
 
 def _find_split_orders(view: AuditView, options: dict):
+    # The engine's metrics already counted split orders (METRICS_SQL `scopes`): skip the same heavy join when there are none.
+    if not any(s.orders_in_several_scopes for s in view.metrics.values()):
+        return
     rows = view.rows(f"""
         WITH s AS ({_SPLIT_ORDERS})
         SELECT platform, count(*) AS orders, mode(counted_in) AS usual,
-               list({{'order_id': order_id, 'counted_in': counted_in, 'counted_events': counted_events}} ORDER BY link_key)[1:{EXAMPLE_LIMIT}] AS examples
+               {first_examples("{'order_id': order_id, 'counted_in': counted_in, 'counted_events': counted_events}", "link_key")} AS examples
         FROM s GROUP BY platform ORDER BY platform""")
     for r in rows:
         rules = view.rules[r["platform"]]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dedupaudit.checks.base import EVIDENCE_COLUMNS, SIDE_WORDS, AuditView, Check, Hit, plural
+from dedupaudit.checks.base import EVIDENCE_COLUMNS, SIDE_WORDS, AuditView, Check, Hit, first_examples, plural
 
 
 def _find_drift(view: AuditView, options: dict):
@@ -13,7 +13,7 @@ def _find_drift(view: AuditView, options: dict):
                    string_agg(DISTINCT p.event_name, ' + ' ORDER BY p.event_name) FILTER (WHERE p.source = 'capi') AS capi
             FROM purchases p SEMI JOIN (SELECT platform, link_key FROM order_checks WHERE event_name_drift) o USING (platform, link_key)
             GROUP BY p.platform, p.link_key)
-        GROUP BY ALL ORDER BY platform, n DESC, pixel, capi""")
+        GROUP BY platform, pixel, capi QUALIFY row_number() OVER (PARTITION BY platform ORDER BY n DESC, pixel, capi) = 1""")
     for platform, count, examples, evidence in view.order_hits("event_name_drift"):
         top = next(p for p in pairs if p["platform"] == platform)
         rules = view.rules[platform]
@@ -39,40 +39,48 @@ EVENT_NAME_DRIFT = Check(
     find=_find_drift,
 )
 
-def _names_evidence(platform: str, names: list[str]) -> tuple[str, dict]:
-    return (f"SELECT {EVIDENCE_COLUMNS} FROM audit_events WHERE platform = $p AND event_type IS NULL AND list_contains($names, event_name) "
-            "ORDER BY event_name, file, row", {"p": platform, "names": names})
-
-
 _CASE_VARIANT = """
     e.event_type IS NULL AND r.names_case_sensitive
     AND lower(e.event_name) IN (SELECT lower(t.name) FROM taxonomy t WHERE t.platform = e.platform)
 """
 
 
+def _names_evidence(platform: str, condition: str) -> tuple[str, dict]:
+    """Every untyped event of the platform whose name meets `condition` (on `e`, with its rules `r`)."""
+    return (f"SELECT {EVIDENCE_COLUMNS} FROM audit_events WHERE platform = $p AND event_type IS NULL AND event_name IN "
+            f"(SELECT e.event_name FROM audit_events e JOIN rules r USING (platform) WHERE e.platform = $p AND {condition}) "
+            "ORDER BY event_name, file, row", {"p": platform})
+
+
+def _name_groups(view: AuditView, select: str, joins: str, condition: str) -> list[dict]:
+    """Per platform: its events (n) and names (names) meeting `condition`, and the five biggest (platform, side, name) groups."""
+    return view.rows(f"""
+        WITH g AS (
+            SELECT e.platform, e.source AS side, e.event_name, count(*) AS events, {select}
+            FROM audit_events e JOIN rules r USING (platform) {joins}
+            WHERE {condition} GROUP BY ALL)
+        SELECT platform, sum(events) AS n, {first_examples("g", "(-events, event_name, side)")} AS top
+        FROM g GROUP BY platform ORDER BY platform""")
+
+
 def _find_case_drift(view: AuditView, options: dict):
-    rows = view.rows(f"""
-        SELECT e.platform, e.source, e.event_name, min(t.name) AS expected, count(*) AS n,
-               min(e.event_id) AS event_id, min(e.order_id) AS order_id, min(e.file) AS file, min(e.row) AS row
-        FROM audit_events e JOIN rules r USING (platform)
-        JOIN taxonomy t ON t.platform = e.platform AND lower(t.name) = lower(e.event_name)
-        WHERE {_CASE_VARIANT}
-        GROUP BY ALL ORDER BY e.platform, n DESC, e.event_name""")
-    for platform in sorted({r["platform"] for r in rows}):
-        variants = [r for r in rows if r["platform"] == platform]
+    rows = _name_groups(view, "min(t.name) AS expected, min(e.event_id) AS event_id, min(e.order_id) AS order_id, "
+                              "min(e.file) AS file, min(e.row) AS row",
+                        "JOIN taxonomy t ON t.platform = e.platform AND lower(t.name) = lower(e.event_name)", _CASE_VARIANT)
+    for r in rows:
+        platform, count, variants = r["platform"], r["n"], r["top"]
         rules = view.rules[platform]
-        count = sum(r["n"] for r in variants)
         first = variants[0]
         yield Hit(
             platform, None, count,
             f"{plural(count, 'event')} use a standard name in the wrong letter case (e.g. '{first['event_name']}' "
-            f"instead of '{first['expected']}' from the {SIDE_WORDS[first['source']]} side). {rules.display_name} names are "
+            f"instead of '{first['expected']}' from the {SIDE_WORDS[first['side']]} side). {rules.display_name} names are "
             f"case-sensitive: these are a different, custom event and never deduplicate against the standard one.",
-            f"Send exactly '{first['expected']}' on the {SIDE_WORDS[first['source']]} side.",
-            [{"side": r["source"], "event_name": r["event_name"], "expected": r["expected"], "events": r["n"],
-              "example_event_id": r["event_id"], "example_order_id": r["order_id"], "file": r["file"], "row": r["row"]}
-             for r in variants[:5]],
-            evidence=_names_evidence(platform, [r["event_name"] for r in variants]),
+            f"Send exactly '{first['expected']}' on the {SIDE_WORDS[first['side']]} side.",
+            [{"side": v["side"], "event_name": v["event_name"], "expected": v["expected"], "events": v["events"],
+              "example_event_id": v["event_id"], "example_order_id": v["order_id"], "file": v["file"], "row": v["row"]}
+             for v in variants],
+            evidence=_names_evidence(platform, _CASE_VARIANT),
         )
 
 
@@ -90,25 +98,21 @@ CASE_ONLY_NAME_DRIFT = Check(
 
 
 def _find_unknown(view: AuditView, options: dict):
-    rows = view.rows(f"""
-        SELECT e.platform, e.source, e.event_name, count(*) AS n, min(e.event_id) AS event_id, min(e.file) AS file, min(e.row) AS row
-        FROM audit_events e JOIN rules r USING (platform)
-        WHERE e.event_type IS NULL AND NOT ({_CASE_VARIANT})
-        GROUP BY ALL ORDER BY e.platform, n DESC, e.event_name""")
-    for platform in sorted({r["platform"] for r in rows}):
-        names = [r for r in rows if r["platform"] == platform]
+    unknown = f"e.event_type IS NULL AND NOT ({_CASE_VARIANT})"
+    rows = _name_groups(view, "min(e.event_id) AS event_id, min(e.file) AS file, min(e.row) AS row", "", unknown)
+    for r in rows:
+        platform, count, names = r["platform"], r["n"], r["top"]
         rules = view.rules[platform]
-        count = sum(r["n"] for r in names)
-        listed = ", ".join(f"'{r['event_name']}' ({r['n']:,})" for r in names[:3])
+        listed = ", ".join(f"'{n['event_name']}' ({n['events']:,})" for n in names[:3])
         yield Hit(
             platform, None, count,
             f"{plural(count, 'event')} use names that are not {rules.display_name} standard events: {listed}. "
             f"They are not counted as any standard conversion and this audit cannot check their deduplication.",
             f"If these are meant as a standard event, rename them to {rules.display_name}'s name for it "
             f"(see `dedupaudit` rule file {rules.platform}.yaml); if they are deliberate custom events, disable this check.",
-            [{"side": r["source"], "event_name": r["event_name"], "events": r["n"], "example_event_id": r["event_id"],
-              "file": r["file"], "row": r["row"]} for r in names[:5]],
-            evidence=_names_evidence(platform, [r["event_name"] for r in names]),
+            [{"side": n["side"], "event_name": n["event_name"], "events": n["events"], "example_event_id": n["event_id"],
+              "file": n["file"], "row": n["row"]} for n in names],
+            evidence=_names_evidence(platform, unknown),
         )
 
 

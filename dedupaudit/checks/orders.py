@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dedupaudit.checks.base import AuditView, Check, Hit, plural
+from dedupaudit.checks.base import AuditView, Check, Hit, first_examples, plural
 
 _CONFLICTS = """
     SELECT order_key, string_agg(DISTINCT coalesce(status, '(none)'), ', ' ORDER BY coalesce(status, '(none)')) AS statuses,
@@ -11,17 +11,19 @@ _CONFLICTS = """
 
 
 def _find_conflicts(view: AuditView, options: dict):
-    rows = view.rows(f"SELECT * FROM ({_CONFLICTS}) ORDER BY order_key")
-    if not rows:
+    r = view.rows(f"""
+        SELECT count(*) AS n, count(*) FILTER (WHERE any_real AND NOT all_real) AS counted,
+               {first_examples("{'order_id': order_key, 'statuses': statuses, 'rows': order_rows}", "order_key")} AS examples
+        FROM ({_CONFLICTS})""")[0]
+    if not r["n"]:
         return
-    counted = sum(1 for r in rows if r["any_real"] and not r["all_real"])
     yield Hit(
-        None, None, len(rows),
-        f"{plural(len(rows), 'order')} appear on several rows with different statuses (e.g. {rows[0]['statuses']}). "
-        f"An order counts as a real sale when any of its rows has a status that is not excluded; {counted:,} of them "
+        None, None, r["n"],
+        f"{plural(r['n'], 'order')} appear on several rows with different statuses (e.g. {r['examples'][0]['statuses']}). "
+        f"An order counts as a real sale when any of its rows has a status that is not excluded; {r['counted']:,} of them "
         "have both an excluded and a counted status, so whether they are real sales depends on which row is right.",
         "Export one row per order with its final status, or check these orders in the shop.",
-        [{"order_id": r["order_key"], "statuses": r["statuses"], "rows": r["order_rows"]} for r in rows[:5]],
+        list(r["examples"]),
         evidence=(f"SELECT file, row, order_id, created_at, status, value, currency FROM orders "
                   f"WHERE order_key IN (SELECT order_key FROM ({_CONFLICTS})) ORDER BY order_key, file, row", {}),
     )

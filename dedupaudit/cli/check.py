@@ -125,7 +125,7 @@ def check(
         _protect_inputs(paths, inputs, files, rejects, value("export_failures"),
                         [config_path, value("mapping_file"), value("baseline_file"), value("platform_reported")])
 
-        evidence = [] if value("export_failures") else None
+        export = _Export(Path(value("export_failures")), value("export_format", "csv")) if value("export_failures") else None
         with progress(not quiet) as step, Connection(value("memory_limit"), value("threads")) as connection:
             reading = lambda path: step(f"reading {clean(str(path))}")  # noqa: E731
             loaded = {
@@ -134,7 +134,7 @@ def check(
             }
             loaded["orders"] = load_orders(paths["orders"], zone, context, on_file=reading, connection=connection)
             step("auditing")
-            result = clean_tree(run_audit(loaded["pixel"], loaded["capi"], loaded["orders"], rules, settings, evidence, reported))
+            result = clean_tree(run_audit(loaded["pixel"], loaded["capi"], loaded["orders"], rules, settings, export, reported))
             regressed = False
             if tolerances is not None:
                 diff = compare(load_result(Path(value("baseline_file"))), json.loads(RENDERERS["json"](result)), tolerances,
@@ -146,8 +146,8 @@ def check(
             _write_reports(result, stdout_format, files, settings.fail_on, value, quiet)
             if rejects is not None:
                 _write_rejects(rejects, loaded)
-            if evidence is not None:
-                _export(Path(value("export_failures")), evidence, value("export_format", "csv"), quiet)
+            if export is not None and not quiet:
+                print(f"dedupaudit: wrote the rows behind {len(export.names)} findings to {clean(str(export.folder))}", file=sys.stderr)
         if strict:
             _fail_on_rejects(result)
         code = EXIT_FINDINGS if regressed else exit_code(result, settings.fail_on)
@@ -266,25 +266,27 @@ def _write_rejects(path: Path, loaded: dict[str, Loaded]) -> None:
     write_file(path, outputs.csv_text(table[["input", "file", "row", "source_ref", "reason", "value"]]), "--rejects")
 
 
-def _export(folder: Path, evidence: list, fmt: str, quiet: bool) -> None:
-    """One file per finding, named by code, check and platform, with the rows behind it (personal data redacted)."""
-    if fmt not in ("csv", "parquet"):
-        raise UserError(f"--export-format: '{fmt}' is not one of csv, parquet")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"--export-failures {folder}: cannot create the folder ({exc.strerror})") from exc
-    used: set[str] = set()
-    for finding, rows in evidence:
-        stem = "-".join(part for part in (finding.code, finding.name, finding.platform, finding.event) if part)
+class _Export:
+    """--export-failures: the audit hands each finding and a reader over its rows; one file per finding, named by
+    code, check and platform, streamed (personal data redacted). Format and folder are checked before anything is read."""
+
+    def __init__(self, folder: Path, fmt: str):
+        if fmt not in ("csv", "parquet"):
+            raise UserError(f"--export-format: '{fmt}' is not one of csv, parquet")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"--export-failures {folder}: cannot create the folder ({exc.strerror})") from exc
+        self.folder, self.fmt, self.names = folder, fmt, set()
+
+    def __call__(self, finding, rows) -> None:
+        stem = "-".join(clean(part) for part in (finding.code, finding.name, finding.platform, finding.event) if part)
         stem = re.sub(r"[^A-Za-z0-9_-]", "_", stem)[:120]  # no dots or separators: the name cannot leave the folder
         name, n = stem, 2
-        while name in used:
+        while name in self.names:
             name, n = f"{stem}-{n}", n + 1
-        used.add(name)
-        target = folder / f"{name}.{fmt}"
-        if target.resolve().parent != folder.resolve():  # cannot happen with the name above; a guard, not a hope
-            raise UserError(f"--export-failures: refusing to write {target} outside {folder}")
-        write_file(target, outputs.csv_text(rows) if fmt == "csv" else outputs.parquet_bytes(rows), "--export-failures")
-    if not quiet:
-        print(f"dedupaudit: wrote the rows behind {len(evidence)} findings to {clean(str(folder))}", file=sys.stderr)
+        self.names.add(name)
+        target = self.folder / f"{name}.{self.fmt}"
+        if target.resolve().parent != self.folder.resolve():  # cannot happen with the name above; a guard, not a hope
+            raise UserError(f"--export-failures: refusing to write {target} outside {self.folder}")
+        outputs.write_table(target, rows, self.fmt, "--export-failures")

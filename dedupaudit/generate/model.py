@@ -116,6 +116,19 @@ def event_type(name: str, rule: dict):
     return None
 
 
+def memoised(f):
+    """f(name, rule), remembered per rule: a shop repeats a handful of names millions of times."""
+    def cached(name, rule):
+        memo = rule.setdefault("memo", {})
+        if (f, name) not in memo:
+            memo[(f, name)] = f(name, rule)
+        return memo[(f, name)]
+    return cached
+
+
+name_key, event_type = memoised(name_key), memoised(event_type)
+
+
 def scope(e, rule) -> str:
     """What must match besides name and ID: Google's conversion action, Reddit's channel ('' elsewhere)."""
     sc = rule["scope"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 

@@ -4,7 +4,7 @@
     python benchmarks/run.py --events 1000000 --formats parquet     # one size, one format
 
 Per size, `dedupaudit generate` writes the shop once per format (the same seed: the same events; not
-timed), with truth.json up to --truth-up-to events (the model takes about a minute per million). Then
+timed), with truth.json up to --truth-up-to events (the model takes 1.5 to 2 minutes per million). Then
 each of these runs in a fresh process, timed from outside (wall clock, and that child's own peak memory
 from os.wait4): `dedupaudit check`; pyarrow reading the three files (the floor: parsing alone);
 benchmarks/handwritten.sql in DuckDB (what an analyst would write). The audit's per-platform purchase

@@ -27,7 +27,7 @@ def generate(
     rates: Path = typer.Option(None, "--rates", help="A YAML or JSON file of failure rates (0..1) over the defaults; "
                                                      "the README lists them.", show_default=False),
     truth: bool = typer.Option(True, "--truth/--no-truth", help="Compute truth.json with the reference model "
-                                                                "(plain Python: about 1.5 minutes per million events)."),
+                                                                "(plain Python: about 1.5 to 2 minutes per million events)."),
     force: bool = typer.Option(False, "--force", help="Write into OUTDIR even if it is not empty (replacing these files)."),
     debug: bool = typer.Option(False, "--debug", help="Show a traceback on errors."),
 ):

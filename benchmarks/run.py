@@ -1,11 +1,16 @@
-"""Benchmark `dedupaudit check` on generated shops of growing size; writes benchmarks/RESULTS.md.
+"""Benchmark `dedupaudit check` against its floor (pyarrow parsing) and a hand-written DuckDB query.
 
-    python benchmarks/run.py                      # 1M, 3M and 9M events, Parquet and CSV inputs
-    python benchmarks/run.py --events 1000000     # one size
+    python benchmarks/run.py                                        # 1M, 10M and 100M events, CSV and Parquet
+    python benchmarks/run.py --events 1000000 --formats parquet     # one size, one format
 
-Each size is generated once (not timed), then the real CLI runs in a fresh process per input format,
-timed from the outside (wall clock) with its peak memory, and the stages timed inside one
-in-process run (load, audit, render). Not part of the test suite: tests never depend on speed.
+Per size, `dedupaudit generate` writes the shop once per format (the same seed: the same events; not
+timed), with truth.json up to --truth-up-to events (the model takes 1.5 to 2 minutes per million). Then
+each of these runs in a fresh process, timed from outside (wall clock, and that child's own peak memory
+from os.wait4): `dedupaudit check`; pyarrow reading the three files (the floor: parsing alone);
+benchmarks/handwritten.sql in DuckDB (what an analyst would write). The audit's per-platform purchase
+conversions and real orders must equal the query's and truth.json's. The shop has every failure the
+query knows; placeholder IDs are left out (see handwritten.sql). Writes RESULTS.md and results.json;
+the previous results.json's profile is shown as "before".
 """
 
 from __future__ import annotations
@@ -14,136 +19,179 @@ import argparse
 import json
 import os
 import platform
+import pstats
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+import duckdb
+import pyarrow
 
 HERE = Path(__file__).resolve().parent
-PLATFORMS = {"meta": "Purchase", "tiktok": "Purchase", "snap": "PURCHASE", "google": "purchase"}
+REPO = HERE.parent
+sys.path.insert(0, str(REPO))
+from dedupaudit.generate.rates import DEFAULTS  # noqa: E402
+
+RATES = {**DEFAULTS, "placeholder_ids": 0.0}
+PLATFORMS = 4
+ENV = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+
+PARSE = """import sys, pyarrow.csv as csv, pyarrow.parquet as pq
+read = pq.read_table if sys.argv[2] == 'parquet' else csv.read_csv
+print(sum(read(f'{sys.argv[1]}/{n}.{sys.argv[2]}').num_rows for n in ('pixel', 'capi', 'orders')))"""
+QUERY = """import sys, json, duckdb
+reader = 'read_parquet' if sys.argv[3] == 'parquet' else 'read_csv'
+sql = open(sys.argv[1]).read().format(**{n: f"{reader}('{sys.argv[2]}/{n}.{sys.argv[3]}')" for n in ('pixel', 'capi', 'orders')})
+con = duckdb.connect()
+con.execute('SET enable_progress_bar = false')
+print(json.dumps(con.execute(sql).fetchall()))"""
 
 
-def generate(events: int, folder: Path, seed: int = 7) -> dict:
-    """A shop with realistic failure rates: ~8 purchase events per order (4 platforms x 2 paths)."""
-    rng = np.random.default_rng(seed)
-    orders = events // 8
-    start = np.datetime64("2026-10-01T00:00:00", "s")
-    created = start + rng.integers(0, 30 * 86400, orders).astype("timedelta64[s]")
-    order_ids = np.char.add("NW-", np.arange(1, orders + 1).astype(str))
-    pd.DataFrame({"order_id": order_ids, "created_at": created.astype("datetime64[us]"),
-                  "value": rng.integers(1000, 20000, orders) / 100, "currency": "EUR",
-                  "status": np.where(rng.random(orders) < 0.02, "cancelled", "paid")}).to_parquet(folder / "orders.parquet")
-    frames = {"pixel": [], "capi": []}
-    for name, event_name in PLATFORMS.items():
-        for side in ("pixel", "capi"):
-            keep = rng.random(orders) >= (0.06 if side == "pixel" else 0.01)
-            n = int(keep.sum())
-            ids = order_ids[keep].astype(object)
-            roll = rng.random(n)
-            ids = np.where(roll < 0.08, None, ids)  # missing IDs
-            if side == "pixel":
-                ids = np.where((roll >= 0.08) & (roll < 0.2), np.char.add("px-", np.arange(n).astype(str)).astype(object), ids)
-            delay = rng.integers(0, 600, n) if side == "capi" else np.zeros(n, dtype=int)
-            late = rng.random(n) < 0.01
-            t = created[keep] + delay.astype("timedelta64[s]")
-            frames[side].append(pd.DataFrame({
-                "platform": name, "event_name": event_name, "event_id": ids,
-                "event_time": t.astype("datetime64[us]"),
-                "received_time": (t + np.where(late, 3 * 86400, 0).astype("timedelta64[s]")).astype("datetime64[us]"),
-                "order_id": order_ids[keep], "value": 0.0, "currency": "EUR"}))
-    counts = {}
-    for side, parts in frames.items():
-        table = pd.concat(parts, ignore_index=True)
-        table.to_parquet(folder / f"{side}.parquet")
-        table.assign(event_time=table["event_time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                     received_time=table["received_time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(folder / f"{side}.csv", index=False)
-        counts[side] = len(table)
-    counts["orders"] = orders
-    return counts
+def events_per_order(rates: dict) -> float:
+    """Expected events per order: pixel purchase (and refire), server purchase, add-to-cart on both paths."""
+    return PLATFORMS * ((1 - rates["pixel_loss"]) * (1 + rates["refires"]) + (1 - rates["capi_loss"]) + 2 * rates["other_events"])
 
 
-def run_cli(folder: Path, fmt: str) -> dict:
-    """The real command in a fresh process: its wall time and its own peak memory (os.wait4 reports that child alone)."""
-    out = folder / f"result-{fmt}.json"
+def fresh(cmd: list, out: Path) -> dict:
+    """Run `cmd` in a fresh process: wall seconds, its peak RSS, exit code; stdout to `out`."""
     started = time.perf_counter()
-    with open(out, "w") as stdout:
-        child = subprocess.Popen([sys.executable, "-m", "dedupaudit", "check", "--pixel", folder / f"pixel.{fmt}",
-                                  "--capi", folder / f"capi.{fmt}", "--orders", folder / "orders.parquet",
-                                  "--format", "json", "--fail-on", "never", "--quiet"], stdout=stdout, stderr=subprocess.PIPE)
+    with open(out, "wb") as stdout, open(out.with_suffix(".stderr"), "wb") as stderr:
+        child = subprocess.Popen([str(c) for c in cmd], stdout=stdout, stderr=stderr, env=ENV)
         _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - started
-    if status != 0:
-        raise SystemExit(child.stderr.read().decode())
-    result = json.loads(out.read_text())
-    purchase = {p["platform"]: p["inflation_ratio"] for p in result["platforms"] if p["event"] == "purchase"}
-    return {"seconds": round(seconds, 2), "peak_rss_mib": round(usage.ru_maxrss / 1024), "inflation": purchase}
+    return {"seconds": round(time.perf_counter() - started, 2), "peak_mib": round(usage.ru_maxrss / 1024),
+            "exit": os.waitstatus_to_exitcode(status)}
 
 
-def stages(folder: Path) -> dict:
-    """Where the time goes, in-process on the Parquet inputs."""
-    from dedupaudit.audit.engine import run_audit
-    from dedupaudit.inputs.canonical import load_events, load_orders
-    from dedupaudit.inputs.timestamps import resolve_timezone
-    from dedupaudit.platforms.rules import load_rules
-    from dedupaudit.reports.json_report import render
-    from dedupaudit.settings import Settings
+def generate(folder: Path, orders: int, fmt: str, truth: bool) -> None:
+    """The shop in one format, unless this folder already holds it (generation is not what is measured)."""
+    params = {"orders": orders, "format": fmt, "rates": RATES, "truth": truth, "seed": 7}
+    marker = folder / "params.json"
+    if marker.exists() and json.loads(marker.read_text()) == params:
+        return
+    rates = folder.parent / "rates.json"
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    rates.write_text(json.dumps(RATES))
+    subprocess.run([sys.executable, "-m", "dedupaudit", "generate", folder, "--orders", str(orders), "--seed", "7",
+                    "--format", fmt, "--rates", rates, "--force", "--truth" if truth else "--no-truth"], check=True, env=ENV)
+    marker.write_text(json.dumps(params))
 
-    rules, utc, out = load_rules(), resolve_timezone("UTC"), {}
-    t = time.perf_counter()
-    pixel = load_events([folder / "pixel.parquet"], "pixel", utc, None, set(rules))
-    capi = load_events([folder / "capi.parquet"], "capi", utc, None, set(rules))
-    orders = load_orders([folder / "orders.parquet"], utc)
-    out["load"] = time.perf_counter() - t
-    t = time.perf_counter()
-    result = run_audit(pixel, capi, orders, rules, Settings())
-    out["audit"] = time.perf_counter() - t
-    t = time.perf_counter()
-    render(result)
-    out["render_json"] = time.perf_counter() - t
-    return {k: round(v, 2) for k, v in out.items()}
+
+def audit_cmd(folder: Path, fmt: str) -> list:
+    return [sys.executable, "-m", "dedupaudit", "check", "--pixel", folder / f"pixel.{fmt}", "--capi", folder / f"capi.{fmt}",
+            "--orders", folder / f"orders.{fmt}", "--format", "json", "--fail-on", "never", "--quiet"]
+
+
+def purchase_figures(platforms: list[dict]) -> dict:
+    return {e["platform"]: [e["reported_conversions"], e["orders"]] for e in platforms if e["event"] == "purchase"}
+
+
+def measure(folder: Path, fmt: str, truth_file: Path) -> dict:
+    runs = {"audit": fresh(audit_cmd(folder, fmt), folder / "audit.json"),
+            "sql": fresh([sys.executable, "-c", QUERY, HERE / "handwritten.sql", folder, fmt], folder / "sql.json"),
+            "pyarrow": fresh([sys.executable, "-c", PARSE, folder, fmt], folder / "parse.txt")}
+    figures = {}
+    if runs["audit"]["exit"] == 0:
+        figures["audit"] = purchase_figures(json.loads((folder / "audit.json").read_text())["platforms"])
+    if runs["sql"]["exit"] == 0:
+        figures["sql"] = {p: [n, orders] for p, n, orders, _ in json.loads((folder / "sql.json").read_text())}
+    if truth_file.exists():
+        figures["truth"] = purchase_figures(json.loads(truth_file.read_text())["platforms"])
+    for name, run in runs.items():
+        if run["exit"] != 0:
+            print(f"{folder}: {name} failed (exit {run['exit']}); its stderr is beside its output there", file=sys.stderr)
+    agree = len({json.dumps(f, sort_keys=True) for f in figures.values()}) == 1
+    assert agree, f"{folder}: the purchase figures differ: {figures}"
+    return {**runs, "figures": figures, "checked": sorted(figures)}
+
+
+def profile(folder: Path, fmt: str) -> list[str]:
+    """cProfile of one in-process `dedupaudit check`: the top entries by own time."""
+    out = folder / "check.prof"
+    subprocess.run([sys.executable, "-m", "cProfile", "-o", out, *audit_cmd(folder, fmt)[1:]],
+                   check=True, env=ENV, stdout=subprocess.DEVNULL)
+    stats = pstats.Stats(str(out))
+    total = stats.total_tt
+    rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:15]
+    lines = [f"total {total:.1f} s in-process ({fmt}, {folder.parent.name} events); top entries by own time:"]
+    for (file, line, name), (_, calls, own, cumulative, _) in rows:
+        where = name if file == "~" else f"{Path(file).parent.name}/{Path(file).name}:{line}({name})"
+        lines.append(f"{own:8.2f} s own {cumulative:8.2f} s cumulative {calls:>9,} calls  {where}")
+    return lines
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, nargs="*", default=[1_000_000, 3_000_000, 9_000_000])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, nargs="+", default=[1_000_000, 10_000_000, 100_000_000])
+    parser.add_argument("--formats", nargs="+", default=["csv", "parquet"], choices=["csv", "parquet"])
     parser.add_argument("--work", type=Path, default=Path("/tmp/dedupaudit-bench"))
+    parser.add_argument("--truth-up-to", type=int, default=10_000_000, help="compute truth.json up to this many events")
+    parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md", help="where RESULTS.md goes (results.json beside it)")
     args = parser.parse_args()
     rows = []
     for events in args.events:
-        folder = args.work / str(events)
-        folder.mkdir(parents=True, exist_ok=True)
-        counts = generate(events, folder)
-        row = {"events": counts["pixel"] + counts["capi"], **counts}
-        for fmt in ("parquet", "csv"):
-            row[fmt] = run_cli(folder, fmt)
-        row["stages"] = stages(folder)
+        orders = round(events / events_per_order(RATES))
+        truth_file = args.work / str(events) / args.formats[0] / "truth.json"
+        row = {"events_target": events, "orders": orders}
+        for i, fmt in enumerate(args.formats):
+            folder = args.work / str(events) / fmt
+            generate(folder, orders, fmt, truth=i == 0 and events <= args.truth_up_to)
+            row[fmt] = measure(folder, fmt, truth_file)
+        written = json.loads((args.work / str(events) / args.formats[0] / "audit.json").read_text())["inputs"] \
+            if row[args.formats[0]]["audit"]["exit"] == 0 else None
+        row["events"] = written["pixel"]["rows"] + written["capi"]["rows"] if written else None
         rows.append(row)
         print(json.dumps(row), flush=True)
-    write_results(rows)
+    smallest = args.work / str(min(args.events)) / args.formats[-1]
+    write_results(rows, args, profile(smallest, args.formats[-1]))
 
 
-def write_results(rows: list[dict]) -> None:
+def ratio(a, b) -> str:
+    return f"{a / b:.1f}x" if a and b else "-"
+
+
+def write_results(rows: list[dict], args, prof: list[str]) -> None:
+    results_json = args.results.with_name("results.json")
+    before = json.loads(results_json.read_text()) if results_json.exists() else None
+    before_prof = before.get("profile") if isinstance(before, dict) else None
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     lines = [
-        "# Benchmark results",
-        "",
-        f"Measured {time.strftime('%Y-%m-%d')} with `python benchmarks/run.py` on {os.cpu_count()} cores, "
-        f"{round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB, Python {platform.python_version()}. "
-        "Wall time and peak memory are of the whole `dedupaudit check` process (reading, audit, JSON report); "
-        "stages are timed in one in-process run on the Parquet inputs.",
-        "",
-        "| events | orders | Parquet: wall s | Parquet: peak MiB | CSV: wall s | CSV: peak MiB | load s | audit s | render s |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "# Benchmark results", "",
+        f"Measured {time.strftime('%Y-%m-%d')} with `python benchmarks/run.py` at commit {commit} on {os.cpu_count()} cores and "
+        f"{memory:.0f} GiB, Python {platform.python_version()}, pyarrow {pyarrow.__version__}, DuckDB {duckdb.__version__}. "
+        "Each figure is one fresh process, timed from outside: wall seconds and that process's peak memory. "
+        "**audit**: `dedupaudit check --format json` (reading, audit, report); **SQL**: `benchmarks/handwritten.sql` "
+        "in DuckDB straight from the files; **pyarrow**: reading the three files, nothing else (the floor).", "",
+        "Shop: `dedupaudit generate --seed 7` with the default rates and no placeholder IDs "
+        f"({', '.join(f'{k} {v}' for k, v in RATES.items())}). In every run the per-platform purchase conversions and "
+        "real orders of the audit equal the SQL's and truth.json's (the columns under *checked*).", "",
+        "| events | format | audit s | audit MiB | SQL s | SQL MiB | pyarrow s | pyarrow MiB | audit ÷ SQL | audit ÷ pyarrow | memory ÷ SQL's | checked |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
-        s = r["stages"]
-        lines.append(f"| {r['events']:,} | {r['orders']:,} | {r['parquet']['seconds']} | {r['parquet']['peak_rss_mib']:,} | "
-                     f"{r['csv']['seconds']} | {r['csv']['peak_rss_mib']:,} | {s['load']} | {s['audit']} | {s['render_json']} |")
-    lines += ["", "Raw figures: `results.json`.", ""]
-    (HERE / "RESULTS.md").write_text("\n".join(lines))
-    (HERE / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
+        for fmt in args.formats:
+            m = r[fmt]
+            a, s, p = (m[k] if m[k]["exit"] == 0 else {"seconds": None, "peak_mib": None} for k in ("audit", "sql", "pyarrow"))
+            lines.append(f"| {r['events'] or r['events_target']:,} | {fmt} | {a['seconds'] or 'failed'} | {a['peak_mib'] or '-'} | "
+                         f"{s['seconds'] or 'failed'} | {s['peak_mib'] or '-'} | {p['seconds'] or 'failed'} | {p['peak_mib'] or '-'} | "
+                         f"{ratio(a['seconds'], s['seconds'])} | {ratio(a['seconds'], p['seconds'])} | "
+                         f"{ratio(a['peak_mib'], s['peak_mib'])} | {' = '.join(m['checked'])} |")
+    first = rows[0]
+    lines += ["", f"Scaling: time at each size ÷ time at {first['events'] or first['events_target']:,} events "
+                  "(10x the events should be about 10x the time).", "",
+              "| events | format | audit | SQL |", "|---:|---|---:|---:|"]
+    for r in rows[1:]:
+        for fmt in args.formats:
+            lines.append(f"| {r['events'] or r['events_target']:,} | {fmt} | "
+                         f"{ratio(r[fmt]['audit']['seconds'] if r[fmt]['audit']['exit'] == 0 else None, first[fmt]['audit']['seconds'])} | "
+                         f"{ratio(r[fmt]['sql']['seconds'] if r[fmt]['sql']['exit'] == 0 else None, first[fmt]['sql']['seconds'])} |")
+    lines += ["", "## Profile", "", "This run:", "", "```", *prof, "```", ""]
+    if before_prof:
+        lines += ["Before (the previous results.json):", "", "```", *before_prof, "```", ""]
+    lines += ["Raw figures: `results.json`.", ""]
+    args.results.write_text("\n".join(lines))
+    results_json.write_text(json.dumps({"rows": rows, "profile": prof}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -69,6 +69,7 @@ def main(version: bool = typer.Option(False, "--version", callback=_version, is_
 from dedupaudit.cli import check, config_cmd, rules_cmd  # noqa: E402,F401  (each registers its commands on `app`)
 from dedupaudit.cli import formats, inspect  # noqa: E402,F401  (native input formats: `formats` and `inspect` commands)
 from dedupaudit.cli import diff  # noqa: E402,F401  (registers the command on `app`)
+from dedupaudit.cli import generate_cmd  # noqa: E402,F401  (registers `generate` on `app`)
 
 
 def run() -> None:

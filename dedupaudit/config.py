@@ -189,6 +189,8 @@ STARTER = """\
 # excluded_statuses: [test, cancelled, canceled, voided]   # orders that are not real sales
 # fail_on: error                 # exit 1 on findings at or above: error, warning, info, never
 # rules: rules/                  # your own platform rule files instead of the built-in ones
+# memory_limit: 60%              # most memory the audit uses before it spills to disk (e.g. 8GB)
+# threads: 2                     # threads the audit may use (default: all cores)
 
 # Reports to write on every run; the format comes from the extension (.json .md .html .xml).
 # outputs: [report.html, result.json]

@@ -2,9 +2,10 @@
 
 A rule file marks a value it cannot confirm (TikTok merging CompletePayment into Purchase, Meta's
 same-source deduplication, ...) and states its other reading. The dedup model (audit/tables.py) runs
-once more per other reading, over the same events_base table and for that platform only; then once
-with every reading that lowered the count and once with every reading that raised it, which gives
-the low and high ends of the range. Only the counts come back; no check runs again.
+once more per other reading, over the same events_base table and for that platform only (readings of
+different platforms share a run); then once with every reading that lowered the count and once with
+every reading that raised it, which gives the low and high ends of the range. Only the counts come
+back; no check runs again.
 """
 
 from __future__ import annotations
@@ -29,38 +30,44 @@ class Range:
 def ranges(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules],
            counted: dict[tuple[str, str], int]) -> dict[tuple[str, str], Range]:
     """(platform, event type) -> the range of reported conversions, for every entry of `counted` (the rule files' reading)."""
+    platforms = {p: r for p, r in sorted(rules.items()) if r.alternatives and any(q == p for q, _ in counted)}
+    alternatives = _counts_many(con, [(alt.rules, rule) for rule in platforms.values() for alt in rule.alternatives])
+    by_reading = {}
+    for rule in platforms.values():
+        by_reading[rule.platform] = {alt.rule: alternatives.pop(0) for alt in rule.alternatives}
+    ends_needed = {}  # (platform, readings moved together) -> None, filled by one batched run
+    for (platform, event_type), base in counted.items():
+        if platform in platforms:
+            for moved in _moved(by_reading[platform], event_type, base):
+                if len(moved) > 1:
+                    ends_needed[(platform, frozenset(moved))] = None
+    keys = list(ends_needed)
+    for key, counts in zip(keys, _counts_many(con, [(platforms[p].combined(sorted(m)), platforms[p]) for p, m in keys])):
+        ends_needed[key] = counts
     out = {}
-    for platform, rule in sorted(rules.items()):
-        types = sorted(t for p, t in counted if p == platform)
-        if not types or not rule.alternatives:
+    for (platform, event_type), base in counted.items():
+        if platform not in platforms:
             continue
-        by_reading = {alt.rule: _counts(con, alt.rules, rule) for alt in rule.alternatives}
-        combined: dict[frozenset, dict[str, int]] = {}
-        for event_type in types:
-            base = counted[(platform, event_type)]
-            alt_counts = {key: counts.get(event_type, 0) for key, counts in by_reading.items()}
-            ends = []
-            for moved in ([k for k, n in alt_counts.items() if n < base], [k for k, n in alt_counts.items() if n > base]):
-                if not moved:
-                    ends.append(base)
-                elif len(moved) == 1:
-                    ends.append(alt_counts[moved[0]])
-                else:
-                    key = frozenset(moved)
-                    if key not in combined:
-                        combined[key] = _counts(con, rule.combined(sorted(moved)), rule)
-                    ends.append(combined[key].get(event_type, 0))
-            unconfirmed = [{
-                "rule": alt.rule,
-                "statement": alt.reading,
-                "alternative": alt.other_reading,
-                "evidence": alt.status,
-                "source": rule.facts[alt.rule].get("source"),
-                "reported_if_true": base,
-                "reported_if_false": alt_counts[alt.rule],
-            } for alt in rule.alternatives if alt_counts[alt.rule] != base]
-            out[(platform, event_type)] = Range(min(ends + [base]), max(ends + [base]), unconfirmed)
-    return out
+        rule, alt_counts = platforms[platform], {k: c.get(event_type, 0) for k, c in by_reading[platform].items()}
+        ends = [alt_counts[m[0]] if len(m) == 1 else ends_needed[(platform, frozenset(m))].get(event_type, 0)
+                for m in _moved(by_reading[platform], event_type, base)]
+        unconfirmed = [{
+            "rule": alt.rule,
+            "statement": alt.reading,
+            "alternative": alt.other_reading,
+            "evidence": alt.status,
+            "source": rule.facts[alt.rule].get("source"),
+            "reported_if_true": base,
+            "reported_if_false": alt_counts[alt.rule],
+        } for alt in rule.alternatives if alt_counts[alt.rule] != base]
+        out[(platform, event_type)] = Range(min(ends + [base]), max(ends + [base]), unconfirmed)
+    return dict(sorted(out.items()))
+
+
+def _moved(by_reading: dict[str, dict[str, int]], event_type: str, base: int) -> list[list[str]]:
+    """The readings that lower the count, and those that raise it (each list only when not empty)."""
+    counts = {key: c.get(event_type, 0) for key, c in by_reading.items()}
+    return [m for m in ([k for k, n in counts.items() if n < base], [k for k, n in counts.items() if n > base]) if m]
 
 
 # What each stage of the model reads from the rules: a reading that leaves them as the rule files say
@@ -73,17 +80,42 @@ _NAMES_BY = ("names_case_sensitive", "merged_names", "events")
 _KEYS_BY = ("dedup_scope", "offline_after_hours", "dedup_window_hours", "same_source_dedup", "fallback")
 
 
-def _counts(con: duckdb.DuckDBPyConnection, rule: PlatformRules, default: PlatformRules) -> dict[str, int]:
-    """Reported conversions per event type of one platform under `rule`."""
-    same = lambda fields: all(getattr(rule, f) == getattr(default, f) for f in fields)  # noqa: E731
-    if same(_KEYS_BY) and _names_equivalent(con, rule, default):
-        # Only the naming differs, and on this shop's names it groups and types the events as before.
-        return dict(con.execute("SELECT event_type, count(*) FILTER (WHERE counts) FROM dedup WHERE platform = $p GROUP BY ALL",
-                                {"p": rule.platform}).fetchall())
-    reuse = tuple(stage for stage, fields in (("typed", _TYPED_BY), ("by_id", _BY_ID_BY)) if same(fields))
-    simulate(con, {rule.platform: rule}, _PREFIX, typed=f"{_PREFIX}typed", into=f"{_PREFIX}counts", reuse=reuse)
+def _counts_many(con: duckdb.DuckDBPyConnection, jobs: list[tuple[PlatformRules, PlatformRules]]) -> list[dict[str, int]]:
+    """Reported conversions per event type for each (reading, the rule files' reading) of one platform.
+
+    Readings of different platforms that can reuse the same stages of the first run share one run of
+    the model (its tables partition by platform), so ten readings cost a few passes, not ten."""
+    results: list[dict[str, int] | None] = [None] * len(jobs)
+    batches: dict[tuple, list[list[int]]] = {}
+    for i, (rule, default) in enumerate(jobs):
+        same = lambda fields: all(getattr(rule, f) == getattr(default, f) for f in fields)  # noqa: E731
+        if same(_KEYS_BY) and _names_equivalent(con, rule, default):
+            # Only the naming differs, and on this shop's names it groups and types the events as before.
+            results[i] = dict(con.execute("SELECT event_type, count(*) FILTER (WHERE counts) FROM dedup WHERE platform = $p GROUP BY ALL",
+                                          {"p": rule.platform}).fetchall())
+            continue
+        reuse = tuple(stage for stage, fields in (("typed", _TYPED_BY), ("by_id", _BY_ID_BY)) if same(fields))
+        groups = batches.setdefault(reuse, [])
+        free = next((g for g in groups if all(jobs[j][0].platform != rule.platform for j in g)), None)
+        if free is None:
+            groups.append(free := [])
+        free.append(i)
+    for reuse, groups in batches.items():
+        for group in groups:
+            counts = _run(con, {jobs[i][0].platform: jobs[i][0] for i in group}, reuse)
+            for i in group:
+                results[i] = counts.get(jobs[i][0].platform, {})
+    return results
+
+
+def _run(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], reuse: tuple[str, ...]) -> dict[str, dict[str, int]]:
+    simulate(con, rules, _PREFIX, typed=f"{_PREFIX}typed", into=f"{_PREFIX}counts", reuse=reuse)
     try:
-        return dict(con.execute(f"SELECT event_type, count(*) FILTER (WHERE counts) FROM {_PREFIX}counts GROUP BY ALL").fetchall())
+        out: dict[str, dict[str, int]] = {}
+        for platform, event_type, n in con.execute(
+                f"SELECT platform, event_type, count(*) FILTER (WHERE counts) FROM {_PREFIX}counts GROUP BY ALL").fetchall():
+            out.setdefault(platform, {})[event_type] = n
+        return out
     finally:
         for name in ("typed", "by_id"):
             con.execute(f"DROP {'VIEW' if name in reuse else 'TABLE'} IF EXISTS {_PREFIX}{name}")

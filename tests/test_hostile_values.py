@@ -58,7 +58,7 @@ def test_dates_outside_2000_to_tomorrow_are_rejected_with_a_reason(tmp_path):
     assert data["inputs"]["pixel"]["rejected_reasons"] == {"event_time is before 2000": 2, "event_time is more than a day after this run": 2}
     assert data["inputs"]["orders"]["rejected_reasons"] == {"created_at is before 2000": 1}
     assert data["inputs"]["pixel"]["per_file"][0] == {"file": str(pixel), "rows": 6, "used": 2, "rejected": 4,
-                                                     "rejected_reasons": data["inputs"]["pixel"]["rejected_reasons"]}
+                                                     "rejected_reasons": data["inputs"]["pixel"]["rejected_reasons"], "encoding": "utf-8"}
 
 
 def test_conflicting_order_statuses_are_reported(tmp_path):

@@ -34,6 +34,7 @@ class Read:
     label: str  # what the file was recognised as, in words
     sources: dict[str, str] = field(default_factory=dict)  # canonical column -> where its values came from
     notes: list[str] = field(default_factory=list)  # counts and decisions worth telling the user
+    text: object | None = None  # inputs.textfile.Text: the file's encoding and delimiter
 
 
 class Rows:

@@ -121,4 +121,4 @@ def test_a_value_over_the_size_limit_is_a_rejected_line(tmp_path, monkeypatch):
     path.write_text("platform,event_name,event_id,event_time\n\nmeta,Purchase,a1,2026-10-05T10:00:00Z\n"
                     f"meta,Purchase,{'x' * (3 * 2**20)},2026-10-05T10:00:00Z\nmeta,Purchase,a3,2026-10-05T10:00:00Z\n")
     table = files.read_table(path)
-    assert table.row.tolist() == [3, 5] and table.broken == [(4, "value longer than 2 MB")]
+    assert table.row.tolist() == [3, 5] and table.broken == [(4, "line longer than 2 MB")]

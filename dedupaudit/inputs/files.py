@@ -319,13 +319,21 @@ def _read_csv_arrow(data: bytes, delimiter: str, header: list[str]) -> tuple[pa.
     return table, broken
 
 
-MAX_FIELD_BYTES = 64 * 1024 * 1024  # a longer value is a rejected line, not a crash
+MAX_FIELD_BYTES = 64 * 1024 * 1024  # a longer line (or value) is a rejected line, not a crash; README "Inputs"
 MAX_RECORD_LINES = 10_000  # a quoted value running over more lines is an unbalanced quote
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 
 
 class _TooManyLines(Exception):
     pass
+
+
+class _TooLong(Exception):
+    pass
+
+
+def _too_long(line: str) -> bool:
+    return len(line) > MAX_FIELD_BYTES // 4 and len(line.encode("utf-8")) > MAX_FIELD_BYTES
 
 
 def _read_csv_exact(path: Path, text: str, delimiter: str, width: int) -> RawTable:
@@ -364,6 +372,8 @@ def _records(lines: list[str], delimiter: str, width: int):
             for k in range(begin, n):
                 if k - state["start"] >= MAX_RECORD_LINES:
                     raise _TooManyLines
+                if _too_long(lines[k]):
+                    raise _TooLong
                 yield lines[k]
 
         reader = csv.reader(feed(i), delimiter=delimiter, strict=True)
@@ -380,10 +390,11 @@ def _records(lines: list[str], delimiter: str, width: int):
                 yield first + 1, fields, None
             else:
                 return
-        except (csv.Error, _TooManyLines) as exc:
+        except (csv.Error, _TooManyLines, _TooLong) as exc:
             first = state["start"]
             message = str(exc)
-            reason = (f"value longer than {MAX_FIELD_BYTES // 2**20} MB" if "field limit" in message
+            reason = (f"line longer than {MAX_FIELD_BYTES // 2**20} MB" if isinstance(exc, _TooLong)
+                      else f"value longer than {MAX_FIELD_BYTES // 2**20} MB" if "field limit" in message
                       else "unbalanced quote: the quoted value never ends" if not message or "end of data" in message
                       else f"broken quoting ({message})")
             yield first + 1, None, reason

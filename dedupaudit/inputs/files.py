@@ -42,6 +42,7 @@ class RawTable:
     frame: pd.DataFrame
     row: pd.Series
     broken: list[tuple] = field(default_factory=list)  # (line, reason) or (line, reason, where in the line) of unreadable lines
+    numeric: dict[str, pd.Series] = field(default_factory=dict)  # ID column already written as text -> which were integer-valued floats
 
 
 @dataclass
@@ -178,10 +179,12 @@ def scan_frame(connection, raw: RawTable) -> Scan:
     for number, name in enumerate(list(frame.columns)):
         column = frame[name]
         canonical = name.strip().lower()
-        if canonical in ("event_id", "order_id") and pd.api.types.is_object_dtype(column):
+        if canonical in ("event_id", "order_id") and (pd.api.types.is_object_dtype(column) or name in raw.numeric):
             frame[name], was_number = id_text(column)
+            if name in raw.numeric:  # a native reader wrote 1001.0 as "1001" and said so
+                was_number = was_number.to_numpy(dtype=bool) | raw.numeric[name].to_numpy(dtype=bool)
             numeric[name] = f"__numeric_{number}"
-            frame[numeric[name]] = was_number.astype(bool).to_numpy()
+            frame[numeric[name]] = np.asarray(was_number, dtype=bool)
         elif pd.api.types.is_object_dtype(column):
             frame[name] = _as_text(column)
     columns = [c for c in frame.columns if not c.startswith("__numeric_")]

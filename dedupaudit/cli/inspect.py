@@ -1,6 +1,7 @@
 """`dedupaudit inspect FILE...`: what each input file was recognised as, and what the audit would read from it.
 
-For every file: the detected format (or the one forced), the side it belongs to, how many rows or
+For every file: the detected format (or the one forced), its text encoding and CSV delimiter (as
+detected, or as --encoding / --delimiter say), the side it belongs to, how many rows or
 events it yields per platform (and how many are test traffic, refused, or rejected), which canonical
 column came from where, how order IDs were normalised, and the first canonical rows. Exit 2 when a
 file cannot be recognised or read, with the reason on stderr; the other files are still shown.

@@ -56,7 +56,6 @@ class Text:
     encoding: str | None  # "utf-8", "utf-8-bom", "utf-16-le", "utf-16-be", "cp1252", a name given with --encoding; None: binary
     delimiter: str | None = None
     copy: Path | None = None
-    given: bool = False  # the encoding came from --encoding / the config, not detection
 
     @staticmethod
     def of(path) -> "Text | None":
@@ -85,9 +84,7 @@ def check_encoding(name: str | None, option: str = "--encoding") -> str | None:
         codec = codecs.lookup(name).name
     except LookupError:
         raise UserError(f"{option}: '{name}' is not a known encoding (e.g. utf-8, utf-16, cp1252, latin-1)") from None
-    if codec in ("utf-8", "utf-8-sig"):
-        return "utf-8"
-    return {"utf-16": "utf-16", "utf-16-le": "utf-16-le", "utf-16-be": "utf-16-be", "cp1252": _CP1252}.get(codec, codec)
+    return "utf-8" if codec in ("utf-8", "utf-8-sig") else codec  # codecs' own spelling: utf-16-le, cp1252, iso8859-1
 
 
 def check_delimiter(name: str | None, option: str = "--delimiter") -> str | None:
@@ -113,7 +110,7 @@ def opened(path: Path, kind: str | None, encoding: str | None = None, delimiter:
     if kind in ("csv", "tsv"):
         sample = head.decode("utf-8-sig", errors="ignore") if copy is None else _read_copy_head(copy)
         delimiter = delimiter or ("\t" if kind == "tsv" else sniff_delimiter(sample))
-    text = Text(found, delimiter if kind in ("csv", "tsv") else None, copy, encoding is not None)
+    text = Text(found, delimiter if kind in ("csv", "tsv") else None, copy)
     _OPEN[key] = text
     try:
         yield text
@@ -162,11 +159,8 @@ def sniff_encoding(head: bytes) -> str:
 
 
 def _decoder(encoding: str):
-    """An incremental decoder; UTF-16 drops its byte order mark, CP-1252 falls back to Latin-1."""
-    if encoding == _CP1252:
-        return codecs.getincrementaldecoder("cp1252")(errors="dedupaudit-latin1")
-    name = {"utf-16-le": "utf-16-le", "utf-16-be": "utf-16-be"}.get(encoding, encoding)
-    return codecs.getincrementaldecoder(name)(errors="strict")
+    """An incremental decoder; CP-1252 falls back to Latin-1 for the bytes it leaves undefined."""
+    return codecs.getincrementaldecoder(encoding)(errors="dedupaudit-latin1" if encoding == _CP1252 else "strict")
 
 
 def _transcode(path: Path, encoding: str, folder: str | None) -> Path:
@@ -175,15 +169,14 @@ def _transcode(path: Path, encoding: str, folder: str | None) -> Path:
 
     decoder = _decoder(encoding)
     handle, name = tempfile.mkstemp(prefix="utf8-", suffix=".txt", dir=folder)
-    copy, offset, first = Path(name), 0, True
+    copy, offset, started = Path(name), 0, False
     try:
         with os.fdopen(handle, "wb") as out, pa.input_stream(str(path), compression=COMPRESSIONS.get(path.suffix.lower())) as stream:
             while True:
                 block = stream.read(_CHUNK)
                 text = decoder.decode(block, final=not block)
-                if first and text.startswith("\ufeff"):
-                    text, first = text[1:], False
-                first = first and not text
+                if text and not started:  # utf-16-le/-be keep a byte order mark as U+FEFF: not part of the header
+                    text, started = text.removeprefix("\ufeff"), True
                 out.write(text.encode("utf-8"))
                 offset += len(block)
                 if not block:

@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
-from dedupaudit.inputs.native import EVENT_COLUMNS, Read, Rows, cell, text
+from dedupaudit.inputs.native import EVENT_COLUMNS, Read, Rows, cell
 from dedupaudit.inputs.native.capi_logs import url_matches
 from dedupaudit.inputs.native.paths import Malformed, field, filled, list_at, param, param_field
 from dedupaudit.platforms.rules import BrowserFormat, FieldSpec, PlatformRules

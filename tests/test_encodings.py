@@ -264,3 +264,17 @@ def test_float_ids_in_a_har_capture_are_the_ids_they_stand_for(tmp_path):
     loaded = load_events([path], "pixel", timezone.utc, None, KNOWN)
     assert loaded.frame[["event_id", "order_id"]].values.tolist() == [["1001", "1001"]]
     assert loaded.numeric_ids == 2
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be ", "cp1252"])
+def test_json_inputs_in_other_encodings(tmp_path, encoding):
+    records = [{"platform": "meta", "event_name": "Purchase", "event_id": "é€1", "event_time": "2026-10-05T10:00:00Z"}]
+    utf8, other = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    utf8.write_text(json.dumps(records[0], ensure_ascii=False) + "\n", encoding="utf-8")
+    other.write_bytes(ENCODINGS[encoding](utf8.read_text(encoding="utf-8")))
+    assert _seen(_load(other)) == _seen(_load(utf8))
+    assert _load(other).per_file()[0]["encoding"] == encoding.strip()
+    log = tmp_path / "capi.jsonl"  # a native CAPI log: detection reads the transcoded copy too
+    log.write_bytes(ENCODINGS[encoding](json.dumps(META, ensure_ascii=False) + "\n"))
+    loaded = load_events([log], "capi", timezone.utc, None, KNOWN)
+    assert loaded.used == 1 and loaded.frame["event_id"].tolist() == [META["data"][0]["event_id"]]

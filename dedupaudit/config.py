@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 from dedupaudit import yamlfile
 from dedupaudit.errors import UserError
+from dedupaudit.inputs.textfile import check_delimiter, check_encoding
 from dedupaudit.settings import DEFAULT_EXCLUDED_STATUSES, FAIL_ON, Settings
 
 CONFIG_NAME = "dedupaudit.yaml"
@@ -41,6 +42,14 @@ def _str(v):
 
 def _str_list(v):
     return isinstance(v, list) and all(_str(x) for x in v)
+
+
+def _accepted(check, v) -> bool:
+    try:
+        check(v)
+        return True
+    except UserError:
+        return False
 
 
 def _number(v):
@@ -69,6 +78,8 @@ KEYS: dict[str, Key] = {
     "platform_reported": Key("a file path", _str, path=True),  # what the platforms' dashboards show (CSV)
     "memory_limit": Key("a size such as 8GB or 50%", lambda v: isinstance(v, (str, int)) and not isinstance(v, bool)),  # before spilling to disk
     "threads": Key("a whole number of at least 1", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1),
+    "encoding": Key("an encoding name such as utf-8, utf-16 or cp1252", lambda v: _str(v) and _accepted(check_encoding, v)),  # of every text input; default: detected per file
+    "delimiter": Key("comma, semicolon, tab, pipe or one character", lambda v: _str(v) and _accepted(check_delimiter, v)),  # of CSV/TSV inputs; default: sniffed per file
     "formats.pixel": Key("a format name", _str),  # read pixel files as this format (see `dedupaudit formats`)
     "formats.capi": Key("a format name", _str),
     "formats.orders": Key("a format name", _str),

@@ -105,7 +105,8 @@ def test_output_file_and_rejects_file(tmp_path):
                                        "rejected_reasons": {"event_time is not a timestamp": 1}, "outside_period": 0,
                                        "normalised_order_ids": 0, "numeric_ids": 0,
                                        "per_file": [{"file": str(pixel), "rows": 2, "used": 1, "rejected": 1,
-                                                     "rejected_reasons": {"event_time is not a timestamp": 1}}]}
+                                                     "rejected_reasons": {"event_time is not a timestamp": 1},
+                                                     "encoding": "utf-8"}]}
     rejects = (tmp_path / "rejects.csv").read_text().splitlines()
     assert rejects[0] == "input,file,row,source_ref,reason,value"
     assert rejects[1].endswith(",2,,event_time is not a timestamp,not-a-date")

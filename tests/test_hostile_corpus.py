@@ -61,6 +61,9 @@ def test_hostile_file(case, tmp_path):
     assert (entry["rows"], entry["used"], entry["rejected_reasons"]) == (case["rows"], case["used"], case.get("rejected", {}))
     assert entry["rows"] == entry["used"] + entry["rejected"] == entry["used"] + sum(entry["rejected_reasons"].values())
     assert summary["numeric_ids"] == case.get("numeric_ids", 0)
+    for key in ("encoding", "delimiter"):  # how the file's text was read, when the case says
+        if key in case:
+            assert entry.get(key) == case[key]
     with open(tmp_path / "out" / "rejects.csv", newline="") as handle:
         lines = [int(r["row"]) for r in csv.DictReader(handle) if r["file"] == str(path)]
     assert lines == case.get("reject_lines", [])

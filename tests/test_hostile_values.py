@@ -58,7 +58,7 @@ def test_dates_outside_2000_to_tomorrow_are_rejected_with_a_reason(tmp_path):
     assert data["inputs"]["pixel"]["rejected_reasons"] == {"event_time is before 2000": 2, "event_time is more than a day after this run": 2}
     assert data["inputs"]["orders"]["rejected_reasons"] == {"created_at is before 2000": 1}
     assert data["inputs"]["pixel"]["per_file"][0] == {"file": str(pixel), "rows": 6, "used": 2, "rejected": 4,
-                                                     "rejected_reasons": data["inputs"]["pixel"]["rejected_reasons"]}
+                                                     "rejected_reasons": data["inputs"]["pixel"]["rejected_reasons"], "encoding": "utf-8"}
 
 
 def test_conflicting_order_statuses_are_reported(tmp_path):
@@ -121,4 +121,4 @@ def test_a_value_over_the_size_limit_is_a_rejected_line(tmp_path, monkeypatch):
     path.write_text("platform,event_name,event_id,event_time\n\nmeta,Purchase,a1,2026-10-05T10:00:00Z\n"
                     f"meta,Purchase,{'x' * (3 * 2**20)},2026-10-05T10:00:00Z\nmeta,Purchase,a3,2026-10-05T10:00:00Z\n")
     table = files.read_table(path)
-    assert table.row.tolist() == [3, 5] and table.broken == [(4, "value longer than 2 MB")]
+    assert table.row.tolist() == [3, 5] and table.broken == [(4, "line longer than 2 MB")]

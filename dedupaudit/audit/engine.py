@@ -145,7 +145,7 @@ def _shared_connection(*loaded: Loaded) -> tuple[Connection, bool]:
 
 def _copy(loaded: Loaded, connection: Connection) -> Loaded:
     """The same loaded input on another connection (through Arrow, in input order)."""
-    copy = Loaded(connection, connection.name("copied"), connection.name("copied_unreadable"), loaded.columns, loaded.files)
+    copy = Loaded(connection, connection.name("copied"), connection.name("copied_unreadable"), loaded.columns, loaded.files, loaded.texts)
     for source, target in ((loaded.table, copy.table), (loaded.broken, copy.broken)):
         connection.con.register("copy_in", loaded.con.sql(f"SELECT * FROM {source} ORDER BY rowid").to_arrow_table())
         connection.con.execute(f"CREATE TEMP TABLE {target} AS SELECT * FROM copy_in")

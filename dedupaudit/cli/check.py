@@ -24,6 +24,7 @@ from dedupaudit.inputs.detect import ReadContext, check_format
 from dedupaudit.inputs.mapping import load_mapping_file, parse_mapping
 from dedupaudit.inputs.platform_reported import load_platform_reported
 from dedupaudit.inputs.files import expand_paths
+from dedupaudit.inputs.textfile import check_delimiter, check_encoding
 from dedupaudit.inputs.timestamps import resolve_timezone
 from dedupaudit.platforms.rules import load_rules
 from dedupaudit.privacy import clean, clean_tree
@@ -76,6 +77,10 @@ def check(
     export_failures: Path = typer.Option(None, "--export-failures", show_default=False,
                                          help="Write the events behind each finding to this folder, one file per finding."),
     export_format: str = typer.Option(None, "--export-format", help="csv or parquet, for --export-failures. \\[default: csv]", show_default=False),
+    encoding: str = typer.Option(None, "--encoding", show_default=False,
+                                 help="Encoding of the text inputs, e.g. utf-8, utf-16, cp1252, latin-1. \\[default: detected per file]"),
+    delimiter: str = typer.Option(None, "--delimiter", show_default=False,
+                                  help="Delimiter of the CSV/TSV inputs: comma, semicolon, tab, pipe or one character. \\[default: sniffed per file]"),
     memory_limit: str = typer.Option(None, "--memory-limit", show_default=False,
                                      help="Most memory the audit may use before it spills to disk, e.g. 8GB or 50%. \\[default: 60% of this machine]"),
     threads: int = typer.Option(None, "--threads", show_default=False, help="Threads the audit may use. \\[default: all cores]"),
@@ -96,7 +101,8 @@ def check(
             until=until, exclude_statuses=exclude_statuses, output_format=output_format, output=output, title=title,
             client=client, fail_on=fail_on, baseline=baseline, mapping=mapping, pixel_format=pixel_format,
             capi_format=capi_format, orders_format=orders_format, export_failures=export_failures, export_format=export_format,
-            platform_reported=platform_reported, memory_limit=memory_limit, threads=threads)
+            platform_reported=platform_reported, memory_limit=memory_limit, threads=threads, encoding=encoding,
+            delimiter=delimiter)
         merged = config.merge(config.DEFAULTS, config.load_file(config_path) if config_path else {}, cli_layer)
         settings = config.settings_from(merged)
         value = lambda key, default=None: config.value(merged, key, default)  # noqa: E731
@@ -114,7 +120,9 @@ def check(
         if default_platform and default_platform.strip().lower() not in rules:
             raise UserError(f"--platform {default_platform}: no rule file for this platform (known: {', '.join(sorted(rules))})")
         context = ReadContext(rules=rules, mapping=_mapping(merged), formats={
-            side: value(f"formats.{side}") for side in ("pixel", "capi", "orders") if value(f"formats.{side}")})
+            side: value(f"formats.{side}") for side in ("pixel", "capi", "orders") if value(f"formats.{side}")},
+            encoding=check_encoding(value("encoding"), _source(merged, "encoding")),
+            delimiter=check_delimiter(value("delimiter"), _source(merged, "delimiter")))
         for side, name in context.formats.items():
             check_format(name, side, rules, _source(merged, f"formats.{side}"))
         inputs = {side: value(f"inputs.{side}", []) for side in ("pixel", "capi", "orders")}
@@ -167,7 +175,8 @@ def _cli_layer(**args) -> config.Layer:
         put(f"inputs.{side}", list(args[side]), f"--{side}")
     put("platform", args["platform"], "--platform")
     put("rules", str(args["rules_dir"]) if args["rules_dir"] else None, "--rules")
-    for key in ("timezone", "since", "until", "title", "client", "fail_on", "export_format", "memory_limit", "threads"):
+    for key in ("timezone", "since", "until", "title", "client", "fail_on", "export_format", "memory_limit", "threads",
+                "encoding", "delimiter"):
         put(key, args[key], "--" + key.replace("_", "-"))
     if args["exclude_statuses"] is not None:
         layer["excluded_statuses"] = ([s for s in args["exclude_statuses"].split(",") if s.strip()], "--exclude-statuses")

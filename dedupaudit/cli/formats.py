@@ -16,6 +16,7 @@ import typer
 from dedupaudit.cli.main import app, user_errors
 from dedupaudit.errors import UserError
 from dedupaudit.inputs.native.formats import GENERIC_FORMATS
+from dedupaudit.inputs.textfile import TEXT_RULES
 from dedupaudit.platforms.rules import PlatformRules, load_rules, unconfirmed_facts
 
 
@@ -80,7 +81,7 @@ def describe_formats(rules: dict[str, PlatformRules]) -> dict:
                 else "a platform column or the platform in the file name",
                 "columns": {c: f.describe() for c, f in native.log.fields.items()},
             })
-    return {"generic": generic, "platform": platform}
+    return {"generic": generic, "platform": platform, "text": list(TEXT_RULES)}
 
 
 def _source(facts: dict) -> str | None:
@@ -91,7 +92,8 @@ def _source(facts: dict) -> str | None:
 
 def _text(listing: dict) -> str:
     out = ["Input formats. Force one with --pixel-format / --capi-format / --orders-format (dedupaudit check),",
-           "--read-as (dedupaudit inspect) or `format:` in a mapping; otherwise each file is detected.", ""]
+           "--read-as (dedupaudit inspect) or `format:` in a mapping; otherwise each file is detected.", "",
+           *TEXT_RULES, ""]
     for f in listing["generic"]:
         out.append(f"{f['format']:<20} {', '.join(f['sides'])}")
         out.append(f"    {f['label']}")

@@ -1,6 +1,7 @@
 """`dedupaudit inspect FILE...`: what each input file was recognised as, and what the audit would read from it.
 
-For every file: the detected format (or the one forced), the side it belongs to, how many rows or
+For every file: the detected format (or the one forced), its text encoding and CSV delimiter (as
+detected, or as --encoding / --delimiter say), the side it belongs to, how many rows or
 events it yields per platform (and how many are test traffic, refused, or rejected), which canonical
 column came from where, how order IDs were normalised, and the first canonical rows. Exit 2 when a
 file cannot be recognised or read, with the reason on stderr; the other files are still shown.
@@ -21,6 +22,7 @@ from dedupaudit.inputs.canonical import load_events, load_orders, order_key
 from dedupaudit.inputs.detect import ReadContext, check_format, describe_input, format_sides
 from dedupaudit.inputs.files import expand_paths
 from dedupaudit.inputs.mapping import load_mapping_file
+from dedupaudit.inputs.textfile import check_delimiter, check_encoding
 from dedupaudit.inputs.timestamps import resolve_timezone
 from dedupaudit.platforms.rules import load_rules
 from dedupaudit.privacy import clean_tree, one_line
@@ -40,6 +42,10 @@ def inspect(
     timezone: str = typer.Option("UTC", "--timezone", help="Time zone of timestamps written without an offset."),
     rows: int = typer.Option(5, "--rows", min=0, help="How many canonical rows to show per file."),
     output_format: str = typer.Option("text", "--format", "-f", help="text or json."),
+    encoding: str = typer.Option(None, "--encoding", help="Encoding of text files (utf-8, utf-16, cp1252, ...). \\[default: detected per file]",
+                                 show_default=False),
+    delimiter: str = typer.Option(None, "--delimiter", help="Delimiter of CSV/TSV files (comma, semicolon, tab, pipe). \\[default: sniffed]",
+                                  show_default=False),
     debug: bool = typer.Option(False, "--debug", help="Show a traceback on errors."),
 ):
     """Say what each file is, what the audit reads from it, and show its first canonical rows."""
@@ -51,7 +57,8 @@ def inspect(
             raise UserError(f"--format: '{output_format}' is not one of text, json")
         rules = load_rules(rules_dir)
         zone = resolve_timezone(timezone)
-        context = ReadContext(rules=rules, mapping=load_mapping_file(mapping) if mapping else None)
+        context = ReadContext(rules=rules, mapping=load_mapping_file(mapping) if mapping else None,
+                              encoding=check_encoding(encoding), delimiter=check_delimiter(delimiter))
         fixed_side = None if side == "auto" else side
         if read_as:
             check_format(read_as, fixed_side, rules, "--read-as")
@@ -78,15 +85,19 @@ def _inspect_file(path: Path, side: str | None, read_as: str | None, context: Re
     formats = {s: read_as for s in ("pixel", "capi", "orders")} if read_as else {}
     sides = format_sides(context.rules)
     probe_side = side or (_only_side(sides.get(read_as)) if read_as else None)
-    context = ReadContext(rules=context.rules, mapping=context.mapping, formats=formats)
+    context = ReadContext(rules=context.rules, mapping=context.mapping, formats=formats, encoding=context.encoding,
+                          delimiter=context.delimiter)
     read = describe_input(path, probe_side, context)
     frame = read.table.frame
     side = side or probe_side or SIDE_OF.get(read.format) or _only_side(sides.get(read.format)) or _table_side(frame)
     report = {
         "file": str(path), "format": read.format, "label": read.label, "side": side,
+        **(read.text.describe() if read.text else {"encoding": None}),
         "rows": int(len(frame)), "unreadable": len(read.table.broken),
         "sources": read.sources, "notes": list(read.notes),
     }
+    if report.get("delimiter") == "semicolon":
+        report["notes"].append("separated by semicolons: a value with a decimal comma (12,50; 1.234,50) is read as 12.5 / 1234.5")
     if side == "orders":
         loaded = load_orders([path], zone, context)
         report["usable"], report["rejected"] = int(len(loaded.frame)), int(len(loaded.rejects))
@@ -144,6 +155,8 @@ def _order_ids(frame: pd.DataFrame) -> dict | None:
 
 def _text(report: dict) -> str:
     lines = [report["file"], f"  format    {report['format']}: {report['label']}", f"  side      {report['side']}"]
+    if report.get("encoding"):
+        lines.append(f"  text      {report['encoding']}" + (f", {report['delimiter']}-separated" if report.get("delimiter") else ""))
     counted = f"  rows      {report['rows']:,} read, {report['usable']:,} usable, {report['rejected']:,} rejected"
     lines.append(counted + (f" ({', '.join(f'{k}: {v:,}' for k, v in report['rejected_reasons'].items())})"
                             if report.get("rejected_reasons") else ""))

@@ -55,6 +55,7 @@ class Loaded:
     broken: str
     columns: tuple[str, ...]
     files: list[str] = field(default_factory=list)
+    texts: dict[int, dict] = field(default_factory=dict)  # file number -> its encoding (and delimiter), as read
 
     @property
     def con(self):
@@ -112,7 +113,8 @@ class Loaded:
             by_reason = reasons.get(number, {})
             rejected = sum(by_reason.values())
             out.append({"file": name, "rows": int(used.get(number, 0)) + rejected, "used": int(used.get(number, 0)),
-                        "rejected": rejected, "rejected_reasons": by_reason})
+                        "rejected": rejected, "rejected_reasons": by_reason,
+                        **self.texts.get(number, {"encoding": None})})
         return out
 
 
@@ -134,6 +136,7 @@ def load_events(paths: list[Path], source: str, zone: tzinfo, default_platform: 
         if on_file:
             on_file(path)
         scan = scan_input(loaded.connection, path, source, context)
+        loaded.texts[number] = scan.text.describe() if scan.text else {"encoding": None}
         try:
             _insert(loaded, scan, number, _event_exprs(scan, source, zone, default_platform))
         finally:
@@ -149,6 +152,7 @@ def load_orders(paths: list[Path], zone: tzinfo, context: ReadContext = ReadCont
         if on_file:
             on_file(path)
         scan = scan_input(loaded.connection, path, "orders", context)
+        loaded.texts[number] = scan.text.describe() if scan.text else {"encoding": None}
         try:
             _insert(loaded, scan, number, _order_exprs(scan, zone))
         finally:
@@ -253,14 +257,21 @@ def _text(scan: Scan, column: str | None) -> str:
     return "NULL::VARCHAR" if column is None else sql_text(scan.quoted(column), scan.types[column])
 
 
+DECIMAL_COMMA = r"-?(\d{1,3}(\.\d{3})+|\d+),\d+"  # 12,50  1.234,50: read in `;`-separated files only
+
+
 def _number(scan: Scan, column: str | None) -> tuple[str, str]:
-    """(the number, a present value that is not one)."""
+    """(the number, a present value that is not one). In a `;`-separated file (Excel's CSV where the
+    decimal separator is a comma) `12,50` is 12.5 and `1.234,50` is 1234.5; elsewhere a comma is no number."""
     if column is None:
         return "NULL::DOUBLE", "false"
     c, kind = scan.quoted(column), scan.types[column]
     if kind in ("DOUBLE", "FLOAT", "REAL", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER") or kind.startswith("DECIMAL"):
         return f"CASE WHEN isnan(CAST({c} AS DOUBLE)) THEN NULL ELSE CAST({c} AS DOUBLE) END", "false"
     text = f"nullif(strip({sql_text(c, kind)}), '')"
+    if scan.text is not None and scan.text.delimiter == ";":
+        text = (f"CASE WHEN regexp_full_match({text}, {_literal(DECIMAL_COMMA)}) "
+                f"THEN replace(replace({text}, '.', ''), ',', '.') ELSE {text} END")
     number = f"CASE WHEN contains({text}, '_') THEN NULL ELSE try_cast({text} AS DOUBLE) END"
     return f"CASE WHEN isnan({number}) THEN NULL ELSE {number} END", f"({text} IS NOT NULL AND ({number} IS NULL OR isnan({number})))"
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import io
+import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -30,7 +31,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from dedupaudit.errors import UserError
-from dedupaudit.inputs.files import RawTable, Scan, file_format, read_table, scan, scan_frame
+from dedupaudit.inputs.files import RawTable, Scan, delimiter_of, file_format, read_table, scan, scan_frame
 from dedupaudit.inputs.mapping import FileMapping, apply_extras, read_mapped
 from dedupaudit.inputs.native import Read
 from dedupaudit.inputs.native.capi_logs import (Ambiguous, NotABody, is_response_line, match_format, read_capi_log,
@@ -41,6 +42,7 @@ from dedupaudit.inputs.native.jsonio import JsonRecords, decode, load_records, r
 from dedupaudit.inputs.native.paths import Malformed
 from dedupaudit.inputs.native.pixel_logs import looks_like_pixel_log, read_pixel_log
 from dedupaudit.inputs.native.shop_orders import is_shopify, is_woocommerce, read_shopify, read_woocommerce
+from dedupaudit.inputs.textfile import opened
 from dedupaudit.platforms.rules import PlatformRules, load_rules
 
 __all__ = ["FORMAT_NAMES", "ReadContext", "read_input", "describe_input", "scan_input", "format_sides"]
@@ -51,11 +53,14 @@ TABLE_BODY_COLUMNS = ("request_body", "RequestBody", "requestBody")  # a table w
 
 @dataclass(frozen=True)
 class ReadContext:
-    """What readers may need besides the file: platform rules, a column mapping, forced formats."""
+    """What readers may need besides the file: platform rules, a column mapping, forced formats, and the
+    encoding and delimiter when the user gave them (else detected per file: inputs.textfile)."""
 
     rules: dict = field(default_factory=dict)
     mapping: object | None = None  # inputs.mapping.Mapping
     formats: dict[str, str] = field(default_factory=dict)  # side ("pixel", "capi", "orders") -> format name
+    encoding: str | None = None  # checked by textfile.check_encoding
+    delimiter: str | None = None  # checked by textfile.check_delimiter
 
 
 def read_input(path: Path, side: str, context: ReadContext = ReadContext()) -> RawTable:
@@ -66,20 +71,31 @@ def read_input(path: Path, side: str, context: ReadContext = ReadContext()) -> R
 def describe_input(path: Path, side: str | None, context: ReadContext = ReadContext()) -> Read:
     """Read one file and say how: the format, where each canonical column came from, what was counted.
     `side` None (for `dedupaudit inspect`) accepts any format."""
-    path, rules, fmt, records, file_mapping, named = _decide(path, side, context)
-    read = _read(path, fmt, side, rules, file_mapping, records)
-    return apply_extras(read, file_mapping) if named and read.format != "mapped" else read
+    path = Path(path)
+    with tempfile.TemporaryDirectory(prefix="dedupaudit-") as folder, \
+            opened(path, file_format(path, strict=False), context.encoding, context.delimiter, folder) as text:
+        path, rules, fmt, records, file_mapping, named = _decide(path, side, context)
+        read = _read(path, fmt, side, rules, file_mapping, records)
+        read = apply_extras(read, file_mapping) if named and read.format != "mapped" else read
+    read.text = text
+    return read
 
 
 def scan_input(connection, path: Path, side: str, context: ReadContext = ReadContext()) -> Scan:
     """One file as a relation on the audit's connection, in canonical column names. A canonical table is
-    scanned by the engine itself (files.scan); every other format goes through its reader."""
-    path, rules, fmt, records, file_mapping, named = _decide(path, side, context)
-    if fmt == "canonical" and not named:
-        return scan(connection, path)
-    read = _read(path, fmt, side, rules, file_mapping, records)
-    read = apply_extras(read, file_mapping) if named and read.format != "mapped" else read
-    return scan_frame(connection, read.table)
+    scanned by the engine itself (files.scan); every other format goes through its reader. A file not in
+    UTF-8 is read from a UTF-8 copy in the connection's spill folder, removed once the rows are in."""
+    path = Path(path)
+    with opened(path, file_format(path, strict=False), context.encoding, context.delimiter, connection.spill) as text:
+        path, rules, fmt, records, file_mapping, named = _decide(path, side, context)
+        if fmt == "canonical" and not named:
+            found = scan(connection, path)
+        else:
+            read = _read(path, fmt, side, rules, file_mapping, records)
+            read = apply_extras(read, file_mapping) if named and read.format != "mapped" else read
+            found = scan_frame(connection, read.table)
+    found.text = text
+    return found
 
 
 def _decide(path: Path, side: str | None, context: ReadContext):
@@ -134,7 +150,7 @@ def detect(path: Path, side: str | None, rules: dict[str, PlatformRules],
     kind = file_format(path, strict=False)
     records = None
     if kind in ("csv", "tsv"):
-        columns = csv_header(path, "\t" if kind == "tsv" else ",")
+        columns = csv_header(path, delimiter_of(path, kind))
     elif kind == "parquet":
         try:
             columns = pq.read_schema(str(path)).names

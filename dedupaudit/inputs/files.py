@@ -25,6 +25,7 @@ import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from dedupaudit.errors import UserError
+from dedupaudit.inputs.textfile import Text
 from dedupaudit.inputs.timestamps import TEXT
 from dedupaudit.inputs.values import id_text
 
@@ -41,6 +42,7 @@ class RawTable:
     frame: pd.DataFrame
     row: pd.Series
     broken: list[tuple] = field(default_factory=list)  # (line, reason) or (line, reason, where in the line) of unreadable lines
+    numeric: dict[str, pd.Series] = field(default_factory=dict)  # ID column already written as text -> which were integer-valued floats
 
 
 @dataclass
@@ -56,6 +58,7 @@ class Scan:
     numeric: dict[str, str] = field(default_factory=dict)  # column -> column flagging integer-valued floats read as text
     cleanup: list = field(default_factory=list)
     row: str = "s.__row"
+    text: Text | None = None  # the file's encoding and delimiter (None: Parquet)
 
     def quoted(self, column: str) -> str:
         return "s." + _ident(column)
@@ -83,7 +86,7 @@ def scan(connection, path: Path) -> Scan:
     compression = COMPRESSIONS.get(path.suffix.lower())
     try:
         if fmt in ("csv", "tsv"):
-            found = _scan_csv(connection, path, "\t" if fmt == "tsv" else ",", compression)
+            found = _scan_csv(connection, path, delimiter_of(path, fmt), compression)
             if found is not None:
                 return found
         elif fmt == "parquet" and compression is None:
@@ -116,6 +119,7 @@ def _scan_parquet(connection, path: Path) -> Scan:
 def _scan_csv(connection, path: Path, delimiter: str, compression: str | None) -> Scan | None:
     """DuckDB's parallel reader, trusted only when every physical line became one row (as `_read_csv`'s
     fast path): no broken line, no quoted newline, no blank line, no CR-only line end. Else None."""
+    source = path
     with _open(path) as stream:
         head = stream.read(1 << 16)
     header = next(csv.reader(io.TextIOWrapper(io.BytesIO(head.removeprefix(b"\xef\xbb\xbf")), encoding="utf-8", errors="replace",
@@ -130,8 +134,11 @@ def _scan_csv(connection, path: Path, delimiter: str, compression: str | None) -
     con = connection.con
     table = connection.name("scan")
     columns = "{" + ", ".join(f"{_sql_string(c)}: 'VARCHAR'" for c in header) + "}"
+    text = Text.of(path)
+    if text is not None and text.copy is not None:  # transcoded: the UTF-8 copy is plain, uncompressed text
+        path, compression = text.copy, None
     con.execute(f"""CREATE TEMP TABLE {table} AS SELECT * FROM read_csv({_sql_string(str(path))}, auto_detect = false, header = true,
-        columns = {columns}, delim = '{delimiter}', quote = '"', escape = '"', strict_mode = true, store_rejects = true,
+        columns = {columns}, delim = {_sql_string(delimiter)}, quote = '"', escape = '"', strict_mode = true, store_rejects = true,
         rejects_table = '{table}_rejects', rejects_scan = '{table}_scans', nullstr = chr(1) || chr(2),
         compression = '{compression or "none"}')""")
     cleanup = [lambda: con.execute(f"DROP TABLE IF EXISTS {table}"),
@@ -144,7 +151,7 @@ def _scan_csv(connection, path: Path, delimiter: str, compression: str | None) -
     view = connection.name("scan")
     con.execute(f"CREATE TEMP VIEW {view} AS SELECT rowid + 2 AS __row, rowid AS __seq, * FROM {table}")
     cleanup.insert(0, lambda: con.execute(f"DROP VIEW {view}"))
-    return Scan(str(path), view, header, {c: "VARCHAR" for c in header}, cleanup=cleanup)
+    return Scan(str(source), view, header, {c: "VARCHAR" for c in header}, cleanup=cleanup)
 
 
 def _physical_lines(path: Path, chunk: int = 1 << 24) -> tuple[int, bool]:
@@ -172,10 +179,12 @@ def scan_frame(connection, raw: RawTable) -> Scan:
     for number, name in enumerate(list(frame.columns)):
         column = frame[name]
         canonical = name.strip().lower()
-        if canonical in ("event_id", "order_id") and pd.api.types.is_object_dtype(column):
+        if canonical in ("event_id", "order_id") and (pd.api.types.is_object_dtype(column) or name in raw.numeric):
             frame[name], was_number = id_text(column)
+            if name in raw.numeric:  # a native reader wrote 1001.0 as "1001" and said so
+                was_number = was_number.to_numpy(dtype=bool) | raw.numeric[name].to_numpy(dtype=bool)
             numeric[name] = f"__numeric_{number}"
-            frame[numeric[name]] = was_number.astype(bool).to_numpy()
+            frame[numeric[name]] = np.asarray(was_number, dtype=bool)
         elif pd.api.types.is_object_dtype(column):
             frame[name] = _as_text(column)
     columns = [c for c in frame.columns if not c.startswith("__numeric_")]
@@ -239,17 +248,35 @@ def read_table(path: Path) -> RawTable:
     fmt = file_format(path)
     try:
         if fmt in ("csv", "tsv"):
-            return _read_csv(path, "\t" if fmt == "tsv" else ",")
+            return _read_csv(path, delimiter_of(path, fmt))
         if fmt == "parquet":
             return _read_parquet(path)
         return _read_json(path)
     except UserError:
         raise
-    except (OSError, pa.ArrowException, UnicodeDecodeError, ValueError) as exc:
+    except UnicodeDecodeError as exc:
+        raise UserError(not_utf8(path, exc)) from None
+    except (OSError, pa.ArrowException, ValueError) as exc:
         raise UserError(f"{path}: cannot read the file ({_first_line(exc)})") from exc
 
 
+def not_utf8(path: Path, exc: UnicodeDecodeError) -> str:
+    """The error for a byte that is not UTF-8 past the part encoding detection looked at."""
+    return (f"{path}: not valid UTF-8 text (byte {exc.start}; detection reads the first 64 KB); "
+            "give the file's encoding with --encoding (e.g. cp1252)")
+
+
+def delimiter_of(path: Path, fmt: str) -> str:
+    """The delimiter decided for a CSV/TSV file being read (inputs.textfile), else the one its extension says."""
+    text = Text.of(path)
+    return text.delimiter if text is not None and text.delimiter else ("\t" if fmt == "tsv" else ",")
+
+
 def _open(path: Path) -> pa.NativeFile:
+    """The file's bytes, decompressed; a transcoded file's UTF-8 copy instead (inputs.textfile)."""
+    text = Text.of(path)
+    if text is not None and text.copy is not None:
+        return pa.input_stream(str(text.copy))
     compression = COMPRESSIONS.get(path.suffix.lower())
     return pa.input_stream(str(path), compression=compression)
 
@@ -295,13 +322,21 @@ def _read_csv_arrow(data: bytes, delimiter: str, header: list[str]) -> tuple[pa.
     return table, broken
 
 
-MAX_FIELD_BYTES = 64 * 1024 * 1024  # a longer value is a rejected line, not a crash
+MAX_FIELD_BYTES = 64 * 1024 * 1024  # a longer line (or value) is a rejected line, not a crash; README "Inputs"
 MAX_RECORD_LINES = 10_000  # a quoted value running over more lines is an unbalanced quote
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 
 
 class _TooManyLines(Exception):
     pass
+
+
+class _TooLong(Exception):
+    pass
+
+
+def _too_long(line: str) -> bool:
+    return len(line) > MAX_FIELD_BYTES // 4 and len(line.encode("utf-8")) > MAX_FIELD_BYTES
 
 
 def _read_csv_exact(path: Path, text: str, delimiter: str, width: int) -> RawTable:
@@ -340,6 +375,8 @@ def _records(lines: list[str], delimiter: str, width: int):
             for k in range(begin, n):
                 if k - state["start"] >= MAX_RECORD_LINES:
                     raise _TooManyLines
+                if _too_long(lines[k]):
+                    raise _TooLong
                 yield lines[k]
 
         reader = csv.reader(feed(i), delimiter=delimiter, strict=True)
@@ -356,10 +393,11 @@ def _records(lines: list[str], delimiter: str, width: int):
                 yield first + 1, fields, None
             else:
                 return
-        except (csv.Error, _TooManyLines) as exc:
+        except (csv.Error, _TooManyLines, _TooLong) as exc:
             first = state["start"]
             message = str(exc)
-            reason = (f"value longer than {MAX_FIELD_BYTES // 2**20} MB" if "field limit" in message
+            reason = (f"line longer than {MAX_FIELD_BYTES // 2**20} MB" if isinstance(exc, _TooLong)
+                      else f"value longer than {MAX_FIELD_BYTES // 2**20} MB" if "field limit" in message
                       else "unbalanced quote: the quoted value never ends" if not message or "end of data" in message
                       else f"broken quoting ({message})")
             yield first + 1, None, reason
@@ -379,7 +417,7 @@ def _read_parquet(path: Path) -> RawTable:
 
 def _read_json(path: Path) -> RawTable:
     with _open(path) as stream:
-        data = stream.read()
+        data = stream.read().removeprefix(b"\xef\xbb\xbf")
     if data.lstrip()[:1] == b"[":
         try:
             records = loads(data)

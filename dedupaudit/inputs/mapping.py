@@ -159,7 +159,7 @@ def apply_extras(read: Read, mapping: FileMapping) -> Read:
         if target in frame and (mapping.timestamp_format or mapping.timezone):
             frame[target] = _times(frame[target], mapping, read.table.path)
             sources[target] = sources.get(target, target) + f" (placed by {mapping.where})"
-    table = RawTable(read.table.path, frame, read.table.row, read.table.broken)
+    table = RawTable(read.table.path, frame, read.table.row, read.table.broken, read.table.numeric)
     return Read(table, read.format, read.label, sources, read.notes)
 
 

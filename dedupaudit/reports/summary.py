@@ -155,13 +155,19 @@ def file_accounting(result: AuditResult) -> list[tuple[str, str]]:
 
 
 def input_notes(result: AuditResult) -> list[str]:
-    """How input values were read that changes what is compared (numeric IDs)."""
+    """How input values were read that changes what is compared (numeric IDs), and files not in UTF-8
+    or separated by semicolons (read with decimal commas), so a misread file can be spotted."""
     notes = []
     for side, label in SIDE_LABELS:
         s = result.inputs.get(side)
         n = getattr(s, "numeric_ids", 0) if s else 0
         if n:
             notes.append(f"{label}: {n:,} IDs were stored as numbers; compared as 1001 (not 1001.0)")
+        for f in (getattr(s, "per_file", None) or []) if s else []:
+            if f.get("encoding") not in (None, "utf-8", "utf-8-bom"):
+                notes.append(f"{label} {f['file']}: read as {f['encoding']} (not UTF-8)")
+            if f.get("delimiter") == "semicolon":
+                notes.append(f"{label} {f['file']}: separated by semicolons; a value such as 12,50 read as 12.5")
     return notes
 
 

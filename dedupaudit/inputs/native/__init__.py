@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from dedupaudit.inputs.files import RawTable
+from dedupaudit.inputs.values import id_text
 
 EVENT_COLUMNS = ("platform", "event_name", "event_id", "event_time", "received_time", "order_id", "value",
                  "currency", "delivery", "delivery_message",
@@ -22,6 +23,7 @@ EVENT_COLUMNS = ("platform", "event_name", "event_id", "event_time", "received_t
                  # Google's conversion action: the upload's resource name or the tag's AW-<id>/<label>)
                  "fbp", "external_id", "ttp", "action_source", "conversion_action")
 ORDER_COLUMNS = ("order_id", "created_at", "value", "currency", "status")
+ID_COLUMNS = ("event_id", "order_id")
 MAX_MESSAGE = 300  # platform error texts are cut to this length
 
 
@@ -34,6 +36,7 @@ class Read:
     label: str  # what the file was recognised as, in words
     sources: dict[str, str] = field(default_factory=dict)  # canonical column -> where its values came from
     notes: list[str] = field(default_factory=list)  # counts and decisions worth telling the user
+    text: object | None = None  # inputs.textfile.Text: the file's encoding and delimiter
 
 
 class Rows:
@@ -63,7 +66,20 @@ class Rows:
     def table(self, path) -> RawTable:
         frame = pd.DataFrame({c: pd.Series(v, dtype="object") for c, v in self.values.items()})
         frame["source_ref"] = pd.Series(self.ref, dtype="object")
-        return RawTable(str(path), frame, pd.Series(self.row, dtype="int64"), sorted(self.broken))
+        numeric = {}
+        for column in ID_COLUMNS:
+            if column in frame:
+                ids, numeric[column] = id_text(frame[column])
+                frame[column] = ids.astype("object").where(ids.notna(), None)
+        return RawTable(str(path), frame, pd.Series(self.row, dtype="int64"), sorted(self.broken), numeric)
+
+
+def cell(column: str, value) -> str | float | None:
+    """`text(value)`, except that an ID keeps a float as it is: `Rows.table` writes an integer-valued
+    one (1001.0 in a JSON body) as the ID '1001' and counts it, as the canonical loader does."""
+    if column in ID_COLUMNS and isinstance(value, float):
+        return value
+    return text(value)
 
 
 def text(value) -> str | None:

@@ -41,7 +41,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 from dedupaudit.errors import UserError
-from dedupaudit.inputs.native import EVENT_COLUMNS, Read, Rows, short, text
+from dedupaudit.inputs.native import EVENT_COLUMNS, Read, Rows, cell, short, text
 from dedupaudit.inputs.native.user_data import unhashed_fields
 from dedupaudit.inputs.native.jsonio import JsonRecords
 from dedupaudit.inputs.native.paths import Malformed, field, filled, first, get, json_text, list_at, present
@@ -246,7 +246,7 @@ def read_capi_log(path: Path, records: JsonRecords, rules: dict[str, PlatformRul
                     rows.reject(pos, "the event is not a JSON object", ref)
                     continue
                 scope = {**event, "^": rec.body} if whole_body[spec.format] else event
-                values = {column: text(field(scope, spec.fields[column])) for column in spec.fields}
+                values = {column: cell(column, field(scope, spec.fields[column])) for column in spec.fields}
             except Malformed as exc:
                 rows.reject(pos, str(exc), ref)
                 continue

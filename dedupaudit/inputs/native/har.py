@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
-from dedupaudit.inputs.native import EVENT_COLUMNS, Read, Rows, text
+from dedupaudit.inputs.native import EVENT_COLUMNS, Read, Rows, cell
 from dedupaudit.inputs.native.capi_logs import url_matches
 from dedupaudit.inputs.native.paths import Malformed, field, filled, list_at, param, param_field
 from dedupaudit.platforms.rules import BrowserFormat, FieldSpec, PlatformRules
@@ -75,7 +75,7 @@ def read_har(path: Path, document: dict, rules: dict[str, PlatformRules]) -> Rea
                 rows.reject(number, "the event is not a JSON object", ref)
                 continue
             try:
-                values = {column: text(_value(event, fspec, spec)) for column, fspec in spec.fields.items()}
+                values = {column: cell(column, _value(event, fspec, spec)) for column, fspec in spec.fields.items()}
             except Malformed as exc:  # e.g. Pinterest's ed={...} cut off by a URL length limit
                 rows.reject(number, str(exc), ref)
                 continue

@@ -11,7 +11,8 @@ from pathlib import Path
 import pyarrow as pa
 
 from dedupaudit.errors import UserError
-from dedupaudit.inputs.files import COMPRESSIONS, loads  # loads: deep nesting is invalid JSON, not a crash
+from dedupaudit.inputs.files import COMPRESSIONS, loads, not_utf8  # loads: deep nesting is invalid JSON, not a crash
+from dedupaudit.inputs.textfile import Text
 
 
 @dataclass
@@ -25,10 +26,12 @@ class JsonRecords:
 
 
 def read_bytes(path: Path, limit: int | None = None) -> bytes:
-    """The file's bytes, decompressed by extension (.gz, .zst); at most `limit` bytes if given."""
-    compression = COMPRESSIONS.get(path.suffix.lower())
+    """The file's bytes, decompressed by extension (.gz, .zst), or its transcoded UTF-8 copy (inputs.textfile);
+    at most `limit` bytes if given."""
+    text = Text.of(path)
+    source, compression = (text.copy, None) if text is not None and text.copy is not None else (path, COMPRESSIONS.get(path.suffix.lower()))
     try:
-        with pa.input_stream(str(path), compression=compression) as stream:
+        with pa.input_stream(str(source), compression=compression) as stream:
             return stream.read(limit) if limit else stream.read()
     except (OSError, pa.ArrowException) as exc:
         raise UserError(f"{path}: cannot read the file ({str(exc).strip().splitlines()[0]})") from exc
@@ -40,7 +43,7 @@ def decode(path: Path, data: bytes, partial: bool = False) -> str:
     except UnicodeDecodeError as exc:
         if partial and exc.start >= len(data) - 4:  # a multi-byte character cut at the sniffing limit
             return data[: exc.start].decode("utf-8-sig")
-        raise UserError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+        raise UserError(not_utf8(path, exc)) from None
 
 
 def load_records(path: Path, data: bytes | None = None) -> JsonRecords:

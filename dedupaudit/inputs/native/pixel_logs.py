@@ -19,8 +19,8 @@ from pathlib import Path
 import pandas as pd
 
 from dedupaudit.inputs.files import RawTable
-from dedupaudit.inputs.native import EVENT_COLUMNS, Read
-from dedupaudit.inputs.native.tables import blank_to_na, coalesce, find_column
+from dedupaudit.inputs.native import EVENT_COLUMNS, ID_COLUMNS, Read
+from dedupaudit.inputs.native.tables import blank_to_na, coalesce, coalesce_ids, find_column
 from dedupaudit.platforms.rules import FieldSpec, LogFormat, PlatformRules
 
 TIME_COLUMNS = ("event_time", "timestamp", "time", "ts", "datetime", "date")
@@ -83,6 +83,7 @@ def read_pixel_log(path: Path, raw: RawTable, rules: dict[str, PlatformRules]) -
     logs = log_formats(rules)
     platform_column = find_column(frame, "platform")
     out = {c: pd.Series(None, index=frame.index, dtype="object") for c in EVENT_COLUMNS}
+    numeric = {c: pd.Series(False, index=frame.index) for c in ID_COLUMNS}  # IDs that were integer-valued floats
     sources: dict[str, set] = {}
     notes = []
     if platform_column is not None:
@@ -111,7 +112,12 @@ def read_pixel_log(path: Path, raw: RawTable, rules: dict[str, PlatformRules]) -
         for column, generic in GENERIC.items():
             spec = log.fields.get(column) if log else None
             paths = tuple(dict.fromkeys((spec.paths if spec else ()) + generic.paths))
-            series, used = coalesce(part, paths, raw=column in ("event_time", "received_time"))
+            if column in ID_COLUMNS:
+                series, whole, used = coalesce_ids(part, paths)
+                if whole is not None:
+                    numeric[column].loc[mask] = whole.to_numpy(dtype=bool)
+            else:
+                series, used = coalesce(part, paths, raw=column in ("event_time", "received_time"))
             if series is None and spec is not None and spec.value is not None:
                 series, used = pd.Series(spec.value, index=part.index, dtype="object"), [f"'{spec.value}'"]
             elif series is not None and spec is not None and spec.value is not None and column != "event_time":
@@ -125,7 +131,7 @@ def read_pixel_log(path: Path, raw: RawTable, rules: dict[str, PlatformRules]) -
             sources.setdefault(column, set()).add(f"{platform}: {where}" if platform else where)
     result = pd.DataFrame(out)
     result["source_ref"] = raw.row.map(lambda n: f"line {n}").to_numpy()
-    table = RawTable(raw.path, result, raw.row, raw.broken)
+    table = RawTable(raw.path, result, raw.row, raw.broken, {c: numeric[c] for c in ID_COLUMNS if c in result})
     label = "flat pixel log with the platforms' browser field names"
     return Read(table, "pixel-log", label, {c: "; ".join(sorted(v)) for c, v in sources.items()}, notes)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from dedupaudit.inputs.native.paths import get
+from dedupaudit.inputs.values import id_text
 
 
 def find_column(frame: pd.DataFrame, name: str) -> str | None:
@@ -50,3 +51,22 @@ def coalesce(frame: pd.DataFrame, paths, raw: bool = False) -> tuple[pd.Series |
         series = blank_to_na(series)
         out = series if out is None else out.fillna(series)
     return out, [p for p, _ in found]
+
+
+def coalesce_ids(frame: pd.DataFrame, paths) -> tuple[pd.Series | None, pd.Series | None, list[str]]:
+    """`coalesce` for an ID: an integer-valued float (1001.0 in JSON Lines or Parquet) is the ID '1001',
+    and the second series says which rows' IDs were such numbers (the loader counts them)."""
+    found = [(p, column_at(frame, p)) for p in paths]
+    found = [(p, s) for p, s in found if s is not None]
+    if not found:
+        return None, None, []
+    out, numeric = None, None
+    for _, series in found:
+        ids, whole = id_text(series)
+        ids = blank_to_na(ids)
+        if out is None:
+            out, numeric = ids, whole.astype(bool)
+        else:
+            taken = out.isna() & ids.notna()
+            out, numeric = out.fillna(ids), numeric.where(~taken, whole.astype(bool))
+    return out, numeric, [p for p, _ in found]

@@ -143,3 +143,23 @@ def test_unreadable_file_is_a_user_error(tmp_path):
 def test_order_key(raw, key):
     got = order_key(pd.Series([raw])).tolist()[0]
     assert (pd.isna(got) and key is None) or got == key
+
+
+ORDER_SPELLINGS = ["#1001", " 1001 ", "# 1001", "A-1", "##7", "\u00a0#42\u3000", "\t#9\u2028", "#", "x#1"]
+
+
+def test_order_key_in_sql_is_order_key_in_python(tmp_path):
+    """`inspect` and the loader write the same rule twice (pandas, SQL): they must agree."""
+    from dedupaudit.inputs.canonical import load_orders
+
+    path = tmp_path / "orders.csv"
+    pd.DataFrame({"order_id": ORDER_SPELLINGS, "created_at": "2026-01-05T09:00:00Z"}).to_csv(path, index=False)
+    loaded = load_orders([path], UTC)
+    sql = dict(zip(loaded.frame["order_id"], loaded.frame["order_key"]))
+    rejected = set(loaded.rejects["value"])
+    for raw in ORDER_SPELLINGS:
+        python = order_key(pd.Series([raw])).tolist()[0]
+        if pd.isna(python):
+            assert raw in rejected, raw
+        else:
+            assert sql[raw] == python, raw

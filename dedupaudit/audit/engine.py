@@ -153,16 +153,17 @@ def _copy(loaded: Loaded, connection: Connection) -> Loaded:
     return copy
 
 
-def _temp_objects(con) -> set[str]:
-    return {name for (name,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary UNION ALL "
-                                             "SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal").fetchall()}
+def _temp_objects(con) -> dict[str, str]:
+    """Temporary tables and views on the connection: name -> TABLE or VIEW."""
+    return dict(con.execute("SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE temporary UNION ALL "
+                            "SELECT view_name, 'VIEW' FROM duckdb_views() WHERE temporary AND NOT internal").fetchall())
 
 
-def _drop_new(con, before: set[str]) -> None:
-    """Leave the caller's connection as it was: the loaded inputs stay, the audit's derived tables go."""
-    views = {name for (name,) in con.execute("SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal").fetchall()}
-    for name in sorted(_temp_objects(con) - before, key=lambda n: n not in views):
-        con.execute(f"DROP {'VIEW' if name in views else 'TABLE'} IF EXISTS {name}")
+def _drop_new(con, before: dict[str, str]) -> None:
+    """Leave the caller's connection as it was: the loaded inputs stay, the audit's derived tables go (views first)."""
+    new = {name: kind for name, kind in _temp_objects(con).items() if name not in before}
+    for name, kind in sorted(new.items(), key=lambda item: item[1] != "VIEW"):
+        con.execute(f"DROP {kind} IF EXISTS {name}")
 
 
 def _until(value: str, zone) -> pd.Timestamp:

@@ -20,7 +20,7 @@ from dedupaudit.connection import Connection
 from dedupaudit.errors import UserError
 from dedupaudit.inputs.detect import ReadContext, scan_input
 from dedupaudit.inputs.files import Scan
-from dedupaudit.inputs.timestamps import TEXT, TimeColumn, sql_text
+from dedupaudit.inputs.timestamps import TEXT, TimeColumn, is_number_type, sql_text
 from dedupaudit.inputs.values import EARLIEST, FUTURE_SLACK
 
 EVENT_REQUIRED = ("platform", "event_name", "event_time")
@@ -76,26 +76,26 @@ class Loaded:
         return (f"SELECT file, row, source_ref, reason, reason_value AS value, file_no FROM {self.table} WHERE reason IS NOT NULL "
                 f"UNION ALL SELECT file, row, source_ref, reason, value, file_no FROM {self.broken}")
 
-    def _one(self, sql: str) -> int:
+    def scalar(self, sql: str) -> int:
         return int(self.con.execute(sql).fetchall()[0][0] or 0)
 
     @property
     def used(self) -> int:
-        return self._one(f"SELECT count(*) FROM {self.table} WHERE reason IS NULL")
+        return self.scalar(f"SELECT count(*) FROM {self.table} WHERE reason IS NULL")
 
     @property
     def rows(self) -> int:
-        return self._one(f"SELECT count(*) FROM {self.table}") + self._one(f"SELECT count(*) FROM {self.broken}")
+        return self.scalar(f"SELECT count(*) FROM {self.table}") + self.scalar(f"SELECT count(*) FROM {self.broken}")
 
     @property
     def normalised_order_ids(self) -> int:
         """Rows whose order ID is compared in another spelling ('#1001' or ' 1001 ' as '1001')."""
-        return self._one(f"SELECT count(*) FROM {self.table} WHERE reason IS NULL AND order_id <> order_key")
+        return self.scalar(f"SELECT count(*) FROM {self.table} WHERE reason IS NULL AND order_id <> order_key")
 
     @property
     def numeric_ids(self) -> int:
         """Event and order IDs that were stored as numbers (1001.0) and are compared as 1001."""
-        return self._one(f"SELECT sum(numeric_ids) FROM {self.table} WHERE reason IS NULL")
+        return self.scalar(f"SELECT sum(numeric_ids) FROM {self.table} WHERE reason IS NULL")
 
     def reason_counts(self) -> dict[str, int]:
         rows = self.con.execute(f"SELECT reason, count(*) FROM ({self.rejects_sql}) GROUP BY reason ORDER BY count(*) DESC, reason").fetchall()
@@ -207,7 +207,7 @@ def _insert(loaded: Loaded, scan: Scan, number: int, exprs: _Exprs) -> None:
     try:
         joins += [j for t in exprs.times for j in t.prepare(loaded.connection, levels("")[0])]
         con.execute(levels("")[1])
-        pending = loaded._one(f"SELECT count(*) FROM {loaded.table} WHERE file_no = {number} AND reason = '{PENDING}'")
+        pending = loaded.scalar(f"SELECT count(*) FROM {loaded.table} WHERE file_no = {number} AND reason = '{PENDING}'")
         if pending:
             waiting = loaded.connection.name("pending")
             con.execute(f"CREATE TEMP TABLE {waiting} AS SELECT seq FROM {loaded.table} WHERE file_no = {number} AND reason = '{PENDING}'")
@@ -266,7 +266,7 @@ def _number(scan: Scan, column: str | None) -> tuple[str, str]:
     if column is None:
         return "NULL::DOUBLE", "false"
     c, kind = scan.quoted(column), scan.types[column]
-    if kind in ("DOUBLE", "FLOAT", "REAL", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER") or kind.startswith("DECIMAL"):
+    if is_number_type(kind):
         return f"CASE WHEN isnan(CAST({c} AS DOUBLE)) THEN NULL ELSE CAST({c} AS DOUBLE) END", "false"
     text = f"nullif(strip({sql_text(c, kind)}), '')"
     if scan.text is not None and scan.text.delimiter == ";":

@@ -95,7 +95,8 @@ def scan(connection, path: Path) -> Scan:
         raise
     except duckdb.Error:
         pass  # the exact reader below reads it, or says what is wrong
-    return scan_frame(connection, read_table(path))
+    # DuckDB declined the CSV (a row spans lines, a line is broken): Arrow's fast path would decline it too.
+    return scan_frame(connection, read_table(path, exact=fmt in ("csv", "tsv")))
 
 
 def _describe(con, relation: str) -> dict[str, str]:
@@ -121,14 +122,9 @@ def _scan_csv(connection, path: Path, delimiter: str, compression: str | None) -
     fast path): no broken line, no quoted newline, no blank line, no CR-only line end. Else None."""
     source = path
     with _open(path) as stream:
-        head = stream.read(1 << 16)
-    header = next(csv.reader(io.TextIOWrapper(io.BytesIO(head.removeprefix(b"\xef\xbb\xbf")), encoding="utf-8", errors="replace",
-                                              newline=""), delimiter=delimiter.replace("\\t", "\t")), None)
-    if not header:
-        raise UserError(f"{path}: the file is empty (a header line is required)")
-    if len(set(header)) != len(header):
-        raise UserError(f"{path}: the header names a column twice")
-    lines, plain = _physical_lines(path)
+        header = _header(path, stream.read(1 << 16), delimiter)
+    with _open(path) as stream:  # compressed streams do not seek
+        lines, plain = _lines(iter(lambda: stream.read(1 << 24), b""))
     if not plain:
         return None
     con = connection.con
@@ -154,18 +150,29 @@ def _scan_csv(connection, path: Path, delimiter: str, compression: str | None) -
     return Scan(str(source), view, header, {c: "VARCHAR" for c in header}, cleanup=cleanup)
 
 
-def _physical_lines(path: Path, chunk: int = 1 << 24) -> tuple[int, bool]:
-    """(lines, plain): how many lines the file has, and whether it is free of CR-only line ends and
-    blank lines, so that a reader's row count tells whether any row spans lines."""
+def _header(path: Path, data: bytes, delimiter: str) -> list[str]:
+    """The header of a CSV/TSV from its first bytes (a UTF-8 BOM skipped): one or more distinct names."""
+    text = io.TextIOWrapper(io.BytesIO(data.removeprefix(b"\xef\xbb\xbf")), encoding="utf-8", errors="replace", newline="")
+    header = next(csv.reader(text, delimiter=delimiter), None)
+    if not header:
+        raise UserError(f"{path}: the file is empty (a header line is required)")
+    if len(set(header)) != len(header):
+        raise UserError(f"{path}: the header names a column twice")
+    return header
+
+
+def _lines(blocks) -> tuple[int, bool]:
+    """(lines, plain) of a file given as consecutive byte blocks: how many lines it has, and whether it
+    is free of CR-only line ends and blank lines, so that a reader's row count tells whether any row
+    spans lines (the test both fast CSV paths use before trusting a reader)."""
     lines, plain, tail = 0, True, b""
-    with _open(path) as stream:
-        while block := stream.read(chunk):
-            lines += block.count(b"\n")
-            if plain:
-                window = tail + block
-                body = window[:-1] if window.endswith(b"\r") else window  # a CR at the end may meet its LF next
-                plain = b"\n\n" not in window and b"\n\r\n" not in window and body.count(b"\r") == body.count(b"\r\n")
-            tail = (tail + block)[-2:]
+    for block in blocks:
+        lines += block.count(b"\n")
+        if plain:
+            window = tail + block
+            body = window[:-1] if window.endswith(b"\r") else window  # a CR at the end may meet its LF next
+            plain = b"\n\n" not in window and b"\n\r\n" not in window and body.count(b"\r") == body.count(b"\r\n")
+        tail = (tail + block)[-2:]
     if tail.endswith(b"\r"):
         plain = False
     return lines + (1 if tail and not tail.endswith(b"\n") else 0), plain
@@ -244,11 +251,12 @@ def loads(text):
         raise json.JSONDecodeError("nested too deeply", text if isinstance(text, str) else "", 0) from None
 
 
-def read_table(path: Path) -> RawTable:
+def read_table(path: Path, exact: bool = False) -> RawTable:
+    """`exact`: read a CSV/TSV line by line at once (a faster reader has already declined it)."""
     fmt = file_format(path)
     try:
         if fmt in ("csv", "tsv"):
-            return _read_csv(path, delimiter_of(path, fmt))
+            return _read_csv(path, delimiter_of(path, fmt), exact)
         if fmt == "parquet":
             return _read_parquet(path)
         return _read_json(path)
@@ -281,7 +289,7 @@ def _open(path: Path) -> pa.NativeFile:
     return pa.input_stream(str(path), compression=compression)
 
 
-def _read_csv(path: Path, delimiter: str) -> RawTable:
+def _read_csv(path: Path, delimiter: str, exact: bool = False) -> RawTable:
     """Arrow's fast reader when the file is plain; the exact line-by-line reader otherwise.
 
     The fast result is trusted only when every physical line became one row: no broken line, no
@@ -290,16 +298,12 @@ def _read_csv(path: Path, delimiter: str) -> RawTable:
     """
     with _open(path) as stream:
         data = stream.read()
-    data = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
-    header = next(csv.reader(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline=""), delimiter=delimiter), None)
-    if not header:
-        raise UserError(f"{path}: the file is empty (a header line is required)")
-    if len(set(header)) != len(header):
-        raise UserError(f"{path}: the header names a column twice")
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    header = _header(path, data, delimiter)
+    lines, plain = _lines([data])
     try:
-        table, broken = _read_csv_arrow(data, delimiter, header)
-        lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-        if not broken and table.num_rows + 1 == lines and b"\r" not in data.replace(b"\r\n", b""):
+        table, broken = (None, True) if exact or not plain else _read_csv_arrow(data, delimiter, header)
+        if not broken and table.num_rows + 1 == lines:
             return RawTable(str(path), _to_pandas(table), pd.Series(range(2, table.num_rows + 2), dtype="int64"))
     except pa.ArrowInvalid:
         pass

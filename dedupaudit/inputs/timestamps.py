@@ -126,8 +126,13 @@ _SQL_CLOCK = r"([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?"
 # A date, or a date and a clock time with an optional offset (Z, +hh, +hhmm, +hh:mm, with an optional space before the sign).
 # Years outside pandas' nanosecond range (1678-2261) go to Python, which decides how they are rejected.
 _SQL_ISO = rf"\d{{4}}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])([T ]{_SQL_CLOCK}(Z| ?[+-](0\d|1[0-4])(:?[0-5]\d)?)?)?"
-_NUMERIC_TYPES = ("DOUBLE", "FLOAT", "REAL", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER",
+_NUMBER_TYPES = ("DOUBLE", "FLOAT", "REAL", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER",
                   "USMALLINT", "UTINYINT")
+
+
+def is_number_type(kind: str) -> bool:
+    """A DuckDB column type that holds numbers (a float ID, an epoch, a value)."""
+    return kind in _NUMBER_TYPES or kind.startswith("DECIMAL")
 
 
 def sql_text(column: str, kind: str) -> str:
@@ -175,7 +180,7 @@ class TimeColumn:
             return {self.how: f"CASE WHEN {c} IS NULL THEN 'empty' ELSE 'aware' END", self.fast: f"CAST({c} AS TIMESTAMP)"}
         if self.kind.startswith("TIMESTAMP") or self.kind == "DATE":
             return {self.how: f"CASE WHEN {c} IS NULL THEN 'empty' ELSE 'naive' END", self.fast: f"CAST({c} AS TIMESTAMP)"}
-        if self.kind in _NUMERIC_TYPES or self.kind.startswith("DECIMAL"):
+        if is_number_type(self.kind):
             number = f"CAST({c} AS DOUBLE)"
             return {self.how: f"CASE WHEN {c} IS NULL OR isnan({number}) THEN 'empty' ELSE 'epoch' END",
                     self.fast: _epoch(number)}

@@ -115,24 +115,35 @@ def load_file(path: Path) -> Layer:
         return {}
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a mapping of settings at the top level")
+    return layer_from(data, str(path), path.resolve().parent)
+
+
+def layer_from(data: dict, source: str, base: Path) -> Layer:
+    """Validate settings given as a mapping (a config file's, or the Python API's keywords) into a layer;
+    errors name `source` and the key. Relative paths are taken from `base`."""
     layer: Layer = {}
-    base = path.resolve().parent
-    for key, value in _flatten(data, path):
+    for key, value in _flatten(data, source):
         if isinstance(value, (str, int, float)) and not isinstance(value, bool) and key in ("since", "until"):
             value = str(value)
         if hasattr(value, "isoformat"):  # YAML reads 2026-10-05 as a date
             value = value.isoformat()
         spec = KEYS.get(key)
         if spec is not None:
+            if isinstance(value, tuple):
+                value = list(value)
+            if spec.path and isinstance(value, Path):
+                value = str(value)
+            if spec.path and isinstance(value, list):
+                value = [str(v) if isinstance(v, Path) else v for v in value]
             if not spec.valid(value):
-                raise UserError(f"{path}: {key}: expected {spec.kind}, got {reprlib.repr(value)}")  # reprlib: a huge value is shown cut short
+                raise UserError(f"{source}: {key}: expected {spec.kind}, got {reprlib.repr(value)}")  # reprlib: a huge value is shown cut short
             if spec.path:
                 value = [str(base / v) for v in value] if isinstance(value, list) else str(base / value)
-        layer[key] = (value, str(path))
+        layer[key] = (value, source)
     return layer
 
 
-def _flatten(data: dict, path: Path, prefix: str = ""):
+def _flatten(data: dict, path, prefix: str = ""):
     for key, value in data.items():
         dotted = f"{prefix}{key}"
         if not prefix and key in SECTIONS:

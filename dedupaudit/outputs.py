@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -140,3 +141,30 @@ def write_table(path, reader: pa.RecordBatchReader, fmt: str, option: str = "out
             with pq.ParquetWriter(handle, schema) as writer:
                 for batch in reader:
                     writer.write_batch(clean_batch(batch))
+
+
+class FailureExport:
+    """--export-failures: the audit hands each finding and a reader over its rows; one file per finding, named by
+    code, check and platform, streamed (personal data redacted). Format and folder are checked before anything is read."""
+
+    def __init__(self, folder: Path, fmt: str):
+        if fmt not in ("csv", "parquet"):
+            raise UserError(f"--export-format: '{fmt}' is not one of csv, parquet")
+        check_folder(folder, "--export-failures")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"--export-failures {folder}: cannot create the folder ({exc.strerror})") from exc
+        self.folder, self.fmt, self.names = folder, fmt, set()
+
+    def __call__(self, finding, rows) -> None:
+        stem = "-".join(clean(part) for part in (finding.code, finding.name, finding.platform, finding.event) if part)
+        stem = re.sub(r"[^A-Za-z0-9_-]", "_", stem)[:120]  # no dots or separators: the name cannot leave the folder
+        name, n = stem, 2
+        while name in self.names:
+            name, n = f"{stem}-{n}", n + 1
+        self.names.add(name)
+        target = self.folder / f"{name}.{self.fmt}"
+        if target.resolve().parent != self.folder.resolve():  # cannot happen with the name above; a guard, not a hope
+            raise UserError(f"--export-failures: refusing to write {target} outside {self.folder}")
+        write_table(target, rows, self.fmt, "--export-failures")

@@ -15,7 +15,7 @@ import pytest
 
 from dedupaudit.audit import engine
 from dedupaudit.checks import base
-from dedupaudit.cli.check import _Export
+from dedupaudit.outputs import FailureExport as _Export
 
 BOUND = 40  # rows a check may fetch: a handful of count rows plus five examples each, whatever the shop's size
 T0 = datetime(2026, 1, 5, 10, 0, tzinfo=timezone.utc)

@@ -173,7 +173,7 @@ def test_strict_turns_any_reject_into_exit_2_after_writing_the_reports(tmp_path)
 def test_export_names_stay_in_the_folder(tmp_path):
     import pyarrow as pa
 
-    from dedupaudit.cli.check import _Export
+    from dedupaudit.outputs import FailureExport as _Export
     from dedupaudit.result import Finding
 
     hostile = Finding("DA1/../../x", "a/b", "error", "../../etc", "..", 1, "events", "m", "h")

@@ -1,40 +1,18 @@
-"""`dedupaudit check`: load the inputs, run the audit, write the reports, set the exit code."""
+"""`dedupaudit check`: a thin layer over the Python API (dedupaudit.api): options to settings, the progress
+display, the report files, the exit code. Heavy modules are imported inside the command, so `--help` is fast."""
 
 from __future__ import annotations
 
-import glob
-import json
 import os
-import re
 import sys
 from pathlib import Path
 
-import pandas as pd
 import typer
 
-from dedupaudit import config, outputs
-from dedupaudit.audit.engine import run_audit
-from dedupaudit.baseline import Tolerances, compare, load_result, tolerance_options
-from dedupaudit.cli.main import EXIT_FINDINGS, app, user_errors, write_file
-from dedupaudit.cli.progress import progress
-from dedupaudit.connection import Connection
+from dedupaudit.cli.main import app, user_errors, write_file
 from dedupaudit.errors import UserError
-from dedupaudit.inputs.canonical import Loaded, load_events, load_orders
-from dedupaudit.inputs.detect import ReadContext, check_format
-from dedupaudit.inputs.mapping import load_mapping_file, parse_mapping
-from dedupaudit.inputs.platform_reported import load_platform_reported
-from dedupaudit.inputs.files import expand_paths
-from dedupaudit.inputs.textfile import check_delimiter, check_encoding
-from dedupaudit.inputs.timestamps import resolve_timezone
-from dedupaudit.platforms.rules import load_rules
-from dedupaudit.privacy import clean, clean_tree
-from dedupaudit.reports import RENDERERS, RenderOptions
-from dedupaudit.reports.diff_report import render_rich as render_diff
-from dedupaudit.result import AuditResult, severity_rank
 
 FILES_HELP = "File, folder or glob; repeat the option for more. CSV, TSV, JSON Lines, JSON array or Parquet, optionally .gz/.zst."
-EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html",
-              ".xml": "junit", ".txt": "rich"}
 
 
 @app.command()
@@ -95,6 +73,11 @@ def check(
     --baseline); 2 bad input, option, config or rule file.
     """
     with user_errors(debug):
+        from dedupaudit import api, config
+        from dedupaudit.baseline import tolerance_options
+        from dedupaudit.cli.progress import progress
+        from dedupaudit.reports.diff_report import render_rich as render_diff
+
         config_path = config.find_config(config_file)
         cli_layer = _cli_layer(
             pixel=pixel, capi=capi, orders=orders, platform=platform, rules_dir=rules_dir, timezone=timezone, since=since,
@@ -104,61 +87,23 @@ def check(
             platform_reported=platform_reported, memory_limit=memory_limit, threads=threads, encoding=encoding,
             delimiter=delimiter)
         merged = config.merge(config.DEFAULTS, config.load_file(config_path) if config_path else {}, cli_layer)
-        settings = config.settings_from(merged)
         value = lambda key, default=None: config.value(merged, key, default)  # noqa: E731
-        if settings.fail_on not in config.FAIL_ON:
-            raise UserError(f"--fail-on: '{settings.fail_on}' is not one of {', '.join(config.FAIL_ON)}")
         stdout_format, files = _outputs(value("format"), [Path(p) for p in value("outputs", [])])
         if tolerance and not value("baseline_file"):
             raise UserError("--tolerance only applies with --baseline FILE (or use `dedupaudit diff --tolerance`)")
-        tolerances = (Tolerances.from_config(value("baseline"), _source(merged, "baseline"))
-                      .with_config(tolerance_options(tolerance), "--tolerance", section="")) if value("baseline_file") else None
-
-        zone = resolve_timezone(settings.timezone)
-        rules = load_rules(Path(value("rules")) if value("rules") else None)
-        default_platform = value("platform")
-        if default_platform and default_platform.strip().lower() not in rules:
-            raise UserError(f"--platform {default_platform}: no rule file for this platform (known: {', '.join(sorted(rules))})")
-        context = ReadContext(rules=rules, mapping=_mapping(merged), formats={
-            side: value(f"formats.{side}") for side in ("pixel", "capi", "orders") if value(f"formats.{side}")},
-            encoding=check_encoding(value("encoding"), _source(merged, "encoding")),
-            delimiter=check_delimiter(value("delimiter"), _source(merged, "delimiter")))
-        for side, name in context.formats.items():
-            check_format(name, side, rules, _source(merged, f"formats.{side}"))
-        inputs = {side: value(f"inputs.{side}", []) for side in ("pixel", "capi", "orders")}
-        if not inputs["pixel"] and not inputs["capi"]:
-            raise UserError("give at least one of --pixel and --capi, or inputs in dedupaudit.yaml (see `dedupaudit check --help`)")
-        paths = {side: expand_paths(args, f"--{side}") for side, args in inputs.items()}
-        reported = load_platform_reported(Path(value("platform_reported")), set(rules)) if value("platform_reported") else None
-        _protect_inputs(paths, inputs, files, rejects, value("export_failures"),
-                        [config_path, value("mapping_file"), value("baseline_file"), value("platform_reported")])
-
-        export = _Export(Path(value("export_failures")), value("export_format", "csv")) if value("export_failures") else None
-        with progress(not quiet) as step, Connection(value("memory_limit"), value("threads")) as connection:
-            reading = lambda path: step(f"reading {clean(str(path))}")  # noqa: E731
-            loaded = {
-                side: load_events(paths[side], side, zone, default_platform, set(rules), context, on_file=reading, connection=connection)
-                for side in ("pixel", "capi")
-            }
-            loaded["orders"] = load_orders(paths["orders"], zone, context, on_file=reading, connection=connection)
-            step("auditing")
-            result = clean_tree(run_audit(loaded["pixel"], loaded["capi"], loaded["orders"], rules, settings, export, reported))
-            regressed = False
-            if tolerances is not None:
-                diff = compare(load_result(Path(value("baseline_file"))), json.loads(RENDERERS["json"](result)), tolerances,
-                               names=(clean(value("baseline_file")), "this run"))
-                result.baseline, regressed = diff.to_dict(), diff.regressed
-                if not quiet:
-                    sys.stderr.write(render_diff(diff))
-            step("writing reports")
-            _write_reports(result, stdout_format, files, settings.fail_on, value, quiet)
-            if rejects is not None:
-                _write_rejects(rejects, loaded)
-            if export is not None and not quiet:
-                print(f"dedupaudit: wrote the rows behind {len(export.names)} findings to {clean(str(export.folder))}", file=sys.stderr)
+        tolerances = api.tolerances_from(merged, tolerance_options(tolerance), "--tolerance") if value("baseline_file") else None
+        with progress(not quiet, stages=5 + (rejects is not None)) as tracker:
+            result = api.run(merged, {}, baseline=value("baseline_file"), tolerances=tolerances, rejects=rejects,
+                             report_files=[path for path, _ in files], tracker=tracker, config_path=config_path)
+        # The display is gone: nothing of it precedes the report.
+        if result.diff is not None and not quiet:
+            sys.stderr.write(render_diff(result.diff))
+        _write_reports(result, stdout_format, files, quiet)
+        if result.exported is not None and not quiet:
+            print(f"dedupaudit: wrote the rows behind {result.exported} findings to {_clean(value('export_failures'))}", file=sys.stderr)
         if strict:
-            _fail_on_rejects(result)
-        code = EXIT_FINDINGS if regressed else exit_code(result, settings.fail_on)
+            _fail_on_rejects(result.model)
+        code = result.exit_code()
     if code:
         raise typer.Exit(code)
 
@@ -192,42 +137,22 @@ def _cli_layer(**args) -> config.Layer:
     return layer
 
 
-def _mapping(merged: config.Layer):
-    """--mapping FILE replaces the config file's mapping: section."""
-    if "mapping_file" in merged:
-        return load_mapping_file(Path(merged["mapping_file"][0]))
-    if "mapping" in merged:
-        section, source = merged["mapping"]
-        return parse_mapping(section, f"{source}: mapping")
-    return None
-
-
-def _source(merged: config.Layer, key: str) -> str:
-    return merged[key][1] if key in merged else "defaults"
-
-
 def _outputs(fmt: str | None, files: list[Path]) -> tuple[str | None, list[tuple[Path, str]]]:
-    """What goes to stdout and each file's format (from its extension).
+    """What goes to stdout and each file's format (from its extension), checked before anything is read.
 
     A --format given explicitly always goes to stdout; without one, stdout gets the default format
     only when no report files are written.
     """
-    if fmt is not None and fmt not in RENDERERS:
-        raise UserError(f"--format: '{fmt}' is not one of {', '.join(RENDERERS)}")
-    targets = []
-    for path in files:
-        kind = EXTENSIONS.get(path.suffix.lower())
-        if kind is None:
-            raise UserError(f"--output {path}: cannot tell the format from the extension (use {', '.join(sorted(EXTENSIONS))})")
-        if kind not in RENDERERS:
-            raise UserError(f"--output {path}: the {kind} format is not available")
-        targets.append((path, kind))
+    from dedupaudit.reports import FORMATS, format_of
+    if fmt is not None and fmt not in FORMATS:
+        raise UserError(f"--format: '{fmt}' is not one of {', '.join(FORMATS)}")
+    targets = [(path, format_of(path, "--output")) for path in files]
     if fmt is None and not files:
-        fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" and "github" in RENDERERS else "rich" if sys.stdout.isatty() else "json"
+        fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "rich" if sys.stdout.isatty() else "json"
     return fmt, targets
 
 
-def _fail_on_rejects(result: AuditResult) -> None:
+def _fail_on_rejects(result) -> None:
     """--strict: a rejected row is an input error (exit 2), named by file and reason."""
     bad = [(f["file"], f["rejected"], f["rejected_reasons"]) for s in result.inputs.values() for f in s.per_file if f["rejected"]]
     if bad:
@@ -237,65 +162,15 @@ def _fail_on_rejects(result: AuditResult) -> None:
                         f"({', '.join(f'{k}: {v:,}' for k, v in reasons.items())}); list them with --rejects FILE")
 
 
-def _protect_inputs(paths: dict, args: dict, files, rejects, export_folder, other_inputs: list) -> None:
-    """Refuse, before reading anything, an output that would replace an input or land in an input folder."""
-    read = [p for found in paths.values() for p in found] + [Path(p) for p in other_inputs if p]
-    folders = [Path(a) for given in args.values() for a in given if Path(a).is_dir()]
-    patterns = [a for given in args.values() for a in given if glob.has_magic(a)]
-    outputs.protect(read, folders, patterns)
-    for path, _ in files:
-        outputs.check_target(path, "--output")
-    if rejects is not None:
-        outputs.check_target(rejects, "--rejects")
-    if export_folder:
-        outputs.check_folder(export_folder, "--export-failures")
-
-
-def _write_reports(result: AuditResult, stdout_format: str | None, files, fail_on: str, value, quiet: bool) -> None:
-    options = dict(title=value("title"), client=value("client"), fail_on=fail_on)
+def _write_reports(result, stdout_format: str | None, files, quiet: bool) -> None:
     for path, kind in files:
-        write_file(path, RENDERERS[kind](result, RenderOptions(**options)), "--output")
+        write_file(path, result.render(kind), "--output")
         if not quiet:
-            print(f"dedupaudit: wrote {kind} report to {clean(str(path))}", file=sys.stderr)
+            print(f"dedupaudit: wrote {kind} report to {_clean(path)}", file=sys.stderr)
     if stdout_format is not None:
-        colour = stdout_format == "rich" and sys.stdout.isatty()
-        sys.stdout.write(RENDERERS[stdout_format](result, RenderOptions(colour=colour, **options)))
+        sys.stdout.write(result.render(stdout_format, colour=stdout_format == "rich" and sys.stdout.isatty()))
 
 
-def exit_code(result: AuditResult, fail_on: str) -> int:
-    if fail_on == "never":
-        return 0
-    threshold = severity_rank(fail_on)
-    return EXIT_FINDINGS if any(severity_rank(f.severity) <= threshold for f in result.findings) else 0
-
-
-def _write_rejects(path: Path, loaded: dict[str, Loaded]) -> None:
-    frames = [l.rejects.assign(input=side) for side, l in loaded.items() if len(l.rejects)]
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["input", "file", "row", "source_ref", "reason", "value"])
-    write_file(path, outputs.csv_text(table[["input", "file", "row", "source_ref", "reason", "value"]]), "--rejects")
-
-
-class _Export:
-    """--export-failures: the audit hands each finding and a reader over its rows; one file per finding, named by
-    code, check and platform, streamed (personal data redacted). Format and folder are checked before anything is read."""
-
-    def __init__(self, folder: Path, fmt: str):
-        if fmt not in ("csv", "parquet"):
-            raise UserError(f"--export-format: '{fmt}' is not one of csv, parquet")
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(f"--export-failures {folder}: cannot create the folder ({exc.strerror})") from exc
-        self.folder, self.fmt, self.names = folder, fmt, set()
-
-    def __call__(self, finding, rows) -> None:
-        stem = "-".join(clean(part) for part in (finding.code, finding.name, finding.platform, finding.event) if part)
-        stem = re.sub(r"[^A-Za-z0-9_-]", "_", stem)[:120]  # no dots or separators: the name cannot leave the folder
-        name, n = stem, 2
-        while name in self.names:
-            name, n = f"{stem}-{n}", n + 1
-        self.names.add(name)
-        target = self.folder / f"{name}.{self.fmt}"
-        if target.resolve().parent != self.folder.resolve():  # cannot happen with the name above; a guard, not a hope
-            raise UserError(f"--export-failures: refusing to write {target} outside {self.folder}")
-        outputs.write_table(target, rows, self.fmt, "--export-failures")
+def _clean(text) -> str:
+    from dedupaudit.privacy import clean
+    return clean(str(text))

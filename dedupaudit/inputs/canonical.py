@@ -127,37 +127,35 @@ def order_key(order_ids: pd.Series) -> pd.Series:
 ORDER_KEY_SQL = "nullif(strip(regexp_replace(strip({c}), '^#', '')), '')"  # the same rule in SQL
 
 
-def load_events(paths: list[Path], source: str, zone: tzinfo, default_platform: str | None, known_platforms: set[str],
-                context: ReadContext = ReadContext(), on_file=None, connection: Connection | None = None) -> Loaded:
-    """`on_file(path)` is called before each file is read (the CLI's progress display). Without a
-    `connection`, a private one is opened (tests, the Python API); the CLI passes the audit's."""
+def load_events(paths: list, source: str, zone: tzinfo, default_platform: str | None, known_platforms: set[str],
+                context: ReadContext = ReadContext(), on_read=None, connection: Connection | None = None) -> Loaded:
+    """`paths` are files or in-memory tables (files.InMemory). `on_read(path, rows)` is called after each file
+    (the progress display). Without a `connection`, a private one is opened (tests); the API passes the audit's."""
     loaded = _start(connection, "events", EVENT_COLUMNS, paths)
     for number, path in enumerate(paths):
-        if on_file:
-            on_file(path)
-        scan = scan_input(loaded.connection, path, source, context)
-        loaded.texts[number] = scan.text.describe() if scan.text else {"encoding": None}
-        try:
-            _insert(loaded, scan, number, _event_exprs(scan, source, zone, default_platform))
-        finally:
-            scan.drop()
+        _load_one(loaded, number, path, source, context, lambda scan: _event_exprs(scan, source, zone, default_platform), on_read)
         _check_platforms(loaded, number, known_platforms)
     return loaded
 
 
-def load_orders(paths: list[Path], zone: tzinfo, context: ReadContext = ReadContext(), on_file=None,
+def load_orders(paths: list, zone: tzinfo, context: ReadContext = ReadContext(), on_read=None,
                 connection: Connection | None = None) -> Loaded:
     loaded = _start(connection, "orders", ORDER_COLUMNS, paths)
     for number, path in enumerate(paths):
-        if on_file:
-            on_file(path)
-        scan = scan_input(loaded.connection, path, "orders", context)
-        loaded.texts[number] = scan.text.describe() if scan.text else {"encoding": None}
-        try:
-            _insert(loaded, scan, number, _order_exprs(scan, zone))
-        finally:
-            scan.drop()
+        _load_one(loaded, number, path, "orders", context, lambda scan: _order_exprs(scan, zone), on_read)
     return loaded
+
+
+def _load_one(loaded: Loaded, number: int, path, side: str, context: ReadContext, exprs, on_read) -> None:
+    scan = scan_input(loaded.connection, path, side, context)
+    loaded.texts[number] = scan.text.describe() if scan.text else {"encoding": None}
+    try:
+        _insert(loaded, scan, number, exprs(scan))
+    finally:
+        scan.drop()
+    if on_read:
+        on_read(path, loaded.scalar(f"SELECT count(*) FROM {loaded.table} WHERE file_no = {number}")
+                + loaded.scalar(f"SELECT count(*) FROM {loaded.broken} WHERE file_no = {number}"))
 
 
 def _start(connection: Connection | None, kind: str, columns: tuple[str, ...], paths: list[Path]) -> Loaded:

@@ -31,7 +31,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from dedupaudit.errors import UserError
-from dedupaudit.inputs.files import RawTable, Scan, delimiter_of, file_format, read_table, scan, scan_frame
+from dedupaudit.inputs.files import InMemory, RawTable, Scan, delimiter_of, file_format, read_table, scan, scan_frame, scan_memory
 from dedupaudit.inputs.mapping import FileMapping, apply_extras, read_mapped
 from dedupaudit.inputs.native import Read
 from dedupaudit.inputs.native.capi_logs import (Ambiguous, NotABody, is_response_line, match_format, read_capi_log,
@@ -85,6 +85,8 @@ def scan_input(connection, path: Path, side: str, context: ReadContext = ReadCon
     """One file as a relation on the audit's connection, in canonical column names. A canonical table is
     scanned by the engine itself (files.scan); every other format goes through its reader. A file not in
     UTF-8 is read from a UTF-8 copy in the connection's spill folder, removed once the rows are in."""
+    if isinstance(path, InMemory):
+        return scan_memory(connection, path)
     path = Path(path)
     with opened(path, file_format(path, strict=False), context.encoding, context.delimiter, connection.spill) as text:
         path, rules, fmt, records, file_mapping, named = _decide(path, side, context)

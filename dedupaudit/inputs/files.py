@@ -20,6 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
@@ -115,6 +116,46 @@ def _scan_parquet(connection, path: Path) -> Scan:
     con.execute(f"CREATE TEMP VIEW {view} AS SELECT file_row_number + 1 AS __row, file_row_number AS __seq, * EXCLUDE (file_row_number) "
                 f"FROM {source}")
     return Scan(str(path), view, columns, {c: types[c] for c in columns}, cleanup=[lambda: con.execute(f"DROP VIEW {view}")])
+
+
+@dataclass(frozen=True)
+class InMemory:
+    """A table handed to the Python API (a pandas DataFrame or an Arrow table), in canonical columns: the
+    engine reads it as it reads a Parquet file, typed columns and all. `name` stands for the file in reports."""
+
+    name: str
+    table: pa.Table
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def of(cls, data, name: str) -> "InMemory":
+        if isinstance(data, pa.RecordBatch):
+            data = pa.Table.from_batches([data])
+        if isinstance(data, pa.Table):
+            return cls(name, data)
+        frame = data.rename(columns=str)
+        try:
+            return cls(name, pa.Table.from_pandas(frame, preserve_index=False))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            # A column of mixed Python values (numbers and text): each value as its text, as JSON records are read.
+            mixed = {c: _as_text(frame[c]) for c in frame.columns if pd.api.types.is_object_dtype(frame[c])}
+            return cls(name, pa.Table.from_pandas(frame.assign(**mixed), preserve_index=False))
+
+
+def scan_memory(connection, item: InMemory) -> Scan:
+    """An in-memory table on the connection, numbered from row 1 like a file's records."""
+    con = connection.con
+    table = item.table
+    if len(set(table.column_names)) != len(table.column_names):
+        raise UserError(f"{item.name}: two columns have the same name")
+    numbers = pa.array(range(len(table)), type=pa.int64())
+    name = connection.name("memory")
+    con.register(name, table.append_column("__seq", numbers).append_column("__row", pa.compute.add(numbers, 1)))
+    types = _describe(con, name)
+    columns = list(table.column_names)
+    return Scan(item.name, name, columns, {c: types[c] for c in columns}, cleanup=[lambda: con.unregister(name)])
 
 
 def _scan_csv(connection, path: Path, delimiter: str, compression: str | None) -> Scan | None:

@@ -19,13 +19,20 @@ COLUMNS = ("platform", "conversions", "event", "date")
 
 
 def load_platform_reported(path: Path, platforms: set[str]) -> pd.DataFrame:
-    """(platform, event, date or None, conversions) per row."""
+    """(platform, event, date or None, conversions) per row. `path` may also be a DataFrame of the same
+    columns (the Python API), checked row by row in the same way."""
+    if isinstance(path, pd.DataFrame):
+        return _parse(path.astype(object).where(path.notna(), "").astype(str), "platform_reported", platforms)
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except FileNotFoundError as exc:
         raise UserError(f"--platform-reported {path}: no such file") from exc
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise UserError(f"--platform-reported {path}: not a readable CSV file ({str(exc).splitlines()[0]})") from exc
+    return _parse(raw, path, platforms)
+
+
+def _parse(raw: pd.DataFrame, path, platforms: set[str]) -> pd.DataFrame:
     by_name = {str(c).strip().lower(): c for c in raw.columns}
     for needed in ("platform", "conversions"):
         if needed not in by_name:

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from dedupaudit import config as cfg
 from dedupaudit import outputs
-from dedupaudit.audit.engine import run_audit
+from dedupaudit.engine.run import run_audit
 from dedupaudit.baseline import BaselineDiff, Tolerances, compare, load_result, validate_result
 from dedupaudit.connection import Connection
 from dedupaudit.errors import InputError
@@ -105,7 +105,7 @@ def run(merged: cfg.Layer, sources: dict[str, Any], *, platform_reported=None, b
     elif platform_reported is not None:
         platform_reported = load_platform_reported(platform_reported, set(rules))
     baseline_path = baseline if isinstance(baseline, (str, os.PathLike)) else None
-    _protect(given, items, [config_path, value("mapping_file"), baseline_path, value("platform_reported")])
+    inputs = _protect(given, items, [config_path, value("mapping_file"), baseline_path, value("platform_reported")])
     for path in report_files:
         outputs.check_target(path, "--output")
     if rejects is not None:
@@ -133,7 +133,7 @@ def run(merged: cfg.Layer, sources: dict[str, Any], *, platform_reported=None, b
         diff = compare(old_data, _json_dict(model), tolerances or Tolerances(), names=(old_name, "this run"))
         model.baseline = diff.to_dict()
     return Result(model, settings, {"title": value("title"), "client": value("client")}, diff,
-                  exported=len(export.names) if export else None)
+                  exported=len(export.names) if export else None, inputs=inputs)
 
 
 @dataclass
@@ -145,6 +145,7 @@ class Result:
     report_options: dict
     diff: BaselineDiff | None = None  # with a baseline: what changed
     exported: int | None = None  # findings written by export_failures
+    inputs: outputs.Inputs = outputs.Inputs()  # what this run read: `write` never replaces it
 
     @property
     def platforms(self) -> pd.DataFrame:
@@ -185,7 +186,7 @@ class Result:
         Never over an input of the run, never half-written."""
         path = Path(path)
         text = self.render(fmt or format_of(path, "write"), **options)
-        outputs.write(path, text, "write")
+        outputs.write(path, text, "write", self.inputs)
         return path
 
     def exit_code(self, fail_on: str | None = None) -> int:
@@ -254,12 +255,12 @@ def _items(given, side: str) -> list:
     return items + expand_paths(paths, f"--{side}")
 
 
-def _protect(given: dict, items: dict, other_inputs: list) -> None:
+def _protect(given: dict, items: dict, other_inputs: list) -> outputs.Inputs:
     """Declare every input (files read, folders and globs given) so no output of this run lands on one."""
     args = [str(a) for entries in given.values() for a in (entries if isinstance(entries, (list, tuple)) else [entries])
             if isinstance(a, (str, os.PathLike))]
     read = [p for found in items.values() for p in found if isinstance(p, Path)] + [Path(p) for p in other_inputs if p]
-    outputs.protect(read, [Path(a) for a in args if Path(a).is_dir()], [a for a in args if glob.has_magic(a)])
+    return outputs.protect(read, [Path(a) for a in args if Path(a).is_dir()], [a for a in args if glob.has_magic(a)])
 
 
 def _baseline(baseline) -> tuple[dict, str]:

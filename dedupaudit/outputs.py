@@ -16,6 +16,7 @@ import os
 import re
 import tempfile
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -25,59 +26,71 @@ import pyarrow.parquet as pq
 from dedupaudit.errors import UserError
 from dedupaudit.privacy import clean, clean_batch, clean_table
 
-_protected_files: set[Path] = set()
-_protected_folders: set[Path] = set()
-_protected_patterns: set[str] = set()
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """One run's inputs: files read, folders and globs given. An output may be none of them, nor land inside."""
+
+    files: frozenset = frozenset()
+    folders: frozenset = frozenset()
+    patterns: frozenset = frozenset()
+
+    def check(self, path, option: str) -> None:
+        target = _resolved(path)
+        for source in sorted(self.files):
+            if target == source:
+                raise UserError(f"{option} {path}: this is the input file {source}; write the output somewhere else")
+        for folder in sorted(self.folders):
+            if target == folder or folder in target.parents:
+                raise UserError(f"{option} {path}: lies inside the input folder {folder}; the next run would read it as input")
+        for pattern in sorted(self.patterns):
+            if fnmatch.fnmatch(str(target), pattern) or fnmatch.fnmatch(os.path.abspath(path), pattern):
+                raise UserError(f"{option} {path}: matches the input pattern {pattern}; the next run would read it as input")
+
+
+_current = Inputs()  # the inputs of the run in progress (the CLI runs one per process)
 
 
 def _resolved(path) -> Path:
     return Path(path).expanduser().resolve()
 
 
-def protect(files=(), folders=(), patterns=()) -> None:
-    """Declare this run's inputs (files read, folders and globs given as inputs); replaces any earlier declaration."""
-    for kept in (_protected_files, _protected_folders, _protected_patterns):
-        kept.clear()
-    _protected_files.update(_resolved(p) for p in files)
-    _protected_folders.update(_resolved(p) for p in folders)
-    _protected_patterns.update(os.path.abspath(os.path.expanduser(p)) for p in patterns)
+def protect(files=(), folders=(), patterns=()) -> Inputs:
+    """Declare this run's inputs (files read, folders and globs given as inputs); replaces any earlier declaration.
+    Returns them, so a result written later (the Python API) is checked against its own run's inputs."""
+    global _current
+    _current = Inputs(frozenset(_resolved(p) for p in files), frozenset(_resolved(p) for p in folders),
+                      frozenset(os.path.abspath(os.path.expanduser(p)) for p in patterns))
+    return _current
 
 
-def check_target(path, option: str = "output") -> None:
+def check_target(path, option: str = "output", inputs: Inputs | None = None) -> None:
     """UserError when writing `path` would replace an input or put a file inside an input folder."""
-    target = _resolved(path)
-    for source in sorted(_protected_files):
-        if target == source:
-            raise UserError(f"{option} {path}: this is the input file {source}; write the output somewhere else")
-    for folder in sorted(_protected_folders):
-        if target == folder or folder in target.parents:
-            raise UserError(f"{option} {path}: lies inside the input folder {folder}; the next run would read it as input")
-    for pattern in sorted(_protected_patterns):
-        if fnmatch.fnmatch(str(target), pattern) or fnmatch.fnmatch(os.path.abspath(path), pattern):
-            raise UserError(f"{option} {path}: matches the input pattern {pattern}; the next run would read it as input")
+    (inputs or _current).check(path, option)
 
 
 def check_folder(path, option: str) -> None:
     """A folder to write into must not be an input folder, lie in one, or hold an input file."""
     check_target(path, option)
     folder = _resolved(path)
-    for source in sorted(_protected_files):
+    for source in sorted(_current.files):
         if folder in source.parents:
             raise UserError(f"{option} {path}: holds the input file {source}; write the output somewhere else")
 
 
-def write(path, data: str | bytes, option: str = "output") -> None:
+def write(path, data: str | bytes, option: str = "output", inputs: Inputs | None = None) -> None:
     """Write atomically (temporary file + rename) after `check_target`; an unwritable path is a user error."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    with _atomic(Path(path), option) as handle:
+    with _atomic(Path(path), option, inputs) as handle:
         handle.write(payload)
 
 
 @contextmanager
-def _atomic(path: Path, option: str):
+def _atomic(path: Path, option: str, inputs: Inputs | None = None):
     """A binary handle on a temporary file beside `path`, renamed over it only when the block succeeds."""
-    check_target(path, option)
+    check_target(path, option, inputs)
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")

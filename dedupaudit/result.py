@@ -53,7 +53,7 @@ class PlatformSummary:
     # The count under every reading of the rules the platform does not confirm: low == high when none changes it.
     reported_range: dict[str, int] | None = None  # {low, high}
     inflation_range: dict[str, float] | None = None  # {low, high}; null without orders
-    unconfirmed_rules: list[dict] = field(default_factory=list)  # the readings that change this count (audit/readings.py)
+    unconfirmed_rules: list[dict] = field(default_factory=list)  # the readings that change this count (engine/readings.py)
     deduplicated: dict[str, int] | None = None  # events the platform drops, by the key that merged them: event_id, fallback
     orders_in_several_scopes: int | None = None  # purchase: orders counted in several conversion actions / channels
     platform_reported: int | None = None  # what the platform's own dashboard shows (--platform-reported)

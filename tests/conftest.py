@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dedupaudit.audit.engine import run_audit
+from dedupaudit.engine.run import run_audit
 from dedupaudit.inputs.canonical import load_events, load_orders
 from dedupaudit.inputs.timestamps import resolve_timezone
 from dedupaudit.platforms.rules import load_rules

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
-from dedupaudit.audit import engine
+from dedupaudit.engine import run as engine
 from dedupaudit.checks import base
 from dedupaudit.outputs import FailureExport as _Export
 

@@ -133,7 +133,7 @@ def example_json(tmp_path_factory):
 
 
 def test_cli_json_equals_the_library_result(example_json):
-    from dedupaudit.audit.engine import run_audit
+    from dedupaudit.engine.run import run_audit
     from dedupaudit.inputs.canonical import load_events, load_orders
     from dedupaudit.inputs.timestamps import resolve_timezone
     from dedupaudit.platforms.rules import load_rules

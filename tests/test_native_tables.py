@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from dedupaudit.audit.engine import run_audit
+from dedupaudit.engine.run import run_audit
 from dedupaudit.errors import UserError
 from dedupaudit.inputs.canonical import load_events, load_orders
 from dedupaudit.inputs.detect import ReadContext

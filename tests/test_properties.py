@@ -16,7 +16,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dedupaudit.audit.engine import run_audit
+from dedupaudit.engine.run import run_audit
 from dedupaudit.errors import UserError
 from dedupaudit.inputs.canonical import load_events, load_orders
 from dedupaudit.inputs.timestamps import resolve_timezone

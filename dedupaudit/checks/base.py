@@ -68,7 +68,7 @@ def first_examples(value: str, key: str) -> str:
 
 
 class AuditView:
-    """The derived tables of one audit (see audit/tables.py) plus the rules and metrics."""
+    """The derived tables of one audit (see engine/tables.py) plus the rules and metrics."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], metrics: dict, inputs: dict):
         self.con = con

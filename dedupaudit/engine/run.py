@@ -8,8 +8,8 @@ import pandas as pd
 import pyarrow as pa
 
 from dedupaudit import __version__
-from dedupaudit.audit.readings import ranges
-from dedupaudit.audit.tables import build_tables
+from dedupaudit.engine.readings import ranges
+from dedupaudit.engine.tables import build_tables
 from dedupaudit.checks import ALL_CHECKS, get_check
 from dedupaudit.checks.base import AuditView, Check, CheckOptions
 from dedupaudit.connection import Connection
@@ -286,7 +286,7 @@ def _metrics(con, rules: dict[str, PlatformRules], order_count: int | None) -> d
 
 
 def _add_ranges(con, rules: dict[str, PlatformRules], metrics: dict) -> None:
-    """The count under every reading of the rules the platforms do not confirm (audit/readings.py)."""
+    """The count under every reading of the rules the platforms do not confirm (engine/readings.py)."""
     found = ranges(con, rules, {key: s.reported_conversions for key, s in metrics.items()})
     for key, s in metrics.items():
         r = found.get(key)

@@ -26,7 +26,7 @@ from dedupaudit.platforms.rules import PlatformRules
 from dedupaudit.settings import Settings
 
 # The dedup model, run once for the rule files' reading and once per other reading of an unconfirmed
-# rule (audit/readings.py). `{p}` prefixes the tables of one run; `{p}rules` and `{p}taxonomy` hold
+# rule (engine/readings.py). `{p}` prefixes the tables of one run; `{p}rules` and `{p}taxonomy` hold
 # that reading's rules.
 #
 # 1. typed: each event's name key (case folding, merged legacy names), event type and scope (what must

@@ -1,7 +1,7 @@
 """The honest range: what each platform would count under the other reading of every unconfirmed rule.
 
 A rule file marks a value it cannot confirm (TikTok merging CompletePayment into Purchase, Meta's
-same-source deduplication, ...) and states its other reading. The dedup model (audit/tables.py) runs
+same-source deduplication, ...) and states its other reading. The dedup model (engine/tables.py) runs
 once more per other reading, over the same events_base table and for that platform only (readings of
 different platforms share a run); then once with every reading that lowered the count and once with
 every reading that raised it, which gives the low and high ends of the range. Only the counts come
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from dedupaudit.audit.tables import simulate
+from dedupaudit.engine.tables import simulate
 from dedupaudit.platforms.rules import PlatformRules
 
 _PREFIX = "reading_"
@@ -138,7 +138,7 @@ def _names_equivalent(con: duckdb.DuckDBPyConnection, rule: PlatformRules, defau
 
 
 def _key_and_type(rule: PlatformRules, name: str) -> tuple[str, str | None]:
-    """The name key and event type the SQL gives `name` (audit/tables.py: TYPED_SQL, taxonomy, merges)."""
+    """The name key and event type the SQL gives `name` (engine/tables.py: TYPED_SQL, taxonomy, merges)."""
     fold = (lambda n: n) if rule.names_case_sensitive else str.lower
     key = {fold(a): fold(b) for a, b in rule.merged_names.items()}.get(fold(name), fold(name))
     return key, next((t for t, listed in rule.events.items() if key in map(fold, listed)), None)

@@ -6,6 +6,7 @@ existing keys keep their meaning until schema_version changes.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass, field
 
 SCHEMA_VERSION = 1
@@ -90,3 +91,20 @@ class AuditResult:
     def to_dict(self) -> dict:
         data = asdict(self)
         return {"schema_version": data.pop("schema_version"), **data}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> AuditResult:
+        """The typed result of a JSON result (`to_dict()`'s shape): baselines and tests read results back with it."""
+        data = copy.deepcopy(data)
+        return cls(
+            tool=data["tool"],
+            inputs={side: InputSummary(**s) for side, s in data["inputs"].items()},
+            period=data["period"],
+            platforms=[PlatformSummary(**p) for p in data["platforms"]],
+            findings=[Finding(**f) for f in data["findings"]],
+            daily=data.get("daily", []),
+            pair_gaps=data.get("pair_gaps", []),
+            settings=data.get("settings", {}),
+            baseline=data.get("baseline"),
+            schema_version=data.get("schema_version", SCHEMA_VERSION),
+        )

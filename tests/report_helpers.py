@@ -41,18 +41,7 @@ def example_result() -> AuditResult:
 
 
 def result_from_dict(data: dict) -> AuditResult:
-    data = copy.deepcopy(data)
-    return AuditResult(
-        tool=data["tool"],
-        inputs={side: InputSummary(**s) for side, s in data["inputs"].items()},
-        period=data["period"],
-        platforms=[PlatformSummary(**p) for p in data["platforms"]],
-        findings=[Finding(**f) for f in data["findings"]],
-        daily=data.get("daily", []),
-        pair_gaps=data.get("pair_gaps", []),
-        settings=data.get("settings", {}),
-        schema_version=data.get("schema_version", 1),
-    )
+    return AuditResult.from_dict(data)
 
 
 def platform(name="meta", display="Meta", orders=100, reported=130, event="purchase", **extra) -> PlatformSummary:

@@ -173,3 +173,9 @@ def test_importing_the_package_loads_no_engine():
             "dedupaudit.audit; print('duckdb' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split("\n")[:2] == ["[]", "True"]
+
+
+def test_the_typed_result_reads_its_json_back(from_paths):
+    from dedupaudit.result import AuditResult
+    data = from_paths.to_dict()
+    assert AuditResult.from_dict(data).to_dict() == data

@@ -23,6 +23,7 @@ from dedupaudit.inputs.canonical import Loaded, load_events, load_orders
 from dedupaudit.inputs.detect import ReadContext, check_format
 from dedupaudit.inputs.mapping import load_mapping_file, parse_mapping
 from dedupaudit.inputs.platform_reported import load_platform_reported
+from dedupaudit.inputs.spend import load_spend_inputs
 from dedupaudit.inputs.files import expand_paths
 from dedupaudit.inputs.textfile import check_delimiter, check_encoding
 from dedupaudit.inputs.timestamps import resolve_timezone
@@ -73,6 +74,10 @@ def check(
     platform_reported: Path = typer.Option(None, "--platform-reported", show_default=False,
                                            help="CSV of what each platform's dashboard shows (platform, conversions; optional event, "
                                                 "date): compared with the simulation."),
+    spend: Path = typer.Option(None, "--spend", show_default=False,
+                               help="CSV of ad spend (platform, spend, currency; optional date): adds ROAS as reported and deduplicated."),
+    exchange_rates: Path = typer.Option(None, "--exchange-rates", show_default=False,
+                                        help="CSV of exchange rates (from, to, rate) to convert conversion values into the spend's currency."),
     rejects: Path = typer.Option(None, "--rejects", help="Write every rejected input row, with its reason, to this CSV file.", show_default=False),
     export_failures: Path = typer.Option(None, "--export-failures", show_default=False,
                                          help="Write the events behind each finding to this folder, one file per finding."),
@@ -101,7 +106,7 @@ def check(
             until=until, exclude_statuses=exclude_statuses, output_format=output_format, output=output, title=title,
             client=client, fail_on=fail_on, baseline=baseline, mapping=mapping, pixel_format=pixel_format,
             capi_format=capi_format, orders_format=orders_format, export_failures=export_failures, export_format=export_format,
-            platform_reported=platform_reported, memory_limit=memory_limit, threads=threads, encoding=encoding,
+            platform_reported=platform_reported, spend=spend, exchange_rates=exchange_rates, memory_limit=memory_limit, threads=threads, encoding=encoding,
             delimiter=delimiter)
         merged = config.merge(config.DEFAULTS, config.load_file(config_path) if config_path else {}, cli_layer)
         settings = config.settings_from(merged)
@@ -130,8 +135,10 @@ def check(
             raise UserError("give at least one of --pixel and --capi, or inputs in dedupaudit.yaml (see `dedupaudit check --help`)")
         paths = {side: expand_paths(args, f"--{side}") for side, args in inputs.items()}
         reported = load_platform_reported(Path(value("platform_reported")), set(rules)) if value("platform_reported") else None
+        spent, rates = load_spend_inputs(*(Path(value(k)) if value(k) else None for k in ("spend", "exchange_rates")), set(rules))
         _protect_inputs(paths, inputs, files, rejects, value("export_failures"),
-                        [config_path, value("mapping_file"), value("baseline_file"), value("platform_reported")])
+                        [config_path, value("mapping_file"), value("baseline_file"), value("platform_reported"),
+                         value("spend"), value("exchange_rates")])
 
         export = _Export(Path(value("export_failures")), value("export_format", "csv")) if value("export_failures") else None
         with progress(not quiet) as step, Connection(value("memory_limit"), value("threads")) as connection:
@@ -142,7 +149,7 @@ def check(
             }
             loaded["orders"] = load_orders(paths["orders"], zone, context, on_file=reading, connection=connection)
             step("auditing")
-            result = clean_tree(run_audit(loaded["pixel"], loaded["capi"], loaded["orders"], rules, settings, export, reported))
+            result = clean_tree(run_audit(loaded["pixel"], loaded["capi"], loaded["orders"], rules, settings, export, reported, spent, rates))
             regressed = False
             if tolerances is not None:
                 diff = compare(load_result(Path(value("baseline_file"))), json.loads(RENDERERS["json"](result)), tolerances,
@@ -187,6 +194,8 @@ def _cli_layer(**args) -> config.Layer:
         layer["baseline_file"] = (str(args["baseline"]), "--baseline")
     put("mapping_file", str(args["mapping"]) if args["mapping"] else None, "--mapping")
     put("platform_reported", str(args["platform_reported"]) if args["platform_reported"] else None, "--platform-reported")
+    put("spend", str(args["spend"]) if args["spend"] else None, "--spend")
+    put("exchange_rates", str(args["exchange_rates"]) if args["exchange_rates"] else None, "--exchange-rates")
     for side in ("pixel", "capi", "orders"):
         put(f"formats.{side}", args[f"{side}_format"], f"--{side}-format")
     return layer

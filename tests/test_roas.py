@@ -7,6 +7,7 @@ are taken here, not by the engine.
 
 from __future__ import annotations
 
+import csv
 import html
 import json
 
@@ -57,7 +58,7 @@ CAPI = [
 
 def by_hand(platform: str, currency: str) -> dict:
     """The value each platform counts and the value of the distinct real orders its purchases point to."""
-    events = [row for row, counted in PIXEL + CAPI if row["platform"] == platform]
+    events = [row for row, _ in PIXEL + CAPI if row["platform"] == platform]
     reported = sum(row["value"] for row, counted in PIXEL + CAPI
                    if counted and row["platform"] == platform and row["currency"] == currency)
     real = {o["order_id"]: o for o in ORDERS if o["status"] == "paid"}
@@ -244,7 +245,8 @@ def test_formats_say_which_days_and_rates_were_used(shop):
     dated = shop("platform,spend,currency,date\nmeta,30,EUR,2026-10-05\nmeta,10,EUR,2026-10-04\n", "from,to,rate\nUSD,EUR,0.9\n")
     for fmt in ("rich", "markdown", "html"):
         text = " ".join(html.unescape(RENDERERS[fmt](dated, RenderOptions())).split())
-        assert "spend counted only for the days of the audit's period, 2026-10-05 to 2026-10-06; 1 day(s) of spend outside it left out" in text, fmt
+        assert ("spend counted only for the days of the audit's period, 2026-10-05 to 2026-10-06; "
+                "1 day(s) of spend outside it left out") in text, fmt
         assert "conversion values in USD converted into EUR at 1 USD = 0.9 EUR" in text, fmt
 
 
@@ -254,9 +256,7 @@ def test_cli_spend_on_the_example_shop(tmp_path):
     assert done.returncode == 1, done.stderr
     data = json.loads(done.stdout)
     spend = {line.split(",")[0]: float(line.split(",")[1]) for line in (EXAMPLES.parent / "spend.csv").read_text().splitlines()[1:]}
-    # By hand from the example's files: the orders file's real orders (status not excluded) that each platform's
-    # purchase events name, and the value of the purchase rows each platform counts is in the JSON's own count.
-    import csv
+    # By hand from the example's files: the real orders (status not excluded) that each platform's events name.
     real = {r["order_id"]: float(r["value"]) for r in csv.DictReader((EXAMPLES / "orders.csv").open())
             if r["status"].lower() not in ("test", "cancelled", "canceled", "voided", "failed")}
     seen: dict[str, set] = {}

@@ -29,6 +29,7 @@ from dedupaudit.inputs.detect import ReadContext, check_format
 from dedupaudit.inputs.files import InMemory, expand_paths
 from dedupaudit.inputs.mapping import load_mapping_file, parse_mapping
 from dedupaudit.inputs.platform_reported import load_platform_reported
+from dedupaudit.inputs.spend import load_spend_inputs
 from dedupaudit.inputs.textfile import check_delimiter, check_encoding
 from dedupaudit.inputs.timestamps import resolve_timezone
 from dedupaudit.platforms.rules import load_rules
@@ -43,7 +44,7 @@ SIDE_NAMES = {"pixel": "browser-pixel events", "capi": "server events", "orders"
 REJECT_COLUMNS = ["input", "file", "row", "source_ref", "reason", "value"]
 
 
-def audit(pixel=None, capi=None, orders=None, *, spend=None, platform_reported=None, config=None, baseline=None,
+def audit(pixel=None, capi=None, orders=None, *, spend=None, exchange_rates=None, platform_reported=None, config=None, baseline=None,
           tolerances: dict | None = None, rejects=None, progress=None, **settings) -> Result:
     """Audit pixel, server (CAPI) and order inputs; each is a path, a folder, a glob, a pandas DataFrame, an
     Arrow table, or a list of these (tables in the canonical columns of the README).
@@ -53,7 +54,9 @@ def audit(pixel=None, capi=None, orders=None, *, spend=None, platform_reported=N
     key raises InputError. `config` is a dedupaudit.yaml path or a mapping of the same keys (keywords win).
     `baseline` is an earlier result (a JSON path, a dict or a Result) to compare with, judged by `tolerances`
     (the `baseline:` section's shape). `rejects` is a CSV path for every rejected input row.
-    `spend` is reserved for spend and ROAS.
+    `spend` (platform, spend, currency, optional date) adds ROAS as reported and deduplicated per currency;
+    `exchange_rates` (from, to, rate) converts values into the spend's currency; `platform_reported` (platform,
+    conversions, optional event, date) is what the dashboards show. Each is a CSV path or a DataFrame.
     """
     try:
         layers = [cfg.DEFAULTS]
@@ -61,19 +64,23 @@ def audit(pixel=None, capi=None, orders=None, *, spend=None, platform_reported=N
             layers.append(cfg.load_file(Path(config)))
         elif config is not None:
             layers.append(cfg.layer_from(dict(config), "config", Path.cwd()))
-        if isinstance(platform_reported, (str, os.PathLike)):
-            settings["platform_reported"], platform_reported = str(platform_reported), None
+        tables = {}  # the table arguments given as DataFrames; paths go through the settings like the config's
+        for key, given in (("platform_reported", platform_reported), ("spend", spend), ("exchange_rates", exchange_rates)):
+            if isinstance(given, (str, os.PathLike)):
+                settings[key] = str(given)
+            elif given is not None:
+                tables[key] = given
         layers.append(cfg.layer_from(settings, "audit()", Path.cwd()))
         merged = cfg.merge(*layers)
         sources = {side: given for side, given in zip(SIDES, (pixel, capi, orders)) if given is not None}
-        return run(merged, sources, platform_reported=platform_reported, baseline=baseline,
+        return run(merged, sources, **tables, baseline=baseline,
                    tolerances=tolerances_from(merged, tolerances, "audit(tolerances=)"), rejects=rejects, tracker=progress,
                    config_path=Path(config) if isinstance(config, (str, os.PathLike)) else None)
     except InputError as exc:
         raise InputError(one_line(exc, 500)) from None
 
 
-def run(merged: cfg.Layer, sources: dict[str, Any], *, platform_reported=None, baseline=None,
+def run(merged: cfg.Layer, sources: dict[str, Any], *, platform_reported=None, spend=None, exchange_rates=None, baseline=None,
         tolerances: Tolerances | None = None, rejects=None, report_files: Iterable[Path] = (), tracker=None,
         config_path: Path | None = None) -> Result:
     """The audit behind `audit()` and `dedupaudit check`, from merged settings layers. `sources` override the
@@ -104,8 +111,10 @@ def run(merged: cfg.Layer, sources: dict[str, Any], *, platform_reported=None, b
         platform_reported = load_platform_reported(Path(value("platform_reported")), set(rules))
     elif platform_reported is not None:
         platform_reported = load_platform_reported(platform_reported, set(rules))
+    spend, exchange_rates = load_spend_inputs(value("spend", spend), value("exchange_rates", exchange_rates), set(rules))
     baseline_path = baseline if isinstance(baseline, (str, os.PathLike)) else None
-    inputs = _protect(given, items, [config_path, value("mapping_file"), baseline_path, value("platform_reported")])
+    inputs = _protect(given, items, [config_path, value("mapping_file"), baseline_path, value("platform_reported"),
+                                     value("spend"), value("exchange_rates")])
     for path in report_files:
         outputs.check_target(path, "--output")
     if rejects is not None:
@@ -123,7 +132,8 @@ def run(merged: cfg.Layer, sources: dict[str, Any], *, platform_reported=None, b
                             load_events(items[side], side, zone, default_platform, set(rules), context, on_read=done,
                                         connection=connection))
         tracker.stage("auditing")
-        model = clean_tree(run_audit(loaded["pixel"], loaded["capi"], loaded["orders"], rules, settings, export, platform_reported))
+        model = clean_tree(run_audit(loaded["pixel"], loaded["capi"], loaded["orders"], rules, settings, export, platform_reported,
+                                     spend, exchange_rates))
         if rejects is not None:
             tracker.stage("writing rejected rows")
             _write_rejects(Path(rejects), loaded)

@@ -76,6 +76,8 @@ KEYS: dict[str, Key] = {
     "export_failures": Key("a folder path", _str, path=True),  # the events behind each finding go here
     "export_format": Key("csv or parquet", lambda v: v in ("csv", "parquet")),
     "platform_reported": Key("a file path", _str, path=True),  # what the platforms' dashboards show (CSV)
+    "spend": Key("a file path", _str, path=True),  # ad spend per platform and currency (CSV), for ROAS
+    "exchange_rates": Key("a file path", _str, path=True),  # the user's rates (CSV from, to, rate) for ROAS across currencies
     "memory_limit": Key("a size such as 8GB or 50%", lambda v: isinstance(v, (str, int)) and not isinstance(v, bool)),  # before spilling to disk
     "threads": Key("a whole number of at least 1", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1),
     "encoding": Key("an encoding name such as utf-8, utf-16 or cp1252", lambda v: _str(v) and _accepted(check_encoding, v)),  # of every text input; default: detected per file
@@ -213,6 +215,8 @@ STARTER = """\
 # rules: rules/                  # your own platform rule files instead of the built-in ones
 # memory_limit: 60%              # most memory the audit uses before it spills to disk (e.g. 8GB)
 # threads: 2                     # threads the audit may use (default: all cores)
+# spend: spend.csv               # ad spend per platform (platform, spend, currency; optional date): adds ROAS
+# exchange_rates: rates.csv      # from, to, rate: convert conversion values into the spend's currency
 
 # Reports to write on every run; the format comes from the extension (.json .md .html .xml).
 # outputs: [report.html, result.json]

@@ -59,6 +59,9 @@ class PlatformSummary:
     orders_in_several_scopes: int | None = None  # purchase: orders counted in several conversion actions / channels
     platform_reported: int | None = None  # what the platform's own dashboard shows (--platform-reported)
     model_gap: float | None = None  # reported_conversions / platform_reported - 1
+    # With --spend, per currency code: spend, conversion_value_reported/_deduplicated, roas_reported/_deduplicated,
+    # exchange_rates (the user's rates applied to values converted into it), spend_period (dated spend: the days counted).
+    roas: dict[str, dict] | None = None
 
 
 @dataclass

@@ -179,3 +179,16 @@ def test_the_typed_result_reads_its_json_back(from_paths):
     from dedupaudit.result import AuditResult
     data = from_paths.to_dict()
     assert AuditResult.from_dict(data).to_dict() == data
+
+
+def test_spend_as_a_path_or_a_dataframe_gives_the_same_roas(tmp_path):
+    spend = pd.DataFrame({"platform": ["meta", "tiktok"], "spend": [1000.0, 250], "currency": ["EUR", "EUR"]})
+    spend.to_csv(tmp_path / "spend.csv", index=False)
+    by_frame = dedupaudit.audit(pixel=PIXEL, capi=CAPI, orders=ORDERS, spend=spend)
+    by_path = dedupaudit.audit(pixel=PIXEL, capi=CAPI, orders=ORDERS, spend=tmp_path / "spend.csv")
+    assert by_frame.to_dict()["platforms"] == by_path.to_dict()["platforms"]
+    meta = by_frame.platforms.set_index(["platform", "event"]).loc[("meta", "purchase")]
+    assert meta["roas_EUR_spend"] == 1000.0
+    assert meta["roas_EUR_roas_reported"] == pytest.approx(meta["roas_EUR_conversion_value_reported"] / 1000, abs=0.01)
+    with pytest.raises(InputError, match=r"^spend line 3: spend '-5' is negative|^spend line 3: .*spend"):
+        dedupaudit.audit(pixel=PIXEL, orders=ORDERS, spend=spend.assign(spend=[1000, -5]))

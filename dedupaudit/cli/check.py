@@ -51,6 +51,10 @@ def check(
     platform_reported: Path = typer.Option(None, "--platform-reported", show_default=False,
                                            help="CSV of what each platform's dashboard shows (platform, conversions; optional event, "
                                                 "date): compared with the simulation."),
+    spend: Path = typer.Option(None, "--spend", show_default=False,
+                               help="CSV of ad spend (platform, spend, currency; optional date): adds ROAS as reported and deduplicated."),
+    exchange_rates: Path = typer.Option(None, "--exchange-rates", show_default=False,
+                                        help="CSV of exchange rates (from, to, rate) to convert conversion values into the spend's currency."),
     rejects: Path = typer.Option(None, "--rejects", help="Write every rejected input row, with its reason, to this CSV file.", show_default=False),
     export_failures: Path = typer.Option(None, "--export-failures", show_default=False,
                                          help="Write the events behind each finding to this folder, one file per finding."),
@@ -84,7 +88,7 @@ def check(
             until=until, exclude_statuses=exclude_statuses, output_format=output_format, output=output, title=title,
             client=client, fail_on=fail_on, baseline=baseline, mapping=mapping, pixel_format=pixel_format,
             capi_format=capi_format, orders_format=orders_format, export_failures=export_failures, export_format=export_format,
-            platform_reported=platform_reported, memory_limit=memory_limit, threads=threads, encoding=encoding,
+            platform_reported=platform_reported, spend=spend, exchange_rates=exchange_rates, memory_limit=memory_limit, threads=threads, encoding=encoding,
             delimiter=delimiter)
         merged = config.merge(config.DEFAULTS, config.load_file(config_path) if config_path else {}, cli_layer)
         value = lambda key, default=None: config.value(merged, key, default)  # noqa: E731
@@ -132,6 +136,8 @@ def _cli_layer(**args) -> config.Layer:
         layer["baseline_file"] = (str(args["baseline"]), "--baseline")
     put("mapping_file", str(args["mapping"]) if args["mapping"] else None, "--mapping")
     put("platform_reported", str(args["platform_reported"]) if args["platform_reported"] else None, "--platform-reported")
+    put("spend", str(args["spend"]) if args["spend"] else None, "--spend")
+    put("exchange_rates", str(args["exchange_rates"]) if args["exchange_rates"] else None, "--exchange-rates")
     for side in ("pixel", "capi", "orders"):
         put(f"formats.{side}", args[f"{side}_format"], f"--{side}-format")
     return layer

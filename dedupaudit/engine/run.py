@@ -76,10 +76,12 @@ ORDER BY t.platform, t.event_type <> 'purchase', t.event_type
 
 def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, PlatformRules], settings: Settings,
               export: Callable[[Finding, pa.RecordBatchReader], None] | None = None,
-              platform_reported: pd.DataFrame | None = None) -> AuditResult:
+              platform_reported: pd.DataFrame | None = None, spend: pd.DataFrame | None = None,
+              exchange_rates: pd.DataFrame | None = None) -> AuditResult:
     """Audit the loaded inputs. With `export`, hand it each finding and a reader over the rows behind it (--export-failures).
 
-    `platform_reported` (inputs/platform_reported.py) holds the figures the platforms' dashboards show.
+    `platform_reported` (inputs/platform_reported.py) holds the figures the platforms' dashboards show;
+    `spend` and `exchange_rates` (inputs/spend.py) the ad spend and the user's rates, for ROAS.
     """
     check_settings = resolve_check_settings(settings, set(rules))
     zone = resolve_timezone(settings.timezone)
@@ -114,6 +116,7 @@ def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, Plat
         findings = [f for check in ALL_CHECKS if check_settings[check.code]["enabled"]
                     for f in _run_check(check, view, check_settings[check.code], export)]
         period = _period(con, since, until)
+        _add_roas(con, metrics, spend, exchange_rates, period, zone)
         gaps = _pair_gaps(con)
     finally:
         if own:
@@ -324,6 +327,83 @@ def _add_order_value(con, metrics: dict) -> None:
     for summary in metrics.values():
         if summary.event == "purchase" and summary.orders is not None:
             summary.average_order_value, summary.currency = average, currency
+
+
+# Per platform and currency: the value of the purchase events the platform counts, and of the distinct real
+# orders its purchase events were linked to (each order once, at the orders file's value and currency). An
+# event without a currency takes its order's; a value with no currency at all cannot be priced and is left out.
+ROAS_VALUES_SQL = """
+WITH real AS (
+    SELECT order_key, any_value(value) AS value, any_value(nullif(currency, '')) AS currency
+    FROM orders WHERE NOT excluded GROUP BY order_key
+), reported AS (
+    SELECT a.platform, coalesce(nullif(a.currency, ''), o.currency) AS currency, sum(a.value) AS value
+    FROM audit_events a LEFT JOIN purchases p USING (eid) LEFT JOIN real o ON o.order_key = p.link_key
+    WHERE a.event_type = 'purchase' AND a.counts AND a.value IS NOT NULL
+    GROUP BY ALL
+), deduplicated AS (
+    SELECT l.platform, o.currency, sum(o.value) AS value
+    FROM (SELECT DISTINCT platform, link_key FROM purchases WHERE link_key IS NOT NULL) l
+    JOIN real o ON o.order_key = l.link_key
+    WHERE o.value IS NOT NULL
+    GROUP BY ALL
+)
+SELECT platform, currency, 'reported' AS kind, value FROM reported WHERE currency IS NOT NULL
+UNION ALL
+SELECT platform, currency, 'deduplicated', value FROM deduplicated WHERE currency IS NOT NULL
+"""
+
+
+def _add_roas(con, metrics: dict, spend: pd.DataFrame | None, rates: pd.DataFrame | None, period: dict, zone) -> None:
+    """ROAS as the platform reports it and as the real orders support it, per currency (--spend).
+
+    Currencies are never added together. A value in a currency the platform has no spend in is converted
+    into the spend's currency only with a rate the user gave (exactly one spend currency must have one);
+    otherwise it keeps its own entry, with no ROAS. Dated spend counts only on the days of the period.
+    """
+    if spend is None:
+        return
+    values: dict[tuple[str, str, str], float] = {(p, c, k): v for p, c, k, v in con.execute(ROAS_VALUES_SQL).fetchall()}
+    first, last = (_local_day(period.get(end), zone) for end in ("start", "end"))
+    inside = spend["date"].isna() | spend["date"].fillna("").between(first or "", last or "9999-12-31")
+    rate_of = {} if rates is None else {(f, t): float(r) for f, t, r in rates[["from", "to", "rate"]].itertuples(index=False)}
+    for (platform, event), s in metrics.items():
+        if event != "purchase":
+            continue
+        mine = spend["platform"] == platform
+        spent = {c: 0.0 for c in spend.loc[mine, "currency"]}  # 0 when every day of it lies outside the period
+        spent.update(spend[mine & inside].groupby("currency")["spend"].sum().to_dict())
+        entries = {c: {"spend": float(v), "reported": 0.0, "deduplicated": 0.0, "rates": []} for c, v in spent.items()}
+        for currency in sorted({c for p, c, _ in values if p == platform}):
+            targets = [t for t in spent if (currency, t) in rate_of] if currency not in spent else []
+            into, rate = (targets[0], rate_of[(currency, targets[0])]) if len(targets) == 1 else (currency, 1.0)
+            entry = entries.setdefault(into, {"spend": None, "reported": 0.0, "deduplicated": 0.0, "rates": []})
+            if into != currency:
+                entry["rates"].append({"from": currency, "to": into, "rate": rate})
+            for kind in ("reported", "deduplicated"):
+                entry[kind] += values.get((platform, currency, kind), 0.0) * rate
+        s.roas = {}
+        for currency in sorted(entries):
+            e = entries[currency]
+            days = spend[mine & (spend["currency"] == currency) & spend["date"].notna()]
+            s.roas[currency] = {
+                "spend": None if e["spend"] is None else round(e["spend"], 2),
+                "conversion_value_reported": round(e["reported"], 2),
+                "conversion_value_deduplicated": round(e["deduplicated"], 2),
+                "roas_reported": round(e["reported"] / e["spend"], 6) if e["spend"] else None,
+                "roas_deduplicated": round(e["deduplicated"] / e["spend"], 6) if e["spend"] else None,
+                "exchange_rates": e["rates"],
+                "spend_period": {"first_day": first, "last_day": last, "days_left_out": int((~inside[days.index]).sum())}
+                if len(days) else None,
+            }
+
+
+def _local_day(stamp: str | None, zone) -> str | None:
+    """The day (YYYY-MM-DD, in the audit's time zone) of a period bound from the result."""
+    if not stamp:
+        return None
+    t = pd.Timestamp(stamp)
+    return (t.tz_localize("UTC") if t.tzinfo is None else t).tz_convert(zone).date().isoformat()
 
 
 def _input_summary(loaded: Loaded, con, source: str | None) -> InputSummary:

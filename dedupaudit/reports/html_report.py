@@ -77,6 +77,7 @@ def _status(result: AuditResult, p: PlatformSummary) -> str | None:
 def _summary(result: AuditResult, anchors: dict) -> str:
     rows = S.purchases(result)
     out = ['<section id="summary"><h2>Executive summary</h2>', f'<p class="lead">{_verdict(result, rows)}</p>']
+    out.insert(1, _roas_section(result))  # ROAS leads the summary
     if rows:
         out.append('<div class="cards">' + "".join(_card(result, p) for p in rows) + "</div>")
         out.append(_summary_table(result, rows))
@@ -91,6 +92,20 @@ def _summary(result: AuditResult, anchors: dict) -> str:
             f'<p class="fix"><strong>Fix:</strong> {prose(first.hint)} '
             f'<a href="#{anchors[id(first)]}">{esc(first.code)} {esc(first.name)} below \u2192</a></p></aside>')
     return "\n".join(out) + "</section>"
+
+
+def _roas_section(result: AuditResult) -> str:
+    """'Meta reports ROAS 3.14, deduplicated 2.51 (EUR)' per platform and currency, then the figures (--spend)."""
+    rows = S.roas_table(result)
+    if not rows:
+        return ""
+    head = "".join(f'<th{" class=num" if i > 1 else ""}>{esc(h)}</th>' for i, h in enumerate(S.ROAS_HEAD))
+    body = "".join("<tr>" + "".join(f'<td{" class=num" if i > 1 else ""}>{esc(c)}</td>' for i, c in enumerate(row)) + "</tr>"
+                   for row in rows)
+    notes = "".join(f"<li>{esc(n)}</li>" for n in S.roas_notes(result))
+    return (f'<div id="roas"><p class="lead">{"<br>".join(esc(s) + "." for s in S.roas_sentences(result))}</p>'
+            f'<table class="summary-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+            f'<p class="muted">{esc(S.ROAS_MEANING)}</p>' + (f'<ul class="small">{notes}</ul>' if notes else "") + "</div>")
 
 
 def _verdict(result: AuditResult, rows: list[PlatformSummary]) -> str:

@@ -24,6 +24,7 @@ def render(result: AuditResult, options=None, width: int = 110) -> str:
     console = Console(file=buffer, force_terminal=colour, no_color=not colour, width=width, highlight=False)
     _header(console, result)
     _summary(console, result)
+    _roas(console, result)
     _findings(console, result)
     return buffer.getvalue()
 
@@ -93,6 +94,22 @@ def _summary(console: Console, result: AuditResult) -> None:
         console.print(Text("Rule values the platforms do not document: " + ", ".join(
             f"{p.display_name} {len(p.assumptions)}" for p in assumed) + " (`dedupaudit rules facts` lists them; only the "
             "readings above change a count).", style="dim"))
+    console.print()
+
+
+def _roas(console: Console, result: AuditResult) -> None:
+    """Spend and ROAS per platform and currency (--spend): as the platform reports it and against the real orders."""
+    rows = S.roas_table(result)
+    if not rows:
+        return
+    table = Table(title="Spend and ROAS: reported vs deduplicated", title_justify="left")
+    for i, name in enumerate(S.ROAS_HEAD):
+        table.add_column(name, justify="left" if i < 2 else "right")
+    for row in rows:
+        table.add_row(*map(escape, row))
+    console.print(table)
+    for line in [*S.roas_sentences(result), S.ROAS_MEANING, *S.roas_notes(result)]:
+        console.print(Text(line))
     console.print()
 
 

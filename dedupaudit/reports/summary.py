@@ -174,3 +174,49 @@ def input_notes(result: AuditResult) -> list[str]:
 def accounting_lines(result: AuditResult) -> list[str]:
     """Every input line the text formats (Markdown, JUnit, GitHub) show: files, then notes."""
     return [line for _, line in file_accounting(result)] + input_notes(result)
+
+
+ROAS_HEAD = ("Platform", "Currency", "Spend", "Value the platform counts", "ROAS reported", "Value of real orders", "ROAS deduplicated")
+ROAS_MEANING = ("ROAS reported: the value of the purchases the platform counts, divided by its spend. ROAS deduplicated: "
+                "the value of the distinct real orders behind them, divided by the same spend. Currencies are never added together.")
+
+
+def roas_table(result: AuditResult) -> list[tuple[str, ...]]:
+    """One row per platform and currency with --spend figures (cells as shown, in ROAS_HEAD's order)."""
+    rows = []
+    for p in purchases(result):
+        for code, e in (getattr(p, "roas", None) or {}).items():
+            spend = "-" if e["spend"] is None else money(e["spend"], None, 2)
+            rows.append((p.display_name, code, spend, money(e["conversion_value_reported"], None, 2), ratio(e["roas_reported"], ""),
+                         money(e["conversion_value_deduplicated"], None, 2), ratio(e["roas_deduplicated"], "")))
+    return rows
+
+
+def roas_sentences(result: AuditResult) -> list[str]:
+    """'Meta reports ROAS 3.14, deduplicated 2.51 (EUR)' per platform and currency; without spend, why there is none."""
+    out = []
+    for p in purchases(result):
+        for code, e in (getattr(p, "roas", None) or {}).items():
+            if e["roas_reported"] is not None:
+                out.append(f"{p.display_name} reports ROAS {e['roas_reported']:.2f}, deduplicated {e['roas_deduplicated']:.2f} ({code})")
+            else:
+                why = "no spend" if e["spend"] is None else "a spend of 0"
+                out.append(f"{p.display_name} has {why} in {code}, so no ROAS there "
+                           f"({money(e['conversion_value_reported'], code, 2)} counted by the platform)")
+    return out
+
+
+def roas_notes(result: AuditResult) -> list[str]:
+    """How the spend and values were taken: the days of dated spend that count, and the user's exchange rates used."""
+    out = []
+    for p in purchases(result):
+        for code, e in (getattr(p, "roas", None) or {}).items():
+            days = e.get("spend_period")
+            if days:
+                left = f"; {days['days_left_out']:,} day(s) of spend outside it left out" if days["days_left_out"] else ""
+                out.append(f"{p.display_name} {code}: spend counted only for the days of the audit's period, "
+                           f"{days['first_day']} to {days['last_day']}{left}")
+            for r in e.get("exchange_rates") or []:
+                out.append(f"{p.display_name}: conversion values in {r['from']} converted into {r['to']} at "
+                           f"1 {r['from']} = {r['rate']:g} {r['to']} (your exchange rates)")
+    return out

@@ -38,6 +38,7 @@ from dedupaudit.reports import FORMATS, RenderOptions, format_of
 from dedupaudit.reports.json_report import render as render_json
 from dedupaudit.result import AuditResult, severity_rank
 from dedupaudit.settings import FAIL_ON, Settings
+from dedupaudit.waivers import parse as parse_waivers
 
 SIDES = ("pixel", "capi", "orders")
 SIDE_NAMES = {"pixel": "browser-pixel events", "capi": "server events", "orders": "orders"}
@@ -114,7 +115,8 @@ def run(merged: cfg.Layer, sources: dict[str, Any], *, platform_reported=None, s
     spend, exchange_rates = load_spend_inputs(value("spend", spend), value("exchange_rates", exchange_rates), set(rules))
     baseline_path = baseline if isinstance(baseline, (str, os.PathLike)) else None
     inputs = _protect(given, items, [config_path, value("mapping_file"), baseline_path, value("platform_reported"),
-                                     value("spend"), value("exchange_rates")])
+                                     value("spend"), value("exchange_rates"), value("waivers_file")])
+    parse_waivers(settings.waivers, set(rules))  # waiver errors before anything is read
     for path in report_files:
         outputs.check_target(path, "--output")
     if rejects is not None:

@@ -363,6 +363,19 @@ class PlatformEvent:
 
 
 @dataclass(frozen=True)
+class WaivedChange:
+    """A waived count that moved: shown apart, never a regression (the waiver says it is accepted)."""
+
+    code: str
+    name: str
+    platform: str | None
+    display_name: str | None
+    event: str | None
+    old_count: int
+    new_count: int
+
+
+@dataclass(frozen=True)
 class BaselineDiff:
     old_name: str
     new_name: str
@@ -375,6 +388,7 @@ class BaselineDiff:
     platforms_added: tuple[PlatformEvent, ...]
     platforms_removed: tuple[PlatformEvent, ...]
     tolerances: Tolerances
+    waived: tuple[WaivedChange, ...] = ()  # waived counts compared separately from findings
 
     @property
     def regressions(self) -> tuple[MetricChange, ...]:
@@ -391,7 +405,7 @@ class BaselineDiff:
     @property
     def changed(self) -> bool:
         return bool(self.metrics or self.new_findings or self.resolved_findings or self.changed_findings
-                    or self.platforms_added or self.platforms_removed)
+                    or self.platforms_added or self.platforms_removed or self.waived)
 
     def to_dict(self) -> dict:
         return {
@@ -406,6 +420,7 @@ class BaselineDiff:
                 "new_findings": len(self.new_findings),
                 "resolved_findings": len(self.resolved_findings),
                 "changed_findings": len(self.changed_findings),
+                "waived_changes": len(self.waived),
             },
             "metrics": [asdict(m) for m in self.metrics],
             "findings": {
@@ -417,6 +432,7 @@ class BaselineDiff:
                 "added": [asdict(p) for p in self.platforms_added],
                 "removed": [asdict(p) for p in self.platforms_removed],
             },
+            "waived": [asdict(w) for w in self.waived],
             "tolerances": self.tolerances.to_dict(),
         }
 
@@ -535,4 +551,21 @@ def compare(old: dict, new: dict, tolerances: Tolerances | None = None,
         changed_findings=tuple(sorted(changed, key=_finding_order)),
         platforms_added=added, platforms_removed=removed,
         tolerances=tolerances,
+        waived=_waived_changes(old, new, display),
     )
+
+
+def _waived_changes(old: dict, new: dict, display: dict) -> tuple[WaivedChange, ...]:
+    """Waived counts per (code, platform, event) that differ between the results (a result without `waived`: none)."""
+    def counts(result: dict) -> dict[tuple, tuple[str, int]]:
+        out: dict[tuple, tuple[str, int]] = {}
+        for w in result.get("waived") or []:
+            key = (w.get("code"), w.get("platform"), w.get("event"))
+            out[key] = (w.get("name") or "", out.get(key, ("", 0))[1] + int(w.get("count") or 0))
+        return out
+
+    before, after = counts(old), counts(new)
+    keys = sorted(set(before) | set(after), key=lambda k: (k[1] or "", k[0] or "", k[2] or ""))
+    return tuple(WaivedChange(code, (after.get(k) or before.get(k))[0], platform, display.get(platform, platform), event,
+                              before.get(k, ("", 0))[1], after.get(k, ("", 0))[1])
+                 for k in keys for code, platform, event in [k] if before.get(k, ("", 0))[1] != after.get(k, ("", 0))[1])

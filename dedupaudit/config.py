@@ -82,6 +82,7 @@ KEYS: dict[str, Key] = {
     "threads": Key("a whole number of at least 1", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1),
     "encoding": Key("an encoding name such as utf-8, utf-16 or cp1252", lambda v: _str(v) and _accepted(check_encoding, v)),  # of every text input; default: detected per file
     "delimiter": Key("comma, semicolon, tab, pipe or one character", lambda v: _str(v) and _accepted(check_delimiter, v)),  # of CSV/TSV inputs; default: sniffed per file
+    "waivers": Key("a list of waivers (check, reason, ...)", lambda v: isinstance(v, list)),  # accepted findings: waivers.py
     "formats.pixel": Key("a format name", _str),  # read pixel files as this format (see `dedupaudit formats`)
     "formats.capi": Key("a format name", _str),
     "formats.orders": Key("a format name", _str),
@@ -182,7 +183,21 @@ def settings_from(merged: Layer) -> Settings:
         fail_on=value(merged, "fail_on", "error"),
         link_tolerance_minutes=float(value(merged, "link_tolerance_minutes", 15)),
         checks=value(merged, "checks", {}),
+        waivers=tuple(_waiver_entries(merged)),
     )
+
+
+def _waiver_entries(merged: Layer) -> list:
+    """The config's (or the API's) `waivers:` list, then those of --waivers FILE: both apply."""
+    from dedupaudit.waivers import entries_from
+
+    entries = entries_from(merged["waivers"][0], merged["waivers"][1]) if "waivers" in merged else []
+    if "waivers_file" in merged:
+        path = Path(merged["waivers_file"][0])
+        if not path.is_file():
+            raise UserError(f"--waivers {path}: no such file")
+        entries += entries_from(yamlfile.load(path), str(path))
+    return entries
 
 
 def show(merged: Layer) -> str:

@@ -79,6 +79,15 @@ class Finding:
 
 
 @dataclass
+class WaivedFinding(Finding):
+    """The part of a finding a waiver accepted (dedupaudit/waivers.py): left out of `findings` and the exit code."""
+
+    reason: str = ""
+    expires: str | None = None  # YYYY-MM-DD; after it the waiver no longer applies
+    waiver: str = ""  # where the waiver is written: "dedupaudit.yaml: waivers[0]"
+
+
+@dataclass
 class AuditResult:
     tool: dict
     inputs: dict[str, InputSummary]
@@ -89,6 +98,7 @@ class AuditResult:
     pair_gaps: list[dict] = field(default_factory=list)  # per platform: linked pixel/CAPI pairs by time apart
     settings: dict = field(default_factory=dict)
     baseline: dict | None = None  # with --baseline: what changed since that result (dedupaudit.baseline)
+    waived: list[WaivedFinding] = field(default_factory=list)  # findings (or parts) accepted by a waiver, with the reason
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict:
@@ -109,5 +119,6 @@ class AuditResult:
             pair_gaps=data.get("pair_gaps", []),
             settings=data.get("settings", {}),
             baseline=data.get("baseline"),
+            waived=[WaivedFinding(**w) for w in data.get("waived", [])],
             schema_version=data.get("schema_version", SCHEMA_VERSION),
         )

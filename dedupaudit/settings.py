@@ -25,6 +25,8 @@ class Settings:
     link_tolerance_minutes: float = 15.0  # value+time linking: how far an event may be from its order
     # Per check (code or name): {enabled, severity, options: {...}, platforms: {platform: {enabled, severity, options}}}
     checks: Mapping[str, Mapping] = field(default_factory=dict)
+    # Waivers as written, each with where it came from: ((entry, "dedupaudit.yaml: waivers[0]"), ...); see waivers.py
+    waivers: tuple = ()
 
     def public(self) -> dict:
         """The settings as they appear in the JSON report, so a reader knows what the run assumed."""

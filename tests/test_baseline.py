@@ -218,7 +218,7 @@ def test_unchanged_results_are_quiet():
     diff = compare(same, json.loads(json.dumps(same)))
     assert not diff.changed and not diff.regressed
     assert diff.to_dict()["summary"] == {"metric_regressions": 0, "new_error_findings": 0, "metric_changes": 0,
-                                         "new_findings": 0, "resolved_findings": 0, "changed_findings": 0}
+                                         "new_findings": 0, "resolved_findings": 0, "changed_findings": 0, "waived_changes": 0}
     assert "No changes." in render_rich(diff)
 
 

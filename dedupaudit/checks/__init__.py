@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dedupaudit.checks import delivery, ids, inputs, names, timing, totals
 from dedupaudit.checks import orders, privacy  # issue 9: order-export conflicts, unhashed user data
+from dedupaudit.checks import waivers  # on the waivers themselves; they run last
 from dedupaudit.checks.base import Check
 from dedupaudit.errors import UserError
 
 ALL_CHECKS: list[Check] = sorted(
     [*inputs.CHECKS, *ids.CHECKS, *names.CHECKS, *timing.CHECKS, *totals.CHECKS, *delivery.CHECKS,
-     *orders.CHECKS, *privacy.CHECKS], key=lambda c: c.code
+     *orders.CHECKS, *privacy.CHECKS, *waivers.CHECKS], key=lambda c: c.code
 )
 
 

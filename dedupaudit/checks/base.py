@@ -59,6 +59,7 @@ class Check:
     fix: str
     find: Callable[["AuditView", CheckOptions], Iterable[Hit]]
     options: dict = field(default_factory=dict)
+    reads_waivers: bool = False  # runs after every other check, when the waivers know what they waived
 
 
 def first_examples(value: str, key: str) -> str:
@@ -70,11 +71,14 @@ def first_examples(value: str, key: str) -> str:
 class AuditView:
     """The derived tables of one audit (see engine/tables.py) plus the rules and metrics."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], metrics: dict, inputs: dict):
+    def __init__(self, con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], metrics: dict, inputs: dict,
+                 waivers: list | None = None, today=None):
         self.con = con
         self.rules = rules
         self.metrics = metrics  # (platform, event type) -> PlatformSummary
         self.inputs = inputs  # side -> InputSummary
+        self.waivers = waivers or []  # dedupaudit.waivers.Waiver, each counting what it waived as the checks run
+        self.today = today
 
     def rows(self, sql: str, params: dict | None = None) -> list[dict]:
         cursor = self.con.execute(sql, params or {})

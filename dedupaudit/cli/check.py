@@ -55,6 +55,9 @@ def check(
                                help="CSV of ad spend (platform, spend, currency; optional date): adds ROAS as reported and deduplicated."),
     exchange_rates: Path = typer.Option(None, "--exchange-rates", show_default=False,
                                         help="CSV of exchange rates (from, to, rate) to convert conversion values into the spend's currency."),
+    waivers: Path = typer.Option(None, "--waivers", show_default=False,
+                                 help="YAML list of accepted findings (check, reason; optional platform, event, event_names, "
+                                      "event_ids, order_ids, expires), applied with the config's waivers."),
     rejects: Path = typer.Option(None, "--rejects", help="Write every rejected input row, with its reason, to this CSV file.", show_default=False),
     export_failures: Path = typer.Option(None, "--export-failures", show_default=False,
                                          help="Write the events behind each finding to this folder, one file per finding."),
@@ -89,7 +92,7 @@ def check(
             client=client, fail_on=fail_on, baseline=baseline, mapping=mapping, pixel_format=pixel_format,
             capi_format=capi_format, orders_format=orders_format, export_failures=export_failures, export_format=export_format,
             platform_reported=platform_reported, spend=spend, exchange_rates=exchange_rates, memory_limit=memory_limit, threads=threads, encoding=encoding,
-            delimiter=delimiter)
+            delimiter=delimiter, waivers=waivers)
         merged = config.merge(config.DEFAULTS, config.load_file(config_path) if config_path else {}, cli_layer)
         value = lambda key, default=None: config.value(merged, key, default)  # noqa: E731
         stdout_format, files = _outputs(value("format"), [Path(p) for p in value("outputs", [])])
@@ -135,6 +138,7 @@ def _cli_layer(**args) -> config.Layer:
     if args["baseline"] is not None:
         layer["baseline_file"] = (str(args["baseline"]), "--baseline")
     put("mapping_file", str(args["mapping"]) if args["mapping"] else None, "--mapping")
+    put("waivers_file", str(args["waivers"]) if args["waivers"] else None, "--waivers")
     put("platform_reported", str(args["platform_reported"]) if args["platform_reported"] else None, "--platform-reported")
     put("spend", str(args["spend"]) if args["spend"] else None, "--spend")
     put("exchange_rates", str(args["exchange_rates"]) if args["exchange_rates"] else None, "--exchange-rates")

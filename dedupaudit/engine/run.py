@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Callable
 
 import pandas as pd
@@ -20,6 +21,7 @@ from dedupaudit.platforms.rules import PlatformRules
 from dedupaudit.privacy import redact
 from dedupaudit.result import SEVERITIES, AuditResult, Finding, InputSummary, PlatformSummary, severity_rank
 from dedupaudit.settings import Settings
+from dedupaudit.waivers import parse as parse_waivers, waive
 
 METRICS_SQL = """
 WITH typed AS (
@@ -84,6 +86,8 @@ def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, Plat
     `spend` and `exchange_rates` (inputs/spend.py) the ad spend and the user's rates, for ROAS.
     """
     check_settings = resolve_check_settings(settings, set(rules))
+    waivers = parse_waivers(settings.waivers, set(rules))
+    today = dt.date.today()
     zone = resolve_timezone(settings.timezone)
     since = parse_one(settings.since, zone, "--since") if settings.since else None
     until = _until(settings.until, zone) if settings.until else None
@@ -112,9 +116,14 @@ def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, Plat
         _add_ranges(con, rules, metrics)
         daily = _daily(con)
         _add_platform_reported(platform_reported, metrics, daily)
-        view = AuditView(con, rules, metrics, inputs)
-        findings = [f for check in ALL_CHECKS if check_settings[check.code]["enabled"]
-                    for f in _run_check(check, view, check_settings[check.code], export)]
+        view = AuditView(con, rules, metrics, inputs, waivers, today)
+        findings, waived = [], []
+        # Checks on the data first; then the checks on the waivers themselves, which read how much each waived.
+        for check in sorted(ALL_CHECKS, key=lambda c: c.reads_waivers):
+            if check_settings[check.code]["enabled"]:
+                kept, accepted = _run_check(check, view, check_settings[check.code], export)
+                findings += kept
+                waived += accepted
         period = _period(con, since, until)
         _add_roas(con, metrics, spend, exchange_rates, period, zone)
         gaps = _pair_gaps(con)
@@ -131,6 +140,7 @@ def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, Plat
         period=period,
         platforms=list(metrics.values()),
         findings=findings,
+        waived=sorted(waived, key=lambda f: (f.platform or "", f.code, f.event or "", f.waiver)),
         daily=daily,
         pair_gaps=gaps,
         settings=settings.public(),
@@ -229,8 +239,9 @@ def _validate_check_setting(check: Check, value, where: str, nested: bool = True
 EXPORT_BATCH_ROWS = 100_000
 
 
-def _run_check(check: Check, view: AuditView, config: dict, export) -> list[Finding]:
-    findings = []
+def _run_check(check: Check, view: AuditView, config: dict, export) -> tuple[list[Finding], list[Finding]]:
+    """The check's findings, with severity from config, minus what waivers accept (returned apart)."""
+    findings, waived = [], []
     for hit in check.find(view, config["options"]):
         per = config["platforms"].get(hit.platform, {})
         if per.get("enabled") is False:
@@ -244,13 +255,17 @@ def _run_check(check: Check, view: AuditView, config: dict, export) -> list[Find
             message=redact(hit.message), hint=redact(hit.hint),
             examples=[{k: redact(v) for k, v in example.items()} for example in hit.examples],
         )
+        finding, accepted, evidence = waive(finding, hit.evidence, view.con, view.waivers, view.today)
+        waived += accepted
+        if finding is None:
+            continue
         findings.append(finding)
-        if export is not None and hit.evidence is not None:
+        if export is not None and evidence is not None:
             # Streamed while the connection is open: the rows behind a finding never sit in memory at once.
-            sql, params = hit.evidence
+            sql, params = evidence
             with view.con.sql(sql, params=params).to_arrow_reader(EXPORT_BATCH_ROWS) as rows:
                 export(finding, rows)
-    return findings
+    return findings, waived
 
 
 def _metrics(con, rules: dict[str, PlatformRules], order_count: int | None) -> dict[tuple[str, str], PlatformSummary]:

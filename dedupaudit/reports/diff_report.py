@@ -153,6 +153,11 @@ def render_rich(diff: BaselineDiff, colour: bool = False, width: int = 110) -> s
             console.print(Text(f"{title}: " + "; ".join(subject(p.display_name, p.event) for p in entries)))
     if diff.platforms_added or diff.platforms_removed:
         console.print()
+    if diff.waived:
+        console.print(Text("Waived (accepted, not regressions)", style="bold underline"))
+        for line in waived_lines(diff):
+            console.print(Text("  " + line, style="dim"))
+        console.print()
     console.print(Text(verdict(diff), style="bold red" if diff.regressed else "green"))
     return buffer.getvalue()
 
@@ -207,7 +212,14 @@ def render_markdown(diff: BaselineDiff, colour: bool = False) -> str:
     for title, entries in (("Now in the result", diff.platforms_added), ("No longer in the result", diff.platforms_removed)):
         if entries:
             out += [f"{title}: " + "; ".join(md(subject(p.display_name, p.event)) for p in entries), ""]
+    if diff.waived:
+        out += ["### Waived (accepted, not regressions)", ""] + [f"- {md(line)}" for line in waived_lines(diff)] + [""]
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def waived_lines(diff: BaselineDiff) -> list[str]:
+    return [f"{w.code} {w.name} {subject(w.display_name, w.event)}: {w.old_count:,} waived before, {w.new_count:,} now"
+            for w in diff.waived]
 
 
 # format name -> render(diff, colour) -> text

@@ -18,6 +18,9 @@ def render(result: AuditResult, options=None) -> str:
     names = S.display_names(result)
     findings = sorted(result.findings, key=lambda f: (severity_rank(f.severity), -f.count, f.platform or "", f.code))
     lines = [_annotation(f, names) for f in findings]
+    lines += [f"::notice title={escape_property(f'{w.code} {w.name} ({S.place(w, names)}), waived')}::"
+              f"{escape_data(f'{S.counted(w)} waived: {w.reason}' + (f' (until {w.expires})' if w.expires else ''))}"
+              for w in result.waived]
     lines.append(f"::notice title={escape_property('dedupaudit summary')}::{escape_data(_summary(result, fail_on))}")
     inputs = S.accounting_lines(result)
     if inputs:

@@ -131,7 +131,7 @@ def _summary_table(result: AuditResult, rows: list[PlatformSummary]) -> str:
     at = grid.headers.index("Inflation")
     status = [_status(result, p) for p in rows]
     out = [table(grid, "summary-table", lambda r, c: "bad" if c == at and status[r] == "error" else
-                 "fine" if c == at and status[r] is None else "", title=False)]
+                 "fine" if c == at and status[r] is None else "")]
     sentences = [s for s in map(S.unconfirmed_sentence, rows) if s]
     if sentences:
         out.append('<p class="muted">Range: where a platform rule is unconfirmed, the ratio under each reading:</p><ul>'
@@ -242,7 +242,7 @@ def _baseline(result: AuditResult) -> str:
     grid = S.baseline_grid(result)
     css = "bad" if result.baseline.get("regressed") else "fine"
     return (f'<section id="baseline"><h2>Since the baseline</h2><p class="lead {css}">{esc(lines[0])}</p>'
-            + (table(grid, title=False) if grid and grid.rows else "")
+            + (table(grid) if grid and grid.rows else "")
             + ("<ul>" + "".join(f"<li>{esc(line)}</li>" for line in lines[1:]) + "</ul>" if lines[1:] else "") + "</section>")
 
 

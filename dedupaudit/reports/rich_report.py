@@ -18,7 +18,7 @@ from dedupaudit.result import AuditResult, severity_rank
 STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan", None: "green"}
 FALLBACK_WIDTH = 100  # when the output is not a terminal and COLUMNS is not set
 MIN_WIDTH = 40
-TEXT_COLUMN = 24  # a column of words wraps at this width when the table would not fit otherwise
+TEXT_COLUMN = 16  # a column of words wraps at this width when the table would not fit otherwise
 
 
 def terminal_width() -> int:
@@ -75,6 +75,8 @@ def _summary(console: Console, result: AuditResult) -> None:
         console.print(Text("  " + line))
     console.print()
     grid = S.summary_grid(result)
+    # The findings follow right below, grouped by platform: their count per platform is left out of the table here.
+    grid = S.Grid(grid.title, grid.headers[:-1], [row[:-1] for row in grid.rows], grid.text_columns - {len(grid.headers) - 1})
     at = grid.headers.index("Inflation")
     styles = {i: STYLES[_inflation_severity(result, p.platform)] for i, p in enumerate(S.purchases(result))}
     draw(console, grid, lambda row, column: styles[row] if column == at else None)

@@ -27,9 +27,9 @@ from tests.report_helpers import REPO, example_dict, result_from_dict
 # ---------------------------------------------------------------- reading tables back out of each format
 
 
-def md_tables(md: str) -> dict[str, list[list[str]]]:
-    """Markdown tables by the heading above them: rows of cells, escapes removed, bold stripped."""
-    tables, title, current = {}, None, None
+def md_tables(md: str) -> list[tuple[str, list[list[str]]]]:
+    """(heading above it, rows of cells) per Markdown table; escapes removed, bold stripped."""
+    tables, title = {}, None
     for line in md.splitlines():
         if line.startswith("#"):
             title = line.lstrip("#").strip().replace("\\", "")
@@ -37,37 +37,39 @@ def md_tables(md: str) -> dict[str, list[list[str]]]:
             cells = [c.strip().replace("\\", "").strip("*") for c in re.split(r"(?<!\\)\|", line)[1:-1]]
             if not set("".join(cells)) <= set("-: "):
                 tables.setdefault(title, []).append(cells)
-    return tables
+    return list(tables.items())
 
 
-def html_tables(html: str) -> dict[str, list[list[str]]]:
-    """HTML tables by the <h3> title before them."""
-    tables = {}
+def html_tables(html: str) -> list[tuple[str, list[list[str]]]]:
+    """(the <h3> title before it, rows of cells) per HTML table; a wide table may come in several parts."""
+    tables = []
     for title, body in re.findall(r"<h3>([^<]*)</h3><div class=\"wide\"><table[^>]*>(.*?)</table>", html, re.S):
         rows = [[unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", tr, re.S)]
                 for tr in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
-        tables[unescape(title)] = rows
+        tables.append((unescape(title), rows))
     return tables
 
 
-def table(tables: dict, prefix: str) -> list[list[str]]:
-    found = [rows for title, rows in tables.items() if title and title.startswith(prefix)]
-    assert found, f"no table titled {prefix!r}: {list(tables)}"
-    return found[0]
+def table(tables: list, prefix: str) -> list[list[list[str]]]:
+    """The parts of the table whose title starts with `prefix` (one part, or several for a wide table)."""
+    found = [rows for title, rows in tables if title and title.startswith(prefix)]
+    assert found, f"no table titled {prefix!r}: {[t for t, _ in tables]}"
+    return found
 
 
-def cell(rows: list[list[str]], row_label: str, column: str) -> str:
-    header = rows[0]
-    row = next((r for r in rows[1:] if r[0] == row_label), None)
-    assert row is not None, f"no row {row_label!r} in {[r[0] for r in rows]}"
-    return row[header.index(column)]
+def cell(parts: list[list[list[str]]], row_label: str, column: str) -> str:
+    for rows in parts:
+        row = next((r for r in rows[1:] if r[0] == row_label), None)
+        if row is not None and column in rows[0]:
+            return row[rows[0].index(column)]
+    raise AssertionError(f"no cell ({row_label!r}, {column!r}) in {[rows[0] for rows in parts]}")
 
 
-def entry_cells(tables: dict, label: str) -> list[str]:
+def entry_cells(tables: list, label: str) -> list[str]:
     """Every cell about one platforms[] entry: its row of the summary, its column of the details, its unconfirmed rules."""
     out = []
     for prefix in ("Purchases", "Details", "Unconfirmed"):
-        for title, rows in tables.items():
+        for title, rows in tables:
             if title and title.startswith(prefix):
                 out += [c for r in rows[1:] if r[0] == label for c in r]
                 if label in rows[0]:
@@ -187,7 +189,7 @@ def test_every_daily_row_pair_gap_input_and_baseline_change_is_in_its_cell(full,
             assert cell(inputs, label, column) == f"{s[key]:,}"
         for f in s["per_file"]:
             assert f"{f['rows']:,} rows read = {f['used']:,} used + {f['rejected']:,} rejected" in views[fmt]
-    baseline = table(tables, "Since the baseline")
+    baseline = table(tables, "Since the baseline")[0]
     assert data["baseline"]["metrics"], "the test baseline must change a metric"
     for m in data["baseline"]["metrics"]:
         row = next(r for r in baseline[1:] if r[0] == S.subject(m["display_name"], m["event"]) and r[1] == m["label"])

@@ -84,7 +84,7 @@ def test_extra_revenue_only_when_the_result_carries_it():
     page = render(small_result(platforms=[p]), RenderOptions())
     assert "\u2248 1,200 EUR revenue credited in error" in page
     assert "130 purchases for 100 real orders (1.30x): 30 that did not happen, worth about 1,200 EUR." in page
-    assert "<th>Extra revenue</th>" in page
+    assert "<th class=num>Extra revenue</th>" in page
 
 
 def test_every_input_string_is_escaped():

@@ -127,7 +127,7 @@ def _card(result: AuditResult, p: PlatformSummary) -> str:
 
 
 def _summary_table(result: AuditResult, rows: list[PlatformSummary]) -> str:
-    grid = S.summary_grid(result)
+    grid = S.summary_grid(result).without("Pixel events", "CAPI events")  # on the cards and in the details below
     at = grid.headers.index("Inflation")
     status = [_status(result, p) for p in rows]
     out = [table(grid, "summary-table", lambda r, c: "bad" if c == at and status[r] == "error" else
@@ -251,7 +251,8 @@ def _figures(result: AuditResult) -> str:
     if not grids:
         return ""
     return ('<section id="figures" class="figures-section"><h2>Every figure</h2><p class="muted">The figures behind the '
-            "charts and findings, as in the JSON result.</p>" + "".join(table(g) for g in grids) + "</section>")
+            "charts and findings, as in the JSON result.</p>" + "".join(table(part) for g in grids for part in g.split(7))
+            + "</section>")
 
 
 def _findings(result: AuditResult, ordered: list[Finding], anchors: dict) -> str:

@@ -74,9 +74,8 @@ def _summary(console: Console, result: AuditResult) -> None:
     for line in lines:
         console.print(Text("  " + line))
     console.print()
-    grid = S.summary_grid(result)
     # The findings follow right below, grouped by platform: their count per platform is left out of the table here.
-    grid = S.Grid(grid.title, grid.headers[:-1], [row[:-1] for row in grid.rows], grid.text_columns - {len(grid.headers) - 1})
+    grid = S.summary_grid(result).without("Findings")
     at = grid.headers.index("Inflation")
     styles = {i: STYLES[_inflation_severity(result, p.platform)] for i, p in enumerate(S.purchases(result))}
     draw(console, grid, lambda row, column: styles[row] if column == at else None)

@@ -255,6 +255,21 @@ class Grid:
     rows: list[list[str]]
     text_columns: frozenset[int] = frozenset({0})  # columns of words, which may wrap; the others are figures, never cut
 
+    def without(self, *names: str) -> Grid:
+        """The same table without some columns (a view that shows them elsewhere)."""
+        keep = [i for i, h in enumerate(self.headers) if h not in names]
+        return Grid(self.title, [self.headers[i] for i in keep], [[row[i] for i in keep] for row in self.rows],
+                    frozenset(n for n, i in enumerate(keep) if i in self.text_columns))
+
+    def split(self, columns: int) -> list[Grid]:
+        """The table as several of at most `columns` columns, each repeating the first (a page has no side scroll)."""
+        rest = self.headers[1:]
+        if len(rest) < columns:
+            return [self]
+        step = columns - 1
+        parts = [rest[i:i + step] for i in range(0, len(rest), step)]
+        return [self.without(*(h for h in rest if h not in part)) for part in parts]
+
 
 def num(value) -> str:
     """A count as every report shows it: '2,777', '-' when unknown."""
@@ -302,8 +317,7 @@ def summary_grid(result: AuditResult) -> Grid:
                     *([extra_revenue(p) or "-", average_order_value(p) or "-"] if priced else []),
                     *([num(p.platform_reported), gap(p.model_gap)] if dashboards else []),
                     share(cov.get("pixel")), share(cov.get("capi")), findings_count(result, p.platform)])
-    return Grid("Purchases: real orders vs what each platform would count", headers, out,
-                frozenset({0, len(headers) - 1} | ({headers.index("Extra revenue"), headers.index("Average order value")} if priced else set())))
+    return Grid("Purchases: real orders vs what each platform would count", headers, out, frozenset({0, len(headers) - 1}))
 
 
 DETAIL_ROWS: tuple[tuple[str, object], ...] = (

@@ -181,7 +181,7 @@ def test_every_daily_row_pair_gap_input_and_baseline_change_is_in_its_cell(full,
     gaps = table(tables, "Time between")
     for g in data["pair_gaps"]:
         assert cell(gaps, g["bucket"], names[g["platform"]]) == f"{g['pairs']:,}"
-    inputs = table(tables, "Inputs")
+    inputs = table(tables, "Rows read per input")
     for side, label in S.SIDE_LABELS:
         s = data["inputs"][side]
         for column, key in (("Rows read", "rows"), ("Rejected", "rejected"), ("Outside the period", "outside_period"),

@@ -18,7 +18,7 @@ from dedupaudit.result import AuditResult, severity_rank
 STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan", None: "green"}
 FALLBACK_WIDTH = 100  # when the output is not a terminal and COLUMNS is not set
 MIN_WIDTH = 40
-TEXT_COLUMN = 16  # a column of words wraps at this width when the table would not fit otherwise
+TEXT_COLUMN = (16, 12)  # a column of words wraps down to this (first column, others) when the table would not fit
 
 
 def terminal_width() -> int:
@@ -159,7 +159,7 @@ def _width(grid: S.Grid, column: int) -> int:
     cells = [len(row[column]) for row in grid.rows] or [0]
     words = max((len(w) for w in grid.headers[column].split()), default=1)
     if column in grid.text_columns:
-        return max(words, min(max(cells), TEXT_COLUMN))
+        return max(words, min(max(cells), TEXT_COLUMN[column > 0]))
     return max(words, max(cells))
 
 

@@ -401,7 +401,7 @@ def inputs_grid(result: AuditResult) -> Grid:
             reasons = "; ".join(f"{k}: {v:,}" for k, v in s.rejected_reasons.items()) or "-"
             rows.append([label, num(len(s.files)), num(s.rows), num(s.rejected), reasons, num(s.outside_period),
                          num(s.normalised_order_ids), num(s.numeric_ids)])
-    return Grid("Inputs", ["Input", "Files", "Rows read", "Rejected", "Why rejected", "Outside the period",
+    return Grid("Rows read per input", ["Input", "Files", "Rows read", "Rejected", "Why rejected", "Outside the period",
                            "Order IDs trimmed or without '#'", "IDs stored as numbers"], rows, frozenset({0, 4}))
 
 

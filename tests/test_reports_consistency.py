@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from dedupaudit.baseline import compare
+from dedupaudit.baseline import MetricChange, compare
 from dedupaudit.reports import RENDERERS, RenderOptions
+from dedupaudit.reports import rich_report
 from dedupaudit.reports import summary as S
 from dedupaudit.reports.diff_report import metric_values
-from dedupaudit.baseline import MetricChange
 from dedupaudit.result import finding_order
-from tests.report_helpers import REPO, example_dict, result_from_dict
+from tests.report_helpers import REPO, example_dict, finding, result_from_dict
 
 # ---------------------------------------------------------------- reading tables back out of each format
 
@@ -212,10 +212,6 @@ def test_the_terminal_report_shows_the_same_figures(full, views):
         assert " ".join(line.split()) in " ".join(rich.split())
 
 
-def _codes(text: str, pattern: str) -> list[tuple[str, str]]:
-    return re.findall(pattern, text)
-
-
 def test_findings_in_one_order_in_every_format(full, views):
     data, result = full
     assert [f["code"] for f in data["findings"]] == [f.code for f in sorted(result.findings, key=finding_order)]
@@ -235,7 +231,6 @@ def test_findings_sort_most_severe_then_largest_count():
                 dict(severity="error", count=5, code="DA101", platform="meta"),
                 dict(severity="error", count=50, code="DA105", platform="tiktok"),
                 dict(severity="error", count=50, code="DA105", platform="meta")]
-    from tests.report_helpers import finding
     ordered = sorted((finding(**f) for f in findings), key=finding_order)
     assert [(f.code, f.platform) for f in ordered] == [("DA105", "meta"), ("DA105", "tiktok"), ("DA101", "meta"), ("DA106", "meta")]
 
@@ -356,5 +351,4 @@ def test_terminal_width_comes_from_columns_then_falls_back_to_100(monkeypatch):
     monkeypatch.setenv("COLUMNS", "90")
     assert max(len(line) for line in RENDERERS["rich"](result, RenderOptions()).splitlines()) == 90
     monkeypatch.delenv("COLUMNS")
-    from dedupaudit.reports import rich_report
     assert rich_report.terminal_width() == 100  # pytest's stdout is not a terminal

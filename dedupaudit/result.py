@@ -18,6 +18,12 @@ def severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity)
 
 
+def finding_order(f: Finding) -> tuple:
+    """The one order of findings (the engine sorts by it, every report keeps it): most severe first, then the
+    largest count, then code and platform."""
+    return severity_rank(f.severity), -f.count, f.code, f.platform or "", f.event or ""
+
+
 @dataclass
 class InputSummary:
     files: list[str]
@@ -59,6 +65,10 @@ class PlatformSummary:
     orders_in_several_scopes: int | None = None  # purchase: orders counted in several conversion actions / channels
     platform_reported: int | None = None  # what the platform's own dashboard shows (--platform-reported)
     model_gap: float | None = None  # reported_conversions / platform_reported - 1
+    # Money, never summed across currencies (purchase only): audit/engine.py _add_order_value.
+    extra_revenue: float | None = None  # extra_conversions x average_order_value; null with orders in several currencies
+    average_order_value_by_currency: dict[str, float] | None = None  # currency -> mean value of its real orders
+    extra_revenue_by_currency: dict[str, float] | None = None  # currency -> extra conversions x its order share x its average
     # With --spend, per currency code: spend, conversion_value_reported/_deduplicated, roas_reported/_deduplicated,
     # exchange_rates (the user's rates applied to values converted into it), spend_period (dated spend: the days counted).
     roas: dict[str, dict] | None = None
@@ -94,7 +104,7 @@ class AuditResult:
     period: dict[str, str | None]
     platforms: list[PlatformSummary]
     findings: list[Finding]
-    daily: list[dict] = field(default_factory=list)  # per platform and UTC day: reported purchases vs orders
+    daily: list[dict] = field(default_factory=list)  # per platform and day (settings.timezone): reported purchases vs orders
     pair_gaps: list[dict] = field(default_factory=list)  # per platform: linked pixel/CAPI pairs by time apart
     settings: dict = field(default_factory=dict)
     baseline: dict | None = None  # with --baseline: what changed since that result (dedupaudit.baseline)

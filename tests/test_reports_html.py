@@ -77,13 +77,13 @@ def test_fix_first_is_the_most_severe_cause_with_the_largest_count_and_links_to_
     assert f'id="{anchor}"' in page and 'DA101' in page[page.index(f'id="{anchor}"'):][:300]
 
 
-def test_extra_revenue_only_when_the_result_carries_average_order_value():
+def test_extra_revenue_only_when_the_result_carries_it():
     assert "revenue credited" not in render(small_result(), RenderOptions())
-    p = platform()
-    p.average_order_value, p.currency = 40.0, "EUR"  # platforms[].average_order_value / currency, when the model has them
+    p = platform(average_order_value=40.0, currency="EUR", extra_revenue=1200.0,
+                 average_order_value_by_currency={"EUR": 40.0}, extra_revenue_by_currency={"EUR": 1200.0})
     page = render(small_result(platforms=[p]), RenderOptions())
     assert "\u2248 1,200 EUR revenue credited in error" in page
-    assert "worth about <strong>1,200 EUR</strong>" in page
+    assert "130 purchases for 100 real orders (1.30x): 30 that did not happen, worth about 1,200 EUR." in page
     assert "<th class=num>Extra revenue</th>" in page
 
 

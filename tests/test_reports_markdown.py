@@ -24,9 +24,9 @@ def test_summary_table_and_findings():
     assert md.startswith("# Q4 audit\n")
     assert "Prepared for **Northwind**" in md
     rows = table_rows(md)
-    assert rows[0][:5] == ["Platform", "Real orders", "Platform would count", "Inflation", "Extra conversions"]
+    assert rows[0][:7] == ["Platform", "Real orders", "Pixel events", "CAPI events", "Platform would count", "Inflation", "Extra conversions"]
     meta = next(r for r in rows if r[0] == "Meta")
-    assert meta[1:5] == ["100", "130", "**1.30x**", "+30"]
+    assert meta[1:7] == ["100", "95", "98", "130", "**1.30x**", "+30"]
     assert "**Fix first:** Meta, DA101 server-events-without-id (30 events)" in md  # a cause, not the inflation itself
     assert "#### ERROR DA101 server-events-without-id: 30 events" in md
     assert "**Fix:** On the server side, send `event_id`." in md
@@ -73,9 +73,10 @@ def test_no_findings_and_no_purchases():
     assert "Fix first" not in md
 
 
-def test_extra_revenue_column_appears_when_the_model_carries_average_order_value():
-    p = platform()
-    p.average_order_value, p.currency = 52.5, "EUR"  # fields the result model may gain; read when present
+def test_extra_revenue_column_appears_when_the_model_carries_it():
+    p = platform(average_order_value=52.5, currency="EUR", extra_revenue=1575.0,
+                 average_order_value_by_currency={"EUR": 52.5}, extra_revenue_by_currency={"EUR": 1575.0})
     md = render(small_result(platforms=[p]))
     header, _, meta = table_rows(md)[:3]
-    assert header[5] == "Extra revenue" and meta[5] == "1,575 EUR"
+    assert header[7:9] == ["Extra revenue", "Average order value"] and meta[7:9] == ["1,575 EUR", "52.50 EUR"]
+    assert "Extra revenue" not in render(small_result())

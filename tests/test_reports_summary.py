@@ -33,11 +33,13 @@ def test_failing_is_at_or_above_the_level(fail_on, codes):
     assert {f.code for f in S.failing(findings, fail_on)} == codes
 
 
-def test_extra_revenue_needs_average_order_value():
+def test_extra_revenue_is_read_from_the_model_per_currency():
     p = platform()
-    assert S.extra_revenue(p) is None
-    p.average_order_value = 20.0
-    assert S.extra_revenue(p) == 600.0
+    assert S.extra_revenue(p) is None and S.average_order_value(p) is None
+    p.extra_revenue, p.average_order_value = 600.0, 20.0  # one currency, not named
+    assert S.extra_revenue(p) == "600" and S.average_order_value(p) == "20.00"
+    p.extra_revenue_by_currency, p.average_order_value_by_currency = {"EUR": 400.0, "USD": 250.4}, {"EUR": 20.0, "USD": 25.0}
+    assert S.extra_revenue(p) == "400 EUR; 250 USD" and S.average_order_value(p) == "20.00 EUR; 25.00 USD"
 
 
 def test_nice_ticks():

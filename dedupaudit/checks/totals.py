@@ -39,6 +39,14 @@ def _small_sample(s, options: dict) -> str | None:
     return "warning" if s.orders < options["min_orders"] else None
 
 
+def _worth(s) -> str:
+    """', worth about 50,050 EUR in revenue': this platform's extra conversions priced per currency, never summed."""
+    money = s.extra_revenue_by_currency or {}
+    if not money:
+        return ""
+    return ", worth about " + " and ".join(f"{v:,.0f} {c}" for c, v in money.items()) + " in revenue never earned"
+
+
 def _find_inflation(view: AuditView, options):
     for s in _purchase_summaries(view):
         ratio, opts = s.inflation_ratio, options.at(s.platform)
@@ -48,8 +56,8 @@ def _find_inflation(view: AuditView, options):
         yield Hit(
             s.platform, "purchase", s.extra_conversions,
             f"{s.display_name} would report {s.reported_conversions:,} purchases for {s.orders:,} real orders: "
-            f"{ratio:.2f}x, {s.extra_conversions:,} purchases that did not happen. ROAS and CPA look better than they "
-            f"are and bidding learns from the inflated count.{_range_note(s)}",
+            f"{ratio:.2f}x, {s.extra_conversions:,} purchases that did not happen{_worth(s)}. ROAS and CPA on "
+            f"{s.display_name} look better than they are and its bidding learns from the inflated count.{_range_note(s)}",
             _biggest_cause(s),
             level=level,
             cap=_small_sample(s, opts),
@@ -62,7 +70,8 @@ INFLATED_CONVERSIONS = Check(
     what="reported_conversions / orders above `warning_above` (warning) or `error_above` (error). The count is the "
          "number of extra conversions. With fewer than `min_orders` real orders the finding is at most a warning.",
     why="Every extra conversion flatters ROAS and CPA and trains the bidding model on purchases that did not happen.",
-    example="Meta reports 3,615 purchases for 2,899 orders: 1.25x.",
+    example="A platform that would report 1,250 purchases for 1,000 real orders: 1.25x, 250 that did not happen. "
+            "The finding's own text gives each platform's figures.",
     fix="Fix the ID, name and timing findings on that platform; they are the causes.",
     find=_find_inflation,
     options={"error_above": 1.05, "warning_above": 1.02, "min_orders": 30},

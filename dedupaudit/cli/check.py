@@ -115,9 +115,9 @@ def check(
         raise typer.Exit(code)
 
 
-def _cli_layer(**args) -> config.Layer:
+def _cli_layer(**args) -> dict:
     """The options actually given on the command line, as a config layer named after each option."""
-    layer: config.Layer = {}
+    layer: dict = {}  # config.Layer
 
     def put(key: str, value, option: str):
         if value not in (None, [], ()):

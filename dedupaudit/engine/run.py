@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Callable
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 
@@ -19,7 +20,7 @@ from dedupaudit.inputs.canonical import Loaded
 from dedupaudit.inputs.timestamps import parse_one, resolve_timezone
 from dedupaudit.platforms.rules import PlatformRules
 from dedupaudit.privacy import redact
-from dedupaudit.result import SEVERITIES, AuditResult, Finding, InputSummary, PlatformSummary, severity_rank
+from dedupaudit.result import SEVERITIES, AuditResult, Finding, InputSummary, PlatformSummary, finding_order, severity_rank
 from dedupaudit.settings import Settings
 from dedupaudit.waivers import parse as parse_waivers, waive
 
@@ -114,7 +115,7 @@ def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, Plat
         metrics = _metrics(con, rules, order_count)
         _add_order_value(con, metrics)
         _add_ranges(con, rules, metrics)
-        daily = _daily(con)
+        daily = _daily(con, settings.timezone)
         _add_platform_reported(platform_reported, metrics, daily)
         view = AuditView(con, rules, metrics, inputs, waivers, today)
         findings, waived = [], []
@@ -133,7 +134,7 @@ def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, Plat
         else:
             _drop_new(con, before)
 
-    findings.sort(key=lambda f: (f.platform or "", severity_rank(f.severity), f.code, f.event or ""))
+    findings.sort(key=finding_order)
     return AuditResult(
         tool={"name": "dedupaudit", "version": __version__},
         inputs=inputs,
@@ -334,14 +335,33 @@ def _add_platform_reported(platform_reported: pd.DataFrame | None, metrics: dict
 
 
 def _add_order_value(con, metrics: dict) -> None:
-    """Average order value and currency of the real orders, so reports can put a price on extra conversions."""
-    average, currency = con.execute("""
-        SELECT round(avg(value), 2), CASE WHEN count(DISTINCT currency) = 1 THEN min(currency) END
+    """Average order value per currency of the real orders, and the revenue each platform's extra conversions
+    stand for. Never summed across currencies: with orders in two, the single figures are null."""
+    per_currency = con.execute("""
+        SELECT currency, count(*), avg(value)
         FROM (SELECT order_key, any_value(value) AS value, any_value(currency) AS currency
-              FROM orders WHERE NOT excluded GROUP BY order_key)""").fetchall()[0]
-    for summary in metrics.values():
-        if summary.event == "purchase" and summary.orders is not None:
-            summary.average_order_value, summary.currency = average, currency
+              FROM orders WHERE NOT excluded GROUP BY order_key)
+        GROUP BY currency ORDER BY currency NULLS LAST""").fetchall()
+    total = sum(n for _, n, _ in per_currency)
+    named = [(c, n, a) for c, n, a in per_currency if c is not None]
+    average = con.execute("""
+        SELECT avg(value) FROM (SELECT any_value(value) AS value FROM orders WHERE NOT excluded GROUP BY order_key)""").fetchall()[0][0]
+    single = len(named) <= 1  # one currency (orders without one taken as in it), or none given
+    for s in metrics.values():
+        if s.event != "purchase" or s.orders is None:
+            continue
+        s.currency = named[0][0] if len(named) == 1 else None
+        s.average_order_value = _money(average) if single else None
+        s.average_order_value_by_currency = {c: _money(a) for c, _, a in named if a is not None}
+        if s.extra_conversions is None or not total:
+            continue
+        s.extra_revenue = _money(s.extra_conversions * average) if single and average is not None else None
+        # Extra conversions shared out by each currency's share of the real orders, priced at that currency's average.
+        s.extra_revenue_by_currency = {c: _money(s.extra_conversions * n / total * a) for c, n, a in named if a is not None}
+
+
+def _money(value) -> float | None:
+    return None if value is None else round(float(value), 2)
 
 
 # Per platform and currency: the value of the purchase events the platform counts, and of the distinct real
@@ -444,11 +464,13 @@ def _period(con, since, until) -> dict:
     return {"start": fmt(start), "end": fmt(end)}
 
 
+# Days in the report's zone ($zone, an IANA name DuckDB's ICU knows): times are UTC inside, converted here at the edge.
 DAILY_SQL = """
-WITH purchase AS (SELECT platform, event_time::DATE AS day, counts FROM audit_events WHERE event_type = 'purchase'),
-days AS (SELECT DISTINCT day FROM (SELECT day FROM purchase UNION ALL SELECT created_at::DATE FROM orders WHERE NOT excluded)),
+WITH purchase AS (SELECT platform, timezone($zone, event_time::TIMESTAMPTZ)::DATE AS day, counts FROM audit_events WHERE event_type = 'purchase'),
+real_orders AS (SELECT order_key, timezone($zone, created_at::TIMESTAMPTZ)::DATE AS day FROM orders WHERE NOT excluded),
+days AS (SELECT DISTINCT day FROM (SELECT day FROM purchase UNION ALL SELECT day FROM real_orders)),
 reported AS (SELECT platform, day, count(*) FILTER (WHERE counts) AS n FROM purchase GROUP BY ALL),
-real AS (SELECT created_at::DATE AS day, count(DISTINCT order_key) AS n FROM orders WHERE NOT excluded GROUP BY ALL)
+real AS (SELECT day, count(DISTINCT order_key) AS n FROM real_orders GROUP BY ALL)
 SELECT p.platform, d.day, coalesce(r.n, 0) AS reported_conversions, coalesce(o.n, 0) AS orders
 FROM (SELECT DISTINCT platform FROM purchase) p CROSS JOIN days d
 LEFT JOIN reported r ON r.platform = p.platform AND r.day = d.day
@@ -461,9 +483,13 @@ GAP_BUCKETS = [(1 / 60, "under 1 minute"), (1, "1-60 minutes"), (6, "1-6 hours")
                (48, "24-48 hours"), (168, "2-7 days"), (None, "over 7 days")]
 
 
-def _daily(con) -> list[dict]:
-    return [{"platform": p, "date": d.isoformat(), "reported_conversions": r, "orders": o}
-            for p, d, r, o in con.execute(DAILY_SQL).fetchall()]
+def _daily(con, zone: str | None) -> list[dict]:
+    """Per platform and day of the report's zone (--timezone): purchases the platform would count, real orders."""
+    try:
+        rows = con.execute(DAILY_SQL, {"zone": zone or "UTC"}).fetchall()
+    except duckdb.Error as exc:
+        raise UserError(f"--timezone {zone}: not a time zone the day boundaries can use ({str(exc).splitlines()[0]})") from exc
+    return [{"platform": p, "date": d.isoformat(), "reported_conversions": r, "orders": o} for p, d, r, o in rows]
 
 
 def _pair_gaps(con) -> list[dict]:

@@ -17,6 +17,7 @@ class RenderOptions:
     title: str | None = None  # report title (HTML, Markdown)
     client: str | None = None  # who the audit is for (HTML, Markdown)
     fail_on: str = "error"  # the severity at which a check counts as failed (JUnit, GitHub)
+    width: int | None = None  # terminal report's columns; None: the terminal's (COLUMNS), 100 when not a terminal
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The HTML report: one self-contained page a consultant hands to a client, readable on screen and printed to PDF.
 
-Order: executive summary (what each platform would count, what it costs, what to fix first), charts, every
-finding with its meaning, why it matters for bidding, the fix and example rows, then the inputs behind it.
+Order: executive summary (what each platform would count, what it costs, what to fix first), charts, the
+baseline comparison, every finding with its meaning, why it matters for bidding, the fix and example rows, every
+other figure of the result as tables, then the inputs behind it.
 Inline CSS and SVG only; the Content-Security-Policy forbids every fetch and every script, and every string
 that may come from the inputs goes through `esc`, so markup in an event name or order ID shows as text.
 """
@@ -17,7 +18,6 @@ from dedupaudit.reports import summary as S
 from dedupaudit.reports import svg_charts
 from dedupaudit.result import AuditResult, Finding, PlatformSummary, severity_rank
 
-_ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 STATUS = {"error": "Inflated", "warning": "Check", None: "OK"}
 SEVERITY_WORDS = {"error": "Error", "warning": "Warning", "info": "Note"}
@@ -26,7 +26,7 @@ SEVERITY_WORDS = {"error": "Error", "warning": "Warning", "info": "Note"}
 def render(result: AuditResult, options=None) -> str:
     title = (options and options.title) or "Deduplication audit"
     client = options and options.client
-    ordered = S.ordered(result.findings)
+    ordered = [f for _, group in S.by_platform(result.findings) for f in group]
     anchors = {id(f): f"finding-{i + 1}" for i, f in enumerate(ordered)}
     css = files("dedupaudit.reports").joinpath("html_report.css").read_text(encoding="utf-8")
     page_title = f"{title} \u2014 {client}" if client else title
@@ -42,7 +42,9 @@ def render(result: AuditResult, options=None) -> str:
         _cover(result, title, client),
         _summary(result, anchors),
         _charts(result),
+        _baseline(result),
         _findings(result, ordered, anchors),
+        _figures(result),
         _about(result),
         "</main></body></html>",
         "",
@@ -59,7 +61,7 @@ def prose(value: str) -> str:
 
 
 def _cover(result: AuditResult, title: str, client: str | None) -> str:
-    period = f"{S.when(result.period.get('start'))} to {S.when(result.period.get('end'))} UTC"
+    period = S.period(result)
     sides = [f"{label} {result.inputs[side].rows:,} rows" for side, label in
              (("pixel", "pixel"), ("capi", "server (CAPI)"), ("orders", "orders")) if side in result.inputs]
     return (f'<header class="cover"><div class="eyebrow">Pixel and Conversions API deduplication audit</div>'
@@ -76,7 +78,7 @@ def _status(result: AuditResult, p: PlatformSummary) -> str | None:
 
 def _summary(result: AuditResult, anchors: dict) -> str:
     rows = S.purchases(result)
-    out = ['<section id="summary"><h2>Executive summary</h2>', f'<p class="lead">{_verdict(result, rows)}</p>']
+    out = ['<section id="summary"><h2>Executive summary</h2>', _verdict(result)]
     out.insert(1, _roas_section(result))  # ROAS leads the summary
     if rows:
         out.append('<div class="cards">' + "".join(_card(result, p) for p in rows) + "</div>")
@@ -94,6 +96,13 @@ def _summary(result: AuditResult, anchors: dict) -> str:
     return "\n".join(out) + "</section>"
 
 
+def _verdict(result: AuditResult) -> str:
+    """The headline: one sentence, then each over-counting platform, worst first (never a sum across platforms)."""
+    verdict, lines = S.headline(result)
+    items = "".join(f"<li>{esc(line)}</li>" for line in lines)
+    return f'<p class="lead">{esc(verdict)}</p>' + (f'<ul class="lead-list">{items}</ul>' if items else "")
+
+
 def _roas_section(result: AuditResult) -> str:
     """'Meta reports ROAS 3.14, deduplicated 2.51 (EUR)' per platform and currency, then the figures (--spend)."""
     rows = S.roas_table(result)
@@ -106,26 +115,6 @@ def _roas_section(result: AuditResult) -> str:
     return (f'<div id="roas"><p class="lead">{"<br>".join(esc(s) + "." for s in S.roas_sentences(result))}</p>'
             f'<table class="summary-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
             f'<p class="muted">{esc(S.ROAS_MEANING)}</p>' + (f'<ul class="small">{notes}</ul>' if notes else "") + "</div>")
-
-
-def _verdict(result: AuditResult, rows: list[PlatformSummary]) -> str:
-    """One sentence for the marketing lead; 'inflated' is what the inflation check flagged, at its thresholds."""
-    measured = [p for p in rows if p.inflation_ratio is not None]
-    if not measured:
-        return "There are no real orders to compare the platforms' purchase counts with."
-    inflated = [p for p in measured if (p.extra_conversions or 0) > 0 and _status(result, p) is not None]
-    if not inflated:
-        return (f"No platform counts more purchases than the audit's thresholds allow against the shop's "
-                f"{measured[0].orders:,} real orders.")
-    worst = max(inflated, key=lambda p: p.inflation_ratio)
-    extra = sum(p.extra_conversions for p in inflated)
-    money = [S.extra_revenue(p) for p in inflated]
-    worth = (f", worth about <strong>{esc(S.money(sum(money), S.currency(inflated[0])))}</strong> in revenue that was "
-             "never earned" if all(m is not None for m in money) else "")
-    return (f"<strong>{len(inflated)} of {len(measured)}</strong> platforms would count more purchases than the shop's "
-            f"{measured[0].orders:,} real orders: <strong>{extra:,} purchases that did not happen</strong>{worth}. "
-            f"{esc(worst.display_name)} is furthest off at <strong>{worst.inflation_ratio:.2f}\u00d7</strong>. "
-            "Their bidding optimises towards these phantom conversions, and ROAS and CPA look better than they are.")
 
 
 def _card(result: AuditResult, p: PlatformSummary) -> str:
@@ -145,44 +134,19 @@ def _card(result: AuditResult, p: PlatformSummary) -> str:
         what = "that did not happen" if p.extra_conversions > 0 else "real sales it cannot see"
         lines.append(f'<div class="extra">{p.extra_conversions:+,} purchases {what} ({share:+.0%})</div>')
     revenue = S.extra_revenue(p)
-    if revenue:
-        lines.append(f'<div class="extra">\u2248 {esc(S.money(revenue, S.currency(p)))} revenue '
-                     f'{"credited in error" if revenue > 0 else "it cannot see"}</div>')
+    if revenue and p.extra_conversions:
+        lines.append(f'<div class="extra">\u2248 {esc(revenue)} revenue '
+                     f'{"credited in error" if p.extra_conversions > 0 else "it cannot see"}</div>')
     return (f'<div class="card {css}"><div class="card-head"><span class="platform">{esc(p.display_name)}</span>'
             f'<span class="pill {css}">{label}</span></div><div class="big">{big}</div>{"".join(lines)}</div>')
 
 
 def _summary_table(result: AuditResult, rows: list[PlatformSummary]) -> str:
-    with_revenue = any(S.extra_revenue(p) is not None for p in rows)
-    ranged = any(S.inflation_range(p) for p in rows)
-    dashboards = any(p.platform_reported is not None for p in rows)
-    head = ["Platform", "Real orders", "Would count", "Inflation"] + (["Range"] if ranged else []) + ["Extra conversions"]
-    head += ["Extra revenue", "Average order value"] if with_revenue else []
-    head += ["Dashboard"] if dashboards else []
-    head += ["Findings"]
-    out = ['<table class="summary-table"><thead><tr>' + "".join(
-        f'<th{"" if h in ("Platform", "Findings") else " class=num"}>{h}</th>' for h in head) + "</tr></thead><tbody>"]
-    for p in rows:
-        status = _status(result, p)
-        cells = [f"<td><strong>{esc(p.display_name)}</strong></td>", f'<td class="num">{_num(p.orders)}</td>',
-                 f'<td class="num">{p.reported_conversions:,}</td>',
-                 f'<td class="num {"bad" if status == "error" else "fine" if status is None else ""}">'
-                 f'{S.ratio(p.inflation_ratio, chr(215))}</td>']
-        if ranged:
-            cells.append(f'<td class="num">{esc(S.inflation_range(p) or "-")}</td>')
-        cells.append(f'<td class="num">{_signed(p.extra_conversions)}</td>')
-        if with_revenue:
-            revenue, aov = S.extra_revenue(p), S.average_order_value(p)
-            cells.append(f'<td class="num">{"-" if revenue is None else esc(S.money(revenue, S.currency(p)))}</td>')
-            cells.append(f'<td class="num">{"-" if aov is None else esc(S.money(aov, S.currency(p), 2))}</td>')
-        if dashboards:
-            cells.append(f'<td class="num">{esc(S.dashboard(p) or "-")}</td>')
-        counts = S.severity_counts([f for f in result.findings if f.platform == p.platform])
-        cells.append('<td class="counts">' + ("".join(
-            f'<span class="pill {s}">{n} {SEVERITY_WORDS[s].lower()}{"s" if n != 1 else ""}</span>'
-            for s, n in counts.items() if n) or '<span class="pill ok">none</span>') + "</td>")
-        out.append("<tr>" + "".join(cells) + "</tr>")
-    out.append("</tbody></table>")
+    grid = S.summary_grid(result).without("Pixel events", "CAPI events")  # on the cards and in the details below
+    at = grid.headers.index("Inflation")
+    status = [_status(result, p) for p in rows]
+    out = [table(grid, "summary-table", lambda r, c: "bad" if c == at and status[r] == "error" else
+                 "fine" if c == at and status[r] is None else "")]
     sentences = [s for s in map(S.unconfirmed_sentence, rows) if s]
     if sentences:
         out.append('<p class="muted">Range: where a platform rule is unconfirmed, the ratio under each reading:</p><ul>'
@@ -190,12 +154,19 @@ def _summary_table(result: AuditResult, rows: list[PlatformSummary]) -> str:
     return "".join(out)
 
 
+def table(grid: S.Grid, css: str = "figures", cell_class=None, title: bool = True) -> str:
+    """A grid as an HTML table (figures right-aligned), in a box that scrolls sideways on a narrow screen."""
+    num = lambda i: "" if i in grid.text_columns else " class=num"  # noqa: E731
+    head = "".join(f"<th{num(i)}>{esc(h)}</th>" for i, h in enumerate(grid.headers))
+    body = "".join("<tr>" + "".join(
+        f'<td class="{"" if i in grid.text_columns else "num"} {cell_class(r, i) if cell_class else ""}">{esc(c)}</td>'
+        .replace(' class=" "', "") for i, c in enumerate(row)) + "</tr>" for r, row in enumerate(grid.rows))
+    caption = f"<h3>{esc(grid.title)}</h3>" if title else ""
+    return f'{caption}<div class="wide"><table class="{css}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
 def _num(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
-
-
-def _signed(value: int | None) -> str:
-    return "-" if value is None else f"{value:+,}" if value else "0"
 
 
 def _charts(result: AuditResult) -> str:
@@ -279,27 +250,48 @@ def _panels(svgs: list[str]) -> str:
     return '<div class="panels">' + "".join(f'<div class="panel">{s}</div>' for s in svgs) + "</div>"
 
 
+def _baseline(result: AuditResult) -> str:
+    lines = S.baseline_lines(result)
+    if not lines:
+        return ""
+    grid = S.baseline_grid(result)
+    css = "bad" if result.baseline.get("regressed") else "fine"
+    return (f'<section id="baseline"><h2>Since the baseline</h2><p class="lead {css}">{esc(lines[0])}</p>'
+            + (table(grid) if grid and grid.rows else "")
+            + ("<ul>" + "".join(f"<li>{esc(line)}</li>" for line in lines[1:]) + "</ul>" if lines[1:] else "") + "</section>")
+
+
+def _figures(result: AuditResult) -> str:
+    grids = S.figure_grids(result)
+    if not grids:
+        return ""
+    return ('<section id="figures" class="figures-section"><h2>Every figure</h2><p class="muted">The figures behind the '
+            "charts and findings, as in the JSON result.</p>" + "".join(table(part) for g in grids for part in g.split(7))
+            + "</section>")
+
+
 def _findings(result: AuditResult, ordered: list[Finding], anchors: dict) -> str:
     counts = S.severity_counts(result.findings)
     out = ['<section id="findings" class="page-break"><h2>Findings</h2>']
     if not ordered:
         return out[0] + "<p>No findings: deduplication looks right on every platform.</p></section>"
     out.append(f'<p>{counts["error"]} errors, {counts["warning"]} warnings and {counts["info"]} notes, grouped by platform, '
-               "most severe first. Each says what is wrong, why it matters for the platform's bidding, and where to fix "
+               "most severe first, then the largest count. Each says what is wrong, why it matters for the platform's bidding, and where to fix "
                "it; the example rows point to the events behind it (file and row).</p>")
     names = S.display_names(result)
     ratios = {p.platform: p.inflation_ratio for p in S.purchases(result)}
+    zone = S.zone(result)
     for platform, group in groupby(ordered, key=lambda f: f.platform):
         heading = esc(names.get(platform, platform)) if platform else "Inputs"
         ratio = ratios.get(platform)
         extra = f' <span class="muted">counts {ratio:.2f}\u00d7 the real orders</span>' if ratio is not None else ""
         out.append(f'<div class="platform-group"><h3>{heading}{extra}</h3>')
-        out += [_finding(f, names, anchors[id(f)]) for f in group]
+        out += [_finding(f, names, anchors[id(f)], zone) for f in group]
         out.append("</div>")
     return "\n".join(out) + "</section>"
 
 
-def _finding(f: Finding, names: dict, anchor: str) -> str:
+def _finding(f: Finding, names: dict, anchor: str, zone: str = "UTC") -> str:
     check = S.CHECKS_BY_CODE.get(f.code)
     where = names.get(f.platform, f.platform) if f.platform else "the inputs"
     event = f' <span class="muted">{esc(f.event)}</span>' if f.event and f.event != "purchase" else ""
@@ -314,51 +306,36 @@ def _finding(f: Finding, names: dict, anchor: str) -> str:
             f'<span class="pill {esc(f.severity)}">{SEVERITY_WORDS.get(f.severity, esc(f.severity))}</span>'
             f'<span class="code">{esc(f.code)}</span><h4>{esc(f.name)}{event}</h4>'
             f'<span class="count">{esc(S.counted(f))}</span></header>'
-            f'<p class="message">{prose(f.message)}</p><dl>{dl}</dl>{_examples(f.examples)}{measured}</article>')
+            f'<p class="message">{prose(f.message)}</p><dl>{dl}</dl>{_examples(f.examples, zone)}{measured}</article>')
 
 
-def _examples(examples: list[dict]) -> str:
+def _examples(examples: list[dict], zone: str = "UTC") -> str:
     if not examples:
         return ""
     columns = list(dict.fromkeys(k for row in examples for k in row))
     head = "".join(f"<th>{esc(c).replace('_', '_<wbr>')}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(_cell(row.get(c)) for c in columns) + "</tr>" for row in examples)
-    utc = ", times in UTC" if any(_ISO_UTC.fullmatch(str(v)) for row in examples for v in row.values()) else ""
-    return (f'<div class="examples-title">Example rows ({len(examples)}{utc})</div>'
+    body = "".join("<tr>" + "".join(_cell(row.get(c), zone) for c in columns) + "</tr>" for row in examples)
+    return (f'<div class="examples-title">Example rows ({len(examples)})</div>'
             f'<div class="examples"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>')
 
 
-def _cell(value) -> str:
-    """One example value; ISO-8601 UTC times shown as '2026-10-05 02:39:15' so they wrap between date and time."""
+def _cell(value, zone: str = "UTC") -> str:
+    """One example value; times in the report's zone ('2026-10-05 02:39:15 UTC'), so they wrap between date and time."""
     if value is None:
         return '<td class="none">\u2014</td>'
-    shown = str(value)
-    if _ISO_UTC.fullmatch(shown):
-        shown = shown.replace("T", " ").removesuffix("Z")
+    shown = S.shown_value(value, zone)
     wrap = " " in shown or len(shown) > 18
     return f'<td class=wrap>{esc(shown).replace("/", "/<wbr>")}</td>' if wrap else f"<td>{esc(shown)}</td>"
 
 
 def _about(result: AuditResult) -> str:
-    out = ['<section id="about" class="about"><h2>About this audit</h2><h3>Inputs</h3>',
-           '<table><thead><tr><th>Input</th><th>Files</th><th class="num">Rows</th><th class="num">Rejected</th>'
-           '<th class="num">Outside the period</th></tr></thead><tbody>']
-    for side, label in (("pixel", "Browser pixel"), ("capi", "Server (CAPI)"), ("orders", "Orders")):
-        s = result.inputs.get(side)
-        if s is None:
-            continue
-        reasons = "; ".join(f"{k}: {v:,}" for k, v in s.rejected_reasons.items())
-        out.append(f"<tr><td>{label}</td><td>{'<br>'.join(esc(f) for f in s.files) or '-'}</td>"
-                   f'<td class="num">{s.rows:,}</td><td class="num">{s.rejected:,}'
-                   + (f'<div class="muted small">{esc(reasons)}</div>' if reasons else "") + "</td>"
-                   f'<td class="num">{s.outside_period:,}</td></tr>')
-    out.append("</tbody></table>")
+    out = ['<section id="about" class="about"><h2>About this audit</h2><h3>Inputs</h3>']
     out.append('<ul class="small">' + "".join(f"<li>{esc(line)}</li>" for line in S.accounting_lines(result)) + "</ul>")
     settings = result.settings or {}
     if settings:
         excluded = ", ".join(settings.get("excluded_statuses") or []) or "none"
         tolerance = settings.get("link_tolerance_minutes")
-        out.append(f"<ul><li>Times without an offset read in <strong>{esc(settings.get('timezone'))}</strong>.</li>"
+        out.append(f"<ul><li>Times without an offset read in, and times and days shown in, <strong>{esc(S.zone(result))}</strong>.</li>"
                    f"<li>Orders with these statuses are not real sales: {esc(excluded)}.</li>"
                    + (f"<li>Events without an order ID linked to orders by value and time within {tolerance:g} minutes.</li>"
                       if isinstance(tolerance, (int, float)) else "") + "</ul>")
@@ -367,14 +344,6 @@ def _about(result: AuditResult) -> str:
         out.append("<h3>Other events the platforms would count</h3><ul>" + "".join(
             f"<li>{esc(p.display_name)} {esc(p.event)}: {p.reported_conversions:,} "
             f"({p.pixel_events:,} pixel, {p.capi_events:,} server events)</li>" for p in others) + "</ul>")
-    unconfirmed = [(p.display_name, u) for p in S.purchases(result) for u in p.unconfirmed_rules]
-    if unconfirmed:
-        out.append("<h3>Unconfirmed platform rules that change these figures</h3><table><thead><tr><th>Platform</th>"
-                   "<th>The rule file assumes</th><th class=num>Count</th><th>Other reading</th><th class=num>Count</th>"
-                   "<th>Evidence</th></tr></thead><tbody>" + "".join(
-                       f"<tr><td>{esc(n)}</td><td>{esc(u['statement'])}</td><td class=num>{u['reported_if_true']:,}</td>"
-                       f"<td>{esc(u['alternative'])}</td><td class=num>{u['reported_if_false']:,}</td><td>{esc(u['evidence'])}</td></tr>"
-                       for n, u in unconfirmed) + "</tbody></table>")
     assumed = {p.display_name: sorted(p.assumptions) for p in S.purchases(result) if p.assumptions}
     if assumed:
         out.append("<h3>Assumptions</h3><p>These figures rest on rule values that the platforms do not document "

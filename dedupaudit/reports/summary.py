@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from dateutil import tz
+
+from dedupaudit.baseline import FindingChange, MetricChange
 from dedupaudit.checks import ALL_CHECKS
 from dedupaudit.checks.base import Check
-from dedupaudit.result import AuditResult, Finding, PlatformSummary, severity_rank
+from dedupaudit.reports.diff_report import finding_detail, metric_values, subject
+from dedupaudit.result import AuditResult, Finding, PlatformSummary, finding_order, severity_rank
 
 # Their count is the consequence (extra or missing conversions), not something to change: never "fix first".
 OUTCOME_CHECKS = frozenset({"inflated-conversions", "under-reported-conversions"})
@@ -41,8 +49,17 @@ def counted(f: Finding) -> str:
 
 
 def ordered(findings: list[Finding]) -> list[Finding]:
-    """Platform, then most severe first, then the largest count: the order a reader works through them."""
-    return sorted(findings, key=lambda f: (f.platform or "", severity_rank(f.severity), -f.count, f.code, f.event or ""))
+    """The result's one order (result.finding_order: most severe, then largest count), kept by every report."""
+    return sorted(findings, key=finding_order)
+
+
+def by_platform(findings: list[Finding]) -> list[tuple[str | None, list[Finding]]]:
+    """Findings grouped by platform for reading, platforms in the order of their first finding, each group in the
+    result's order: reading the groups top to bottom still meets the most severe, largest findings first."""
+    groups: dict[str | None, list[Finding]] = {}
+    for f in ordered(findings):
+        groups.setdefault(f.platform, []).append(f)
+    return list(groups.items())
 
 
 def fix_first(result: AuditResult) -> Finding | None:
@@ -77,26 +94,48 @@ def coverage_split(p: PlatformSummary) -> dict[str, float] | None:
             "capi_only": clamp(any_ - pixel), "neither": clamp(1 - any_)}
 
 
-def average_order_value(p: PlatformSummary) -> float | None:
-    """Read when the result model carries it (`platforms[].average_order_value`); orders' values are not in it yet."""
-    return getattr(p, "average_order_value", None)
+def average_order_value(p: PlatformSummary) -> str | None:
+    """'45.08 EUR', or '45.08 EUR; 52.10 USD' with orders in two currencies (never one average over both)."""
+    by = p.average_order_value_by_currency or {}
+    if by:
+        return "; ".join(money(v, c, 2) for c, v in by.items())
+    return None if p.average_order_value is None else money(p.average_order_value, p.currency, 2)
 
 
-def currency(p: PlatformSummary) -> str | None:
-    return getattr(p, "currency", None)
-
-
-def extra_revenue(p: PlatformSummary) -> float | None:
-    """Revenue the platform would credit to purchases that did not happen: extra conversions x average order value."""
-    aov = average_order_value(p)
-    if aov is None or p.extra_conversions is None:
-        return None
-    return p.extra_conversions * aov
+def extra_revenue(p: PlatformSummary) -> str | None:
+    """'125,183 EUR' or '1,200 EUR; 300 USD': what the engine priced this platform's extra conversions at, per currency."""
+    by = p.extra_revenue_by_currency or {}
+    if by:
+        return "; ".join(money(v, c) for c, v in by.items())
+    return None if p.extra_revenue is None else money(p.extra_revenue, p.currency)
 
 
 def money(value: float, code: str | None, decimals: int = 0) -> str:
     shown = f"{value:,.{decimals}f}"
     return f"{shown} {code}" if code else shown
+
+
+def headline(result: AuditResult) -> tuple[str, list[str]]:
+    """The verdict in words, then one line per over-counting platform, worst first. Each platform's extra purchases
+    are a separate claim on the same orders, so they are never added up across platforms (nor across currencies)."""
+    measured = [p for p in purchases(result) if p.inflation_ratio is not None]
+    if not measured:
+        return "There are no real orders to compare the platforms' purchase counts with.", []
+    flagged = {f.platform for f in result.findings if f.name == "inflated-conversions"}
+    inflated = sorted((p for p in measured if (p.extra_conversions or 0) > 0 and p.platform in flagged),
+                      key=lambda p: (-p.inflation_ratio, p.platform))
+    orders = measured[0].orders
+    if not inflated:
+        return f"No platform counts more purchases than the audit's thresholds allow against the shop's {orders:,} real orders.", []
+    lines = []
+    for p in inflated:
+        worth = extra_revenue(p)
+        lines.append(f"{p.display_name} would count {p.reported_conversions:,} purchases for {orders:,} real orders "
+                     f"({ratio(p.inflation_ratio)}): {p.extra_conversions:,} that did not happen"
+                     + (f", worth about {worth}" if worth else "") + ".")
+    return (f"{len(inflated)} of {len(measured)} platforms would count more purchases than the shop's {orders:,} real orders. "
+            "Each platform's figure is a separate claim on the same orders, so they do not add up; bidding on each "
+            "optimises towards its own phantom conversions, and its ROAS and CPA look better than they are."), lines
 
 
 def ratio(value: float | None, times: str = "x") -> str:
@@ -107,9 +146,38 @@ def share(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
 
 
-def when(stamp: str | None) -> str:
-    """An ISO-8601 UTC time from the result as people read it: 2026-10-05 00:18:47."""
-    return "-" if not stamp else stamp.replace("T", " ").removesuffix("Z")
+def zone(result: AuditResult) -> str:
+    """The report's time zone (--timezone): timestamps and days are shown in it."""
+    return (result.settings or {}).get("timezone") or "UTC"
+
+
+ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
+
+
+def when(stamp: str | None, zone_name: str = "UTC") -> str:
+    """An ISO-8601 UTC time from the result in the report's zone, naming it: '2026-10-05 02:18:47 Europe/Berlin'.
+    The one form of a time in every human-readable report."""
+    if not stamp:
+        return "-"
+    t = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    if zone_name.upper() != "UTC":
+        local = tz.gettz(zone_name)
+        t = t.astimezone(local) if local is not None else t
+        if local is None:
+            zone_name = "UTC"
+    return f"{t:%Y-%m-%d %H:%M:%S} {'UTC' if zone_name.upper() == 'UTC' else zone_name}"
+
+
+def shown_value(value, zone_name: str = "UTC") -> str:
+    """An example row's value as every report shows it: ISO times in the report's zone, the rest as given."""
+    text = str(value)
+    return when(text, zone_name) if ISO_UTC.fullmatch(text) else text
+
+
+def period(result: AuditResult) -> str:
+    """'2026-10-05 00:18:47 UTC to 2026-10-18 23:54:04 UTC'."""
+    z = zone(result)
+    return f"{when(result.period.get('start'), z)} to {when(result.period.get('end'), z)}"
 
 
 def inflation_range(p: PlatformSummary) -> str | None:
@@ -174,6 +242,214 @@ def input_notes(result: AuditResult) -> list[str]:
 def accounting_lines(result: AuditResult) -> list[str]:
     """Every input line the text formats (Markdown, JUnit, GitHub) show: files, then notes."""
     return [line for _, line in file_accounting(result)] + input_notes(result)
+
+
+# ---------------------------------------------------------------- the tables every human-readable report shows
+
+@dataclass
+class Grid:
+    """A table of figures as text, drawn by each format in its own way (Rich folds it to the terminal's width)."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+    text_columns: frozenset[int] = frozenset({0})  # columns of words, which may wrap; the others are figures, never cut
+
+    def without(self, *names: str) -> Grid:
+        """The same table without some columns (a view that shows them elsewhere)."""
+        keep = [i for i, h in enumerate(self.headers) if h not in names]
+        return Grid(self.title, [self.headers[i] for i in keep], [[row[i] for i in keep] for row in self.rows],
+                    frozenset(n for n, i in enumerate(keep) if i in self.text_columns))
+
+    def split(self, columns: int) -> list[Grid]:
+        """The table as several of at most `columns` columns, each repeating the first (a page has no side scroll)."""
+        rest = self.headers[1:]
+        if len(rest) < columns:
+            return [self]
+        step = columns - 1
+        parts = [rest[i:i + step] for i in range(0, len(rest), step)]
+        return [self.without(*(h for h in rest if h not in part)) for part in parts]
+
+
+def num(value) -> str:
+    """A count as every report shows it: '2,777', '-' when unknown."""
+    return "-" if value is None else f"{value:,}"
+
+
+def signed(value) -> str:
+    return "-" if value is None else f"{value:+,}" if value else "0"
+
+
+def gap(value: float | None) -> str:
+    """A relative difference such as model_gap: '+17.2%'."""
+    return "-" if value is None else f"{value:+.1%}"
+
+
+def hours(value: float | None) -> str:
+    return "no limit" if value is None else f"{value:g} h"
+
+
+def entry_label(p: PlatformSummary) -> str:
+    """'Meta' for purchases, 'Meta add_to_cart' for another event type."""
+    return p.display_name if p.event == "purchase" else f"{p.display_name} {p.event}"
+
+
+def findings_count(result: AuditResult, platform: str) -> str:
+    words = {"error": "error", "warning": "warning", "info": "note"}
+    found = severity_counts([f for f in result.findings if f.platform == platform])
+    return ", ".join(f"{n} {words[s]}{'s' if n != 1 else ''}" for s, n in found.items() if n) or "none"
+
+
+def summary_grid(result: AuditResult) -> Grid:
+    """Per platform's purchases: real orders, what it would count, how far off, what that is worth, coverage."""
+    rows = purchases(result)
+    ranged = any(inflation_range(p) for p in rows)
+    priced = any(extra_revenue(p) for p in rows)
+    dashboards = any(p.platform_reported is not None for p in rows)
+    headers = ["Platform", "Real orders", "Pixel events", "CAPI events", "Platform would count", "Inflation",
+               *(["Range"] if ranged else []), "Extra conversions", *(["Extra revenue", "Average order value"] if priced else []),
+               *(["Dashboard", "Model vs dashboard"] if dashboards else []), "Pixel coverage", "CAPI coverage", "Findings"]
+    out = []
+    for p in rows:
+        cov = p.coverage or {}
+        out.append([p.display_name, num(p.orders), num(p.pixel_events), num(p.capi_events), num(p.reported_conversions),
+                    ratio(p.inflation_ratio), *([inflation_range(p) or "-"] if ranged else []), signed(p.extra_conversions),
+                    *([extra_revenue(p) or "-", average_order_value(p) or "-"] if priced else []),
+                    *([num(p.platform_reported), gap(p.model_gap)] if dashboards else []),
+                    share(cov.get("pixel")), share(cov.get("capi")), findings_count(result, p.platform)])
+    return Grid("Purchases: real orders vs what each platform would count", headers, out, frozenset({0, len(headers) - 1}))
+
+
+DETAIL_ROWS: tuple[tuple[str, object], ...] = (
+    ("Count range (unconfirmed rules)", lambda p: "-" if not p.reported_range else
+     num(p.reported_range["low"]) if p.reported_range["low"] == p.reported_range["high"] else
+     f"{num(p.reported_range['low'])} to {num(p.reported_range['high'])}"),
+    ("Pixel events without an ID", lambda p: num(p.missing_event_id["pixel"])),
+    ("Server events without an ID", lambda p: num(p.missing_event_id["capi"])),
+    ("Orders whose IDs never match", lambda p: num(p.mismatched_event_id)),
+    ("Orders with different names", lambda p: num(p.event_name_drift)),
+    ("Orders outside the window", lambda p: num(p.outside_window)),
+    ("Orders in several actions", lambda p: num(p.orders_in_several_scopes)),
+    ("Dropped as same event ID", lambda p: num((p.deduplicated or {}).get("event_id"))),
+    ("Dropped by fallback key", lambda p: num((p.deduplicated or {}).get("fallback"))),
+    ("Orders seen by either path", lambda p: share((p.coverage or {}).get("any"))),
+    ("Events linked by order ID", lambda p: num((p.links or {}).get("order_id"))),
+    ("Linked by event ID", lambda p: num((p.links or {}).get("event_id"))),
+    ("Linked by value and time", lambda p: num((p.links or {}).get("value_time"))),
+    ("Not linked to an order", lambda p: num((p.links or {}).get("unlinked"))),
+    ("Dedup window", lambda p: hours(p.window_hours)),
+)
+
+
+def details_grid(result: AuditResult) -> Grid:
+    """Every other per-platform figure, one column per platform and event type (other types: events only)."""
+    entries = result.platforms
+    headers = ["Figure", *(entry_label(p) for p in entries)]
+    rows = [["Pixel events", *(num(p.pixel_events) for p in entries)], ["CAPI events", *(num(p.capi_events) for p in entries)],
+            ["Platform would count", *(num(p.reported_conversions) for p in entries)]]
+    rows += [[label, *(cell(p) for p in entries)] for label, cell in DETAIL_ROWS]
+    if any(p.platform_reported is not None for p in entries):
+        rows += [["Dashboard", *(num(p.platform_reported) for p in entries)], ["Model vs dashboard", *(gap(p.model_gap) for p in entries)]]
+    return Grid("Details per platform", headers, rows)
+
+
+def unconfirmed_grid(result: AuditResult) -> Grid:
+    """Each unconfirmed platform rule that changes a count, with the count under both readings."""
+    rows = [[entry_label(p), u["statement"], num(u["reported_if_true"]), u["alternative"], num(u["reported_if_false"]), u["evidence"]]
+            for p in result.platforms for u in p.unconfirmed_rules]
+    return Grid("Unconfirmed platform rules that change these figures",
+                ["Platform", "The rule file assumes", "Count", "Other reading", "Count if so", "Evidence"], rows, frozenset({0, 1, 3, 5}))
+
+
+def daily_grid(result: AuditResult) -> Grid:
+    """Per day (in the report's zone): real orders, then what each platform would count (and its dashboard)."""
+    names = display_names(result)
+    platforms = list(dict.fromkeys(d["platform"] for d in result.daily))
+    dashboards = [p for p in platforms if any(d.get("platform_reported") is not None for d in result.daily if d["platform"] == p)]
+    cells = {(d["platform"], d["date"]): d for d in result.daily}
+    headers = ["Date", "Real orders", *(names.get(p, p) for p in platforms),
+               *(h for p in dashboards for h in (f"{names.get(p, p)} dashboard", f"{names.get(p, p)} vs dashboard"))]
+    rows = []
+    for date in sorted({d["date"] for d in result.daily}):
+        day = [cells.get((p, date)) for p in platforms]
+        orders = next((d["orders"] for d in day if d), None)
+        rows.append([date, num(orders), *(num(d["reported_conversions"]) if d else "-" for d in day),
+                     *(v for p in dashboards for v in _dashboard_day(cells.get((p, date))))])
+    return Grid(f"Day by day ({zone(result)} days): purchases each platform would count", headers, rows)
+
+
+def _dashboard_day(d: dict | None) -> tuple[str, str]:
+    return ("-", "-") if d is None else (num(d.get("platform_reported")), gap(d.get("model_gap")))
+
+
+def gaps_grid(result: AuditResult) -> Grid:
+    """Orders reported by both paths, by the time between their browser and server event, per platform."""
+    names = display_names(result)
+    platforms = list(dict.fromkeys(g["platform"] for g in result.pair_gaps))
+    cells = {(g["platform"], g["bucket"]): g["pairs"] for g in result.pair_gaps}
+    buckets = list(dict.fromkeys(g["bucket"] for g in result.pair_gaps))
+    return Grid("Time between the pixel and the server event (orders reported by both)",
+                ["Time apart", *(names.get(p, p) for p in platforms)],
+                [[b, *(num(cells.get((p, b))) for p in platforms)] for b in buckets])
+
+
+def inputs_grid(result: AuditResult) -> Grid:
+    rows = []
+    for side, label in SIDE_LABELS:
+        s = result.inputs.get(side)
+        if s is not None:
+            reasons = "; ".join(f"{k}: {v:,}" for k, v in s.rejected_reasons.items()) or "-"
+            rows.append([label, num(len(s.files)), num(s.rows), num(s.rejected), reasons, num(s.outside_period),
+                         num(s.normalised_order_ids), num(s.numeric_ids)])
+    return Grid("Rows read per input", ["Input", "Files", "Rows read", "Rejected", "Why rejected", "Outside the period",
+                           "Order IDs trimmed or without '#'", "IDs stored as numbers"], rows, frozenset({0, 4}))
+
+
+def baseline_grid(result: AuditResult) -> Grid | None:
+    """With --baseline: each metric that changed since that result (old, new, change, tolerance, regressed)."""
+    b = result.baseline
+    if not b:
+        return None
+    rows = []
+    for m in b.get("metrics", []):
+        old, new, delta, tolerance = metric_values(MetricChange(**m))
+        status = "REGRESSION" if m["regressed"] else "worse" if m["worse"] else "better" if m["delta"] is not None else ""
+        rows.append([subject(m["display_name"], m["event"]), m["label"], old, new, delta, tolerance, status])
+    return Grid(f"Since the baseline {b['old']['name']}", ["Platform", "Metric", "Old", "New", "Change", "Tolerance", ""],
+                rows, frozenset({0, 1, 6}))
+
+
+def baseline_lines(result: AuditResult) -> list[str]:
+    """The baseline verdict, then each new, resolved or changed finding, as `dedupaudit diff` words them."""
+    b = result.baseline
+    if not b:
+        return []
+    summary = b.get("summary", {})
+    if b.get("regressed"):
+        verdict = (f"REGRESSION since {b['old']['name']}: {summary.get('metric_regressions', 0)} metrics beyond tolerance, "
+                   f"{summary.get('new_error_findings', 0)} new error findings.")
+    else:
+        verdict = f"No regression since {b['old']['name']} ({when(b['old']['period'].get('start'), zone(result))} to " \
+                  f"{when(b['old']['period'].get('end'), zone(result))})."
+    lines = [verdict]
+    for title, key in (("New finding", "new"), ("Resolved", "resolved"), ("Changed", "changed")):
+        for f in b.get("findings", {}).get(key, []):
+            change = FindingChange(**f)
+            detail = finding_detail(change)
+            severity = (change.new_severity or change.old_severity or "").upper()
+            lines.append(f"{title}: {severity} {change.code} {change.name}, {subject(change.display_name, change.event)}"
+                         + (f" ({detail})" if detail else "") + (" REGRESSION" if change.regressed else ""))
+    for title, key in (("Now in the result", "added"), ("No longer in the result", "removed")):
+        entries = b.get("platforms", {}).get(key, [])
+        if entries:
+            lines.append(f"{title}: " + "; ".join(subject(p["display_name"], p["event"]) for p in entries))
+    return lines
+
+
+def figure_grids(result: AuditResult) -> list[Grid]:
+    """The tables after the summary, in the order every format shows them; empty ones left out."""
+    grids = [details_grid(result), unconfirmed_grid(result), daily_grid(result), gaps_grid(result), inputs_grid(result)]
+    return [g for g in grids if g.rows]
 
 
 ROAS_HEAD = ("Platform", "Currency", "Spend", "Value the platform counts", "ROAS reported", "Value of real orders", "ROAS deduplicated")

@@ -34,7 +34,7 @@ from dedupaudit.result import AuditResult, severity_rank
 
 FILES_HELP = "File, folder or glob; repeat the option for more. CSV, TSV, JSON Lines, JSON array or Parquet, optionally .gz/.zst."
 EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html",
-              ".xml": "junit", ".txt": "rich"}
+              ".xml": "junit", ".txt": "rich", ".sarif": "sarif"}
 
 
 @app.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from dedupaudit.reports import github_report, html_report, json_report, junit_report, markdown_report, rich_report
+from dedupaudit.reports import github_report, html_report, json_report, junit_report, markdown_report, rich_report, sarif_report
 from dedupaudit.result import AuditResult
 
 
@@ -25,4 +25,5 @@ RENDERERS: dict[str, Callable[[AuditResult, RenderOptions], str]] = {
     "html": html_report.render,
     "junit": junit_report.render,
     "github": github_report.render,
+    "sarif": sarif_report.render,
 }

@@ -26,7 +26,7 @@ from dedupaudit.inputs.platform_reported import load_platform_reported
 from dedupaudit.inputs.files import expand_paths
 from dedupaudit.inputs.textfile import check_delimiter, check_encoding
 from dedupaudit.inputs.timestamps import resolve_timezone
-from dedupaudit.platforms.rules import load_rules
+from dedupaudit.platforms.rules import canonical_platform, load_rules, platform_names
 from dedupaudit.privacy import clean, clean_tree
 from dedupaudit.reports import RENDERERS, RenderOptions
 from dedupaudit.reports.diff_report import render_rich as render_diff
@@ -116,9 +116,7 @@ def check(
 
         zone = resolve_timezone(settings.timezone)
         rules = load_rules(Path(value("rules")) if value("rules") else None)
-        default_platform = value("platform")
-        if default_platform and default_platform.strip().lower() not in rules:
-            raise UserError(f"--platform {default_platform}: no rule file for this platform (known: {', '.join(sorted(rules))})")
+        default_platform = canonical_platform(value("platform"), rules, "--platform") if value("platform") else None
         context = ReadContext(rules=rules, mapping=_mapping(merged), formats={
             side: value(f"formats.{side}") for side in ("pixel", "capi", "orders") if value(f"formats.{side}")},
             encoding=check_encoding(value("encoding"), _source(merged, "encoding")),
@@ -129,7 +127,7 @@ def check(
         if not inputs["pixel"] and not inputs["capi"]:
             raise UserError("give at least one of --pixel and --capi, or inputs in dedupaudit.yaml (see `dedupaudit check --help`)")
         paths = {side: expand_paths(args, f"--{side}") for side, args in inputs.items()}
-        reported = load_platform_reported(Path(value("platform_reported")), set(rules)) if value("platform_reported") else None
+        reported = load_platform_reported(Path(value("platform_reported")), platform_names(rules)) if value("platform_reported") else None
         _protect_inputs(paths, inputs, files, rejects, value("export_failures"),
                         [config_path, value("mapping_file"), value("baseline_file"), value("platform_reported")])
 

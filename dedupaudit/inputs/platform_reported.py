@@ -18,8 +18,10 @@ from dedupaudit.errors import UserError
 COLUMNS = ("platform", "conversions", "event", "date")
 
 
-def load_platform_reported(path: Path, platforms: set[str]) -> pd.DataFrame:
-    """(platform, event, date or None, conversions) per row."""
+def load_platform_reported(path: Path, platforms: dict[str, str] | set[str]) -> pd.DataFrame:
+    """(platform, event, date or None, conversions) per row. `platforms`: every name and alias -> the platform's id
+    (rules.platform_names), or just the ids."""
+    names = platforms if isinstance(platforms, dict) else {p: p for p in platforms}
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except FileNotFoundError as exc:
@@ -37,8 +39,9 @@ def load_platform_reported(path: Path, platforms: set[str]) -> pd.DataFrame:
     for line, record in enumerate(raw.to_dict("records"), start=2):
         get = lambda name: str(record.get(by_name.get(name), "") or "").strip()  # noqa: E731
         platform, event, date, conversions = get("platform").lower(), get("event").lower() or "purchase", get("date"), get("conversions")
-        if platform not in platforms:
-            raise UserError(f"{path} line {line}: unknown platform '{platform}' (rule files exist for: {', '.join(sorted(platforms))})")
+        if platform not in names:
+            raise UserError(f"{path} line {line}: unknown platform '{platform}' (rule files exist for: {', '.join(sorted(set(names.values())))})")
+        platform = names[platform]
         if not re.fullmatch(r"\d+", conversions.replace(",", "")):
             raise UserError(f"{path} line {line}: conversions '{conversions}' is not a whole number")
         if date and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):

@@ -91,13 +91,28 @@ def test_message_properties_and_locations():
     assert first["message"]["text"] == "30 purchase events from the server carry no event ID. Fix: On the server side, send `event_id`."
     assert first["properties"] == {"count": 30, "unit": "events", "platform": "meta", "event": "purchase"}
     (where,) = first["locations"]
-    assert where["physicalLocation"]["artifactLocation"]["uri"] == "capi.jsonl"  # the file its examples came from
+    assert where["physicalLocation"] == {"artifactLocation": {"uri": "capi.jsonl"}, "region": {"startLine": 3}}  # its example
     assert where["logicalLocations"] == [{"name": "Meta", "kind": "resource", "fullyQualifiedName": "meta/purchase"}]
     by_code = {r["ruleId"]: r for r in results(log)}
     # No example file: the first file of the input concerned (rejected rows: the pixel input had them), else pixel.
     assert by_code["DA100"]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "pixel.csv"
     assert "logicalLocations" not in by_code["DA100"]["locations"][0]
     assert by_code["DA113"]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "pixel.csv"
+
+
+def test_the_line_named_is_the_example_row_in_the_input():
+    """The oracle is the input file itself: the line a result points at holds the event its finding describes."""
+    for r in results(sarif(example_result())):
+        where = r["locations"][0]["physicalLocation"]
+        if r["ruleId"] in ("DA101", "DA102") and "region" in where:
+            line = (REPO / where["artifactLocation"]["uri"]).read_text().splitlines()[where["region"]["startLine"] - 1]
+            no_id = '"event_id": ""' in line if line.startswith("{") else line.split(",")[2] == ""
+            assert no_id, (r["ruleId"], line)
+    by_code = {(r["ruleId"], r["properties"]["platform"]): r for r in results(sarif(example_result()))}
+    assert by_code[("DA101", "meta")]["locations"][0]["physicalLocation"]["region"] == {"startLine": 6}
+    assert by_code[("DA102", "meta")]["locations"][0]["physicalLocation"]["region"] == {"startLine": 120}
+    parquet = small_result(findings=[finding(examples=[{"file": "capi.parquet", "row": 3}])])  # a record, not a line
+    assert "region" not in results(sarif(parquet))[0]["locations"][0]["physicalLocation"]
 
 
 def test_file_names_become_uri_references():

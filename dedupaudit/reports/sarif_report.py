@@ -1,8 +1,8 @@
 """SARIF 2.1.0: the findings as static-analysis results, for code-scanning dashboards (GitHub, Azure DevOps, IDEs).
 
 One run; its driver lists every check that fired as a rule, and each finding is one result. A result points at
-the input file its examples came from (else the first file of the input it concerns) and names the platform as
-a logical location. `partialFingerprints` is code/platform/event, so a dashboard tracks the same problem across
+the input file its first example came from, at that example's line in a CSV/TSV/JSON Lines file (else at the
+first file of the input it concerns), and names the platform as a logical location. `partialFingerprints` is code/platform/event, so a dashboard tracks the same problem across
 runs while its count changes. Nothing time-of-run is written, so the same audit gives the same file.
 """
 
@@ -20,6 +20,7 @@ LEVELS = {"error": "error", "warning": "warning", "info": "note"}
 FINGERPRINT = "dedupauditFinding/v1"
 # The input a finding concerns when its examples name no file: the check's own side, else pixel, server, orders.
 _SIDE_OF = {"DA101": "capi", "DA102": "pixel", "DA117": "capi", "DA118": "capi", "DA131": "orders"}
+_LINE_FILES = (".csv", ".tsv", ".jsonl", ".ndjson")  # plain text read line by line: an example's row is its line
 
 
 def render(result: AuditResult, options=None) -> str:
@@ -53,9 +54,11 @@ def _result(f: Finding, rule_index: int, names: dict[str, str], result: AuditRes
     key = f"{f.code}/{f.platform or 'inputs'}/{f.event or '-'}"
     seen[key] = seen.get(key, 0) + 1  # two findings of one check on one platform and event: keep them apart
     location: dict = {}
-    path = _file(f, result)
+    path, line = _file(f, result)
     if path:
         location["physicalLocation"] = {"artifactLocation": {"uri": _uri(path)}}
+        if line:
+            location["physicalLocation"]["region"] = {"startLine": line}
     if f.platform:
         location["logicalLocations"] = [{"name": names.get(f.platform, f.platform), "kind": "resource",
                                          "fullyQualifiedName": f.platform if f.event is None else f"{f.platform}/{f.event}"}]
@@ -67,19 +70,22 @@ def _result(f: Finding, rule_index: int, names: dict[str, str], result: AuditRes
     return out
 
 
-def _file(f: Finding, result: AuditResult) -> str | None:
-    """The input file named in the finding's examples, else the first file of the input it concerns."""
+def _file(f: Finding, result: AuditResult) -> tuple[str | None, int | None]:
+    """The input file named in the finding's first example (with its line, in a line-by-line text file), else the
+    first file of the input the finding concerns."""
     for example in f.examples:
         if example.get("file"):
-            return str(example["file"])
+            path, row = str(example["file"]), example.get("row")
+            lined = isinstance(row, int) and row > 0 and PurePosixPath(path.lower()).suffix in _LINE_FILES
+            return path, row if lined else None
     sides = [e["side"] for e in f.examples if e.get("side")] + [_SIDE_OF.get(f.code, "")]
     if f.code == "DA100":  # rejected rows: the input that had them
         sides += [side for side, s in result.inputs.items() if s.rejected]
     for side in [*sides, "pixel", "capi", "orders"]:
         summary = result.inputs.get(side)
         if summary is not None and summary.files:
-            return summary.files[0]
-    return None
+            return summary.files[0], None
+    return None, None
 
 
 def _uri(path: str) -> str:

@@ -2,8 +2,9 @@
 
 One run; its driver lists every check that fired as a rule, and each finding is one result. A result points at
 the input file its first example came from, at that example's line in a CSV/TSV/JSON Lines file (else at the
-first file of the input it concerns), and names the platform as a logical location. `partialFingerprints` is code/platform/event, so a dashboard tracks the same problem across
-runs while its count changes. Nothing time-of-run is written, so the same audit gives the same file.
+first file of the input it concerns), and names the platform as a logical location. `partialFingerprints` is
+code/platform/event, so a dashboard tracks the same problem across runs while its count changes. Nothing
+time-of-run is written, so the same audit gives the same file.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from dedupaudit.inputs.platform_reported import load_platform_reported
 from dedupaudit.inputs.spend import load_spend_inputs
 from dedupaudit.inputs.textfile import check_delimiter, check_encoding
 from dedupaudit.inputs.timestamps import resolve_timezone
-from dedupaudit.platforms.rules import load_rules
+from dedupaudit.platforms.rules import canonical_platform, load_rules, platform_names
 from dedupaudit.privacy import clean, clean_tree, one_line
 from dedupaudit.reports import FORMATS, RenderOptions, format_of
 from dedupaudit.reports.json_report import render as render_json
@@ -89,14 +89,10 @@ def run(merged: cfg.Layer, sources: dict[str, Any], *, platform_reported=None, s
     value = lambda key, default=None: cfg.value(merged, key, default)  # noqa: E731
     settings = cfg.settings_from(merged)
     if settings.fail_on not in FAIL_ON:
-        source = _source(merged, "fail_on")
-        where = source if source.startswith("--") else f"{source}: fail_on"
-        raise InputError(f"{where}: '{settings.fail_on}' is not one of {', '.join(FAIL_ON)}")
+        raise InputError(f"{_option(merged, 'fail_on')}: '{settings.fail_on}' is not one of {', '.join(FAIL_ON)}")
     zone = resolve_timezone(settings.timezone)
     rules = load_rules(Path(value("rules")) if value("rules") else None)
-    default_platform = value("platform")
-    if default_platform and default_platform.strip().lower() not in rules:
-        raise InputError(f"--platform {default_platform}: no rule file for this platform (known: {', '.join(sorted(rules))})")
+    default_platform = canonical_platform(value("platform"), rules, _option(merged, "platform")) if value("platform") else None
     context = ReadContext(rules=rules, mapping=_mapping(merged), formats={
         side: value(f"formats.{side}") for side in SIDES if value(f"formats.{side}")},
         encoding=check_encoding(value("encoding"), _source(merged, "encoding")),
@@ -109,10 +105,10 @@ def run(merged: cfg.Layer, sources: dict[str, Any], *, platform_reported=None, s
     if not items["pixel"] and not items["capi"]:
         raise InputError("give at least one of --pixel and --capi, or inputs in dedupaudit.yaml (see `dedupaudit check --help`)")
     if value("platform_reported"):
-        platform_reported = load_platform_reported(Path(value("platform_reported")), set(rules))
+        platform_reported = load_platform_reported(Path(value("platform_reported")), platform_names(rules))
     elif platform_reported is not None:
-        platform_reported = load_platform_reported(platform_reported, set(rules))
-    spend, exchange_rates = load_spend_inputs(value("spend", spend), value("exchange_rates", exchange_rates), set(rules))
+        platform_reported = load_platform_reported(platform_reported, platform_names(rules))
+    spend, exchange_rates = load_spend_inputs(value("spend", spend), value("exchange_rates", exchange_rates), platform_names(rules))
     baseline_path = baseline if isinstance(baseline, (str, os.PathLike)) else None
     inputs = _protect(given, items, [config_path, value("mapping_file"), baseline_path, value("platform_reported"),
                                      value("spend"), value("exchange_rates"), value("waivers_file")])
@@ -301,6 +297,12 @@ def _mapping(merged: cfg.Layer):
 
 def _source(merged: cfg.Layer, key: str) -> str:
     return merged[key][1] if key in merged else "defaults"
+
+
+def _option(merged: cfg.Layer, key: str) -> str:
+    """How errors name a setting: the option (--fail-on), else its source and key (dedupaudit.yaml: fail_on)."""
+    source = _source(merged, key)
+    return source if source.startswith("--") else f"{source}: {key}"
 
 
 def _write_rejects(path: Path, loaded: dict[str, Loaded]) -> None:

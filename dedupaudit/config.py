@@ -24,7 +24,7 @@ from dedupaudit.inputs.textfile import check_delimiter, check_encoding
 from dedupaudit.settings import DEFAULT_EXCLUDED_STATUSES, FAIL_ON, Settings
 
 CONFIG_NAME = "dedupaudit.yaml"
-FORMATS = ("rich", "json", "markdown", "html", "junit", "github")
+FORMATS = ("rich", "json", "markdown", "html", "junit", "github", "sarif")
 
 Layer = dict[str, tuple[Any, str]]  # dotted key -> (value, where it came from)
 

@@ -183,7 +183,7 @@ def test_export_names_stay_in_the_folder(tmp_path):
     assert written[0].read_text().splitlines()[1] == "'=x"
 
 
-@pytest.mark.parametrize("fmt", ["rich", "markdown", "html", "junit", "github", "json"])
+@pytest.mark.parametrize("fmt", ["rich", "markdown", "html", "junit", "github", "json", "sarif"])
 def test_control_characters_are_shown_escaped_in_every_format(tmp_path, fmt):
     name = "Purchase\x1b]0;pwned\x07\x1b[2J[bold]x"
     rows = [dict(PAIR[0], event_name=name, platform="meta"), dict(PAIR[0], event_time="bad\x1b[31m", platform="meta")]

@@ -67,18 +67,18 @@ def test_no_output_carries_personal_data_or_escape_sequences(tmp_path):
     out.mkdir()
     args = ["--pixel", inputs["pixel"], "--capi", inputs["capi"], "--orders", inputs["orders"]]
     runs = [run("check", *args, "-o", out / "r.json", "-o", out / "r.md", "-o", out / "r.html", "-o", out / "r.xml",
-                "-o", out / "r.txt", "--rejects", out / "rejects.csv", "--export-failures", out / "csv", "--title", "audit")]
+                "-o", out / "r.txt", "-o", out / "r.sarif", "--rejects", out / "rejects.csv", "--export-failures", out / "csv", "--title", "audit")]
     runs += [run("check", *args, "--format", fmt, "--export-failures", out / "parquet", "--export-format", "parquet")
-             for fmt in ("rich", "json", "markdown", "html", "junit", "github")]
+             for fmt in ("rich", "json", "markdown", "html", "junit", "github", "sarif")]
     runs += [run("check", *args, "--baseline", out / "r.json", "--format", "json")]
     runs += [run("diff", out / "r.json", out / "r.json", "-o", out / "diff.md"), run("diff", out / "r.json", out / "r.json")]
     runs += [run("inspect", *inputs.values()), run("inspect", *inputs.values(), "--format", "json")]
     broken = write_jsonl(tmp_path / "in" / f"broken {PERSONAL[0]}.jsonl", [{"platform": "meta", "event_name": PERSONAL[4]}])
     runs += [run("check", "--pixel", broken), run("inspect", broken)]
-    assert [r.returncode for r in runs] == [1] * 8 + [0, 0, 0, 0, 2, 2], [r.stderr for r in runs]
+    assert [r.returncode for r in runs] == [1] * 9 + [0, 0, 0, 0, 2, 2], [r.stderr for r in runs]
 
     files, binary = _written(out)
-    assert {p.suffix for p in out.rglob("*.*")} >= {".json", ".md", ".html", ".xml", ".txt", ".csv", ".parquet"}
+    assert {p.suffix for p in out.rglob("*.*")} >= {".json", ".md", ".html", ".xml", ".txt", ".sarif", ".csv", ".parquet"}
     assert len(list((out / "csv").iterdir())) == len(list((out / "parquet").iterdir())) > 3
     everything = "\n".join([files] + [r.stdout + r.stderr for r in runs])
     assert everything.count("<redacted:") > 50  # the values were there to redact

@@ -1,4 +1,4 @@
-"""Golden files guard the JSON, Markdown and JUnit views of the example shop (tool version masked).
+"""Golden files guard the JSON, Markdown, JUnit and SARIF views of the example shop (tool version masked).
 
 After an intended change: UPDATE_GOLDEN=1 python -m pytest tests/test_reports_golden.py, then review the diff.
 """
@@ -10,7 +10,7 @@ import pytest
 from dedupaudit.reports import RENDERERS, RenderOptions
 from tests.report_helpers import assert_golden, example_result, mask
 
-CASES = [("json", "example.json"), ("markdown", "example.md"), ("junit", "example.junit.xml")]
+CASES = [("json", "example.json"), ("markdown", "example.md"), ("junit", "example.junit.xml"), ("sarif", "example.sarif")]
 
 
 @pytest.mark.parametrize("fmt, golden", CASES, ids=[c[0] for c in CASES])

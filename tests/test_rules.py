@@ -88,7 +88,7 @@ def test_malformed_rule_file(rules_copy, change, message):
 
 def test_a_user_can_add_a_platform_by_dropping_a_file(rules_copy):
     data = yaml.safe_load((rules_copy / "meta.yaml").read_text())
-    data.update(platform="bing", display_name="Microsoft Ads")
+    data.update(platform="bing", display_name="Microsoft Ads", aliases=[])  # a copy of meta.yaml must not claim its aliases
     (rules_copy / "bing.yaml").write_text(yaml.safe_dump(data))
     assert load_rules(rules_copy)["bing"].display_name == "Microsoft Ads"
 

@@ -43,11 +43,11 @@ def platforms(
     """Each platform's dedup rules, and which of them are assumptions rather than documented facts."""
     with user_errors(debug):
         rules = load_rules(rules_dir)
-    table = Table("platform", "window", "same-source", "case-sensitive", "server time", "max age", "purchase names",
+    table = Table("platform", "aliases", "window", "same-source", "case-sensitive", "server time", "max age", "purchase names",
                   "keyed also by", "without an ID", "not documented", box=None, pad_edge=False)
     for r in rules.values():
         fallback = f"{' / '.join(r.fallback.keys)} ({r.fallback.window_hours:g} h)" if r.fallback else "-"
-        table.add_row(r.platform, "none" if r.dedup_window_hours is None else f"{r.dedup_window_hours:g} h",
+        table.add_row(r.platform, ", ".join(r.aliases) or "-", "none" if r.dedup_window_hours is None else f"{r.dedup_window_hours:g} h",
                       "yes" if r.same_source_dedup else "no", "yes" if r.names_case_sensitive else "no", " or ".join(r.server_time_units),
                       "-" if r.max_event_age_days is None else f"{r.max_event_age_days:g} d", ", ".join(r.events["purchase"]),
                       r.dedup_scope.label if r.dedup_scope else "-", fallback,

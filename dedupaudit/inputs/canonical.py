@@ -22,6 +22,7 @@ from dedupaudit.inputs.detect import ReadContext, scan_input
 from dedupaudit.inputs.files import Scan
 from dedupaudit.inputs.timestamps import TEXT, TimeColumn, is_number_type, sql_text
 from dedupaudit.inputs.values import EARLIEST, FUTURE_SLACK
+from dedupaudit.platforms.rules import platform_names
 
 EVENT_REQUIRED = ("platform", "event_name", "event_time")
 EVENT_OPTIONAL = ("event_id", "received_time", "order_id", "value", "currency", "delivery", "delivery_message", "source_ref",
@@ -132,8 +133,9 @@ def load_events(paths: list, source: str, zone: tzinfo, default_platform: str | 
     """`paths` are files or in-memory tables (files.InMemory). `on_read(path, rows)` is called after each file
     (the progress display). Without a `connection`, a private one is opened (tests); the API passes the audit's."""
     loaded = _start(connection, "events", EVENT_COLUMNS, paths)
+    aliases = {name: p for name, p in platform_names(context.rules).items() if name != p} if context.rules else {}
     for number, path in enumerate(paths):
-        _load_one(loaded, number, path, source, context, lambda scan: _event_exprs(scan, source, zone, default_platform), on_read)
+        _load_one(loaded, number, path, source, context, lambda scan: _event_exprs(scan, source, zone, default_platform, aliases), on_read)
         _check_platforms(loaded, number, known_platforms)
     return loaded
 
@@ -293,14 +295,17 @@ def _blank_to_null(expr: str) -> str:
     return f"CASE WHEN strip({expr}) = '' THEN NULL ELSE {expr} END"
 
 
-def _event_exprs(scan: Scan, source: str, zone: tzinfo, default_platform: str | None) -> _Exprs:
+def _event_exprs(scan: Scan, source: str, zone: tzinfo, default_platform: str | None, aliases: dict[str, str]) -> _Exprs:
     required = tuple(c for c in EVENT_REQUIRED if not (c == "platform" and default_platform))
     optional = EVENT_OPTIONAL + (("platform",) if default_platform else ())
     col = _present(scan, required, optional)
     text = {name: _text(scan, col[name]) for name in col if name not in ID_COLUMNS + TIME_COLUMNS}
     platform = f"lower(strip({text['platform']}))"
     if default_platform:
-        platform = f"coalesce(nullif({platform}, ''), {_literal(default_platform.lower())})"
+        platform = f"coalesce(nullif({platform}, ''), {_literal(default_platform.strip().lower())})"
+    if aliases:  # 'facebook' and 'FB' are meta: the rule files' aliases, compared in lower case
+        platform = (f"CASE {platform} " + " ".join(f"WHEN {_literal(a)} THEN {_literal(p)}" for a, p in sorted(aliases.items()))
+                    + f" ELSE {platform} END")
     event_id, event_id_numeric = _id(scan, col["event_id"])
     order_id, order_id_numeric = _id(scan, col["order_id"])
     event_time = TimeColumn(scan, col["event_time"], "event_time", zone)

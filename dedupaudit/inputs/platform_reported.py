@@ -18,21 +18,23 @@ from dedupaudit.errors import UserError
 COLUMNS = ("platform", "conversions", "event", "date")
 
 
-def load_platform_reported(path: Path, platforms: set[str]) -> pd.DataFrame:
-    """(platform, event, date or None, conversions) per row. `path` may also be a DataFrame of the same
-    columns (the Python API), checked row by row in the same way."""
+def load_platform_reported(path: Path | pd.DataFrame, platforms: dict[str, str] | set[str]) -> pd.DataFrame:
+    """(platform, event, date or None, conversions) per row. `platforms`: every name and alias -> the platform's id
+    (rules.platform_names), or just the ids. `path` may also be a DataFrame of the same columns (the Python API),
+    checked row by row in the same way."""
+    names = platforms if isinstance(platforms, dict) else {p: p for p in platforms}
     if isinstance(path, pd.DataFrame):
-        return _parse(path.astype(object).where(path.notna(), "").astype(str), "platform_reported", platforms)
+        return _parse(path.astype(object).where(path.notna(), "").astype(str), "platform_reported", names)
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except FileNotFoundError as exc:
         raise UserError(f"--platform-reported {path}: no such file") from exc
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise UserError(f"--platform-reported {path}: not a readable CSV file ({str(exc).splitlines()[0]})") from exc
-    return _parse(raw, path, platforms)
+    return _parse(raw, path, names)
 
 
-def _parse(raw: pd.DataFrame, path, platforms: set[str]) -> pd.DataFrame:
+def _parse(raw: pd.DataFrame, path, names: dict[str, str]) -> pd.DataFrame:
     by_name = {str(c).strip().lower(): c for c in raw.columns}
     for needed in ("platform", "conversions"):
         if needed not in by_name:
@@ -44,8 +46,9 @@ def _parse(raw: pd.DataFrame, path, platforms: set[str]) -> pd.DataFrame:
     for line, record in enumerate(raw.to_dict("records"), start=2):
         get = lambda name: str(record.get(by_name.get(name), "") or "").strip()  # noqa: E731
         platform, event, date, conversions = get("platform").lower(), get("event").lower() or "purchase", get("date"), get("conversions")
-        if platform not in platforms:
-            raise UserError(f"{path} line {line}: unknown platform '{platform}' (rule files exist for: {', '.join(sorted(platforms))})")
+        if platform not in names:
+            raise UserError(f"{path} line {line}: unknown platform '{platform}' (rule files exist for: {', '.join(sorted(set(names.values())))})")
+        platform = names[platform]
         if not re.fullmatch(r"\d+", conversions.replace(",", "")):
             raise UserError(f"{path} line {line}: conversions '{conversions}' is not a whole number")
         if date and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):

@@ -29,14 +29,16 @@ def load_spend_inputs(spend: Path | None, rates: Path | None, platforms: set[str
             load_exchange_rates(rates) if rates is not None else None)
 
 
-def load_spend(path: Path | pd.DataFrame, platforms: set[str]) -> pd.DataFrame:
+def load_spend(path: Path | pd.DataFrame, platforms: dict[str, str] | set[str]) -> pd.DataFrame:
     """(platform, currency, date or None, spend, line) per row. A DataFrame (the Python API) is checked the same way."""
     path, source = _named(path, "spend")
     rows, seen, dated = [], {}, {}
     for line, get in _records(source, "--spend", ("platform", "spend", "currency"), SPEND_COLUMNS):
         platform, date = get("platform").lower(), get("date")
         if platform not in platforms:
-            raise UserError(f"{path} line {line}: unknown platform '{platform}' (rule files exist for: {', '.join(sorted(platforms))})")
+            known = sorted(set(platforms.values()) if isinstance(platforms, dict) else platforms)
+            raise UserError(f"{path} line {line}: unknown platform '{platform}' (rule files exist for: {', '.join(known)})")
+        platform = platforms[platform] if isinstance(platforms, dict) else platform  # an alias (fb) as its platform (meta)
         spend = _amount(path, line, "spend", get("spend"))
         currency = _currency(path, line, "currency", get("currency"))
         if date and not _is_day(date):

@@ -27,7 +27,7 @@ FALLBACK_KEYS = ("fbp", "external_id", "ttp", "order_id")  # canonical columns a
 FALLBACK_ORDERS = ("browser_first", "any")
 FALLBACK_APPLIES = ("without_event_id", "all")
 _TOP_KEYS = {"schema", "platform", "display_name", "dedup_id", *FACT_KEYS, "facts"}
-_OPTIONAL_TOP_KEYS = {"native", *MODEL_KEYS}
+_OPTIONAL_TOP_KEYS = {"native", "aliases", *MODEL_KEYS}
 _DEDUP_ID_KEYS = {"browser_field", "browser_how", "server_field", "server_how"}
 _FACT_FIELDS = {"status", "source", "note"}
 _ALTERNATIVE_FIELDS = {"alternative", "reading", "other_reading"}
@@ -92,6 +92,7 @@ class PlatformRules:
     fallback: Fallback | None = None
     merged_names: dict[str, str] = field(default_factory=dict)  # name -> the name the platform counts it as
     offline_after_hours: float | None = None  # server events received later than this never deduplicate
+    aliases: tuple[str, ...] = ()  # other names an export may write in the platform column (facebook, fb)
     data: dict = field(default_factory=dict, compare=False, repr=False)  # the parsed file, to build alternatives from
 
     @property
@@ -147,7 +148,31 @@ def load_rules(folder: Path | None = None) -> dict[str, PlatformRules]:
         if rule.platform in rules:
             raise UserError(f"{path}: platform '{rule.platform}' is already defined in {rules[rule.platform].path}")
         rules[rule.platform] = rule
+    platform_names(rules)  # an alias that is another platform's name or alias stops here, naming both files
     return rules
+
+
+def platform_names(rules: dict[str, PlatformRules]) -> dict[str, str]:
+    """Every name a platform goes by in input rows and options (its id and its aliases, lower case) -> its id."""
+    names = {r.platform: r.platform for r in rules.values()}
+    for r in rules.values():
+        for alias in r.aliases:
+            owner = rules[names[alias]] if alias in names else None
+            if owner is not None:
+                kind = "the platform" if alias == owner.platform else "an alias of platform"
+                raise UserError(f"{r.path}: aliases: '{alias}' is already {kind} '{owner.platform}' in {owner.path}")
+            names[alias] = r.platform
+    return names
+
+
+def canonical_platform(value: str, rules: dict[str, PlatformRules], option: str) -> str:
+    """A platform given by the user (`--platform fb`) as its rule file's id; an unknown one is a user error."""
+    names = platform_names(rules)
+    wanted = value.strip().lower()
+    if wanted not in names:
+        raise UserError(f"{option} {value}: no rule file for this platform (known: {', '.join(sorted(rules))}; "
+                        f"`dedupaudit rules platforms` lists their aliases)")
+    return names[wanted]
 
 
 def parse_rule_file(path: Path) -> PlatformRules:
@@ -207,6 +232,12 @@ def parse_rule_data(data, path: Path) -> PlatformRules:
     if not isinstance(merged, dict) or not all(isinstance(k, str) and isinstance(v, str) and k and v for k, v in merged.items()):
         fail("merged_names", "expected a mapping of event name -> the name the platform counts it as")
     _positive_or_null(data.get("offline_after_hours"), "offline_after_hours", fail)
+    aliases = data.get("aliases") or []
+    if not isinstance(aliases, list) or not all(isinstance(a, str) and re.fullmatch(r"[a-z0-9_.-]+", a) for a in aliases):
+        fail("aliases", "expected a list of other names for the platform: lower-case letters, digits, _ . or -")
+    twice = next((a for i, a in enumerate(aliases) if a == platform or a in aliases[:i]), None)
+    if twice is not None:
+        fail("aliases", f"'{twice}' is listed twice (the platform's own name counts)")
     facts = _parse_facts(data, fail)
 
     return PlatformRules(
@@ -230,6 +261,7 @@ def parse_rule_data(data, path: Path) -> PlatformRules:
         fallback=fallback,
         merged_names=dict(merged),
         offline_after_hours=data.get("offline_after_hours"),
+        aliases=tuple(aliases),
         data=data,
     )
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from dedupaudit.errors import UserError
-from dedupaudit.reports import github_report, html_report, json_report, junit_report, markdown_report, rich_report
+from dedupaudit.reports import github_report, html_report, json_report, junit_report, markdown_report, rich_report, sarif_report
 from dedupaudit.result import AuditResult
 
 
@@ -35,6 +35,7 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("html", (".html", ".htm"), html_report.render),
     Format("junit", (".xml",), junit_report.render),
     Format("github", (), github_report.render),
+    Format("sarif", (".sarif",), sarif_report.render),
 )}
 RENDERERS: dict[str, Callable[[AuditResult, RenderOptions], str]] = {name: f.render for name, f in FORMATS.items()}
 EXTENSIONS: dict[str, str] = {ext: f.name for f in FORMATS.values() for ext in f.extensions}

@@ -21,7 +21,7 @@ import pandas as pd
 from dedupaudit.inputs.files import RawTable
 from dedupaudit.inputs.native import EVENT_COLUMNS, ID_COLUMNS, Read
 from dedupaudit.inputs.native.tables import blank_to_na, coalesce, coalesce_ids, find_column
-from dedupaudit.platforms.rules import FieldSpec, LogFormat, PlatformRules
+from dedupaudit.platforms.rules import FieldSpec, LogFormat, PlatformRules, platform_names
 
 TIME_COLUMNS = ("event_time", "timestamp", "time", "ts", "datetime", "date")
 GENERIC = {
@@ -87,7 +87,8 @@ def read_pixel_log(path: Path, raw: RawTable, rules: dict[str, PlatformRules]) -
     sources: dict[str, set] = {}
     notes = []
     if platform_column is not None:
-        platforms = blank_to_na(frame[platform_column]).str.strip().str.lower()
+        names = platform_names(rules)  # 'facebook' -> meta: the rule files' aliases
+        platforms = blank_to_na(frame[platform_column]).str.strip().str.lower().map(lambda p: names.get(p, p), na_action="ignore")
         groups = [(p, platforms == p) for p in platforms.dropna().unique()]
         out["platform"] = frame[platform_column].astype("object")
         sources["platform"] = {f"column {platform_column}"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from dedupaudit.wording import plural  # noqa: F401  (the checks' messages import it from here)
+from dedupaudit.wording import agree, plural  # noqa: F401  (the checks' messages import it from here)
 
 if TYPE_CHECKING:  # only annotations: `rules list` and `explain` read the checks without loading DuckDB
     import duckdb

@@ -9,6 +9,7 @@ import typer
 
 from dedupaudit.cli.main import app, user_errors
 from dedupaudit.errors import UserError
+from dedupaudit.wording import plural
 
 # The names generate.writers.WRITERS and generate.shop.PLATFORMS define, spelled here so that the help does
 # not load numpy and DuckDB (tests/test_terminal.py keeps them equal).
@@ -54,6 +55,6 @@ def generate(
             raise UserError(f"{outdir}: exists and is not an empty folder (--force writes into it anyway)")
         summary = write_shop(outdir, orders, seed, file_format, list(dict.fromkeys(chosen)), rate_values, truth)
         rows, seconds = summary["rows"], summary["seconds"]
-        print(f"dedupaudit: wrote {rows['pixel']:,} pixel and {rows['capi']:,} server events, {rows['orders']:,} orders "
+        print(f"dedupaudit: wrote {rows['pixel']:,} pixel and {plural(rows['capi'], 'server event')}, {plural(rows['orders'], 'order')} "
               f"to {outdir} in {seconds['total']} s" + (f" ({seconds['truth']} s of it for truth.json)" if truth else ""),
               file=sys.stderr)

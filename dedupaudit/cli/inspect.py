@@ -18,6 +18,7 @@ import typer
 
 from dedupaudit.cli.main import EXIT_USER_ERROR, app, user_errors
 from dedupaudit.errors import UserError
+from dedupaudit.wording import plural
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -171,7 +172,7 @@ def _text(report: dict) -> str:
     for platform, p in (report.get("platforms") or {}).items():
         extra = ", ".join(f"{p[k]:,} {k}" for k in ("test", "refused") if p[k])
         names = ", ".join(f"{n} {c:,}" for n, c in p["names"].items())
-        lines.append(f"  {platform:<9} {p['events']:,} events{f' ({extra})' if extra else ''}: {names}")
+        lines.append(f"  {platform:<9} {plural(p['events'], 'event')}{f' ({extra})' if extra else ''}: {names}")
     if report.get("statuses"):
         lines.append("  statuses  " + ", ".join(f"{k} {v:,}" for k, v in report["statuses"].items()))
     for note in report["notes"]:

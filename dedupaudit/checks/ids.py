@@ -20,13 +20,16 @@ def _missing_ids(side: str):
             also = (f" ({plural(caught, 'more')} without an ID {'was' if caught == 1 else 'were'} matched by "
                     f"{' / '.join(rules.fallback.keys)}, which only works when the browser event arrives first.)" if caught else "")
             if getattr(view.metrics[(platform, event)], f"{other}_events") == 0:
-                # One path only: nothing can be counted twice across paths yet.
+                # One path only: nothing can be counted twice across paths yet (or, without the other input, not known).
+                across = (f"No {event} events from the {SIDE_WORDS[other]} reach {rules.display_name}, so nothing is "
+                          f"counted twice across the two paths" if view.inputs[other].files else
+                          f"Without the {SIDE_WORDS[other]} events (not given) it cannot be told whether they are counted "
+                          f"twice across the two paths")
                 yield Hit(
                     platform, event, count,
-                    f"{plural(count, event + ' event')} from the {SIDE_WORDS[side]} {agree(count, 'carries', 'carry')} no event ID. No {event} events from the "
-                    f"{SIDE_WORDS[other]} reach {rules.display_name}, so nothing is counted twice across the two paths; but "
-                    f"{rules.display_name} cannot drop a repeated event without an ID, and a {SIDE_WORDS[other]} path added "
-                    f"later could not be matched to these.",
+                    f"{plural(count, event + ' event')} from the {SIDE_WORDS[side]} {agree(count, 'carries', 'carry')} no event ID. "
+                    f"{across}; but {rules.display_name} cannot drop a repeated event without an ID, and a "
+                    f"{SIDE_WORDS[other]} path could not be matched to these.",
                     fix, examples, cap="warning", evidence=evidence,
                 )
                 continue

@@ -108,7 +108,8 @@ def _find_coverage(view: AuditView, options):
         opts = options.at(s.platform)
         for side, words in (("pixel", "browser pixel"), ("capi", "server (CAPI)")):
             share = s.coverage[side]
-            if share is None or share >= opts["warning_below"]:
+            # A side whose input was not given is unknown, not 0% (input-missing says so once).
+            if share is None or share >= opts["warning_below"] or not view.inputs[side].files:
                 continue
             params = {"p": s.platform, "side": side}
             missing = view.rows(f"SELECT count(DISTINCT order_key) AS n {_ORDERS_WITHOUT_PATH}", params)[0]["n"]

@@ -10,7 +10,7 @@ import typer
 from dedupaudit.cli.main import app, user_errors, write_file
 from dedupaudit.errors import UserError
 
-config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
+config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(config_app, name="config")
 
 

@@ -38,9 +38,9 @@ def inspect(
     timezone: str = typer.Option("UTC", "--timezone", metavar="ZONE", help="Time zone of timestamps written without an offset."),
     rows: int = typer.Option(5, "--rows", metavar="N", min=0, help="How many canonical rows to show per file."),
     output_format: str = typer.Option("text", "--format", "-f", metavar="FORMAT", help="text or json."),
-    encoding: str = typer.Option(None, "--encoding", metavar="NAME", help="Encoding of text files (utf-8, utf-16, cp1252, ...). \\[default: detected per file]",
+    encoding: str = typer.Option(None, "--encoding", metavar="NAME", help="Encoding of text files, e.g. utf-8, utf-16, cp1252. [default: detected per file]",
                                  show_default=False),
-    delimiter: str = typer.Option(None, "--delimiter", metavar="CHAR", help="Delimiter of CSV/TSV files (comma, semicolon, tab, pipe). \\[default: sniffed]",
+    delimiter: str = typer.Option(None, "--delimiter", metavar="CHAR", help="Delimiter of CSV/TSV files (comma, semicolon, tab, pipe). [default: sniffed]",
                                   show_default=False),
     debug: bool = typer.Option(False, "--debug", help="Show a traceback on errors."),
 ):

@@ -32,7 +32,7 @@ def Console(**options):  # noqa: N802  (stands for rich.console.Console)
 
     return RichConsole(**options)
 
-rules_app = typer.Typer(help="List the checks and the platform rules.", no_args_is_help=True)
+rules_app = typer.Typer(help="List the checks and the platform rules.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(rules_app, name="rules")
 
 

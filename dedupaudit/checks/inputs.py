@@ -69,7 +69,7 @@ INPUT_MISSING = Check(
          "figures that need it. Those figures are left empty (null), not reported as failures.",
     why="Without the server events nothing can be said about CAPI coverage or browser/server deduplication; without "
         "the orders there is no real-order count to measure inflation against. An audit of one path is still useful "
-        "(missing and reused IDs, name drift within it), but its limits should be stated, not shown as 0% or as errors.",
+        "(missing, placeholder and reused IDs, non-standard event names), but its limits should be stated, not shown as 0% or as errors.",
     example="dedupaudit check --pixel pixel.csv --orders orders.csv: no CAPI coverage, no mismatched-ID check.",
     fix="Add the missing export with --pixel, --capi or --orders.",
     find=_find_missing_inputs,

@@ -54,6 +54,16 @@ def test_progress_shows_stage_counts_and_redacted_path_then_clears_itself():
     assert after.endswith("\x1b[2K"), repr(after[-40:])
 
 
+def test_a_note_printed_during_the_display_goes_above_it():
+    console, buffer = _fake_terminal()
+    with progress(True, stages=1, console=console) as tracker:
+        tracker.stage("writing reports")
+        print("dedupaudit: wrote json report to r.json", file=sys.stderr)
+        tracker.stage("done")
+    shown = _visible(buffer.getvalue())
+    assert "dedupaudit: wrote json report to r.json\n" in shown  # a line of its own, not inside a frame
+
+
 def test_progress_is_a_no_op_when_disabled_or_not_a_terminal(monkeypatch):
     console, buffer = _fake_terminal()
     with progress(False, stages=2, console=console) as tracker:  # --quiet
@@ -149,12 +159,16 @@ def _help_words(command) -> set[str]:
     return words
 
 
-@pytest.mark.parametrize("command", ["check", "diff", "generate", "inspect", "formats", "init", "explain"])
+COMMANDS = ["check", "diff", "generate", "inspect", "formats", "init", "explain", "config show", "rules list",
+            "rules platforms", "rules facts"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
 def test_help_at_80_columns_has_no_type_labels_and_no_cut_text(command):
     """No `<list[str]>`/`<path>` labels, no default or summary cut short ('…', '...'), nothing wider than 80."""
     import typer.main
 
-    text = _help(command)
+    text = _help(*command.split())
     assert not re.search(r"<(list|text|str|path|int|bool)[^>]*>", text, re.IGNORECASE), \
         re.findall(r"<[^>]+>", text)
     body = "\n".join(line for line in text.splitlines() if not line.startswith("Usage:"))  # usage: {FILE}...
@@ -162,7 +176,9 @@ def test_help_at_80_columns_has_no_type_labels_and_no_cut_text(command):
     assert max(len(line) for line in text.splitlines()) <= 80
     # every word of every option's help appears whole: none was cut across lines (a break after a hyphen,
     # as the help wrapper does in 'meta-capi', is not a cut)
-    click_command = typer.main.get_command(app).commands[command]
+    click_command = typer.main.get_command(app)
+    for name in command.split():
+        click_command = click_command.commands[name]
     flat = " ".join(re.sub(r"[│╭╮╰╯─]", " ", text).split()).replace("- ", "-")
     missing = [w for w in _help_words(click_command) if w not in flat]
     assert not missing, missing

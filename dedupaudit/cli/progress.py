@@ -72,9 +72,10 @@ def progress(enabled: bool, stages: int | None = None, console: Console | None =
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     # redirect_stdout off: Rich would otherwise send the report printed meanwhile to the display's stderr.
+    # redirect_stderr on: a note printed to stderr meanwhile goes above the display instead of through it.
     with Progress(SpinnerColumn(), TextColumn("{task.fields[label]}"), BarColumn(bar_width=20),
                   TextColumn("{task.fields[counts]}"), TimeElapsedColumn(),
                   console=console or Console(stderr=True), transient=True, redirect_stdout=False,
-                  redirect_stderr=False) as bar:
+                  redirect_stderr=True) as bar:
         task = bar.add_task("", total=stages, label="starting", counts="")
         yield _Display(bar, task, stages)

@@ -26,15 +26,16 @@ def test_one_case_per_check_and_platform():
     root = parse(small_result())
     suites = {s.get("name"): s for s in root.iter("testsuite")}
     assert list(suites) == ["dedupaudit.inputs", "dedupaudit.meta", "dedupaudit.tiktok"]
-    platform_checks = [c for c in ALL_CHECKS if c.code not in ("DA100", "DA131", "DA140", "DA141")]  # order export, waivers: inputs
+    platform_checks = [c for c in ALL_CHECKS if c.code not in ("DA100", "DA121", "DA131", "DA140", "DA141")]  # inputs, order export, waivers
     for name in ("dedupaudit.meta", "dedupaudit.tiktok"):
         names = [c.get("name") for c in suites[name].iter("testcase")]
         assert names == [f"{c.code} {c.name}" for c in platform_checks]
         assert suites[name].get("tests") == str(len(platform_checks))
     assert [c.get("name") for c in suites["dedupaudit.inputs"].iter("testcase")] == ["DA100 rejected-rows",
+                                                                                      "DA121 input-missing",
                                                                                       "DA131 conflicting-order-statuses",
                                                                                       "DA140 unused-waiver", "DA141 expired-waiver"]
-    assert root.get("tests") == str(2 * len(platform_checks) + 4)
+    assert root.get("tests") == str(2 * len(platform_checks) + 5)
 
 
 def test_failure_carries_the_message_and_the_counts():

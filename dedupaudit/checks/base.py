@@ -8,11 +8,14 @@ documentation under fixed headings (`dedupaudit explain CODE` reads it from here
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
-import duckdb
+from dedupaudit.wording import agree, plural  # noqa: F401  (the checks' messages import it from here)
 
-from dedupaudit.platforms.rules import PlatformRules
+if TYPE_CHECKING:  # only annotations: `rules list` and `explain` read the checks without loading DuckDB
+    import duckdb
+
+    from dedupaudit.platforms.rules import PlatformRules
 
 EXAMPLE_LIMIT = 5
 # The columns an analyst needs to find an event in its source file (for --export-failures).
@@ -137,11 +140,6 @@ def _example(row: dict) -> dict:
             continue
         out[key] = value.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".") + "Z" if hasattr(value, "strftime") else value
     return out
-
-
-def plural(count: int, word: str) -> str:
-    """'1 order', '2 orders', '1 event ID', '3 event IDs'."""
-    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
 
 
 def both_fields(rules: PlatformRules) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dedupaudit.checks.base import EVIDENCE_COLUMNS, AuditView, Check, Hit, plural
+from dedupaudit.checks.base import EVIDENCE_COLUMNS, AuditView, Check, Hit, agree, plural
 
 
 def _undelivered(kind: str):
@@ -22,7 +22,7 @@ def _undelivered(kind: str):
                         {"kind": kind, "p": r["platform"]})
             if kind == "test":
                 yield Hit(r["platform"], None, r["n"],
-                          f"{plural(r['n'], 'event')} were sent to {rules.display_name} as test traffic (a test event code, a test "
+                          f"{plural(r['n'], 'event')} {agree(r['n'], 'was', 'were')} sent to {rules.display_name} as test traffic (a test event code, a test "
                           f"endpoint or a validation-only request{': ' + r['message'] if r['message'] else ''}). "
                           "They are left out of every figure here; the platform records them nowhere or only in its test tool.",
                           "Remove the test code (or validateOnly) from production requests, or this server path reports nothing real.",
@@ -30,7 +30,7 @@ def _undelivered(kind: str):
             else:
                 blocked = f" ({r['blocked']:,} of them blocked in the browser before reaching it)" if r["blocked"] else ""
                 yield Hit(r["platform"], None, r["n"],
-                          f"{plural(r['n'], 'event')} were refused by {rules.display_name} and never counted{blocked}"
+                          f"{plural(r['n'], 'event')} {agree(r['n'], 'was', 'were')} refused by {rules.display_name} and never counted{blocked}"
                           f"{' (for example: ' + r['message'] + ')' if r['message'] else ''}. They are left out of every figure here.",
                           "Fix the request the platform rejected (see its error message), then resend within the dedup window.",
                           shown, evidence=evidence)

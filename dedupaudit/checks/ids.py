@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dedupaudit.checks.base import EVIDENCE_COLUMNS, SIDE_WORDS, AuditView, Check, Hit, both_fields, first_examples, plural
+from dedupaudit.checks.base import EVIDENCE_COLUMNS, SIDE_WORDS, AuditView, Check, Hit, agree, both_fields, first_examples, plural
 
 def _missing_ids(side: str):
     other = "pixel" if side == "capi" else "capi"
@@ -20,19 +20,22 @@ def _missing_ids(side: str):
             also = (f" ({plural(caught, 'more')} without an ID {'was' if caught == 1 else 'were'} matched by "
                     f"{' / '.join(rules.fallback.keys)}, which only works when the browser event arrives first.)" if caught else "")
             if getattr(view.metrics[(platform, event)], f"{other}_events") == 0:
-                # One path only: nothing can be counted twice across paths yet.
+                # One path only: nothing can be counted twice across paths yet (or, without the other input, not known).
+                across = (f"No {event} events from the {SIDE_WORDS[other]} reach {rules.display_name}, so nothing is "
+                          f"counted twice across the two paths" if view.inputs[other].files else
+                          f"Without the {SIDE_WORDS[other]} events (not given) it cannot be told whether they are counted "
+                          f"twice across the two paths")
                 yield Hit(
                     platform, event, count,
-                    f"{plural(count, event + ' event')} from the {SIDE_WORDS[side]} carry no event ID. No {event} events from the "
-                    f"{SIDE_WORDS[other]} reach {rules.display_name}, so nothing is counted twice across the two paths; but "
-                    f"{rules.display_name} cannot drop a repeated event without an ID, and a {SIDE_WORDS[other]} path added "
-                    f"later could not be matched to these.",
+                    f"{plural(count, event + ' event')} from the {SIDE_WORDS[side]} {agree(count, 'carries', 'carry')} no event ID. "
+                    f"{across}; but {rules.display_name} cannot drop a repeated event without an ID, and a "
+                    f"{SIDE_WORDS[other]} path could not be matched to these.",
                     fix, examples, cap="warning", evidence=evidence,
                 )
                 continue
             yield Hit(
                 platform, event, count,
-                f"{plural(count, event + ' event')} from the {SIDE_WORDS[side]} carry no event ID, so "
+                f"{plural(count, event + ' event')} from the {SIDE_WORDS[side]} {agree(count, 'carries', 'carry')} no event ID, so "
                 f"{rules.display_name} cannot match them to the other path and counts the conversion twice.{also}",
                 fix, examples, evidence=evidence,
             )
@@ -75,7 +78,7 @@ def _find_placeholders(view: AuditView, options: dict):
         shown = sorted({e["event_id"] for e in examples})
         yield Hit(
             platform, None, count,
-            f"{plural(count, 'event')} carry a placeholder instead of a real ID ({', '.join(repr(s) for s in shown)}). "
+            f"{plural(count, 'event')} {agree(count, 'carries', 'carry')} a placeholder instead of a real ID ({', '.join(repr(s) for s in shown)}). "
             f"{rules.display_name} treats them as one ID: different purchases are merged and under-counted, "
             f"and their browser/server pairs are not matched.",
             f"The variable that should hold the order ID is empty or not rendered when the event is sent. Fill "
@@ -121,7 +124,7 @@ def _find_reused(view: AuditView, options: dict):
         yield Hit(
             platform, "purchase", count,
             f"{plural(count, 'event ID')} {'is' if count == 1 else 'are'} used on more than one order (the most: '{worst['event_id']}' on "
-            f"{worst['orders']:,} orders). {rules.display_name} keeps one purchase per ID within its window, so real "
+            f"{plural(worst['orders'], 'order')}). {rules.display_name} keeps one purchase per ID within its window, so real "
             f"purchases are dropped.",
             f"Make the ID unique per purchase: use the order ID (or a hash of it) in {both_fields(rules)}.",
             [{**{k: e[k] for k in ("event_id", "orders", "events", "event_name")},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dedupaudit.checks.base import EVIDENCE_COLUMNS, SIDE_WORDS, AuditView, Check, Hit, first_examples, plural
+from dedupaudit.checks.base import EVIDENCE_COLUMNS, SIDE_WORDS, AuditView, Check, Hit, agree, first_examples, plural
 
 
 def _find_drift(view: AuditView, options: dict):
@@ -20,7 +20,7 @@ def _find_drift(view: AuditView, options: dict):
         yield Hit(
             platform, "purchase", count,
             f"On {plural(count, 'order')} the pixel and the server name the purchase differently (most often: pixel "
-            f"'{top['pixel']}', server '{top['capi']}' on {top['n']:,} orders). {rules.display_name} deduplicates only "
+            f"'{top['pixel']}', server '{top['capi']}' on {plural(top['n'], 'order')}). {rules.display_name} deduplicates only "
             f"events with the same name, so both are counted.",
             f"Use one name on both paths, preferably {rules.display_name}'s standard '{rules.events['purchase'][0]}'; "
             f"change the side that differs (the tag or the server mapping).",
@@ -73,7 +73,7 @@ def _find_case_drift(view: AuditView, options: dict):
         first = variants[0]
         yield Hit(
             platform, None, count,
-            f"{plural(count, 'event')} use a standard name in the wrong letter case (e.g. '{first['event_name']}' "
+            f"{plural(count, 'event')} {agree(count, 'uses', 'use')} a standard name in the wrong letter case (e.g. '{first['event_name']}' "
             f"instead of '{first['expected']}' from the {SIDE_WORDS[first['side']]} side). {rules.display_name} names are "
             f"case-sensitive: these are a different, custom event and never deduplicate against the standard one.",
             f"Send exactly '{first['expected']}' on the {SIDE_WORDS[first['side']]} side.",
@@ -106,8 +106,10 @@ def _find_unknown(view: AuditView, options: dict):
         listed = ", ".join(f"'{n['event_name']}' ({n['events']:,})" for n in names[:3])
         yield Hit(
             platform, None, count,
-            f"{plural(count, 'event')} use names that are not {rules.display_name} standard events: {listed}. "
-            f"They are not counted as any standard conversion and this audit cannot check their deduplication.",
+            f"{plural(count, 'event')} {agree(count, 'uses a name that is not a', 'use names that are not')} {rules.display_name} "
+            f"standard {agree(count, 'event', 'events')}: {listed}. "
+            f"{agree(count, 'It is', 'They are')} not counted as any standard conversion and this audit cannot check "
+            f"{agree(count, 'its', 'their')} deduplication.",
             f"If these are meant as a standard event, rename them to {rules.display_name}'s name for it "
             f"(see `dedupaudit` rule file {rules.platform}.yaml); if they are deliberate custom events, disable this check.",
             [{"side": n["side"], "event_name": n["event_name"], "events": n["events"], "example_event_id": n["event_id"],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dedupaudit.checks.base import AuditView, Check, Hit, first_examples, plural
+from dedupaudit.checks.base import AuditView, Check, Hit, agree, first_examples, plural
 
 _CONFLICTS = """
     SELECT order_key, string_agg(DISTINCT coalesce(status, '(none)'), ', ' ORDER BY coalesce(status, '(none)')) AS statuses,
@@ -19,7 +19,7 @@ def _find_conflicts(view: AuditView, options: dict):
         return
     yield Hit(
         None, None, r["n"],
-        f"{plural(r['n'], 'order')} appear on several rows with different statuses (e.g. {r['examples'][0]['statuses']}). "
+        f"{plural(r['n'], 'order')} {agree(r['n'], 'appears', 'appear')} on several rows with different statuses (e.g. {r['examples'][0]['statuses']}). "
         f"An order counts as a real sale when any of its rows has a status that is not excluded; {r['counted']:,} of them "
         "have both an excluded and a counted status, so whether they are real sales depends on which row is right.",
         "Export one row per order with its final status, or check these orders in the shop.",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dedupaudit.checks.base import AuditView, Check, Hit, plural
+from dedupaudit.checks.base import AuditView, Check, Hit, agree, plural
 
 
 def _find_outside_window(view: AuditView, options: dict):
@@ -42,7 +42,7 @@ def _find_time_unit(view: AuditView, options: dict):
         sent = "milliseconds" if rules.server_time_unit == "seconds" else "seconds"
         yield Hit(
             platform, None, count,
-            f"{plural(count, 'server event')} give event_time in {sent}, but {rules.display_name} expects "
+            f"{plural(count, 'server event')} {agree(count, 'gives', 'give')} event_time in {sent}, but {rules.display_name} expects "
             f"{rules.server_time_unit}. The platform reads a date far in the future or the past and rejects or "
             f"misplaces the event, so it cannot deduplicate it.",
             f"Send event_time as a Unix timestamp in {rules.server_time_unit}"

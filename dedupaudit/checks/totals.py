@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dedupaudit.checks.base import AuditView, Check, Hit, plural
+from dedupaudit.checks.base import AuditView, Check, Hit, agree, plural
 
 
 def _biggest_cause(summary) -> str:
@@ -87,7 +87,7 @@ def _find_under(view: AuditView, options):
         yield Hit(
             s.platform, "purchase", missing,
             f"{s.display_name} would report only {s.reported_conversions:,} purchases for {s.orders:,} real orders "
-            f"({s.inflation_ratio:.2f}x): {missing:,} sales are invisible to its bidding.{_range_note(s)}",
+            f"({s.inflation_ratio:.2f}x): {plural(missing, 'sale')} {agree(missing, 'is', 'are')} invisible to its bidding.{_range_note(s)}",
             "Look for reused or placeholder event IDs (they merge real purchases) and for orders neither path reports.",
             cap=_small_sample(s, opts),
         )
@@ -117,14 +117,15 @@ def _find_coverage(view: AuditView, options):
         opts = options.at(s.platform)
         for side, words in (("pixel", "browser pixel"), ("capi", "server (CAPI)")):
             share = s.coverage[side]
-            if share is None or share >= opts["warning_below"]:
+            # A side whose input was not given is unknown, not 0% (input-missing says so once).
+            if share is None or share >= opts["warning_below"] or not view.inputs[side].files:
                 continue
             params = {"p": s.platform, "side": side}
             missing = view.rows(f"SELECT count(DISTINCT order_key) AS n {_ORDERS_WITHOUT_PATH}", params)[0]["n"]
             yield Hit(
                 s.platform, "purchase", missing,
                 f"Only {share:.0%} of real orders have a {words} purchase event on {s.display_name} "
-                f"({missing:,} of {s.orders:,} orders have none).",
+                f"({missing:,} of {plural(s.orders, 'order')} {agree(missing, 'has', 'have')} none).",
                 ("Ad blockers and consent banners drop pixel events; the server path should cover them. Check the tag "
                  "fires on every order confirmation." if side == "pixel" else
                  "Make the server send a purchase for every order, including those paid later or outside the checkout."),
@@ -169,7 +170,8 @@ def _find_unreal_orders(view: AuditView, options: dict):
         count = r["excluded_events"] + r["unknown_events"]
         yield Hit(
             r["platform"], "purchase", count,
-            f"{plural(count, 'counted purchase event')} belong to {plural(r['orders'], 'order')} that are not real sales: "
+            f"{plural(count, 'counted purchase event')} {agree(count, 'belongs', 'belong')} to {plural(r['orders'], 'order')} "
+            f"that {agree(r['orders'], 'is not a real sale', 'are not real sales')}: "
             f"{r['excluded_events']:,} for test or cancelled orders, {r['unknown_events']:,} for order IDs missing from the orders file.",
             "Suppress tracking for test orders; if order IDs are missing, check the orders export covers the same period and shop.",
             [{k: v for k, v in e.items() if k != "platform"} for e in examples if e["platform"] == r["platform"]],
@@ -206,7 +208,7 @@ def _find_model_gap(view: AuditView, options):
                    f"the simulation gives {matching[0]['reported_if_false']:,}." if matching else "")
         yield Hit(
             platform, event, abs(s.reported_conversions - s.platform_reported),
-            f"The simulation gives {s.reported_conversions:,} {event} conversions on {s.display_name}, but its dashboard "
+            f"The simulation gives {plural(s.reported_conversions, event + ' conversion')} on {s.display_name}, but its dashboard "
             f"shows {s.platform_reported:,} ({s.model_gap:+.1%}), more than the {opts['tolerance']:.0%} tolerance.{matches}",
             ("Usual causes: " + ("the platform drops events this simulation counts (events too old, refused batches, "
                                  "consent mode), or " if more else "the exports miss events the platform received (a "

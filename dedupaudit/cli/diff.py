@@ -7,12 +7,8 @@ from pathlib import Path
 
 import typer
 
-from dedupaudit.baseline import Tolerances, compare, load_result, tolerance_options
-from dedupaudit import outputs
 from dedupaudit.cli.main import EXIT_FINDINGS, app, user_errors, write_file
 from dedupaudit.errors import UserError
-from dedupaudit.privacy import clean
-from dedupaudit.reports.diff_report import RENDERERS
 
 EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".txt": "rich"}
 
@@ -21,10 +17,10 @@ EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".txt
 def diff(
     old: Path = typer.Argument(..., metavar="OLD.json", help="The earlier result: a `dedupaudit check --format json` report.", show_default=False),
     new: Path = typer.Argument(..., metavar="NEW.json", help="The later result, in the same format.", show_default=False),
-    output_format: str = typer.Option(None, "--format", "-f",
+    output_format: str = typer.Option(None, "--format", "-f", metavar="FORMAT",
                                       help="rich, json or markdown. Default: from the --output extension, else rich on a terminal and json otherwise."),
-    output: Path = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout.", show_default=False),
-    tolerance: list[str] = typer.Option([], "--tolerance", "-t", show_default=False,
+    output: Path = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the report to this file instead of stdout.", show_default=False),
+    tolerance: list[str] = typer.Option([], "--tolerance", "-t", metavar="METRIC=VALUE", show_default=False,
                                         help="KEY=VALUE: how far a metric may get worse before it is a regression; repeat for more. "
                                              "E.g. inflation_ratio=0.05, coverage.pixel=0.03, platforms.tiktok.inflation_ratio=0.1, "
                                              "mismatched_event_id=10, new_error_findings=false; null means report only."),
@@ -36,6 +32,11 @@ def diff(
 
     Exit codes: 0 no regression; 1 a regression; 2 bad file or option.
     """
+    from dedupaudit import outputs
+    from dedupaudit.baseline import Tolerances, compare, load_result, tolerance_options
+    from dedupaudit.privacy import clean
+    from dedupaudit.reports.diff_report import RENDERERS
+
     with user_errors(debug):
         fmt = output_format or (EXTENSIONS.get(output.suffix.lower(), "json") if output is not None
                                 else "rich" if sys.stdout.isatty() else "json")

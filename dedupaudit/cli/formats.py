@@ -10,26 +10,30 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from dedupaudit.cli.main import app, user_errors
 from dedupaudit.errors import UserError
-from dedupaudit.inputs.native.formats import GENERIC_FORMATS
-from dedupaudit.inputs.textfile import TEXT_RULES
-from dedupaudit.platforms.rules import PlatformRules, load_rules, unconfirmed_facts
+
+if TYPE_CHECKING:
+    from dedupaudit.platforms.rules import PlatformRules
 
 
 @app.command()
 def formats(
-    rules_dir: Path = typer.Option(None, "--rules", help="Folder of platform rule files to use instead of the built-in ones.", show_default=False),
-    output_format: str = typer.Option("text", "--format", "-f", help="text or json."),
+    rules_dir: Path = typer.Option(None, "--rules", metavar="FOLDER", help="Folder of platform rule files to use instead of the built-in ones.",
+                                   show_default=False),
+    output_format: str = typer.Option("text", "--format", "-f", metavar="FORMAT", help="text or json."),
     debug: bool = typer.Option(False, "--debug", help="Show a traceback on errors."),
 ):
     """List every supported input format with its detection rule, and the platform parameters that are not confirmed."""
     with user_errors(debug):
         if output_format not in ("text", "json"):
             raise UserError(f"--format: '{output_format}' is not one of text, json")
+        from dedupaudit.platforms.rules import load_rules
+
         listing = describe_formats(load_rules(rules_dir))
         if output_format == "json":
             sys.stdout.write(json.dumps(listing, indent=2) + "\n")
@@ -38,6 +42,10 @@ def formats(
 
 
 def describe_formats(rules: dict[str, PlatformRules]) -> dict:
+    from dedupaudit.inputs.native.formats import GENERIC_FORMATS
+    from dedupaudit.inputs.textfile import TEXT_RULES
+    from dedupaudit.platforms.rules import unconfirmed_facts
+
     generic = [{"format": f.name, "sides": list(f.sides), "label": f.label, "detected_by": f.detection, "source": f.source}
                for f in GENERIC_FORMATS]
     platform = []
@@ -91,6 +99,8 @@ def _source(facts: dict) -> str | None:
 
 
 def _text(listing: dict) -> str:
+    from dedupaudit.inputs.textfile import TEXT_RULES
+
     out = ["Input formats. Force one with --pixel-format / --capi-format / --orders-format (dedupaudit check),",
            "--read-as (dedupaudit inspect) or `format:` in a mapping; otherwise each file is detected.", "",
            *TEXT_RULES, ""]

@@ -9,33 +9,40 @@ import typer
 
 from dedupaudit.cli.main import app, user_errors
 from dedupaudit.errors import UserError
-from dedupaudit.generate import rates as rates_file
-from dedupaudit.generate.run import write_shop
-from dedupaudit.generate.shop import PLATFORMS
-from dedupaudit.generate.writers import WRITERS
+from dedupaudit.wording import plural
+
+# The names generate.writers.WRITERS and generate.shop.PLATFORMS define, spelled here so that the help does
+# not load numpy and DuckDB (tests/test_terminal.py keeps them equal).
+WRITERS = ("csv", "jsonl", "parquet")
+PLATFORMS = ("meta", "tiktok", "snap", "google")
 
 
 @app.command()
 def generate(
     outdir: Path = typer.Argument(..., metavar="OUTDIR", help="The folder to write pixel.*, capi.*, orders.* and truth.json to.",
                                   show_default=False),
-    orders: int = typer.Option(..., "--orders", min=1, help="How many orders (about 9 events each with the defaults).",
+    orders: int = typer.Option(..., "--orders", metavar="N", min=1, help="How many orders (about 9 events each with the defaults).",
                                show_default=False),
-    seed: int = typer.Option(0, "--seed", help="The same seed writes the same bytes."),
-    file_format: str = typer.Option("csv", "--format", help=f"{', '.join(WRITERS)}."),
-    platforms: str = typer.Option(",".join(PLATFORMS), "--platforms", help="Comma-separated, from " + ", ".join(PLATFORMS) + "."),
-    rates: Path = typer.Option(None, "--rates", help="A YAML or JSON file of failure rates (0..1) over the defaults; "
+    seed: int = typer.Option(0, "--seed", metavar="N", help="The same seed writes the same bytes."),
+    file_format: str = typer.Option("csv", "--format", metavar="FORMAT", help=f"{', '.join(WRITERS)}."),
+    platforms: str = typer.Option(",".join(PLATFORMS), "--platforms", metavar="NAMES",
+                                  help="Comma-separated, from " + ", ".join(PLATFORMS) + "."),
+    rates: Path = typer.Option(None, "--rates", metavar="FILE", help="A YAML or JSON file of failure rates (0..1) over the defaults; "
                                                      "the README lists them.", show_default=False),
     truth: bool = typer.Option(True, "--truth/--no-truth", help="Compute truth.json with the reference model "
                                                                 "(plain Python: about 1.5 to 2 minutes per million events)."),
     force: bool = typer.Option(False, "--force", help="Write into OUTDIR even if it is not empty (replacing these files)."),
     debug: bool = typer.Option(False, "--debug", help="Show a traceback on errors."),
 ):
-    """Write a fictional shop's pixel, server and order files with the failures the audit finds planted at chosen
-    rates, and truth.json: the figures `dedupaudit check` must give, computed by the reference model.
+    """Write a fictional shop's pixel, server and order files with known failures, and the figures they must give.
+
+    The failures the audit finds are planted at chosen rates; truth.json holds the figures `dedupaudit check` must give, computed by the reference model.
 
     Exit codes: 0 written; 2 bad option, rates file or OUTDIR.
     """
+    from dedupaudit.generate import rates as rates_file
+    from dedupaudit.generate.run import write_shop
+
     with user_errors(debug):
         if file_format not in WRITERS:
             raise UserError(f"--format: '{file_format}' is not one of {', '.join(WRITERS)}")
@@ -48,6 +55,6 @@ def generate(
             raise UserError(f"{outdir}: exists and is not an empty folder (--force writes into it anyway)")
         summary = write_shop(outdir, orders, seed, file_format, list(dict.fromkeys(chosen)), rate_values, truth)
         rows, seconds = summary["rows"], summary["seconds"]
-        print(f"dedupaudit: wrote {rows['pixel']:,} pixel and {rows['capi']:,} server events, {rows['orders']:,} orders "
+        print(f"dedupaudit: wrote {rows['pixel']:,} pixel and {plural(rows['capi'], 'server event')}, {plural(rows['orders'], 'order')} "
               f"to {outdir} in {seconds['total']} s" + (f" ({seconds['truth']} s of it for truth.json)" if truth else ""),
               file=sys.stderr)

@@ -12,20 +12,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
 
 from dedupaudit.cli.main import EXIT_USER_ERROR, app, user_errors
 from dedupaudit.errors import UserError
-from dedupaudit.inputs.canonical import load_events, load_orders, order_key
-from dedupaudit.inputs.detect import ReadContext, check_format, describe_input, format_sides
-from dedupaudit.inputs.files import expand_paths
-from dedupaudit.inputs.mapping import load_mapping_file
-from dedupaudit.inputs.textfile import check_delimiter, check_encoding
-from dedupaudit.inputs.timestamps import resolve_timezone
-from dedupaudit.platforms.rules import load_rules
-from dedupaudit.privacy import clean_tree, one_line
+from dedupaudit.wording import plural
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SIDE_OF = {"capi-log": "capi", "har": "pixel", "pixel-log": "pixel", "shopify-orders": "orders", "woocommerce-orders": "orders"}
 SHOWN_COLUMNS = ("platform", "event_name", "event_id", "event_time", "received_time", "order_id", "value", "currency",
@@ -34,21 +30,29 @@ SHOWN_COLUMNS = ("platform", "event_name", "event_id", "event_time", "received_t
 
 @app.command()
 def inspect(
-    files: list[str] = typer.Argument(..., help="Files, folders or globs to inspect.", show_default=False),
-    side: str = typer.Option("auto", "--side", help="Read the files as pixel, capi or orders input; auto decides per file."),
-    read_as: str = typer.Option(None, "--read-as", help="Force an input format instead of detecting it (see `dedupaudit formats`)."),
-    mapping: Path = typer.Option(None, "--mapping", help="A column mapping file (YAML), as for `dedupaudit check`.", show_default=False),
-    rules_dir: Path = typer.Option(None, "--rules", help="Folder of platform rule files to use instead of the built-in ones.", show_default=False),
-    timezone: str = typer.Option("UTC", "--timezone", help="Time zone of timestamps written without an offset."),
-    rows: int = typer.Option(5, "--rows", min=0, help="How many canonical rows to show per file."),
-    output_format: str = typer.Option("text", "--format", "-f", help="text or json."),
-    encoding: str = typer.Option(None, "--encoding", help="Encoding of text files (utf-8, utf-16, cp1252, ...). \\[default: detected per file]",
+    files: list[str] = typer.Argument(..., metavar="FILE", help="Files, folders or globs to inspect.", show_default=False),
+    side: str = typer.Option("auto", "--side", metavar="SIDE", help="Read the files as pixel, capi or orders input; auto decides per file."),
+    read_as: str = typer.Option(None, "--read-as", metavar="FORMAT", help="Force an input format instead of detecting it (see `dedupaudit formats`)."),
+    mapping: Path = typer.Option(None, "--mapping", metavar="FILE", help="A column mapping file (YAML), as for `dedupaudit check`.", show_default=False),
+    rules_dir: Path = typer.Option(None, "--rules", metavar="FOLDER", help="Folder of platform rule files to use instead of the built-in ones.", show_default=False),
+    timezone: str = typer.Option("UTC", "--timezone", metavar="ZONE", help="Time zone of timestamps written without an offset."),
+    rows: int = typer.Option(5, "--rows", metavar="N", min=0, help="How many canonical rows to show per file."),
+    output_format: str = typer.Option("text", "--format", "-f", metavar="FORMAT", help="text or json."),
+    encoding: str = typer.Option(None, "--encoding", metavar="NAME", help="Encoding of text files, e.g. utf-8, utf-16, cp1252. [default: detected per file]",
                                  show_default=False),
-    delimiter: str = typer.Option(None, "--delimiter", help="Delimiter of CSV/TSV files (comma, semicolon, tab, pipe). \\[default: sniffed]",
+    delimiter: str = typer.Option(None, "--delimiter", metavar="CHAR", help="Delimiter of CSV/TSV files (comma, semicolon, tab, pipe). [default: sniffed]",
                                   show_default=False),
     debug: bool = typer.Option(False, "--debug", help="Show a traceback on errors."),
 ):
     """Say what each file is, what the audit reads from it, and show its first canonical rows."""
+    from dedupaudit.inputs.detect import ReadContext, check_format
+    from dedupaudit.inputs.files import expand_paths
+    from dedupaudit.inputs.mapping import load_mapping_file
+    from dedupaudit.inputs.textfile import check_delimiter, check_encoding
+    from dedupaudit.inputs.timestamps import resolve_timezone
+    from dedupaudit.platforms.rules import load_rules
+    from dedupaudit.privacy import clean_tree, one_line
+
     failed = False
     with user_errors(debug):
         if side not in ("auto", "pixel", "capi", "orders"):
@@ -81,7 +85,10 @@ def inspect(
         raise typer.Exit(EXIT_USER_ERROR)
 
 
-def _inspect_file(path: Path, side: str | None, read_as: str | None, context: ReadContext, zone, rows: int) -> dict:
+def _inspect_file(path: Path, side: str | None, read_as: str | None, context, zone, rows: int) -> dict:
+    from dedupaudit.inputs.canonical import load_events, load_orders
+    from dedupaudit.inputs.detect import ReadContext, describe_input, format_sides
+
     formats = {s: read_as for s in ("pixel", "capi", "orders")} if read_as else {}
     sides = format_sides(context.rules)
     probe_side = side or (_only_side(sides.get(read_as)) if read_as else None)
@@ -141,6 +148,8 @@ def _per_platform(frame: pd.DataFrame) -> dict:
 def _order_ids(frame: pd.DataFrame) -> dict | None:
     if "order_id" not in frame.columns:
         return None
+    from dedupaudit.inputs.canonical import order_key
+
     raw = frame["order_id"].astype("string")
     present = raw.notna() & (raw.str.strip() != "")
     key = order_key(raw)
@@ -163,7 +172,7 @@ def _text(report: dict) -> str:
     for platform, p in (report.get("platforms") or {}).items():
         extra = ", ".join(f"{p[k]:,} {k}" for k in ("test", "refused") if p[k])
         names = ", ".join(f"{n} {c:,}" for n, c in p["names"].items())
-        lines.append(f"  {platform:<9} {p['events']:,} events{f' ({extra})' if extra else ''}: {names}")
+        lines.append(f"  {platform:<9} {plural(p['events'], 'event')}{f' ({extra})' if extra else ''}: {names}")
     if report.get("statuses"):
         lines.append("  statuses  " + ", ".join(f"{k} {v:,}" for k, v in report["statuses"].items()))
     for note in report["notes"]:
@@ -177,6 +186,8 @@ def _text(report: dict) -> str:
     for column, where in report["sources"].items():
         lines.append(f"    {column:<16} <- {where}")
     if report["first_rows"]:
+        import pandas as pd
+
         lines.append("  first rows")
         table = pd.DataFrame(report["first_rows"], index=report["first_rows_at"]).fillna("")
         table.index.name = "row"

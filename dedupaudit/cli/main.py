@@ -2,6 +2,10 @@
 
 Exit codes: 0 no finding at or above --fail-on; 1 findings at or above it; 2 a user error (bad input,
 option, config or rule file: one line on stderr); 3 a bug in dedupaudit. Tracebacks only with --debug.
+
+Every module under cli/ imports pandas, pyarrow, DuckDB, numpy and the engine inside its command functions
+only: Typer imports all of them to build the app, and `--version`, `--help` and shell completion must answer
+without loading the heavy stack (tests/test_terminal.py checks it).
 """
 
 from __future__ import annotations
@@ -13,8 +17,6 @@ import typer
 
 from dedupaudit import __version__
 from dedupaudit.errors import UserError
-from dedupaudit import outputs
-from dedupaudit.privacy import one_line
 
 EXIT_FINDINGS, EXIT_USER_ERROR, EXIT_BUG = 1, 2, 3
 
@@ -22,10 +24,26 @@ app = typer.Typer(
     name="dedupaudit",
     help="Audit browser-pixel and server (CAPI) conversion events for broken deduplication, per ad platform.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,  # plain help: Typer's Rich help costs about 0.2 s of imports per call
 )
+
+
+
+def _help_labels() -> None:
+    """Typer 0.2x labels each argument with its Python type (`OLD.json <path>`) and, in Rich help, each flag
+    `<bool>`. The help names values by their metavar instead (FILE, FOLDER, KEY=VALUE): arguments carry it in
+    their name, options beside it, flags need none. Older Typer shows metavars already."""
+    from typer.core import TyperArgument, TyperOption
+
+    if hasattr(TyperOption, "display_type_rich"):
+        option_label = TyperOption.display_type_rich
+        TyperArgument.display_type_rich = lambda self, ctx: None
+        TyperOption.display_type_rich = lambda self, ctx: None if self.is_flag else option_label(self, ctx)
+
+
+_help_labels()
 
 
 @contextlib.contextmanager
@@ -38,6 +56,8 @@ def user_errors(debug: bool):
     except UserError as exc:
         if debug:
             raise
+        from dedupaudit.privacy import one_line
+
         print(f"dedupaudit: error: {one_line(exc, 500)}", file=sys.stderr)
         raise typer.Exit(EXIT_USER_ERROR) from None
     except KeyboardInterrupt:
@@ -45,6 +65,8 @@ def user_errors(debug: bool):
     except Exception as exc:  # a bug: say so without a traceback unless asked
         if debug:
             raise
+        from dedupaudit.privacy import one_line
+
         print(f"dedupaudit: internal error: {type(exc).__name__}: {one_line(exc)} "
               "(run again with --debug for the traceback, and please report it)", file=sys.stderr)
         raise typer.Exit(EXIT_BUG) from None
@@ -52,6 +74,8 @@ def user_errors(debug: bool):
 
 def write_file(path, data: str | bytes, option: str = "output") -> None:
     """Write a file the user asked for: never over an input or into an input folder, atomically (see outputs.write)."""
+    from dedupaudit import outputs
+
     outputs.write(path, data, option)
 
 
@@ -70,6 +94,20 @@ from dedupaudit.cli import check, config_cmd, rules_cmd  # noqa: E402,F401  (eac
 from dedupaudit.cli import formats, inspect  # noqa: E402,F401  (native input formats: `formats` and `inspect` commands)
 from dedupaudit.cli import diff  # noqa: E402,F401  (registers the command on `app`)
 from dedupaudit.cli import generate_cmd  # noqa: E402,F401  (registers `generate` on `app`)
+
+
+def _whole_summaries(typer_app: typer.Typer) -> None:
+    """Plain help cuts each command's summary in the command list at about 45 characters ('...'); given as
+    short help, the whole first paragraph of its docstring is shown instead, wrapped to the terminal."""
+    for info in typer_app.registered_commands:
+        doc = info.help or (info.callback.__doc__ if info.callback else None)
+        if info.short_help is None and doc:
+            info.short_help = " ".join(doc.strip().split("\n\n")[0].split())
+    for group in typer_app.registered_groups:
+        _whole_summaries(group.typer_instance)
+
+
+_whole_summaries(app)
 
 
 def run() -> None:

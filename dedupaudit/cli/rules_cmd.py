@@ -7,16 +7,32 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from dedupaudit.checks import ALL_CHECKS, get_check
 from dedupaudit.checks.base import both_fields
 from dedupaudit.cli.main import app, user_errors
 from dedupaudit.errors import UserError
-from dedupaudit.platforms.rules import load_rules
 
-rules_app = typer.Typer(help="List the checks and the platform rules.", no_args_is_help=True)
+
+# Loaded on first use, not when Typer builds the app: --version and --help need neither PyYAML nor Rich's tables.
+def load_rules(rules_dir: Path | None = None):
+    from dedupaudit.platforms.rules import load_rules as load
+
+    return load(rules_dir)
+
+
+def Table(*columns, **options):  # noqa: N802  (stands for rich.table.Table)
+    from rich.table import Table as RichTable
+
+    return RichTable(*columns, **options)
+
+
+def Console(**options):  # noqa: N802  (stands for rich.console.Console)
+    from rich.console import Console as RichConsole
+
+    return RichConsole(**options)
+
+rules_app = typer.Typer(help="List the checks and the platform rules.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(rules_app, name="rules")
 
 
@@ -37,7 +53,7 @@ def list_checks():
 
 @rules_app.command("platforms")
 def platforms(
-    rules_dir: Path = typer.Option(None, "--rules", help="Folder of platform rule files instead of the built-in ones.", show_default=False),
+    rules_dir: Path = typer.Option(None, "--rules", metavar="FOLDER", help="Folder of platform rule files instead of the built-in ones.", show_default=False),
     debug: bool = typer.Option(False, "--debug", help="Show a traceback on errors."),
 ):
     """Each platform's dedup rules, and which of them are assumptions rather than documented facts."""
@@ -58,12 +74,14 @@ def platforms(
 
 @rules_app.command("facts")
 def facts(
-    platform: list[str] = typer.Argument(None, help="Platforms to show (default: all).", show_default=False),
-    rules_dir: Path = typer.Option(None, "--rules", help="Folder of platform rule files instead of the built-in ones.", show_default=False),
+    platform: list[str] = typer.Argument(None, metavar="PLATFORM", help="Platforms to show (default: all).", show_default=False),
+    rules_dir: Path = typer.Option(None, "--rules", metavar="FOLDER", help="Folder of platform rule files instead of the built-in ones.", show_default=False),
     debug: bool = typer.Option(False, "--debug", help="Show a traceback on errors."),
 ):
-    """Every rule value of each platform with its evidence: documented (source), observed (where) or assumption (why),
-    and for an unconfirmed value the other reading the audit also counts."""
+    """Every rule value of each platform with its evidence, and the other reading of the unconfirmed ones.
+
+    Evidence is documented (source), observed (where) or assumption (why); for an unconfirmed value the audit also counts the other reading.
+    """
     with user_errors(debug):
         rules = load_rules(rules_dir)
         unknown = sorted(set(platform or []) - set(rules))
@@ -99,7 +117,7 @@ def _value(data: dict, dotted: str) -> str:
 
 @app.command()
 def explain(
-    code: str = typer.Argument(..., help="A check code (DA105) or name (mismatched-event-ids)."),
+    code: str = typer.Argument(..., metavar="CODE", help="A check code (DA105) or name (mismatched-event-ids)."),
     debug: bool = typer.Option(False, "--debug", help="Show a traceback on errors."),
 ):
     """The full documentation of one check: what it checks, why it matters, an example, the fix per platform, its options."""

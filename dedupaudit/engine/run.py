@@ -113,6 +113,7 @@ def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, Plat
         # Without an orders input the number of real orders is unknown (null), not zero.
         order_count = con.execute("SELECT count(DISTINCT order_key) FROM orders WHERE NOT excluded").fetchall()[0][0] if orders.files else None
         metrics = _metrics(con, rules, order_count)
+        _no_coverage_without_input(metrics, inputs)
         _add_order_value(con, metrics)
         _add_ranges(con, rules, metrics)
         daily = _daily(con, settings.timezone)
@@ -302,6 +303,14 @@ def _metrics(con, rules: dict[str, PlatformRules], order_count: int | None) -> d
             orders_in_several_scopes=r["split_orders"] if purchase and r["scoped"] else None,
         )
     return out
+
+
+def _no_coverage_without_input(metrics: dict, inputs: dict) -> None:
+    """The coverage of a path whose input was not given is unknown (null), not 0%: check input-missing says why."""
+    for s in metrics.values():
+        for side in ("pixel", "capi"):
+            if s.coverage and not inputs[side].files:
+                s.coverage[side] = None
 
 
 def _add_ranges(con, rules: dict[str, PlatformRules], metrics: dict) -> None:

@@ -41,7 +41,7 @@ GENERIC_FORMATS = (
                "rudderlabs/rudder-transformer (facebook_conversions); log lines: stape-io tag templates' logToConsole "
                "(Request/Response), Cloud Logging's jsonPayload, Stape's BigQuery export (columns as users' "
                "exports show them; no public sample); "
-               "per-format sources: `dedupaudit formats` below and tests/fixtures/real/README.md"),
+               "per-format sources: below"),
     FormatInfo("har", ("pixel",), "HAR capture (browser network log, JSON)",
                "a JSON document with log.entries[]; entries whose URL matches a rule file's native.browser endpoint "
                "are pixel events, all other entries are ignored"),

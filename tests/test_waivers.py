@@ -162,3 +162,21 @@ def test_junit_and_github_show_waived_findings_with_the_reason():
     assert 'name="dedupaudit.meta" tests="' in junit and 'skipped="1"' in junit
     github = result.render("github")
     assert "::notice title=DA101 server-events-without-id (Meta)%2C waived::3 events waived: server IDs come in January (until 2099-01-31)" in github
+
+
+def test_every_report_lists_waived_findings_with_the_reason():
+    result = small({"check": "DA101", "reason": "server IDs come in January", "expires": "2099-01-31"},
+                   {"check": "DA102", "reason": "legacy tag"}, {"check": "DA113", "reason": "known"})
+    for fmt in ("rich", "markdown", "html"):
+        text = result.render(fmt, width=160)
+        assert "Waived findings" in text and "server IDs come in January" in text and "2099-01-31" in text, fmt
+        assert "No open findings; 3 accepted by a waiver" in text, fmt
+        assert "deduplication looks right" not in text, fmt
+    sarif = json.loads(result.render("sarif"))
+    suppressed = [r for r in sarif["runs"][0]["results"] if r.get("suppressions")]
+    assert [(r["ruleId"], r["suppressions"][0]["justification"]) for r in suppressed] == [
+        ("DA101", "server IDs come in January"), ("DA102", "legacy tag"), ("DA113", "known")]
+    assert all(r["suppressions"][0]["status"] == "accepted" for r in suppressed)
+    import jsonschema
+    schema = json.loads((Path(__file__).parent / "fixtures" / "sarif" / "sarif-schema-2.1.0.json").read_text())
+    jsonschema.validate(sarif, schema)

@@ -11,6 +11,7 @@ import typer
 
 from dedupaudit.cli.main import app, user_errors, write_file
 from dedupaudit.errors import UserError
+from dedupaudit.wording import plural
 
 FILES_HELP = "File, folder or glob; repeat the option for more. CSV, TSV, JSON Lines, JSON array or Parquet, optionally .gz/.zst."
 
@@ -103,11 +104,12 @@ def check(
             result = api.run(merged, {}, baseline=value("baseline_file"), tolerances=tolerances, rejects=rejects,
                              report_files=[path for path, _ in files], tracker=tracker, config_path=config_path)
         # The display is gone: nothing of it precedes the report.
-        if result.diff is not None and not quiet:
+        if result.diff is not None and not quiet and stdout_format != "rich":  # the rich report has it already
             sys.stderr.write(render_diff(result.diff))
         _write_reports(result, stdout_format, files, quiet)
         if result.exported is not None and not quiet:
-            print(f"dedupaudit: wrote the rows behind {result.exported} findings to {_clean(value('export_failures'))}", file=sys.stderr)
+            print(f"dedupaudit: wrote the rows behind {plural(result.exported, 'finding')} to {_clean(value('export_failures'))}",
+                  file=sys.stderr)
         if strict:
             _fail_on_rejects(result.model)
         code = result.exit_code()
@@ -168,7 +170,7 @@ def _fail_on_rejects(result) -> None:
     if bad:
         file, n, reasons = bad[0]
         total = sum(b[1] for b in bad)
-        raise UserError(f"--strict: {total:,} input rows rejected, first in {file}: {n:,} "
+        raise UserError(f"--strict: {plural(total, 'input row')} rejected, first in {file}: {n:,} "
                         f"({', '.join(f'{k}: {v:,}' for k, v in reasons.items())}); list them with --rejects FILE")
 
 

@@ -274,7 +274,7 @@ def _findings(result: AuditResult, ordered: list[Finding], anchors: dict) -> str
     counts = S.severity_counts(result.findings)
     out = ['<section id="findings" class="page-break"><h2>Findings</h2>']
     if not ordered:
-        return out[0] + "<p>No findings: deduplication looks right on every platform.</p></section>"
+        return out[0] + f"<p>{esc(S.no_findings(result))}</p></section>"
     out.append(f'<p>{counts["error"]} errors, {counts["warning"]} warnings and {counts["info"]} notes, grouped by platform, '
                "most severe first, then the largest count. Each says what is wrong, why it matters for the platform's bidding, and where to fix "
                "it; the example rows point to the events behind it (file and row).</p>")

@@ -132,7 +132,7 @@ def _figures(result: AuditResult) -> list[str]:
 def _findings(result: AuditResult) -> list[str]:
     out = ["## Findings", ""]
     if not result.findings:
-        return out + ["No findings: deduplication looks right on every platform.", ""]
+        return out + [text(S.no_findings(result)), ""]
     names = S.display_names(result)
     zone = S.zone(result)
     out += ["Most severe first, then the largest count; grouped by platform.", ""]

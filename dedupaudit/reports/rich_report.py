@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dedupaudit.reports import summary as S
+from dedupaudit.wording import plural
 from dedupaudit.result import AuditResult, severity_rank
 
 STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan", None: "green"}
@@ -46,7 +47,7 @@ def _header(console: Console, result: AuditResult) -> None:
     console.print(Text(f"Period {S.period(result)}"))
     for side, label in S.SIDE_LABELS:
         s = result.inputs[side]
-        line = f"  {label}: {s.rows:,} rows from {len(s.files)} file(s)"
+        line = f"  {label}: {plural(s.rows, 'row')} from {plural(len(s.files), 'file')}"
         if s.rejected:
             line += f", {s.rejected:,} rejected ({', '.join(f'{k}: {v}' for k, v in s.rejected_reasons.items())})"
         if s.outside_period:
@@ -121,7 +122,7 @@ def _roas(console: Console, result: AuditResult) -> None:
 
 def _findings(console: Console, result: AuditResult) -> None:
     if not result.findings:
-        console.print(Text("No findings: deduplication looks right on every platform.", style="green"))
+        console.print(Text(S.no_findings(result), style="green"))
         console.print()
         return
     names = S.display_names(result)

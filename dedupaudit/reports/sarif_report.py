@@ -26,11 +26,20 @@ _LINE_FILES = (".csv", ".tsv", ".jsonl", ".ndjson")  # plain text read line by l
 
 def render(result: AuditResult, options=None) -> str:
     findings = S.ordered(result.findings)
-    codes = list(dict.fromkeys(f.code for f in findings))
-    rules = [_rule(code, next(f for f in findings if f.code == code)) for code in codes]
+    everything = [*findings, *result.waived]
+    codes = list(dict.fromkeys(f.code for f in everything))
+    rules = [_rule(code, next(f for f in everything if f.code == code)) for code in codes]
     names = S.display_names(result)
     seen: dict[str, int] = {}
     results = [_result(f, codes.index(f.code), names, result, seen) for f in findings]
+    # A waived finding is a result with a suppression (SARIF's word for an accepted one), carrying the reason.
+    for w in result.waived:
+        waived = _result(w, codes.index(w.code), names, result, seen)
+        waived["suppressions"] = [{"kind": "external", "status": "accepted", "justification": w.reason,
+                                   "location": {"physicalLocation": {"artifactLocation": {"uri": _uri(w.waiver.split(": ")[0])}}}
+                                   if ": waivers[" in w.waiver and not w.waiver.startswith("audit()") else {},
+                                   "properties": {"waiver": w.waiver, "expires": w.expires}}]
+        results.append(waived)
     driver = {"name": result.tool.get("name", "dedupaudit"), "version": str(result.tool.get("version", "")), "rules": rules}
     log = {"$schema": SCHEMA, "version": "2.1.0",
            "runs": [{"tool": {"driver": driver}, "results": results, "columnKind": "unicodeCodePoints",

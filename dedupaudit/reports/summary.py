@@ -446,9 +446,26 @@ def baseline_lines(result: AuditResult) -> list[str]:
     return lines
 
 
+def no_findings(result: AuditResult) -> str:
+    """What a report says with no open finding: with waivers, that the rest was accepted, not that all is well."""
+    if result.waived:
+        return (f"No open findings; {len(result.waived):,} accepted by a waiver (see 'Waived findings'), "
+                "so they do not fail the run.")
+    return "No findings: deduplication looks right on every platform."
+
+
+def waived_grid(result: AuditResult) -> Grid:
+    """Findings (or parts of them) a waiver accepted: out of the findings and the exit code, shown with the reason."""
+    names = display_names(result)
+    rows = [[f"{w.code} {w.name}", place(w, names), counted(w), w.reason, w.expires or "-", w.waiver] for w in result.waived]
+    return Grid("Waived findings (accepted, not counted)", ["Check", "Where", "Waived", "Reason", "Until", "Waiver"], rows,
+                frozenset({0, 1, 3, 5}))
+
+
 def figure_grids(result: AuditResult) -> list[Grid]:
     """The tables after the summary, in the order every format shows them; empty ones left out."""
-    grids = [details_grid(result), unconfirmed_grid(result), daily_grid(result), gaps_grid(result), inputs_grid(result)]
+    grids = [waived_grid(result), details_grid(result), unconfirmed_grid(result), daily_grid(result), gaps_grid(result),
+             inputs_grid(result)]
     return [g for g in grids if g.rows]
 
 

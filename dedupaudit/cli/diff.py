@@ -10,7 +10,6 @@ import typer
 from dedupaudit.cli.main import EXIT_FINDINGS, app, user_errors, write_file
 from dedupaudit.errors import UserError
 
-EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".txt": "rich"}
 
 
 @app.command()
@@ -35,17 +34,18 @@ def diff(
     from dedupaudit import outputs
     from dedupaudit.baseline import Tolerances, compare, load_result, tolerance_options
     from dedupaudit.privacy import clean
+    from dedupaudit.reports import RenderOptions, format_of
     from dedupaudit.reports.diff_report import RENDERERS
 
     with user_errors(debug):
-        fmt = output_format or (EXTENSIONS.get(output.suffix.lower(), "json") if output is not None
-                                else "rich" if sys.stdout.isatty() else "json")
+        fmt = output_format or (format_of(output, "--output") if output is not None else "rich" if sys.stdout.isatty() else "json")
         if fmt not in RENDERERS:
-            raise UserError(f"--format: '{fmt}' is not one of {', '.join(RENDERERS)}")
+            where = f"--format: '{fmt}'" if output_format else f"--output {output}: {fmt}"
+            raise UserError(f"{where} is not one of {', '.join(RENDERERS)} for a diff (.json .md .txt)")
         outputs.protect(files=[old, new])
         tolerances = Tolerances.from_config(tolerance_options(tolerance), "--tolerance", section="")
         result = compare(load_result(old), load_result(new), tolerances, names=(clean(str(old)), clean(str(new))))
-        report = RENDERERS[fmt](result, colour=fmt == "rich" and output is None and sys.stdout.isatty())
+        report = RENDERERS[fmt](result, RenderOptions(colour=fmt == "rich" and output is None and sys.stdout.isatty()))
         if output is None:
             sys.stdout.write(report)
         else:

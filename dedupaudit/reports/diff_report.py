@@ -1,6 +1,7 @@
 """Views of a BaselineDiff (what changed since a previous audit): terminal text, JSON and Markdown.
 
-Each renderer is `render_<format>(diff, colour=False) -> str`; `RENDERERS` maps format names to them.
+Each renderer is `render_<format>(diff, ...) -> str`; `RENDERERS` maps format names to them with the audit's
+render signature, `(diff, RenderOptions)`.
 The JSON view is `BaselineDiff.to_dict()`. These are views of a diff, not of an AuditResult, so they
 are not in the `dedupaudit.reports.RENDERERS` registry.
 """
@@ -222,9 +223,15 @@ def waived_lines(diff: BaselineDiff) -> list[str]:
             for w in diff.waived]
 
 
-# format name -> render(diff, colour) -> text
+def _options_width(options) -> int:
+    from dedupaudit.reports.rich_report import terminal_width
+    return (options and getattr(options, "width", None)) or terminal_width()
+
+
+# format name -> render(diff, options) -> text: the signature of the audit's formats (reports.FORMATS), whose
+# names and extensions the diff shares; it has no HTML, JUnit, GitHub or SARIF view.
 RENDERERS: dict[str, Callable[..., str]] = {
-    "rich": render_rich,
-    "json": render_json,
-    "markdown": render_markdown,
+    "rich": lambda diff, options=None: render_rich(diff, bool(options and options.colour), _options_width(options)),
+    "json": lambda diff, options=None: render_json(diff),
+    "markdown": lambda diff, options=None: render_markdown(diff),
 }

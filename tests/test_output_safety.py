@@ -164,7 +164,7 @@ def test_strict_turns_any_reject_into_exit_2_after_writing_the_reports(tmp_path)
     assert run("check", *args).returncode == 0
     done = run("check", *args, "--strict")
     assert done.returncode == 2
-    assert done.stderr == f"dedupaudit: error: --strict: 1 input rows rejected, first in {tmp_path / 'p.jsonl'}: 1 " \
+    assert done.stderr == f"dedupaudit: error: --strict: 1 input row rejected, first in {tmp_path / 'p.jsonl'}: 1 " \
                           "(event_time is not a timestamp: 1); list them with --rejects FILE\n"
     assert (tmp_path / "r.json").exists() and len((tmp_path / "rej.csv").read_text().splitlines()) == 2
     assert run("check", "--pixel", write_jsonl(tmp_path / "ok.jsonl", PAIR), "--quiet", "--strict").returncode == 0

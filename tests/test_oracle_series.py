@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import sys
 import zlib
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -182,3 +182,36 @@ def test_example_shop_series_match_the_model(zone):
     assert model["average_order_value"]["by_currency"] == {"EUR": 45.08}
     problems = differences(model, report)
     assert not problems, f"{zone}: {len(problems)} differences\n" + "\n".join(problems[:60])
+
+
+# ---------------------------------------------------------------- the model itself, by hand
+
+T0 = datetime(2026, 10, 5, 23, 30, tzinfo=timezone.utc)
+MINUTE = timedelta(minutes=1)
+
+
+def ev(eid, t, oid, rt=None, name="Purchase"):
+    return {"platform": "meta", "event_name": name, "event_id": eid, "event_time": t, "received_time": rt,
+            "order_id": oid, "value": None}
+
+
+def test_model_gap_buckets_days_and_averages_by_hand():
+    pixel = [ev("a", T0, "#1"), ev("b", T0, "2"), ev("c", T0, " 3 "), ev("d", T0, "9")]
+    capi = [ev("a", T0, "1", rt=T0 + MINUTE),             # exactly one minute: the next bucket
+            ev("x", T0, "2", rt=T0 + MINUTE - timedelta(seconds=1)),
+            ev("c", T0, "3", rt=T0 + timedelta(hours=48)),  # exactly 48 h: "2-7 days"
+            ev("e", T0, "9", rt=T0 + timedelta(days=8))]    # order 9 is not in the orders file: still a pair
+    orders = [{"order_id": "#1", "created_at": T0, "value": 10.0, "currency": "EUR", "status": "paid"},
+              {"order_id": "2", "created_at": T0 + timedelta(hours=1), "value": 30.0, "currency": " ", "status": "paid"},
+              {"order_id": "3", "created_at": T0, "value": 99.0, "currency": "USD", "status": "test"}]
+    series = reference_series(pixel, capi, orders, RULES, zone="Europe/Berlin")
+    pairs = {g["bucket"]: g["pairs"] for g in series["pair_gaps"]}
+    assert pairs == {"under 1 minute": 1, "1-60 minutes": 1, "1-6 hours": 0, "6-24 hours": 0, "24-48 hours": 0,
+                     "2-7 days": 1, "over 7 days": 1}
+    # 23:30 UTC on 5 October is 6 October in Berlin; a and c count once each (same ID, within 48 h inclusive), b, x, d, e
+    assert series["daily"] == [{"platform": "meta", "date": "2026-10-06", "reported_conversions": 6, "orders": 2}]
+    assert series["average_order_value"] == {"by_currency": {"EUR": 10.0}, "currency": "EUR", "average_order_value": 20.0}
+    assert series["inputs"]["pixel"] == {"outside_period": 0, "normalised_order_ids": 2}  # '#1', ' 3 '
+    assert series["inputs"]["orders"]["normalised_order_ids"] == 1
+    late = reference_series(pixel, capi, orders, RULES, since=T0 + MINUTE)
+    assert late["inputs"]["pixel"]["outside_period"] == 4 and late["inputs"]["orders"]["outside_period"] == 2

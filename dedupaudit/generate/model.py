@@ -16,7 +16,12 @@ Inputs are already-parsed rows (rejected rows removed):
 
 `reference_report(...)` returns the `platforms` list of the JSON contract. Keys whose meaning the
 spec leaves open (the per-order metrics of non-purchase types) are left out, so a comparison
-only checks what the spec defines.
+only checks what the spec defines. `reference_series(...)` gives the figures beside it: `daily`,
+`pair_gaps`, the average order value per currency and the inputs' `outside_period` and
+`normalised_order_ids`.
+
+Over 350 lines on purpose: it is one specification, read top to bottom beside docs/json-schema.md,
+and every figure leans on the same few definitions (order_key, counted_flags, link_events).
 """
 from __future__ import annotations
 

@@ -18,10 +18,15 @@ CANONICAL = Path(__file__).resolve().parents[1] / "examples" / "canonical"
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+def example(tmp_path_factory):
     folder = tmp_path_factory.mktemp("failures")
-    result = dedupaudit.audit(pixel=CANONICAL / "pixel_events.csv", capi=CANONICAL / "capi_events.jsonl",
-                              orders=CANONICAL / "orders.csv", export_failures=folder)
+    return dedupaudit.audit(pixel=CANONICAL / "pixel_events.csv", capi=CANONICAL / "capi_events.jsonl",
+                            orders=CANONICAL / "orders.csv", export_failures=folder), folder
+
+
+@pytest.fixture(scope="module")
+def exported(example):
+    result, folder = example
     return result.to_dict()["findings"], folder
 
 
@@ -85,3 +90,17 @@ def test_da116_export_leaves_out_unlinked_purchases(tmp_path):
     rows = pd.read_csv(tmp_path / "f" / export_name(finding), dtype=str, keep_default_na=False)
     assert sorted(rows["event_id"]) == ["a", "b"]
     assert set(rows["order_status"]) == {"test"}
+
+
+def test_exit_code_and_the_views_agree_on_what_fails(example):
+    """One definition of "at or above --fail-on" (summary.failing): the exit code and the GitHub summary agree with it."""
+    result, _ = example
+    findings = result.to_dict()["findings"]
+    rank = {"error": 0, "warning": 1, "info": 2}
+    for fail_on in ("error", "warning", "info", "never"):
+        failing = [f for f in findings if fail_on != "never" and rank[f["severity"]] <= rank[fail_on]]
+        assert result.exit_code(fail_on) == int(bool(failing)), fail_on
+        github = result.render("github", fail_on=fail_on) if fail_on != "never" else ""
+        if github:
+            assert f"({len(failing)} at or above {fail_on})" in github
+    assert {f["severity"] for f in findings} == {"error", "warning", "info"}

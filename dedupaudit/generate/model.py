@@ -453,6 +453,9 @@ def reference_series(pixel_rows, capi_rows, order_rows, rules_dir, since=None, u
     average_order_value: {"by_currency", "average_order_value", "currency"} of the real orders, one value per
       order key; by currency leaves out orders naming none; with one currency named, the mean of every real
       order and that currency; with several, None for both.
+    extra_revenue: per platform, {"extra_revenue", "extra_revenue_by_currency"}: its extra conversions (counted
+      purchases - real orders) x the average order value, and shared out by each currency's share of the real
+      orders at that currency's average (unrounded averages; money rounded to the cent).
     inputs: per side, `outside_period` (rows left out by since/until) and `normalised_order_ids` (readable rows,
       in the period or not, whose order ID is compared in another spelling: an account of the files, as `rows`).
     """
@@ -479,7 +482,7 @@ def reference_series(pixel_rows, capi_rows, order_rows, rules_dir, since=None, u
 
     events = [dict(r, side=side, platform=str(r["platform"]).strip().lower())
               for side, rows in (("pixel", pixel_rows), ("capi", capi_rows)) for r in rows if in_period(r["event_time"])]
-    daily, gaps = [], []
+    daily, gaps, extra = [], [], {}
     days = set(orders_per_day) | {e["event_time"].astimezone(tz).date() for e in events
                                   if event_type(e["event_name"], rules[e["platform"]]) == "purchase"}
     for platform in sorted({e["platform"] for e in events}):
@@ -491,6 +494,7 @@ def reference_series(pixel_rows, capi_rows, order_rows, rules_dir, since=None, u
         for e, flag in zip(purchases, counted_flags(purchases, rule)):
             if flag == "counts":
                 counted[e["event_time"].astimezone(tz).date()] += 1
+        extra[platform] = sum(counted.values()) - len(real)
         daily += [{"platform": platform, "date": day.isoformat(), "reported_conversions": counted.get(day, 0),
                    "orders": orders_per_day.get(day, 0)} for day in sorted(days)]
         first = defaultdict(dict)  # order key -> side -> first received time
@@ -506,11 +510,20 @@ def reference_series(pixel_rows, capi_rows, order_rows, rules_dir, since=None, u
                  for upper, label in GAP_BUCKETS]
 
     values, every = defaultdict(list), [o["value"] for o in real.values() if o.get("value") is not None]
+    orders_in = defaultdict(int)  # currency -> real orders naming it (with a value or not): its share of the orders
     for o in real.values():
-        if o.get("value") is not None and (o.get("currency") or "").strip():
-            values[o["currency"].strip().upper()].append(o["value"])
-    by_currency = {c: round(sum(v) / len(v), 2) for c, v in sorted(values.items())}
-    one = len(by_currency) <= 1
-    return {"daily": daily, "pair_gaps": gaps, "inputs": inputs,
-            "average_order_value": {"by_currency": by_currency, "currency": next(iter(by_currency)) if len(by_currency) == 1 else None,
-                                    "average_order_value": round(sum(every) / len(every), 2) if one and every else None}}
+        currency = (o.get("currency") or "").strip().upper()
+        if currency:
+            orders_in[currency] += 1
+            if o.get("value") is not None:
+                values[currency].append(o["value"])
+    mean = {c: sum(v) / len(v) for c, v in sorted(values.items())}
+    one = len(orders_in) <= 1
+    overall = sum(every) / len(every) if one and every else None
+    revenue = {p: {"extra_revenue": None if overall is None else round(n * overall, 2),
+                   "extra_revenue_by_currency": {c: round(n * orders_in[c] / len(real) * m, 2) for c, m in mean.items()}}
+               for p, n in extra.items() if real}
+    return {"daily": daily, "pair_gaps": gaps, "inputs": inputs, "extra_revenue": revenue,
+            "average_order_value": {"by_currency": {c: round(m, 2) for c, m in mean.items()},
+                                    "currency": next(iter(orders_in)) if len(orders_in) == 1 else None,
+                                    "average_order_value": None if overall is None else round(overall, 2)}}

@@ -1,4 +1,4 @@
-"""The engine's daily series, pair gaps, average order value per currency, `outside_period` and
+"""The engine's daily series, pair gaps, average order value and extra revenue per currency, `outside_period` and
 `normalised_order_ids` equal the reference model's (dedupaudit/generate/model.py, written from the docs
 without the engine) on generated shops and on the example shop.
 

@@ -36,7 +36,7 @@ from dedupaudit.platforms.rules import canonical_platform, load_rules, platform_
 from dedupaudit.privacy import clean, clean_tree, one_line
 from dedupaudit.reports import FORMATS, RenderOptions, format_of
 from dedupaudit.reports.json_report import render as render_json
-from dedupaudit.result import AuditResult, severity_rank
+from dedupaudit.result import AuditResult
 from dedupaudit.settings import FAIL_ON, Settings
 from dedupaudit.waivers import parse as parse_waivers
 
@@ -203,11 +203,9 @@ class Result:
         fail_on = fail_on or self.settings.fail_on
         if fail_on not in FAIL_ON:
             raise InputError(f"fail_on '{fail_on}' is not one of {', '.join(FAIL_ON)}")
-        if self.regressed:
-            return 1
-        if fail_on == "never":
-            return 0
-        return int(any(severity_rank(f.severity) <= severity_rank(fail_on) for f in self.model.findings))
+        from dedupaudit.reports.summary import failing  # the one definition of "at or above fail_on"
+
+        return int(self.regressed or bool(failing(self.model.findings, fail_on)))
 
     def _repr_html_(self) -> str:
         columns = [c for c in ("display_name", "event", "orders", "reported_conversions", "inflation_ratio", "extra_conversions")

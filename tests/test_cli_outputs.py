@@ -1,4 +1,7 @@
-"""check's outputs: several reports in one run, the rows behind each finding, baselines, rules and explain."""
+"""check's outputs: several reports in one run, the rows behind each finding, baselines, rules and explain.
+
+In-process (`run`, Typer's CliRunner) except the progress display, which needs a real terminal on stderr.
+"""
 
 from __future__ import annotations
 
@@ -19,10 +22,13 @@ def _broken_shop(tmp_path):
 def test_several_outputs_take_their_format_from_the_extension(tmp_path):
     done = run("check", *_broken_shop(tmp_path), "-o", tmp_path / "r.json", "-o", tmp_path / "r.txt", "--quiet")
     assert done.returncode == 1 and done.stdout == "" and done.stderr == ""
-    assert json.loads((tmp_path / "r.json").read_text())["schema_version"] == 1
-    assert "server-events-without-id" in (tmp_path / "r.txt").read_text()
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert [(f["code"], f["platform"], f["count"]) for f in data["findings"]] == [("DA101", "google", 1), ("DA113", "google", 1)]
+    terminal = (tmp_path / "r.txt").read_text()
+    assert "DA101 server-events-without-id" in terminal and "\x1b[" not in terminal  # plain text in a file
     done = run("check", *_broken_shop(tmp_path), "-o", tmp_path / "r.unknown")
-    assert done.returncode == 2 and "cannot tell the format" in done.stderr
+    assert done.returncode == 2 and "cannot tell the format" in done.stderr and "r.unknown" in done.stderr
+    assert not (tmp_path / "r.unknown").exists()
     # An explicit --format still goes to stdout next to the files.
     done = run("check", *_broken_shop(tmp_path), "-o", tmp_path / "r2.json", "--format", "json", "--quiet")
     assert json.loads(done.stdout) == json.loads((tmp_path / "r2.json").read_text())
@@ -39,8 +45,11 @@ def test_export_failures_writes_the_rows_behind_each_finding(tmp_path):
 
 
 def test_export_failures_as_parquet(tmp_path):
-    run("check", *_broken_shop(tmp_path), "--export-failures", tmp_path / "f", "--export-format", "parquet", "--quiet")
-    assert len(pd.read_parquet(tmp_path / "f" / "DA101-server-events-without-id-google-purchase.parquet")) == 1
+    done = run("check", *_broken_shop(tmp_path), "--export-failures", tmp_path / "f", "--export-format", "parquet", "--quiet")
+    assert done.returncode == 1
+    assert sorted(p.name for p in (tmp_path / "f").iterdir()) == ["DA101-server-events-without-id-google-purchase.parquet"]
+    rows = pd.read_parquet(tmp_path / "f" / "DA101-server-events-without-id-google-purchase.parquet")
+    assert rows[["side", "row", "platform", "event_name", "order_id"]].values.tolist() == [["capi", 1, "google", "purchase", "1"]]
 
 
 def test_baseline_regression_exits_1_and_is_in_the_json(tmp_path):
@@ -65,20 +74,22 @@ def test_rules_list_and_explain():
     for heading in ("What it checks", "Why it matters", "Example", "How to fix", "Options"):
         assert heading in explained.stdout
     assert "Meta: `eventID` (browser) and `event_id` (server)" in explained.stdout
-    assert run("explain", "DA999").returncode == 2
-    assert "same-source" in run("rules", "platforms").stdout
+    unknown = run("explain", "DA999")
+    assert unknown.returncode == 2 and unknown.stderr == "dedupaudit: error: unknown check 'DA999' (see `dedupaudit rules list`)\n"
+    platforms = run("rules", "platforms").stdout.splitlines()
+    assert "same-source" in platforms[0]
+    meta = next(line.split() for line in platforms if line.startswith("meta "))
+    assert meta[:4] == ["meta", "facebook,", "fb", "48"]
 
 
 def test_github_annotations_are_the_default_under_github_actions(tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    env = {**os.environ, "GITHUB_ACTIONS": "true"}
-    done = subprocess.run([sys.executable, "-m", "dedupaudit", "check", *map(str, _broken_shop(tmp_path))],
-                          capture_output=True, text=True, env=env)
+    done = run("check", *_broken_shop(tmp_path), env={"GITHUB_ACTIONS": "true"})
     assert done.returncode == 1
-    assert done.stdout.startswith("::error title=DA101 server-events-without-id")
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("::error title=DA101 server-events-without-id (Google Ads)::1 purchase event from the server")
+    assert lines[1].startswith("::warning title=DA113 inflated-conversions (Google Ads)::")
+    assert "1 error, 1 warning, 0 notes (1 at or above error)" in lines[2]
+    assert run("check", *_broken_shop(tmp_path), env={"GITHUB_ACTIONS": ""}).stdout.lstrip().startswith("{")
 
 
 def test_title_and_client_reach_the_html_report(tmp_path):

@@ -60,13 +60,16 @@ def test_inspect_exits_2_with_the_reason_when_it_cannot_tell(tmp_path):
 
 def test_inspect_options(tmp_path):
     log = write(tmp_path / "events.csv", "timestamp,event,event_id\n2026-10-05T07:14:21Z,CompletePayment,1\n")
-    assert invoke("inspect", log).exit_code == 2
+    unknown = invoke("inspect", log)
+    assert unknown.exit_code == 2 and "events.csv: cannot tell what this file is (columns: timestamp, event, event_id)" in unknown.stderr
     mapping = write(tmp_path / "m.yaml", "files:\n  events.csv:\n    format: pixel-log\n    constants: {platform: tiktok}\n")
     result = invoke("inspect", log, "--mapping", mapping, "--format", "json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)[0]["platforms"]["tiktok"]["events"] == 1
-    assert invoke("inspect", log, "--read-as", "nope").exit_code == 2
-    assert invoke("inspect", log, "--side", "sideways").exit_code == 2
+    for option, message in ((["--read-as", "nope"], "--read-as: 'nope' is not a known format (valid: canonical, capi-log"),
+                            (["--side", "sideways"], "--side: 'sideways' is not one of auto, pixel, capi, orders")):
+        bad = invoke("inspect", log, *option)
+        assert bad.exit_code == 2 and bad.stderr.startswith(f"dedupaudit: error: {message}"), bad.output
 
 
 def test_formats_lists_every_format_and_what_is_not_confirmed():
@@ -82,7 +85,8 @@ def test_formats_lists_every_format_and_what_is_not_confirmed():
     listing = json.loads(invoke("formats", "--format", "json").output)
     google = next(f for f in listing["platform"] if f["format"] == "google-ads-tag")
     assert google["columns"]["event_id"] == "oid" and "event_id" in google["unconfirmed"]
-    assert invoke("formats", "--format", "xml").exit_code == 2
+    bad = invoke("formats", "--format", "xml")
+    assert bad.exit_code == 2 and bad.stderr == "dedupaudit: error: --format: 'xml' is not one of text, json\n"
 
 
 def test_inspect_canonical_tables():

@@ -60,6 +60,15 @@ def test_input_strings_cannot_become_html_code_or_links():
     assert "<script>" not in md
 
 
+def test_the_diff_escapes_input_strings_as_the_audit_report_does():
+    """One escaper for both Markdown views: `~` (strikethrough) and `<` were once escaped by only one of them."""
+    from dedupaudit.reports import diff_report
+
+    for hostile in (HOSTILE, "~~gone~~", "a|b", "# x", "<b>1</b> & `c`"):
+        assert diff_report.md(hostile) == text(hostile)
+    assert text("~~gone~~") == "\\~\\~gone\\~\\~"
+
+
 def test_tool_prose_keeps_code_spans_but_escapes_markup_outside_them():
     assert prose("send `event_id`: pass {eventID: '<order id>'}") == "send `event_id`: pass {eventID: '&lt;order id&gt;'}"
     assert prose("compare `a|b`") == "compare `a\\|b`"

@@ -180,7 +180,8 @@ def _find_unreal_orders(view: AuditView, options: dict):
                          FROM purchases p JOIN audit_events a USING (eid)
                          LEFT JOIN (SELECT order_key, any_value(status) AS status, bool_and(excluded) AS excluded FROM orders GROUP BY order_key) o
                            ON o.order_key = p.link_key
-                         WHERE a.counts AND p.platform = $p AND (o.excluded OR o.order_key IS NULL) ORDER BY p.file, p.row""",
+                         WHERE a.counts AND p.platform = $p AND p.link_key IS NOT NULL AND (o.excluded OR o.order_key IS NULL)
+                         ORDER BY p.file, p.row""",
                       {"p": r["platform"]}),
         )
 

@@ -54,8 +54,11 @@ def user_errors(debug: bool):
     except (typer.Exit, typer.Abort):
         raise
     except UserError as exc:
-        if debug:
-            raise
+        if debug:  # the traceback, and still the exit code a CI job reads (a raised exception would exit 1: "findings")
+            import traceback
+
+            traceback.print_exc()
+            raise typer.Exit(EXIT_USER_ERROR) from None
         from dedupaudit.privacy import one_line
 
         print(f"dedupaudit: error: {one_line(exc, 500)}", file=sys.stderr)
@@ -64,7 +67,10 @@ def user_errors(debug: bool):
         raise typer.Exit(130) from None
     except Exception as exc:  # a bug: say so without a traceback unless asked
         if debug:
-            raise
+            import traceback
+
+            traceback.print_exc()
+            raise typer.Exit(EXIT_BUG) from None
         from dedupaudit.privacy import one_line
 
         print(f"dedupaudit: internal error: {type(exc).__name__}: {one_line(exc)} "

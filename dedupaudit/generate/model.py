@@ -16,7 +16,12 @@ Inputs are already-parsed rows (rejected rows removed):
 
 `reference_report(...)` returns the `platforms` list of the JSON contract. Keys whose meaning the
 spec leaves open (the per-order metrics of non-purchase types) are left out, so a comparison
-only checks what the spec defines.
+only checks what the spec defines. `reference_series(...)` gives the figures beside it: `daily`,
+`pair_gaps`, the average order value per currency and the inputs' `outside_period` and
+`normalised_order_ids`.
+
+Over 350 lines on purpose: it is one specification, read top to bottom beside docs/json-schema.md,
+and every figure leans on the same few definitions (order_key, counted_flags, link_events).
 """
 from __future__ import annotations
 
@@ -428,3 +433,97 @@ def link_counts(pixel_rows, capi_rows, order_rows, rules_dir, since=None, until=
             tally[how] += 1
         out[platform] = dict(tally)
     return out
+
+
+# ---------------------------------------------------------------- series and input counts
+
+# The pair-gap buckets of the JSON contract: (upper bound in hours, label); a gap equal to a bound is in the next
+# bucket ("under 1 minute" excludes 1 minute). Copied from the engine's bucket edges, the only thing shared with it.
+GAP_BUCKETS = [(1 / 60, "under 1 minute"), (1, "1-60 minutes"), (6, "1-6 hours"), (24, "6-24 hours"),
+               (48, "24-48 hours"), (168, "2-7 days"), (None, "over 7 days")]
+
+
+def reference_series(pixel_rows, capi_rows, order_rows, rules_dir, since=None, until=None, zone="UTC") -> dict:
+    """The figures beside `platforms`: {"daily", "pair_gaps", "average_order_value", "inputs"}.
+
+    daily: per platform with purchase events and per day of `zone` with a purchase event (of any platform) or a
+      real order, the purchases it counts (flag 'counts', by event time) and the real orders created that day.
+    pair_gaps: per platform, the orders both paths reported (as linked) by the time apart of the first browser
+      and the first server purchase received, in GAP_BUCKETS, every bucket listed.
+    average_order_value: {"by_currency", "average_order_value", "currency"} of the real orders, one value per
+      order key; by currency leaves out orders naming none; with one currency named, the mean of every real
+      order and that currency; with several, None for both.
+    extra_revenue: per platform, {"extra_revenue", "extra_revenue_by_currency"}: its extra conversions (counted
+      purchases - real orders) x the average order value, and shared out by each currency's share of the real
+      orders at that currency's average (unrounded averages; money rounded to the cent).
+    inputs: per side, `outside_period` (rows left out by since/until) and `normalised_order_ids` (readable rows,
+      in the period or not, whose order ID is compared in another spelling: an account of the files, as `rows`).
+    """
+    from zoneinfo import ZoneInfo
+
+    rules, tz = load_rules(rules_dir), ZoneInfo(zone)
+    in_period = lambda t: (since is None or t >= since) and (until is None or t <= until)  # noqa: E731
+    sides = {"pixel": pixel_rows, "capi": capi_rows, "orders": order_rows}
+    time_of = {"pixel": "event_time", "capi": "event_time", "orders": "created_at"}
+    inputs = {}
+    for side, rows in sides.items():
+        kept = [r for r in rows if in_period(r[time_of[side]])]
+        renamed = sum(1 for r in rows if r.get("order_id") is not None and order_key(r["order_id"]) is not None
+                      and order_key(r["order_id"]) != r["order_id"])
+        inputs[side] = {"outside_period": len(rows) - len(kept), "normalised_order_ids": renamed}
+
+    real = {}  # order key -> the first row of that order (an order exported twice is one order)
+    for o in order_rows:
+        if in_period(o["created_at"]) and not is_excluded(o) and order_key(o["order_id"]) is not None:
+            real.setdefault(order_key(o["order_id"]), o)
+    orders_per_day = defaultdict(int)
+    for o in real.values():
+        orders_per_day[o["created_at"].astimezone(tz).date()] += 1
+
+    events = [dict(r, side=side, platform=str(r["platform"]).strip().lower())
+              for side, rows in (("pixel", pixel_rows), ("capi", capi_rows)) for r in rows if in_period(r["event_time"])]
+    daily, gaps, extra = [], [], {}
+    days = set(orders_per_day) | {e["event_time"].astimezone(tz).date() for e in events
+                                  if event_type(e["event_name"], rules[e["platform"]]) == "purchase"}
+    for platform in sorted({e["platform"] for e in events}):
+        rule = rules[platform]
+        purchases = [e for e in events if e["platform"] == platform and event_type(e["event_name"], rule) == "purchase"]
+        if not purchases:
+            continue
+        counted = defaultdict(int)
+        for e, flag in zip(purchases, counted_flags(purchases, rule)):
+            if flag == "counts":
+                counted[e["event_time"].astimezone(tz).date()] += 1
+        extra[platform] = sum(counted.values()) - len(real)
+        daily += [{"platform": platform, "date": day.isoformat(), "reported_conversions": counted.get(day, 0),
+                   "orders": orders_per_day.get(day, 0)} for day in sorted(days)]
+        first = defaultdict(dict)  # order key -> side -> first received time
+        for e, k, _ in link_events(purchases, list(real.values())):
+            if k is not None:
+                first[k][e["side"]] = min(first[k].get(e["side"], received(e)), received(e))
+        pairs = defaultdict(int)
+        for times in first.values():
+            if len(times) == 2:
+                hours = abs(times["capi"] - times["pixel"]).total_seconds() / 3600
+                pairs[next(label for upper, label in GAP_BUCKETS if upper is None or hours < upper)] += 1
+        gaps += [{"platform": platform, "bucket": label, "upper_hours": upper, "pairs": pairs.get(label, 0)}
+                 for upper, label in GAP_BUCKETS]
+
+    values, every = defaultdict(list), [o["value"] for o in real.values() if o.get("value") is not None]
+    orders_in = defaultdict(int)  # currency -> real orders naming it (with a value or not): its share of the orders
+    for o in real.values():
+        currency = (o.get("currency") or "").strip().upper()
+        if currency:
+            orders_in[currency] += 1
+            if o.get("value") is not None:
+                values[currency].append(o["value"])
+    mean = {c: sum(v) / len(v) for c, v in sorted(values.items())}
+    one = len(orders_in) <= 1
+    overall = sum(every) / len(every) if one and every else None
+    revenue = {p: {"extra_revenue": None if overall is None else round(n * overall, 2),
+                   "extra_revenue_by_currency": {c: round(n * orders_in[c] / len(real) * m, 2) for c, m in mean.items()}}
+               for p, n in extra.items() if real}
+    return {"daily": daily, "pair_gaps": gaps, "inputs": inputs, "extra_revenue": revenue,
+            "average_order_value": {"by_currency": {c: round(m, 2) for c, m in mean.items()},
+                                    "currency": next(iter(orders_in)) if len(orders_in) == 1 else None,
+                                    "average_order_value": None if overall is None else round(overall, 2)}}

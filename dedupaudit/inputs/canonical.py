@@ -336,7 +336,7 @@ def _event_exprs(scan: Scan, source: str, zone: tzinfo, default_platform: str | 
         "order_id": order_id,
         "order_key": ORDER_KEY_SQL.format(c=order_id),
         "value": value,
-        "currency": f"upper(strip({text['currency']}))",
+        "currency": f"nullif(upper(strip({text['currency']})), '')",  # blank = no currency, as for IDs
         "delivery": f"nullif(nullif(nullif(lower(strip({text['delivery']})), ''), 'ok'), 'sent')",
         "delivery_message": text["delivery_message"],
         "source_ref": text["source_ref"],  # where inside a native file the row came from ("line 12, data[3]")
@@ -369,7 +369,7 @@ def _order_exprs(scan: Scan, zone: tzinfo) -> _Exprs:
         "order_key": ORDER_KEY_SQL.format(c=order_id),
         "created_at": created.utc,
         "value": value,
-        "currency": f"upper(strip({text['currency']}))",
+        "currency": f"nullif(upper(strip({text['currency']})), '')",  # blank = no currency, as for IDs
         "status": f"lower(strip({text['status']}))",
         "source_ref": text["source_ref"],
         "numeric_ids": order_id_numeric,

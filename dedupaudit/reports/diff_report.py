@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import io
 import json
-import re
 from typing import Callable
 
 from rich.console import Console
 from rich.text import Text
 
 from dedupaudit.baseline import BaselineDiff, FindingChange, MetricChange
+from dedupaudit.reports.markdown_text import text as md  # one escaper for every Markdown view
 
 STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -174,14 +174,6 @@ def render_json(diff: BaselineDiff, colour: bool = False) -> str:
 
 
 # ================================================================ Markdown
-
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
-
-
-def md(text) -> str:
-    """Text from the inputs, safe inside Markdown (and its table cells): no markup, no HTML, one line."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
-
 
 def render_markdown(diff: BaselineDiff, colour: bool = False) -> str:
     out = [f"## dedupaudit diff: {'regression' if diff.regressed else 'no regression'}", ""]

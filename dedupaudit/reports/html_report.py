@@ -124,7 +124,7 @@ def _card(result: AuditResult, p: PlatformSummary) -> str:
     if p.inflation_ratio is not None and p.inflation_ratio < 1 and status:
         label = "Under-counted"
     big = S.ratio(p.inflation_ratio, "\u00d7")
-    lines = [f'<div class="line">counts <b>{p.reported_conversions:,}</b> purchases for <b>{_num(p.orders)}</b> real orders</div>']
+    lines = [f'<div class="line">counts <b>{p.reported_conversions:,}</b> purchases for <b>{S.num(p.orders)}</b> real orders</div>']
     if S.inflation_range(p):
         lines.append(f'<div class="line">{esc(S.inflation_range(p))} depending on unconfirmed platform rules</div>')
     if p.platform_reported is not None:
@@ -163,10 +163,6 @@ def table(grid: S.Grid, css: str = "figures", cell_class=None, title: bool = Tru
         .replace(' class=" "', "") for i, c in enumerate(row)) + "</tr>" for r, row in enumerate(grid.rows))
     caption = f"<h3>{esc(grid.title)}</h3>" if title else ""
     return f'{caption}<div class="wide"><table class="{css}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
-
-
-def _num(value: int | None) -> str:
-    return "-" if value is None else f"{value:,}"
 
 
 def _charts(result: AuditResult) -> str:

@@ -18,6 +18,7 @@ from dedupaudit.connection import Connection
 from dedupaudit.errors import UserError
 from dedupaudit.inputs.canonical import Loaded
 from dedupaudit.inputs.timestamps import parse_one, resolve_timezone
+from dedupaudit.options import Option, check_mapping, fail
 from dedupaudit.platforms.rules import PlatformRules
 from dedupaudit.privacy import redact
 from dedupaudit.result import SEVERITIES, AuditResult, Finding, InputSummary, PlatformSummary, finding_order, severity_rank
@@ -189,52 +190,47 @@ def _until(value: str, zone) -> pd.Timestamp:
     return stamp
 
 
-CHECK_SETTING_KEYS = {"enabled", "severity", "options", "platforms"}
+# What `checks: {CODE: {...}}` and its `platforms: {PLATFORM: {...}}` entries may set.
+CHECK_SETTINGS = {
+    "enabled": Option(True, "bool", "run the check", nullable=True),
+    "severity": Option(None, "text", "the severity of its findings instead of the check's own", choices=SEVERITIES, nullable=True),
+    "options": Option(None, "mapping", "the check's options (`dedupaudit explain CODE` lists them)", nullable=True),
+    "platforms": Option(None, "mapping", "the same keys for one platform", nullable=True),
+}
 
 
 def resolve_check_settings(settings: Settings, platforms: set[str]) -> dict[str, dict]:
     """Per check code: {enabled, severity, options: CheckOptions}; names and codes accepted, anything unknown refused."""
-    given: dict[str, list[dict]] = {}
+    source = settings.checks_source
+    given: dict[str, list[tuple[str, dict]]] = {}
     for key, value in settings.checks.items():
-        given.setdefault(get_check(key).code, []).append(value)
+        given.setdefault(get_check(key).code, []).append((f"checks.{key}", value))
     resolved = {}
     for check in ALL_CHECKS:
         merged = {"enabled": True, "severity": None, "options": {}, "platforms": {}}
-        for value in given.get(check.code, []):
-            _validate_check_setting(check, value, f"checks.{check.name}")
+        for where, value in given.get(check.code, []):
+            value = _validate_check_setting(check, value, source, where)
             for platform, per in (value.get("platforms") or {}).items():
                 if platform not in platforms:
-                    raise UserError(f"checks.{check.name}.platforms: no rule file for platform '{platform}' "
-                                    f"(known: {', '.join(sorted(platforms))})")
-                _validate_check_setting(check, per, f"checks.{check.name}.platforms.{platform}", nested=False)
+                    raise fail(source, f"{where}.platforms.{platform}", "no rule file for this platform", ", ".join(sorted(platforms)))
+                per = _validate_check_setting(check, per, source, f"{where}.platforms.{platform}", nested=False)
                 merged["platforms"].setdefault(platform, {}).update(per)
             merged.update({k: v for k, v in value.items() if k in ("enabled", "severity") and v is not None})
             merged["options"].update(value.get("options") or {})
         per_platform_options = {p: dict(v.get("options") or {}) for p, v in merged["platforms"].items()}
-        merged["options"] = CheckOptions({**check.options, **merged["options"]}, per_platform_options)
+        defaults = {name: option.default for name, option in check.options.items()}
+        merged["options"] = CheckOptions({**defaults, **merged["options"]}, per_platform_options)
         resolved[check.code] = merged
     return resolved
 
 
-def _validate_check_setting(check: Check, value, where: str, nested: bool = True) -> None:
-    if not isinstance(value, dict):
-        raise UserError(f"{where}: expected a mapping with enabled, severity, options")
-    valid = CHECK_SETTING_KEYS if nested else CHECK_SETTING_KEYS - {"platforms"}
-    for key in value:
-        if key not in valid:
-            raise UserError(f"{where}.{key}: unknown key (valid: {', '.join(sorted(valid))})")
-    if value.get("enabled") is not None and not isinstance(value["enabled"], bool):
-        raise UserError(f"{where}.enabled: expected true or false")
-    if value.get("severity") is not None and value["severity"] not in SEVERITIES:
-        raise UserError(f"{where}.severity: '{value['severity']}' is not one of {', '.join(SEVERITIES)}")
-    for option, option_value in (value.get("options") or {}).items():
-        if option not in check.options:
-            raise UserError(f"{where}.options.{option}: unknown option (valid: {', '.join(sorted(check.options)) or 'none'})")
-        expected = type(check.options[option])
-        if expected in (int, float) and (isinstance(option_value, bool) or not isinstance(option_value, (int, float))):
-            raise UserError(f"{where}.options.{option}: expected a number")
-        if expected is list and not isinstance(option_value, list):
-            raise UserError(f"{where}.options.{option}: expected a list")
+def _validate_check_setting(check: Check, value, source: str, where: str, nested: bool = True) -> dict:
+    """One check's settings, every value checked against its Option (the check's options included)."""
+    spec = CHECK_SETTINGS if nested else {k: v for k, v in CHECK_SETTINGS.items() if k != "platforms"}
+    value = check_mapping(value, spec, source, where)
+    if value.get("options") is not None:
+        value["options"] = check_mapping(value["options"], check.options, source, f"{where}.options")
+    return value
 
 
 # Rows per batch handed to `export`: what an export holds in memory at a time, whatever the finding's size.

@@ -152,3 +152,52 @@ def test_config_show_prints_every_keys_doc(tmp_path):
     assert "# link_tolerance_minutes: value+time linking" in done.stdout and "0 turns value+time linking off; default 15; " \
         "valid: a number of at least 0" in done.stdout
     assert "link_tolerance_minutes  5    # " in done.stdout
+
+
+# ---------------------------------------------------------------- baseline tolerances, rule files, mappings
+
+@pytest.mark.parametrize("data, message", [
+    ({"coverage": {"pixel": math.inf}}, "baseline.coverage.pixel: inf is not a finite number (valid: a number of at least 0, or null)"),
+    ({"inflation_ratio": -1}, "baseline.inflation_ratio: -1 is out of range (valid: a number of at least 0, or null)"),
+    ({"new_error_findings": 1}, "baseline.new_error_findings: 1 is not true or false (valid: true or false)"),
+    ({"platforms": {"meta": {"coverage": {"pxl": 0.1}}}},
+     "baseline.platforms.meta.coverage.pxl: unknown key; did you mean 'pixel'? (valid: any, capi, pixel)"),
+])
+def test_baseline_tolerance_errors(data, message):
+    from dedupaudit.baseline import Tolerances
+    with pytest.raises(UserError) as caught:
+        Tolerances.from_config(data, "dedupaudit.yaml")
+    assert str(caught.value) == f"dedupaudit.yaml: {message}"
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d.update(dedup_window_hours=math.inf), "dedup_window_hours: inf is not a finite number (valid: a number above 0, or null)"),
+    (lambda d: d.update(dedup_window_hours=0), "dedup_window_hours: 0 is out of range (valid: a number above 0, or null)"),
+    (lambda d: d.update(same_source_dedup="no"), "same_source_dedup: 'no' is not true or false (valid: true or false)"),
+    (lambda d: d["fallback"].update(applies_to="some"),
+     "fallback.applies_to: 'some' is not a valid value (valid: one of without_event_id, all)"),
+])
+def test_rule_file_errors(change, message):
+    import yaml
+
+    from dedupaudit.platforms.rules import bundled_rules_dir, parse_rule_data
+
+    path = bundled_rules_dir() / "meta.yaml"
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    with pytest.raises(UserError) as caught:
+        parse_rule_data(data, path)
+    assert str(caught.value) == f"{path}: {message}"
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"timezone": "Mars/Olympus"}, "timezone: unknown time zone 'Mars/Olympus' (valid: an IANA time zone name such as Europe/Berlin)"),
+    ({"files": {"*.csv": {"constans": {}}}}, "files['*.csv'].constans: unknown key; did you mean 'constants'? "
+                                              "(valid: columns, constants, format, timestamp_format, timezone)"),
+    ({"constants": {"platform": True}}, "constants.platform: True is not a constant (valid: a text or number value)"),
+])
+def test_mapping_errors(data, message):
+    from dedupaudit.inputs.mapping import parse_mapping
+    with pytest.raises(UserError) as caught:
+        parse_mapping(data, "dedupaudit.yaml: mapping")
+    assert str(caught.value) == f"dedupaudit.yaml: mapping.{message}"

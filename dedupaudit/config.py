@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 
 from dedupaudit import yamlfile
@@ -28,16 +28,19 @@ FORMATS = ("rich", "json", "markdown", "html", "junit", "github", "sarif")
 Layer = dict[str, tuple[Any, str]]  # dotted key -> (value, where it came from)
 
 
-def _accepted(check, v) -> str | None:
-    try:
-        check(v)
-        return None
-    except UserError as exc:
-        return str(exc)
+def _accepted(check, what: str) -> Callable[[Any], str | None]:
+    """An Option test from a command-line option's checker: its own message names the option, so only its verdict is used."""
+    def test(v) -> str | None:
+        try:
+            check(v)
+            return None
+        except UserError:
+            return f"{shown(v)} is not {what}"
+    return test
 
 
 def _memory(v) -> str | None:
-    return None if isinstance(v, (str, int)) and not isinstance(v, bool) else "expected a size such as 8GB or 50%"
+    return None if isinstance(v, (str, int)) and not isinstance(v, bool) else f"{shown(v)} is not a size"
 
 
 def _statuses(v) -> str | None:
@@ -72,9 +75,9 @@ KEYS: dict[str, Option] = {
                            valid="a size such as 8GB or 50%", test=_memory),
     "threads": Option(None, "integer", "threads the audit may use (default: all cores)", minimum=1),
     "encoding": Option(None, "text", "encoding of every text input (default: detected per file)",
-                       valid="an encoding name such as utf-8, utf-16 or cp1252", test=lambda v: _accepted(check_encoding, v)),
+                       valid="an encoding name such as utf-8, utf-16 or cp1252", test=_accepted(check_encoding, "a known encoding")),
     "delimiter": Option(None, "text", "delimiter of CSV/TSV inputs (default: sniffed per file)",
-                        valid="comma, semicolon, tab, pipe or one character", test=lambda v: _accepted(check_delimiter, v)),
+                        valid="comma, semicolon, tab, pipe or one character", test=_accepted(check_delimiter, "a delimiter")),
     "waivers": Option(None, "list", "accepted findings (check, reason, ...): see the README", valid="a list of waivers (check, reason, ...)"),
     "formats.pixel": Option(None, "text", "read pixel files as this format (see `dedupaudit formats`)", valid="a format name"),
     "formats.capi": Option(None, "text", "read server files as this format", valid="a format name"),

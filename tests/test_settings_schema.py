@@ -62,6 +62,8 @@ def test_option_refuses_type_range_choice_and_non_finite():
     ("threads: 1.5\n", "threads: 1.5 is not a whole number (valid: a whole number of at least 1)"),
     ("export_format: xlsx\n", "export_format: 'xlsx' is not a valid value (valid: one of csv, parquet)"),
     ("fail_on: true\n", "fail_on: True is not a valid value (valid: one of error, warning, info, never)"),
+    ("delimiter: ab\n", "delimiter: 'ab' is not a delimiter (valid: comma, semicolon, tab, pipe or one character)"),
+    ("memory_limit: true\n", "memory_limit: True is not a size (valid: a size such as 8GB or 50%)"),
     ("formats:\n  pixl: har\n", "formats.pixl: unknown key; did you mean 'pixel'? (valid: capi, orders, pixel)"),
 ])
 def test_config_file_errors(tmp_path, text, message):

@@ -114,6 +114,12 @@ def _num(x) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
+def split_where(where: str) -> tuple[str, str]:
+    """'dedupaudit.yaml: waivers[0]' -> ('dedupaudit.yaml', 'waivers[0]'): a combined label as source and key path."""
+    source, sep, key = where.rpartition(": ")
+    return (source, key) if sep else (where, "")
+
+
 def unknown(source: str, key: str, valid: Iterable[str]) -> UserError:
     """An unknown key, with the nearest valid one suggested and every valid one listed."""
     valid = sorted(valid)

@@ -38,7 +38,7 @@ from dedupaudit.inputs.native.formats import FORMAT_NAMES
 from dedupaudit.inputs.native.locale import localise
 from dedupaudit.inputs.native.tables import coalesce, find_column
 from dedupaudit.inputs.timestamps import parse_timestamps, resolve_timezone
-from dedupaudit.options import Option, check_mapping, fail, shown
+from dedupaudit.options import Option, check_mapping, fail, shown, split_where
 
 TARGETS = tuple(sorted(set(EVENT_COLUMNS) | set(ORDER_COLUMNS)))
 TIME_TARGETS = ("event_time", "received_time", "created_at")
@@ -107,12 +107,6 @@ MAPPING_OPTIONS: dict[str, Option] = {
 }
 
 
-def _split(where: str) -> tuple[str, str]:
-    """'dedupaudit.yaml: mapping' -> ('dedupaudit.yaml', 'mapping'): the source and the key path of an error."""
-    source, sep, key = where.rpartition(": ")
-    return (source, key) if sep else (where, "")
-
-
 def _key(prefix: str, key) -> str:
     return f"{prefix}.{key}" if prefix else str(key)
 
@@ -121,7 +115,7 @@ def parse_mapping(data: dict, where: str) -> Mapping:
     """Validate a mapping (the config's `mapping:` section); `where` names it in errors, e.g. 'dedupaudit.yaml: mapping'."""
     if data is None:
         return Mapping(FileMapping(where=where))
-    source, prefix = _split(where)
+    source, prefix = split_where(where)
     check_mapping(data, MAPPING_OPTIONS, source, prefix)
     default = _file_mapping({k: v for k, v in data.items() if k != "files"}, where)
     parsed = []
@@ -129,7 +123,7 @@ def parse_mapping(data: dict, where: str) -> Mapping:
         if not isinstance(pattern, str) or not pattern.strip():
             raise fail(source, _key(prefix, "files"), f"{pattern!r} is not a file pattern", "glob patterns as text")
         inner = f"{where}.files['{pattern}']"
-        check_mapping(spec, {k: o for k, o in MAPPING_OPTIONS.items() if k != "files"}, source, _split(inner)[1])
+        check_mapping(spec, {k: o for k, o in MAPPING_OPTIONS.items() if k != "files"}, source, split_where(inner)[1])
         parsed.append((pattern, _file_mapping(spec, inner)))
     return Mapping(default, tuple(parsed))
 
@@ -191,7 +185,7 @@ def apply_extras(read: Read, mapping: FileMapping) -> Read:
 
 def _file_mapping(data: dict, where: str) -> FileMapping:
     """One mapping's columns and constants (its other keys were checked by MAPPING_OPTIONS)."""
-    source, prefix = _split(where)
+    source, prefix = split_where(where)
     columns = data.get("columns") or {}
     constants = data.get("constants") or {}
     for key, value in (("columns", columns), ("constants", constants)):

@@ -50,7 +50,7 @@ class Option:
     """One setting: its default, what is valid (kind, range or choices, null allowed), and its doc.
 
     `minimum`/`maximum` are inclusive unless `above` is set (then the value must be strictly above
-    `minimum`). Numbers must be finite unless `infinite` is set. `valid` overrides the generated
+    `minimum`). Numbers must be finite (nan and inf make no sense for any setting so far). `valid` overrides the generated
     "valid: ..." text; `test` is a further check returning a problem sentence or None.
     """
 
@@ -62,7 +62,6 @@ class Option:
     above: bool = False
     choices: tuple = ()
     nullable: bool = False
-    infinite: bool = False
     valid: str | None = None
     test: Callable[[Any], str | None] | None = None
 
@@ -96,7 +95,7 @@ class Option:
         if value is None or not accepts(value):
             raise fail(source, key, f"{shown(value)} is not {noun}", self.describe())
         if self.kind in ("number", "integer"):
-            if not math.isfinite(value) and not (self.infinite and value == math.inf):
+            if not math.isfinite(value):
                 raise fail(source, key, f"{shown(value)} is not a finite number", self.describe())
             if self.kind == "integer" and isinstance(value, float):
                 value = int(value)

@@ -88,6 +88,7 @@ def test_config_file_errors(tmp_path, text, message):
     ({"inflated-conversions": {"options": {"eror_above": 2}}},
      "audit(): checks.inflated-conversions.options.eror_above: unknown key; did you mean 'error_above'? "
      "(valid: error_above, min_orders, warning_above)"),
+    ({"DA999": {"enabled": False}}, "audit(): checks.DA999: unknown check 'DA999' (see `dedupaudit rules list`)"),
     ({"inflated-conversions": {"platforms": {"myspace": {}}}},
      "audit(): checks.inflated-conversions.platforms.myspace: no rule file for this platform (valid: "),
 ])

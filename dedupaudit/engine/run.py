@@ -154,7 +154,11 @@ def resolve_check_settings(settings: Settings, platforms: set[str]) -> dict[str,
     source = settings.checks_source
     given: dict[str, list[tuple[str, dict]]] = {}
     for key, value in settings.checks.items():
-        given.setdefault(get_check(key).code, []).append((f"checks.{key}", value))
+        try:
+            code = get_check(key).code
+        except UserError as exc:
+            raise fail(source, f"checks.{key}", str(exc)) from None
+        given.setdefault(code, []).append((f"checks.{key}", value))
     resolved = {}
     for check in ALL_CHECKS:
         merged = {"enabled": True, "severity": None, "options": {}, "platforms": {}}

@@ -12,8 +12,6 @@ file are relative to the file's folder.
 from __future__ import annotations
 
 import json
-import reprlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,7 +19,8 @@ from typing import Any, Callable
 from dedupaudit import yamlfile
 from dedupaudit.errors import UserError
 from dedupaudit.inputs.textfile import check_delimiter, check_encoding
-from dedupaudit.settings import DEFAULT_EXCLUDED_STATUSES, FAIL_ON, Settings
+from dedupaudit.options import Option, fail, shown, unknown
+from dedupaudit.settings import DEFAULT_EXCLUDED_STATUSES, FAIL_ON, LINK_TOLERANCE, Settings
 
 CONFIG_NAME = "dedupaudit.yaml"
 FORMATS = ("rich", "json", "markdown", "html", "junit", "github", "sarif")
@@ -29,73 +28,69 @@ FORMATS = ("rich", "json", "markdown", "html", "junit", "github", "sarif")
 Layer = dict[str, tuple[Any, str]]  # dotted key -> (value, where it came from)
 
 
-@dataclass(frozen=True)
-class Key:
-    kind: str  # what the value must be, as said in errors
-    valid: Callable[[Any], bool]
-    path: bool = False  # a path (or list of paths) relative to the config file
+def _accepted(check, what: str) -> Callable[[Any], str | None]:
+    """An Option test from a command-line option's checker: its own message names the option, so only its verdict is used."""
+    def test(v) -> str | None:
+        try:
+            check(v)
+            return None
+        except UserError:
+            return f"{shown(v)} is not {what}"
+    return test
 
 
-def _str(v):
-    return isinstance(v, str) and v.strip() != ""
+def _memory(v) -> str | None:
+    return None if isinstance(v, (str, int)) and not isinstance(v, bool) else f"{shown(v)} is not a size"
 
 
-def _str_list(v):
-    return isinstance(v, list) and all(_str(x) for x in v)
+def _statuses(v) -> str | None:
+    return None if all(isinstance(x, str) for x in v) else "every status must be text"
 
 
-def _accepted(check, v) -> bool:
-    try:
-        check(v)
-        return True
-    except UserError:
-        return False
-
-
-def _number(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
-
-
-# Every key the file may set (besides checks.*, baseline and mapping, which are validated below and by their modules).
-KEYS: dict[str, Key] = {
-    "inputs.pixel": Key("a list of paths", _str_list, path=True),  # default browser-pixel inputs
-    "inputs.capi": Key("a list of paths", _str_list, path=True),  # default server (CAPI) inputs
-    "inputs.orders": Key("a list of paths", _str_list, path=True),  # default order exports
-    "platform": Key("a platform id", _str),  # platform of event rows without one
-    "rules": Key("a folder path", _str, path=True),  # platform rule files replacing the built-in ones
-    "timezone": Key("an IANA time zone name", _str),  # zone of timestamps written without an offset
-    "since": Key("a timestamp", _str),  # start of the period (events by event_time, orders by created_at)
-    "until": Key("a timestamp", _str),  # end of the period; a bare date includes the whole day
-    "excluded_statuses": Key("a list of statuses", lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)),
-    "fail_on": Key(f"one of {', '.join(FAIL_ON)}", lambda v: v in FAIL_ON),  # exit 1 at or above this severity
-    "link_tolerance_minutes": Key("a number", _number),  # value+time linking: how far an event may be from its order
-    "format": Key(f"one of {', '.join(FORMATS)}", lambda v: v in FORMATS),  # report format on stdout
-    "outputs": Key("a list of paths", _str_list, path=True),  # report files; the format comes from the extension
-    "title": Key("text", _str),  # report title (HTML, Markdown)
-    "client": Key("text", _str),  # who the report is for (HTML, Markdown)
-    "export_failures": Key("a folder path", _str, path=True),  # the events behind each finding go here
-    "export_format": Key("csv or parquet", lambda v: v in ("csv", "parquet")),
-    "platform_reported": Key("a file path", _str, path=True),  # what the platforms' dashboards show (CSV)
-    "spend": Key("a file path", _str, path=True),  # ad spend per platform and currency (CSV), for ROAS
-    "exchange_rates": Key("a file path", _str, path=True),  # the user's rates (CSV from, to, rate) for ROAS across currencies
-    "memory_limit": Key("a size such as 8GB or 50%", lambda v: isinstance(v, (str, int)) and not isinstance(v, bool)),  # before spilling to disk
-    "threads": Key("a whole number of at least 1", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1),
-    "encoding": Key("an encoding name such as utf-8, utf-16 or cp1252", lambda v: _str(v) and _accepted(check_encoding, v)),  # of every text input; default: detected per file
-    "delimiter": Key("comma, semicolon, tab, pipe or one character", lambda v: _str(v) and _accepted(check_delimiter, v)),  # of CSV/TSV inputs; default: sniffed per file
-    "waivers": Key("a list of waivers (check, reason, ...)", lambda v: isinstance(v, list)),  # accepted findings: waivers.py
-    "formats.pixel": Key("a format name", _str),  # read pixel files as this format (see `dedupaudit formats`)
-    "formats.capi": Key("a format name", _str),
-    "formats.orders": Key("a format name", _str),
+# Every key the file may set (besides checks.*, baseline and mapping, which are validated by their modules).
+# Keys of kind path/paths are relative to the config file. `config show` prints these docs.
+KEYS: dict[str, Option] = {
+    "inputs.pixel": Option(None, "paths", "default browser-pixel inputs (files, folders or globs)"),
+    "inputs.capi": Option(None, "paths", "default server (CAPI) inputs"),
+    "inputs.orders": Option(None, "paths", "default order exports"),
+    "platform": Option(None, "text", "platform of event rows without one", valid="a platform id"),
+    "rules": Option(None, "path", "folder of platform rule files replacing the built-in ones"),
+    "timezone": Option("UTC", "text", "zone of timestamps written without an offset", valid="an IANA time zone name"),
+    "since": Option(None, "text", "start of the period (events by event_time, orders by created_at)", valid="a timestamp"),
+    "until": Option(None, "text", "end of the period; a bare date includes the whole day", valid="a timestamp"),
+    "excluded_statuses": Option(DEFAULT_EXCLUDED_STATUSES, "list", "order statuses that are not real sales",
+                                valid="a list of statuses", test=_statuses),
+    "fail_on": Option("error", "text", "exit 1 on findings at or above this severity", choices=FAIL_ON),
+    "link_tolerance_minutes": LINK_TOLERANCE,
+    "format": Option(None, "text", "report format on stdout", choices=FORMATS),
+    "outputs": Option(None, "paths", "report files; the format comes from the extension"),
+    "title": Option(None, "text", "report title (HTML, Markdown)"),
+    "client": Option(None, "text", "who the report is for (HTML, Markdown)"),
+    "export_failures": Option(None, "path", "folder for the events behind each finding"),
+    "export_format": Option("csv", "text", "file format of --export-failures", choices=("csv", "parquet")),
+    "platform_reported": Option(None, "path", "what the platforms' dashboards show (CSV)"),
+    "spend": Option(None, "path", "ad spend per platform and currency (CSV), for ROAS"),
+    "exchange_rates": Option(None, "path", "the user's rates (CSV from, to, rate) for ROAS across currencies"),
+    "memory_limit": Option(None, "any", "most memory the audit uses before it spills to disk",
+                           valid="a size such as 8GB or 50%", test=_memory),
+    "threads": Option(None, "integer", "threads the audit may use (default: all cores)", minimum=1),
+    "encoding": Option(None, "text", "encoding of every text input (default: detected per file)",
+                       valid="an encoding name such as utf-8, utf-16 or cp1252", test=_accepted(check_encoding, "a known encoding")),
+    "delimiter": Option(None, "text", "delimiter of CSV/TSV inputs (default: sniffed per file)",
+                        valid="comma, semicolon, tab, pipe or one character", test=_accepted(check_delimiter, "a delimiter")),
+    "waivers": Option(None, "list", "accepted findings (check, reason, ...): see the README", valid="a list of waivers (check, reason, ...)"),
+    "formats.pixel": Option(None, "text", "read pixel files as this format (see `dedupaudit formats`)", valid="a format name"),
+    "formats.capi": Option(None, "text", "read server files as this format", valid="a format name"),
+    "formats.orders": Option(None, "text", "read order files as this format", valid="a format name"),
 }
-SECTIONS = ("checks", "baseline", "mapping")  # taken whole; their own code validates them (mapping: inputs/mapping.py)
-
-DEFAULTS: Layer = {
-    "timezone": ("UTC", "default"),
-    "excluded_statuses": (list(DEFAULT_EXCLUDED_STATUSES), "default"),
-    "fail_on": ("error", "default"),
-    "link_tolerance_minutes": (15, "default"),
-    "export_format": ("csv", "default"),
+SECTIONS = {  # taken whole; their own code validates them
+    "checks": "per-check enabled, severity, options (`dedupaudit explain CODE` lists a check's options)",
+    "baseline": "tolerances for --baseline and `dedupaudit diff` (baseline.py)",
+    "mapping": "column mappings for exports in other shapes (inputs/mapping.py)",
 }
+
+DEFAULTS: Layer = {key: (list(o.default) if isinstance(o.default, tuple) else o.default, "default")
+                   for key, o in KEYS.items() if o.default is not None}
 
 
 def find_config(explicit: Path | None, start: Path | None = None) -> Path | None:
@@ -134,13 +129,12 @@ def layer_from(data: dict, source: str, base: Path) -> Layer:
         if spec is not None:
             if isinstance(value, tuple):
                 value = list(value)
-            if spec.path and isinstance(value, Path):
+            if isinstance(value, Path):
                 value = str(value)
-            if spec.path and isinstance(value, list):
+            if spec.kind == "paths" and isinstance(value, list):
                 value = [str(v) if isinstance(v, Path) else v for v in value]
-            if not spec.valid(value):
-                raise UserError(f"{source}: {key}: expected {spec.kind}, got {reprlib.repr(value)}")  # reprlib: a huge value is shown cut short
-            if spec.path:
+            value = spec.check(value, source, key)
+            if spec.kind in ("path", "paths"):
                 value = [str(base / v) for v in value] if isinstance(value, list) else str(base / value)
         layer[key] = (value, source)
     return layer
@@ -151,15 +145,15 @@ def _flatten(data: dict, path, prefix: str = ""):
         dotted = f"{prefix}{key}"
         if not prefix and key in SECTIONS:
             if not isinstance(value, dict):
-                raise UserError(f"{path}: {key}: expected a mapping")
+                raise fail(str(path), key, f"{shown(value)} is not a mapping", SECTIONS[key])
             yield dotted, value
         elif dotted in KEYS:
             yield dotted, value
         elif isinstance(value, dict) and any(k.startswith(dotted + ".") for k in KEYS):
             yield from _flatten(value, path, dotted + ".")
         else:
-            valid = sorted({k.split(".")[0] for k in KEYS} | set(SECTIONS))
-            raise UserError(f"{path}: {dotted}: unknown key (valid: {', '.join(valid)})")
+            siblings = {k[len(prefix):].split(".")[0] for k in KEYS if k.startswith(prefix)} | (set() if prefix else set(SECTIONS))
+            raise unknown(str(path), dotted, siblings)
 
 
 def merge(*layers: Layer) -> Layer:
@@ -183,6 +177,7 @@ def settings_from(merged: Layer) -> Settings:
         fail_on=value(merged, "fail_on", "error"),
         link_tolerance_minutes=float(value(merged, "link_tolerance_minutes", 15)),
         checks=value(merged, "checks", {}),
+        checks_source=merged["checks"][1] if "checks" in merged else "settings",
         waivers=tuple(_waiver_entries(merged)),
     )
 
@@ -201,13 +196,18 @@ def _waiver_entries(merged: Layer) -> list:
 
 
 def show(merged: Layer) -> str:
-    """The merged config as YAML-ish lines with where each value came from."""
+    """The merged config as YAML-ish lines with where each value came from, then every key's doc."""
     width = max((len(k) for k in merged), default=0)
     lines = []
     for key in sorted(merged):
         val, source = merged[key]
         text = json.dumps(val, ensure_ascii=False)
         lines.append(f"{key.ljust(width)}  {text}    # {source}")
+    lines += ["", "# Every key dedupaudit.yaml may set: what it does; default; valid values"]
+    for key, option in KEYS.items():
+        default = "" if option.default is None else f"; default {json.dumps(list(option.default) if isinstance(option.default, tuple) else option.default)}"
+        lines.append(f"# {key}: {option.doc}{default}; valid: {option.describe()}")
+    lines += [f"# {key}: {doc}" for key, doc in SECTIONS.items()]
     return "\n".join(lines) + "\n"
 
 

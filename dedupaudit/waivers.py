@@ -15,6 +15,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from dedupaudit.errors import UserError
+from dedupaudit.options import Option, check_mapping, fail, shown, split_where
 
 KEYS = ("check", "platform", "event", "event_names", "event_ids", "order_ids", "reason", "expires")
 LISTS = ("event_names", "event_ids", "order_ids")
@@ -80,47 +81,55 @@ class Waiver:
                 and hit("order_id", self.order_ids, lambda v: v.strip().lstrip("#").strip()))
 
 
+def _texts(values) -> str | None:
+    ok = values and all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in values)
+    return None if ok else f"{shown(values)} is not a non-empty list of texts"
+
+
+def _is_date(value) -> str | None:
+    try:
+        _date(value, "")
+        return None
+    except UserError:
+        return f"{shown(value)} is not a date"
+
+
+# The keys of one waiver, checked by the one Option type (dedupaudit/options.py).
+WAIVER_OPTIONS: dict[str, Option] = {
+    "check": Option(None, "text", "the check's code or name", valid="a check code or name (see `dedupaudit rules list`)"),
+    "platform": Option(None, "text", "only that platform's finding", valid="a platform id", nullable=True),
+    "event": Option(None, "text", "only that event type's finding", valid="an event type such as purchase", nullable=True),
+    **{key: Option(None, "list", f"only the hits with these {key.replace('_', ' ')}", valid="a non-empty list of texts",
+                   nullable=True, test=_texts) for key in LISTS},
+    "reason": Option(None, "text", "why the finding is accepted", valid="text saying why the finding is accepted"),
+    "expires": Option(None, "any", "the last day it applies", valid="a date (YYYY-MM-DD)", nullable=True, test=_is_date),
+}
+assert tuple(WAIVER_OPTIONS) == KEYS
+
+
 def parse(entries: list[tuple[object, str]], platforms: set[str]) -> list[Waiver]:
     """Validate waiver entries (each with where it came from) into Waivers; every error names the entry and key."""
     from dedupaudit.checks import get_check
 
     waivers = []
     for entry, where in entries:
-        if not isinstance(entry, dict):
-            raise UserError(f"{where}: expected a mapping with check, reason and optional platform, event, "
-                            "event_names, event_ids, order_ids, expires")
-        unknown = sorted(set(map(str, entry)) - set(KEYS))
-        if unknown:
-            raise UserError(f"{where}.{unknown[0]}: unknown key (valid: {', '.join(KEYS)})")
-        if not isinstance(entry.get("check"), str) or not entry["check"].strip():
-            raise UserError(f"{where}.check: required: the check's code or name (see `dedupaudit rules list`)")
+        source, key = split_where(where)
+        entry = check_mapping(entry, WAIVER_OPTIONS, source, key, required=("check", "reason"))
         try:
             check = get_check(entry["check"])
         except UserError as exc:
-            raise UserError(f"{where}.check: {exc}") from None
-        reason = entry.get("reason")
-        if not isinstance(reason, str) or not reason.strip():
-            raise UserError(f"{where}.reason: required: say why this finding is accepted")
+            raise fail(source, f"{key}.check", str(exc)) from None
         platform = entry.get("platform")
         if platform is not None:
-            if not isinstance(platform, str) or platform.strip().lower() not in platforms:
-                raise UserError(f"{where}.platform: no rule file for platform '{platform}' (known: {', '.join(sorted(platforms))})")
+            if platform.strip().lower() not in platforms:
+                raise fail(source, f"{key}.platform", f"no rule file for platform {platform!r}", ", ".join(sorted(platforms)))
             platform = platform.strip().lower()
         event = entry.get("event")
-        if event is not None and (not isinstance(event, str) or not event.strip()):
-            raise UserError(f"{where}.event: expected an event type such as purchase")
-        lists = {}
-        for key in LISTS:
-            values = entry.get(key)
-            if values is None:
-                continue
-            if not isinstance(values, list) or not values or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in values):
-                raise UserError(f"{where}.{key}: expected a non-empty list of texts")
-            lists[key] = tuple(str(v) for v in values)
+        lists = {k: tuple(str(v) for v in entry[k]) for k in LISTS if entry.get(k) is not None}
         if lists and check.unit not in UNIT_COUNT:
             raise UserError(f"{where}: {check.code} {check.name} counts {check.unit}, not single events or orders: "
                             f"waive it whole (without {', '.join(lists)})")
-        waivers.append(Waiver(check=check.code, reason=reason.strip(), where=where, platform=platform,
+        waivers.append(Waiver(check=check.code, reason=entry["reason"].strip(), where=where, platform=platform,
                               event=event.strip().lower() if event else None, expires=_date(entry.get("expires"), where),
                               **lists))
     return waivers

@@ -26,12 +26,12 @@ def test_found_in_a_parent_folder(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("timezon: UTC\n", "timezon: unknown key"),
-    ("fail_on: sometimes\n", "fail_on: expected one of error, warning, info, never"),
-    ("inputs:\n  pixel: data.csv\n", "inputs.pixel: expected a list of paths"),
-    ("inputs:\n  web: [a.csv]\n", "inputs.web: unknown key"),
-    ("link_tolerance_minutes: soon\n", "link_tolerance_minutes: expected a number"),
-    ("checks: [DA101]\n", "checks: expected a mapping"),
+    ("timezon: UTC\n", r"timezon: unknown key; did you mean 'timezone'\? \(valid: .*timezone"),
+    ("fail_on: sometimes\n", r"fail_on: 'sometimes' is not a valid value \(valid: one of error, warning, info, never\)"),
+    ("inputs:\n  pixel: data.csv\n", r"inputs.pixel: 'data.csv' is not a list of paths \(valid: a list of paths\)"),
+    ("inputs:\n  web: [a.csv]\n", r"inputs.web: unknown key \(valid: capi, orders, pixel\)"),
+    ("link_tolerance_minutes: soon\n", r"link_tolerance_minutes: 'soon' is not a number \(valid: a number of at least 0\)"),
+    ("checks: [DA101]\n", r"checks: \['DA101'\] is not a mapping \(valid: per-check"),
     ("- a\n- b\n", "expected a mapping of settings"),
     ("timezone: [unclosed\n", "not a readable YAML file"),
 ])
@@ -88,7 +88,8 @@ def test_unknown_check_and_option_in_config_exit_2(tmp_path):
     assert done.returncode == 2 and "unknown check 'DA999'" in done.stderr
     (tmp_path / "dedupaudit.yaml").write_text("checks:\n  inflated-conversions: {options: {error_abve: 2}}\n")
     done = run("check", "--pixel", "p.jsonl", cwd=tmp_path)
-    assert done.returncode == 2 and "options.error_abve: unknown option (valid: error_above, min_orders, warning_above)" in done.stderr
+    assert done.returncode == 2 and ("dedupaudit.yaml: checks.inflated-conversions.options.error_abve: unknown key; did you mean 'error_above'? "
+                                   "(valid: error_above, min_orders, warning_above)") in done.stderr
 
 
 def test_config_show_and_init(tmp_path):

@@ -173,8 +173,8 @@ def test_a_wrong_encoding_in_the_config_names_file_and_key(tmp_path):
     config = tmp_path / "dedupaudit.yaml"
     config.write_text("encoding: nope\n")
     done = run("check", "--config", config, "--pixel", _cp1252_file(tmp_path))
-    assert (done.returncode, done.stderr) == (2, f"dedupaudit: error: {config}: encoding: expected an encoding name such as "
-                                                 "utf-8, utf-16 or cp1252, got 'nope'\n")
+    assert (done.returncode, done.stderr) == (2, f"dedupaudit: error: {config}: encoding: 'nope' is not a known encoding "
+                                                 "(valid: an encoding name such as utf-8, utf-16 or cp1252)\n")
 
 
 def test_a_non_utf8_byte_past_the_sniffed_part_is_one_clear_error(tmp_path):

@@ -65,17 +65,17 @@ def test_timestamp_format_and_zone(tmp_path):
 
 
 @pytest.mark.parametrize("data, message", [
-    ({"colums": {}}, "test: mapping.colums: unknown mapping key (valid: columns, constants, format, timestamp_format, timezone, files)"),
+    ({"colums": {}}, "test: mapping.colums: unknown key; did you mean 'columns'? (valid: columns, constants, files, format, timestamp_format, timezone)"),
     ({"columns": {"event_nam": "x"}}, "test: mapping.columns.event_nam: unknown canonical column (valid: "),
     ({"constants": {"platfrom": "meta"}}, "test: mapping.constants.platfrom: unknown canonical column"),
-    ({"columns": {"event_id": 3}}, "test: mapping.columns.event_id: expected a column name"),
+    ({"columns": {"event_id": 3}}, "test: mapping.columns.event_id: 3 is not a column name (valid: a column name, a dotted JSON path, or a list of them)"),
     ({"columns": {"platform": "p"}, "constants": {"platform": "meta"}}, "platform is both mapped to a column and given as a constant"),
-    ({"files": {"*.csv": {"files": {}}}}, "test: mapping.files['*.csv'].files: unknown mapping key (valid: columns, constants, format, timestamp_format, timezone)"),
-    ({"files": ["*.csv"]}, "test: mapping.files: expected glob patterns"),
-    ({"format": "shopify"}, "test: mapping.format: 'shopify' is not a known format"),
-    ({"timestamp_format": "DD.MM.YYYY"}, "expected a strptime format"),
+    ({"files": {"*.csv": {"files": {}}}}, "test: mapping.files['*.csv'].files: unknown key (valid: columns, constants, format, timestamp_format, timezone)"),
+    ({"files": ["*.csv"]}, "test: mapping.files: ['*.csv'] is not a mapping (valid: glob patterns, each with its own mapping)"),
+    ({"format": "shopify"}, "test: mapping.format: 'shopify' is not a valid value (valid: one of "),
+    ({"timestamp_format": "DD.MM.YYYY"}, "test: mapping.timestamp_format: has no % directive (valid: a strptime format such as '%d/%m/%Y %H:%M')"),
     ({"timezone": "Mars/Olympus"}, "test: mapping.timezone: unknown time zone 'Mars/Olympus'"),
-    ("columns", "test: mapping: expected a mapping with keys"),
+    ("columns", "test: mapping: 'columns' is not a mapping (valid: a mapping with columns, constants, files, format, timestamp_format, timezone)"),
 ])
 def test_mapping_errors_name_the_key_and_the_valid_ones(data, message):
     with pytest.raises(UserError) as error:
@@ -93,7 +93,7 @@ def test_mapping_file_and_missing_columns(tmp_path):
         read(export, "capi", mapping=bare)
     with pytest.raises(UserError, match="not a readable YAML file"):
         load_mapping_file(write(tmp_path / "broken.yaml", "columns: [unclosed\n"))
-    with pytest.raises(UserError, match=r"broken2.yaml: mapping.files: expected glob patterns"):
+    with pytest.raises(UserError, match=r"broken2.yaml: mapping.files: 3 is not a mapping \(valid: glob patterns"):
         load_mapping_file(write(tmp_path / "broken2.yaml", json.dumps({"mapping": {"files": 3}})))
 
 

@@ -55,9 +55,9 @@ def _edit(folder: Path, name: str, change):
 @pytest.mark.parametrize("change, message", [
     (lambda d: d.update(windw_hours=3), r"meta.yaml: windw_hours: unknown key"),
     (lambda d: d.pop("dedup_window_hours"), r"meta.yaml: dedup_window_hours: required key is missing"),
-    (lambda d: d.update(dedup_window_hours="48h"), r"meta.yaml: dedup_window_hours: expected a positive number or null"),
-    (lambda d: d.update(names_case_sensitive="yes"), r"meta.yaml: names_case_sensitive: expected true or false"),
-    (lambda d: d.update(server_time_unit="minutes"), r"meta.yaml: server_time_unit: expected one of"),
+    (lambda d: d.update(dedup_window_hours="48h"), r"meta.yaml: dedup_window_hours: '48h' is not a number \(valid: a number above 0, or null\)$"),
+    (lambda d: d.update(names_case_sensitive="yes"), r"meta.yaml: names_case_sensitive: 'yes' is not true or false \(valid: true or false\)$"),
+    (lambda d: d.update(server_time_unit="minutes"), r"meta.yaml: server_time_unit: \['minutes'\] is not a valid value \(valid: one of seconds, "),
     (lambda d: d["events"].pop("purchase"), r"meta.yaml: events: expected a mapping .* including 'purchase'"),
     (lambda d: d["events"].update(lead=["Purchase"]), r"meta.yaml: events\.\w+: 'Purchase' is already listed under"),
     (lambda d: d["facts"]["dedup_window_hours"].update(status="documented", source=None), r"facts.dedup_window_hours: a documented fact needs a source"),
@@ -66,7 +66,7 @@ def _edit(folder: Path, name: str, change):
     (lambda d: d.update(schema=2), r"meta.yaml: schema: unsupported version"),
     # the dedup model's optional parts and their evidence
     (lambda d: d["fallback"].update(keys=["cookie"]), r"meta.yaml: fallback.keys: expected a list of fbp, external_id, ttp, order_id"),
-    (lambda d: d["fallback"].update(order="later"), r"meta.yaml: fallback.order: expected one of browser_first, any"),
+    (lambda d: d["fallback"].update(order="later"), r"meta.yaml: fallback.order: 'later' is not a valid value \(valid: one of browser_first, any\)$"),
     (lambda d: d["fallback"].update(window="48h"), r"meta.yaml: fallback.window: unknown key"),
     (lambda d: d["fallback"].update(event_types=["refund"]), r"meta.yaml: fallback.event_types: expected a list of event types"),
     (lambda d: d["facts"].pop("fallback"), r"meta.yaml: facts.fallback: required key is missing"),
@@ -75,10 +75,10 @@ def _edit(folder: Path, name: str, change):
     (lambda d: d["facts"]["fallback"].update(alternative=None, reading="r", other_reading="o"),
      r"facts.fallback.alternative: a documented fact has no other reading"),
     (lambda d: d["facts"]["names_case_sensitive"].update(status="observed"), r"facts.names_case_sensitive: an observed fact needs a source"),
-    (lambda d: d.update(dedup_scope={"column": "page_url", "label": "page"}), r"meta.yaml: dedup_scope.column: expected one of"),
-    (lambda d: d.update(offline_after_hours=-1), r"meta.yaml: offline_after_hours: expected a positive number or null"),
+    (lambda d: d.update(dedup_scope={"column": "page_url", "label": "page"}), r"meta.yaml: dedup_scope.column: 'page_url' is not a valid value \(valid: one of conversion_action, action_source\)$"),
+    (lambda d: d.update(offline_after_hours=-1), r"meta.yaml: offline_after_hours: -1 is out of range \(valid: a number above 0, or null\)$"),
     (lambda d: d.update(merged_names=["Purchase"]), r"meta.yaml: merged_names: expected a mapping"),
-    (lambda d: d.update(server_time_unit=["seconds", "minutes"]), r"meta.yaml: server_time_unit: expected one of"),
+    (lambda d: d.update(server_time_unit=["seconds", "minutes"]), r"meta.yaml: server_time_unit: \['seconds', 'minutes'\] is not a valid value"),
 ])
 def test_malformed_rule_file(rules_copy, change, message):
     _edit(rules_copy, "meta.yaml", change)

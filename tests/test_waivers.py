@@ -101,14 +101,14 @@ def test_unused_and_expired_waivers_are_findings_and_expired_ones_do_not_apply()
 
 
 @pytest.mark.parametrize("waiver, message", [
-    ({"check": "DA101"}, "waivers[0].reason: required"),
-    ({"check": "DA101", "reason": " "}, "waivers[0].reason: required"),
-    ({"reason": "x"}, "waivers[0].check: required"),
+    ({"check": "DA101"}, "waivers[0].reason: required key is missing"),
+    ({"check": "DA101", "reason": " "}, "waivers[0].reason: ' ' is not text (valid: text saying why the finding is accepted)"),
+    ({"reason": "x"}, "waivers[0].check: required key is missing"),
     ({"check": "DA999", "reason": "x"}, "waivers[0].check: unknown check 'DA999'"),
-    ({"check": "DA101", "reason": "x", "platfrom": "meta"}, "waivers[0].platfrom: unknown key"),
-    ({"check": "DA101", "reason": "x", "platform": "bing"}, "waivers[0].platform: no rule file for platform 'bing'"),
-    ({"check": "DA101", "reason": "x", "expires": "soon"}, "waivers[0].expires: 'soon' is not a date"),
-    ({"check": "DA101", "reason": "x", "order_ids": "A1"}, "waivers[0].order_ids: expected a non-empty list"),
+    ({"check": "DA101", "reason": "x", "platfrom": "meta"}, "waivers[0].platfrom: unknown key; did you mean 'platform'? (valid: check, event, "),
+    ({"check": "DA101", "reason": "x", "platform": "bing"}, "waivers[0].platform: no rule file for platform 'bing' (valid: "),
+    ({"check": "DA101", "reason": "x", "expires": "soon"}, "waivers[0].expires: 'soon' is not a date (valid: a date (YYYY-MM-DD))"),
+    ({"check": "DA101", "reason": "x", "order_ids": "A1"}, "waivers[0].order_ids: 'A1' is not a list (valid: a non-empty list of texts)"),
     ({"check": "DA113", "reason": "x", "order_ids": ["A1"]}, "counts conversions, not single events or orders: waive it whole"),
 ])
 def test_bad_waivers_are_input_errors(waiver, message):

@@ -33,4 +33,4 @@ def test_python_tags_are_not_constructed(tmp_path):
 def test_a_huge_wrong_value_is_cut_short(tmp_path):
     (tmp_path / "c.yaml").write_text("title: [" + ",".join(["x" * 50] * 2000) + "]\n")
     done = run("check", "--config", tmp_path / "c.yaml", "--pixel", write_jsonl(tmp_path / "p.jsonl", PAIR))
-    assert done.returncode == 2 and "title: expected text" in done.stderr and len(done.stderr) < 300 + len(str(tmp_path))  # 100 kB of value, one short line
+    assert done.returncode == 2 and "title: ['xxx" in done.stderr and "is not text (valid: text)" in done.stderr and len(done.stderr) < 300 + len(str(tmp_path))  # 100 kB of value, one short line

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dedupaudit.options import Option
 from dedupaudit.checks.base import EVIDENCE_COLUMNS, SIDE_WORDS, AuditView, Check, Hit, agree, both_fields, first_examples, plural
 
 def _missing_ids(side: str):
@@ -95,7 +96,7 @@ PLACEHOLDER_IDS = Check(
     example="eventID: 'undefined' on 80 different orders: the platform counts one purchase, or two with the server's.",
     fix="Read the ID from the order at the time the event fires; check the data layer variable is set before the tag runs.",
     find=_find_placeholders,
-    options={"values": PLACEHOLDERS},
+    options={"values": Option(PLACEHOLDERS, "texts", "event IDs that are placeholders, not IDs (compared ignoring case)")},
 )
 
 
@@ -143,7 +144,7 @@ REUSED_IDS = Check(
     example="event_id 'checkout' sent for orders 1001, 1002 and 1003 within two days: one purchase counted.",
     fix="Derive the ID from the order (order ID, or a hash of it) on both paths.",
     find=_find_reused,
-    options={"min_orders": 2},
+    options={"min_orders": Option(2, "integer", "report an event ID used on at least this many different orders", minimum=2)},
 )
 
 
@@ -217,7 +218,7 @@ NEAR_MISS_IDS = Check(
     example="pixel 'snap_NW-100123' vs CAPI 'NW-100123'; pixel 'nw-100123' vs CAPI 'NW-100123'.",
     fix="Remove the extra formatting on the side that adds it, so both send the same string.",
     find=_find_near_misses,
-    options={"min_length": 4},
+    options={"min_length": Option(4, "integer", "shortest ID compared (shorter ones match too easily)", minimum=1)},
 )
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dedupaudit.checks.base import AuditView, Check, Hit, agree, plural
+from dedupaudit.options import Option
+
+MIN_ORDERS = Option(30, "integer", "with fewer real orders than this a ratio is noise: the finding is at most a warning", minimum=0)
 
 
 def _biggest_cause(summary) -> str:
@@ -74,7 +77,9 @@ INFLATED_CONVERSIONS = Check(
             "The finding's own text gives each platform's figures.",
     fix="Fix the ID, name and timing findings on that platform; they are the causes.",
     find=_find_inflation,
-    options={"error_above": 1.05, "warning_above": 1.02, "min_orders": 30},
+    options={"error_above": Option(1.05, "number", "an error above this inflation ratio (platform counts / real orders)", minimum=1),
+             "warning_above": Option(1.02, "number", "a warning above this inflation ratio", minimum=1),
+             "min_orders": MIN_ORDERS},
 )
 
 
@@ -101,7 +106,8 @@ UNDER_REPORTED = Check(
     example="A constant event ID merges 500 purchases into a handful.",
     fix="Make IDs unique per purchase and make sure both paths fire on every order.",
     find=_find_under,
-    options={"warning_below": 0.95, "min_orders": 30},
+    options={"warning_below": Option(0.95, "number", "a warning below this ratio of platform counts to real orders", minimum=0, maximum=1),
+             "min_orders": MIN_ORDERS},
 )
 
 
@@ -145,7 +151,8 @@ LOW_COVERAGE = Check(
     example="The TikTok pixel reports 86% of orders.",
     fix="Make both paths fire on every order; link the server event to the order ID.",
     find=_find_coverage,
-    options={"warning_below": 0.90, "min_orders": 30},
+    options={"warning_below": Option(0.90, "number", "a warning below this share of real orders a path reported", minimum=0, maximum=1),
+             "min_orders": MIN_ORDERS},
 )
 
 
@@ -230,7 +237,7 @@ MODEL_DIFFERS_FROM_PLATFORM = Check(
     fix="Check that the exports cover the same period and every server; use the platform's 'all conversions' "
         "(not attributed) figure where it has one; see whether a rule's other reading (reported_range) explains it.",
     find=_find_model_gap,
-    options={"tolerance": 0.05},
+    options={"tolerance": Option(0.05, "number", "the share (0.05 = 5%) the simulated count may differ from the dashboard's", minimum=0)},
 )
 
 CHECKS = [INFLATED_CONVERSIONS, LOW_COVERAGE, UNDER_REPORTED, PURCHASES_WITHOUT_REAL_ORDER, MODEL_DIFFERS_FROM_PLATFORM]

@@ -12,6 +12,7 @@ from dedupaudit.checks import ALL_CHECKS, get_check
 from dedupaudit.checks.base import both_fields
 from dedupaudit.cli.main import app, user_errors
 from dedupaudit.errors import UserError
+from dedupaudit.options import doc_lines
 
 
 # Loaded on first use, not when Typer builds the app: --version and --help need neither PyYAML nor Rich's tables.
@@ -140,7 +141,7 @@ def explain(
         *[f"    {r.display_name}: {both_fields(r)}" for r in rules.values()],
         "",
         "Options (set under checks: in dedupaudit.yaml, globally or per platform)",
-        *([f"  {k}: {v!r}" for k, v in check.options.items()] or ["  none"]),
+        *(doc_lines(check.options) or ["  none"]),
         "",
         f"Turn it off: checks: {{{check.name}: {{enabled: false}}}}; change its severity: checks: {{{check.name}: {{severity: warning}}}}",
     ]

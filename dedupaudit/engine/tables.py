@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from dedupaudit.inputs.canonical import IDENTIFIER_COLUMNS
 from dedupaudit.platforms.rules import PlatformRules
-from dedupaudit.settings import Settings
+from dedupaudit.settings import LINK_TOLERANCE, Settings
 
 # The dedup model, run once for the rule files' reading and once per other reading of an unconfirmed
 # rule (engine/readings.py). `{p}` prefixes the tables of one run; `{p}rules` and `{p}taxonomy` hold
@@ -102,11 +102,13 @@ SLOT_SQL = ("CASE WHEN r.same_source_dedup THEN 0 ELSE row_number() OVER "
 #    was received at most the fallback window before it; the rules say which sides and which events.
 #    The keys the rules use are unpivoted ({branches}: one SELECT per key) so that any one of them
 #    matching is enough, with one equi-join.
-FALLBACK_SQL = """
+FALLBACK_KEYS_SQL = """
 CREATE TEMP TABLE {p}fallback_keys AS
 SELECT * FROM ({branches}) k WHERE EXISTS (
     SELECT 1 FROM {p}rules r WHERE r.platform = k.platform AND list_contains(r.fb_keys, k.key)
-    AND (len(r.fb_types) = 0 OR list_contains(r.fb_types, k.event_type)));
+    AND (len(r.fb_types) = 0 OR list_contains(r.fb_types, k.event_type)))
+"""
+FALLBACK_SQL = """
 
 CREATE TEMP TABLE {p}by_fallback AS
 SELECT DISTINCT c.eid
@@ -137,12 +139,13 @@ WHERE e.event_type IS NOT NULL
 
 
 def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], prefix: str, typed: str, into: str,
-             reuse: tuple[str, ...] = (), base: str = "events_base") -> None:
+             reuse: tuple[str, ...] = (), base: str = "events_base", base_params: dict | None = None) -> None:
     """Run the dedup model for `rules` over events_base: `typed` gets the events of these platforms with
     their name key, type and scope; `into` gets (eid, platform, event_type, counts, merged_by) per typed event.
 
     `reuse` names stages whose inputs are the same as the rule files' reading, taken from the tables the
-    first run kept: "typed" (the `events` table) and "by_id" (the `by_id` table)."""
+    first run kept: "typed" (the `events` table) and "by_id" (the `by_id` table). `base_params` are the
+    values `base` binds (values are never pasted into SQL text)."""
     con.register("rules_in", rules_table(rules))
     con.execute(f"CREATE OR REPLACE TEMP TABLE {prefix}rules AS SELECT * FROM rules_in")
     con.register("taxonomy_in", _taxonomy_frame(rules))
@@ -155,7 +158,7 @@ def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], pr
     if "typed" in reuse:
         con.execute(f"CREATE OR REPLACE TEMP VIEW {typed} AS SELECT * FROM events WHERE platform IN (SELECT platform FROM {prefix}rules)")
     else:
-        con.execute(TYPED_SQL.format(**names))
+        con.execute(TYPED_SQL.format(**names), base_params or {})
     if "by_id" in reuse:
         con.execute(f"CREATE OR REPLACE TEMP VIEW {prefix}by_id AS SELECT * FROM by_id")
     else:
@@ -165,11 +168,12 @@ def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], pr
             con.execute(f"DROP TABLE {prefix}{table}")
     keys = sorted({key for r in rules.values() if r.fallback for key in r.fallback.keys})
     branches = " UNION ALL ".join(
-        f"SELECT eid, platform, name_key, scope, source, received_time, event_id, event_type, '{key}' AS key, "
+        f"SELECT eid, platform, name_key, scope, source, received_time, event_id, event_type, $key_{i}::VARCHAR AS key, "
         f"{FALLBACK_COLUMNS[key]} AS value FROM {typed} WHERE event_type IS NOT NULL AND {FALLBACK_COLUMNS[key]} IS NOT NULL"
-        for key in keys) or (f"SELECT eid, platform, name_key, scope, source, received_time, event_id, event_type, "
+        for i, key in enumerate(keys)) or (f"SELECT eid, platform, name_key, scope, source, received_time, event_id, event_type, "
                              f"NULL::VARCHAR AS key, NULL::VARCHAR AS value FROM {typed} WHERE false")
-    con.execute(FALLBACK_SQL.format(branches=branches, **names))
+    con.execute(FALLBACK_KEYS_SQL.format(branches=branches, **names), {f"key_{i}": key for i, key in enumerate(keys)})
+    con.execute(FALLBACK_SQL.format(**names))
     con.execute(COUNTS_SQL.format(**names))
     con.execute(f"DROP TABLE {prefix}fallback_keys")
     con.execute(f"DROP TABLE {prefix}by_fallback")
@@ -177,7 +181,8 @@ def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], pr
 
 # An event's order: its own order_id; else the order of other events with the same ID (when they
 # agree on one order); else the single non-excluded order with the same value created within the
-# tolerance of the event. Orders are put in time buckets so the value join stays small.
+# tolerance of the event. Orders are put in time buckets so the value join stays small. A tolerance
+# of 0 turns value+time linking off (no buckets, so no division by zero either).
 LINK_SQL = """
 CREATE TEMP TABLE purchases AS
 WITH p AS (
@@ -193,7 +198,8 @@ WITH p AS (
     WHERE p.order_key IS NULL AND i.key IS NULL AND p.value IS NOT NULL
 ), order_buckets AS (
     SELECT order_key, created_at, round(value, 2) AS value, b.bucket
-    FROM (SELECT DISTINCT order_key, created_at, value FROM orders WHERE NOT excluded AND value IS NOT NULL) o,
+    FROM (SELECT DISTINCT order_key, created_at, value FROM orders
+          WHERE NOT excluded AND value IS NOT NULL AND $tolerance_s > 0) o,  -- a tolerance of 0: no value+time linking
          (SELECT unnest([-1, 0, 1]) AS d) s,
          LATERAL (SELECT floor(epoch(o.created_at) / $tolerance_s) + s.d AS bucket) b
 ), by_value_time AS (
@@ -277,9 +283,7 @@ def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dic
     in_period = period.format(col="e.event_time")
     # Identifiers are compared as sent but kept only as hashes, so no table of the audit holds them.
     hashed = ", ".join(f"sha256({c}) AS {c}" for c in IDENTIFIER_COLUMNS)
-    literal = lambda t: "NULL::TIMESTAMP" if t is None else f"TIMESTAMP '{t.isoformat(sep=' ')}'"  # noqa: E731
-    base = (f"(SELECT * REPLACE ({hashed}) FROM events_in e WHERE e.delivery IS NULL AND "
-            f"{in_period.replace('$since', literal(since)).replace('$until', literal(until))})")
+    base = f"(SELECT * REPLACE ({hashed}) FROM events_in e WHERE e.delivery IS NULL AND {in_period})"
     con.execute(f"CREATE TEMP TABLE undelivered AS SELECT * EXCLUDE ({', '.join(IDENTIFIER_COLUMNS)}) FROM events_in e "
                 f"WHERE e.delivery IS NOT NULL AND {in_period}", bounds)
     con.execute(f"""
@@ -287,7 +291,7 @@ def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dic
         SELECT *, coalesce(list_contains($excluded, status), false) AS excluded
         FROM orders_in WHERE {period.format(col='created_at')}""",
         {**bounds, "excluded": [s.lower() for s in settings.excluded_statuses]})
-    simulate(con, rules, "", typed="events", into="dedup", base=base)
+    simulate(con, rules, "", typed="events", into="dedup", base=base, base_params=bounds)
     con.execute("""
         CREATE TEMP TABLE audit_events AS
         SELECT e.*, coalesce(d.counts, false) AS counts, d.merged_by
@@ -297,7 +301,8 @@ def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dic
     con.execute("DROP TABLE events")
     con.execute("CREATE TEMP VIEW events AS SELECT * EXCLUDE (counts, merged_by) FROM audit_events")
     con.execute("CREATE TEMP VIEW events_base AS SELECT * EXCLUDE (offline, name_key, event_type, scope) FROM events")
-    con.execute(LINK_SQL.replace("$tolerance_s", str(float(settings.link_tolerance_minutes) * 60)))
+    tolerance = LINK_TOLERANCE.check(settings.link_tolerance_minutes, "settings", "link_tolerance_minutes")
+    con.execute(LINK_SQL, {"tolerance_s": float(tolerance) * 60})
     con.execute(ORDER_CHECKS_SQL)
     con.execute(PAIR_GAPS_SQL)
 

@@ -38,11 +38,10 @@ from dedupaudit.inputs.native.formats import FORMAT_NAMES
 from dedupaudit.inputs.native.locale import localise
 from dedupaudit.inputs.native.tables import coalesce, find_column
 from dedupaudit.inputs.timestamps import parse_timestamps, resolve_timezone
+from dedupaudit.options import Option, check_mapping, fail, shown, split_where
 
 TARGETS = tuple(sorted(set(EVENT_COLUMNS) | set(ORDER_COLUMNS)))
 TIME_TARGETS = ("event_time", "received_time", "created_at")
-FILE_KEYS = ("columns", "constants", "format", "timestamp_format", "timezone")
-MAPPING_KEYS = FILE_KEYS + ("files",)
 
 
 @dataclass(frozen=True)
@@ -85,25 +84,46 @@ def matches(pattern: str, path) -> bool:
         or PurePath(posix).match(pattern)
 
 
+def _zone(value: str) -> str | None:
+    try:
+        resolve_timezone(value)
+        return None
+    except UserError:
+        return f"unknown time zone {value!r}"
+
+
+# The keys of a mapping (and of each `files:` entry but `files`), checked by the one Option type.
+MAPPING_OPTIONS: dict[str, Option] = {
+    "columns": Option(None, "mapping", "canonical column -> the export's column, a dotted JSON path, or a list of them",
+                      valid="canonical column names as keys"),
+    "constants": Option(None, "mapping", "canonical column -> the same value on every row", valid="canonical column names as keys"),
+    "format": Option(None, "text", "read these files as this input format", choices=FORMAT_NAMES, nullable=True),
+    "timestamp_format": Option(None, "text", "strptime format, where auto-detection cannot decide", nullable=True,
+                               valid="a strptime format such as '%d/%m/%Y %H:%M'", test=lambda v: None if "%" in v else "has no % directive"),
+    "timezone": Option(None, "text", "zone of timestamps written without an offset", nullable=True,
+                       valid="an IANA time zone name such as Europe/Berlin", test=_zone),
+    "files": Option(None, "mapping", "per-file overrides, by glob on the path or the file name",
+                    valid="glob patterns, each with its own mapping"),
+}
+
+
+def _key(prefix: str, key) -> str:
+    return f"{prefix}.{key}" if prefix else str(key)
+
+
 def parse_mapping(data: dict, where: str) -> Mapping:
     """Validate a mapping (the config's `mapping:` section); `where` names it in errors, e.g. 'dedupaudit.yaml: mapping'."""
     if data is None:
         return Mapping(FileMapping(where=where))
-    if not isinstance(data, dict):
-        raise UserError(f"{where}: expected a mapping with keys {', '.join(MAPPING_KEYS)}")
-    _known(data, MAPPING_KEYS, where)
+    source, prefix = split_where(where)
+    check_mapping(data, MAPPING_OPTIONS, source, prefix)
     default = _file_mapping({k: v for k, v in data.items() if k != "files"}, where)
-    files = data.get("files", {})
-    if not isinstance(files, dict):
-        raise UserError(f"{where}.files: expected glob patterns, each with its own mapping")
     parsed = []
-    for pattern, spec in files.items():
+    for pattern, spec in (data.get("files") or {}).items():
         if not isinstance(pattern, str) or not pattern.strip():
-            raise UserError(f"{where}.files: a file pattern must be text")
+            raise fail(source, _key(prefix, "files"), f"{pattern!r} is not a file pattern", "glob patterns as text")
         inner = f"{where}.files['{pattern}']"
-        if not isinstance(spec, dict):
-            raise UserError(f"{inner}: expected a mapping with keys {', '.join(FILE_KEYS)}")
-        _known(spec, FILE_KEYS, inner)
+        check_mapping(spec, {k: o for k, o in MAPPING_OPTIONS.items() if k != "files"}, source, split_where(inner)[1])
         parsed.append((pattern, _file_mapping(spec, inner)))
     return Mapping(default, tuple(parsed))
 
@@ -164,46 +184,28 @@ def apply_extras(read: Read, mapping: FileMapping) -> Read:
 
 
 def _file_mapping(data: dict, where: str) -> FileMapping:
-    columns = data.get("columns", {})
-    constants = data.get("constants", {})
+    """One mapping's columns and constants (its other keys were checked by MAPPING_OPTIONS)."""
+    source, prefix = split_where(where)
+    columns = data.get("columns") or {}
+    constants = data.get("constants") or {}
     for key, value in (("columns", columns), ("constants", constants)):
-        if not isinstance(value, dict):
-            raise UserError(f"{where}.{key}: expected canonical column names as keys")
         for target in value:
             if target not in TARGETS:
-                raise UserError(f"{where}.{key}.{target}: unknown canonical column (valid: {', '.join(TARGETS)})")
+                raise fail(source, _key(prefix, f"{key}.{target}"), "unknown canonical column", ", ".join(TARGETS))
     parsed_columns = {}
-    for target, source in columns.items():
-        sources = source if isinstance(source, list) else [source]
+    for target, given in columns.items():
+        sources = given if isinstance(given, list) else [given]
         if not sources or not all(isinstance(s, str) and s.strip() for s in sources):
-            raise UserError(f"{where}.columns.{target}: expected a column name, a dotted JSON path, or a list of them")
+            raise fail(source, _key(prefix, f"columns.{target}"), f"{shown(given)} is not a column name",
+                       "a column name, a dotted JSON path, or a list of them")
         if target in constants:
-            raise UserError(f"{where}: {target} is both mapped to a column and given as a constant")
+            raise fail(source, prefix, f"{target} is both mapped to a column and given as a constant", "one of the two")
         parsed_columns[target] = tuple(sources)
     for target, value in constants.items():
         if not isinstance(value, (str, int, float)) or isinstance(value, bool) or str(value).strip() == "":
-            raise UserError(f"{where}.constants.{target}: expected a text or number value")
-    fmt = data.get("format")
-    if fmt is not None and fmt not in FORMAT_NAMES:
-        raise UserError(f"{where}.format: '{fmt}' is not a known format (valid: {', '.join(FORMAT_NAMES)})")
-    stamp = data.get("timestamp_format")
-    if stamp is not None and (not isinstance(stamp, str) or "%" not in stamp):
-        raise UserError(f"{where}.timestamp_format: expected a strptime format such as '%d/%m/%Y %H:%M'")
-    zone = data.get("timezone")
-    if zone is not None:
-        if not isinstance(zone, str):
-            raise UserError(f"{where}.timezone: expected an IANA time zone name such as Europe/Berlin")
-        try:
-            resolve_timezone(zone)
-        except UserError as exc:
-            raise UserError(f"{where}.timezone: {exc}") from exc
-    return FileMapping(parsed_columns, {k: str(v) for k, v in constants.items()}, fmt, stamp, zone, where)
-
-
-def _known(data: dict, valid: tuple, where: str) -> None:
-    for key in data:
-        if key not in valid:
-            raise UserError(f"{where}.{key}: unknown mapping key (valid: {', '.join(valid)})")
+            raise fail(source, _key(prefix, f"constants.{target}"), f"{shown(value)} is not a constant", "a text or number value")
+    return FileMapping(parsed_columns, {k: str(v) for k, v in constants.items()}, data.get("format"),
+                       data.get("timestamp_format"), data.get("timezone"), where)
 
 
 def _times(values: pd.Series, mapping: FileMapping, path) -> pd.Series:

@@ -19,6 +19,8 @@ import pytest
 from dedupaudit.baseline import MetricChange, compare
 from dedupaudit.reports import RENDERERS, RenderOptions
 from dedupaudit.reports import rich_report
+from dedupaudit.reports import grids as G
+from dedupaudit.reports.diff_report import subject
 from dedupaudit.reports import summary as S
 from dedupaudit.reports.diff_report import metric_values
 from dedupaudit.result import finding_order
@@ -159,10 +161,10 @@ def test_every_per_platform_figure_is_in_that_platforms_row_or_column(full, view
     data, result = full
     tables = md_tables(views[fmt]) if fmt == "markdown" else html_tables(views[fmt])
     for entry, summary in zip(data["platforms"], result.platforms):
-        cells = entry_cells(tables, S.entry_label(summary))
+        cells = entry_cells(tables, G.entry_label(summary))
         assert cells, entry["platform"]
         for path, text in platform_figures(entry):
-            assert any(text in c for c in cells), f"{fmt}: {S.entry_label(summary)} {path} = {text} not in {cells}"
+            assert any(text in c for c in cells), f"{fmt}: {G.entry_label(summary)} {path} = {text} not in {cells}"
 
 
 @pytest.mark.parametrize("fmt", ["markdown", "html"])
@@ -192,7 +194,7 @@ def test_every_daily_row_pair_gap_input_and_baseline_change_is_in_its_cell(full,
     baseline = table(tables, "Since the baseline")[0]
     assert data["baseline"]["metrics"], "the test baseline must change a metric"
     for m in data["baseline"]["metrics"]:
-        row = next(r for r in baseline[1:] if r[0] == S.subject(m["display_name"], m["event"]) and r[1] == m["label"])
+        row = next(r for r in baseline[1:] if r[0] == subject(m["display_name"], m["event"]) and r[1] == m["label"])
         assert row[2:6] == list(metric_values(MetricChange(**m))), row
     assert "DA105" in views[fmt][views[fmt].index("REGRESSION since last-week.json"):]  # the new finding, listed
     period = S.period(result)
@@ -329,7 +331,7 @@ def test_terminal_report_fits_the_width_and_keeps_every_figure(width):
     result = result_from_dict(example_dict())
     text = RENDERERS["rich"](result, RenderOptions(width=width))
     assert max(len(line) for line in text.splitlines()) <= width
-    grids = [S.summary_grid(result), *S.figure_grids(result)]
+    grids = [G.summary_grid(result), *G.figure_grids(result)]
     for grid in grids:
         for row in grid.rows:
             for i, value in enumerate(row):

@@ -14,6 +14,7 @@ from html import escape
 from importlib.resources import files
 from itertools import groupby
 
+from dedupaudit.reports import grids as G
 from dedupaudit.reports import summary as S
 from dedupaudit.reports import svg_charts
 from dedupaudit.result import AuditResult, Finding, PlatformSummary, severity_rank
@@ -105,16 +106,16 @@ def _verdict(result: AuditResult) -> str:
 
 def _roas_section(result: AuditResult) -> str:
     """'Meta reports ROAS 3.14, deduplicated 2.51 (EUR)' per platform and currency, then the figures (--spend)."""
-    rows = S.roas_table(result)
+    rows = G.roas_table(result)
     if not rows:
         return ""
-    head = "".join(f'<th{" class=num" if i > 1 else ""}>{esc(h)}</th>' for i, h in enumerate(S.ROAS_HEAD))
+    head = "".join(f'<th{" class=num" if i > 1 else ""}>{esc(h)}</th>' for i, h in enumerate(G.ROAS_HEAD))
     body = "".join("<tr>" + "".join(f'<td{" class=num" if i > 1 else ""}>{esc(c)}</td>' for i, c in enumerate(row)) + "</tr>"
                    for row in rows)
-    notes = "".join(f"<li>{esc(n)}</li>" for n in S.roas_notes(result))
-    return (f'<div id="roas"><p class="lead">{"<br>".join(esc(s) + "." for s in S.roas_sentences(result))}</p>'
+    notes = "".join(f"<li>{esc(n)}</li>" for n in G.roas_notes(result))
+    return (f'<div id="roas"><p class="lead">{"<br>".join(esc(s) + "." for s in G.roas_sentences(result))}</p>'
             f'<table class="summary-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-            f'<p class="muted">{esc(S.ROAS_MEANING)}</p>' + (f'<ul class="small">{notes}</ul>' if notes else "") + "</div>")
+            f'<p class="muted">{esc(G.ROAS_MEANING)}</p>' + (f'<ul class="small">{notes}</ul>' if notes else "") + "</div>")
 
 
 def _card(result: AuditResult, p: PlatformSummary) -> str:
@@ -124,7 +125,7 @@ def _card(result: AuditResult, p: PlatformSummary) -> str:
     if p.inflation_ratio is not None and p.inflation_ratio < 1 and status:
         label = "Under-counted"
     big = S.ratio(p.inflation_ratio, "\u00d7")
-    lines = [f'<div class="line">counts <b>{p.reported_conversions:,}</b> purchases for <b>{S.num(p.orders)}</b> real orders</div>']
+    lines = [f'<div class="line">counts <b>{p.reported_conversions:,}</b> purchases for <b>{G.num(p.orders)}</b> real orders</div>']
     if S.inflation_range(p):
         lines.append(f'<div class="line">{esc(S.inflation_range(p))} depending on unconfirmed platform rules</div>')
     if p.platform_reported is not None:
@@ -142,7 +143,7 @@ def _card(result: AuditResult, p: PlatformSummary) -> str:
 
 
 def _summary_table(result: AuditResult, rows: list[PlatformSummary]) -> str:
-    grid = S.summary_grid(result).without("Pixel events", "CAPI events")  # on the cards and in the details below
+    grid = G.summary_grid(result).without("Pixel events", "CAPI events")  # on the cards and in the details below
     at = grid.headers.index("Inflation")
     status = [_status(result, p) for p in rows]
     out = [table(grid, "summary-table", lambda r, c: "bad" if c == at and status[r] == "error" else
@@ -154,7 +155,7 @@ def _summary_table(result: AuditResult, rows: list[PlatformSummary]) -> str:
     return "".join(out)
 
 
-def table(grid: S.Grid, css: str = "figures", cell_class=None, title: bool = True) -> str:
+def table(grid: G.Grid, css: str = "figures", cell_class=None, title: bool = True) -> str:
     """A grid as an HTML table (figures right-aligned), in a box that scrolls sideways on a narrow screen."""
     num = lambda i: "" if i in grid.text_columns else " class=num"  # noqa: E731
     head = "".join(f"<th{num(i)}>{esc(h)}</th>" for i, h in enumerate(grid.headers))
@@ -247,10 +248,10 @@ def _panels(svgs: list[str]) -> str:
 
 
 def _baseline(result: AuditResult) -> str:
-    lines = S.baseline_lines(result)
+    lines = G.baseline_lines(result)
     if not lines:
         return ""
-    grid = S.baseline_grid(result)
+    grid = G.baseline_grid(result)
     css = "bad" if result.baseline.get("regressed") else "fine"
     return (f'<section id="baseline"><h2>Since the baseline</h2><p class="lead {css}">{esc(lines[0])}</p>'
             + (table(grid) if grid and grid.rows else "")
@@ -258,7 +259,7 @@ def _baseline(result: AuditResult) -> str:
 
 
 def _figures(result: AuditResult) -> str:
-    grids = S.figure_grids(result)
+    grids = G.figure_grids(result)
     if not grids:
         return ""
     return ('<section id="figures" class="figures-section"><h2>Every figure</h2><p class="muted">The figures behind the '
@@ -270,7 +271,7 @@ def _findings(result: AuditResult, ordered: list[Finding], anchors: dict) -> str
     counts = S.severity_counts(result.findings)
     out = ['<section id="findings" class="page-break"><h2>Findings</h2>']
     if not ordered:
-        return out[0] + f"<p>{esc(S.no_findings(result))}</p></section>"
+        return out[0] + f"<p>{esc(G.no_findings(result))}</p></section>"
     out.append(f'<p>{counts["error"]} errors, {counts["warning"]} warnings and {counts["info"]} notes, grouped by platform, '
                "most severe first, then the largest count. Each says what is wrong, why it matters for the platform's bidding, and where to fix "
                "it; the example rows point to the events behind it (file and row).</p>")

@@ -6,6 +6,7 @@ nor render as code or HTML. Example rows sit in <details> blocks, which GitHub a
 
 from __future__ import annotations
 
+from dedupaudit.reports import grids as G
 from dedupaudit.reports import summary as S
 from dedupaudit.reports.markdown_text import prose, text
 from dedupaudit.result import AuditResult, Finding
@@ -43,7 +44,7 @@ def _period(result: AuditResult) -> str:
     return period + (" Inputs: " + ", ".join(parts) + "." if parts else "")
 
 
-def table(grid: S.Grid, title_level: str = "###", bold=None) -> list[str]:
+def table(grid: G.Grid, title_level: str = "###", bold=None) -> list[str]:
     """A grid as a Markdown table under its title; figures right-aligned, every cell escaped."""
     align = ["---" if i in grid.text_columns else "--:" for i in range(len(grid.headers))]
     out = [f"{title_level} {text(grid.title)}", "", "| " + " | ".join(text(h) for h in grid.headers) + " |",
@@ -60,7 +61,7 @@ def _summary(result: AuditResult) -> list[str]:
         return out + ["No purchase events in the inputs.", ""]
     verdict, lines = S.headline(result)
     out += [text(verdict), ""] + [f"- {text(line)}" for line in lines] + ([""] if lines else [])
-    grid = S.summary_grid(result)
+    grid = G.summary_grid(result)
     at = grid.headers.index("Inflation")
     out += table(grid, "###", lambda r, c: c == at and rows[r].inflation_ratio is not None and abs(rows[r].inflation_ratio - 1) > 0.02)
     sentences = [s for s in map(S.unconfirmed_sentence, rows) if s]
@@ -80,27 +81,27 @@ def _summary(result: AuditResult) -> list[str]:
 
 
 def _baseline(result: AuditResult) -> list[str]:
-    lines = S.baseline_lines(result)
+    lines = G.baseline_lines(result)
     if not lines:
         return []
     out = ["## Since the baseline", "", f"**{text(lines[0])}**", ""]
-    grid = S.baseline_grid(result)
+    grid = G.baseline_grid(result)
     if grid and grid.rows:
         out += table(grid)
     return out + [f"- {text(line)}" for line in lines[1:]] + ([""] if lines[1:] else [])
 def _roas_section(result: AuditResult) -> list[str]:
     """Spend and ROAS per platform and currency (--spend); nothing without spend."""
-    rows = S.roas_table(result)
+    rows = G.roas_table(result)
     if not rows:
         return []
-    out = ["## Spend and ROAS", ""] + [f"- {text(s)}" for s in S.roas_sentences(result)] + [""]
-    out += ["| " + " | ".join(S.ROAS_HEAD) + " |", "|" + "|".join(["---", "---"] + ["--:"] * (len(S.ROAS_HEAD) - 2)) + "|"]
+    out = ["## Spend and ROAS", ""] + [f"- {text(s)}" for s in G.roas_sentences(result)] + [""]
+    out += ["| " + " | ".join(G.ROAS_HEAD) + " |", "|" + "|".join(["---", "---"] + ["--:"] * (len(G.ROAS_HEAD) - 2)) + "|"]
     out += ["| " + " | ".join(text(c) for c in row) + " |" for row in rows]
-    return out + ["", text(S.ROAS_MEANING), ""] + [f"- {text(n)}" for n in S.roas_notes(result)] + ([""] if S.roas_notes(result) else [])
+    return out + ["", text(G.ROAS_MEANING), ""] + [f"- {text(n)}" for n in G.roas_notes(result)] + ([""] if G.roas_notes(result) else [])
 
 
 def _figures(result: AuditResult) -> list[str]:
-    grids = S.figure_grids(result)
+    grids = G.figure_grids(result)
     if not grids:
         return []
     out = ["## Every figure", ""]
@@ -112,7 +113,7 @@ def _figures(result: AuditResult) -> list[str]:
 def _findings(result: AuditResult) -> list[str]:
     out = ["## Findings", ""]
     if not result.findings:
-        return out + [text(S.no_findings(result)), ""]
+        return out + [text(G.no_findings(result)), ""]
     names = S.display_names(result)
     zone = S.zone(result)
     out += ["Most severe first, then the largest count; grouped by platform.", ""]

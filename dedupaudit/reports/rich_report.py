@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from dedupaudit.reports import grids as G
 from dedupaudit.reports import summary as S
 from dedupaudit.wording import plural
 from dedupaudit.result import AuditResult, severity_rank
@@ -37,7 +38,7 @@ def render(result: AuditResult, options=None) -> str:
     _baseline(console, result)
     _roas(console, result)
     _findings(console, result)
-    for grid in S.figure_grids(result):
+    for grid in G.figure_grids(result):
         draw(console, grid)
     return buffer.getvalue()
 
@@ -77,7 +78,7 @@ def _summary(console: Console, result: AuditResult) -> None:
         console.print(Text("  " + line))
     console.print()
     # The findings follow right below, grouped by platform: their count per platform is left out of the table here.
-    grid = S.summary_grid(result).without("Findings")
+    grid = G.summary_grid(result).without("Findings")
     at = grid.headers.index("Inflation")
     styles = {i: STYLES[_inflation_severity(result, p.platform)] for i, p in enumerate(S.purchases(result))}
     draw(console, grid, lambda row, column: styles[row] if column == at else None)
@@ -99,11 +100,11 @@ def _summary(console: Console, result: AuditResult) -> None:
 
 
 def _baseline(console: Console, result: AuditResult) -> None:
-    lines = S.baseline_lines(result)
+    lines = G.baseline_lines(result)
     if not lines:
         return
     console.print(Text(lines[0], style="bold red" if result.baseline.get("regressed") else "green"))
-    grid = S.baseline_grid(result)
+    grid = G.baseline_grid(result)
     if grid and grid.rows:
         draw(console, grid)
     for line in lines[1:]:
@@ -111,18 +112,18 @@ def _baseline(console: Console, result: AuditResult) -> None:
     console.print()
 def _roas(console: Console, result: AuditResult) -> None:
     """Spend and ROAS per platform and currency (--spend): as the platform reports it and against the real orders."""
-    rows = S.roas_table(result)
+    rows = G.roas_table(result)
     if not rows:
         return
-    draw(console, S.Grid("Spend and ROAS: reported vs deduplicated", list(S.ROAS_HEAD), [list(r) for r in rows], frozenset({0, 1})))
-    for line in [*S.roas_sentences(result), S.ROAS_MEANING, *S.roas_notes(result)]:
+    draw(console, G.Grid("Spend and ROAS: reported vs deduplicated", list(G.ROAS_HEAD), [list(r) for r in rows], frozenset({0, 1})))
+    for line in [*G.roas_sentences(result), G.ROAS_MEANING, *G.roas_notes(result)]:
         console.print(Text(line))
     console.print()
 
 
 def _findings(console: Console, result: AuditResult) -> None:
     if not result.findings:
-        console.print(Text(S.no_findings(result), style="green"))
+        console.print(Text(G.no_findings(result), style="green"))
         console.print()
         return
     names = S.display_names(result)
@@ -141,7 +142,7 @@ def _findings(console: Console, result: AuditResult) -> None:
     console.print()
 
 
-def draw(console: Console, grid: S.Grid, style=None) -> None:
+def draw(console: Console, grid: G.Grid, style=None) -> None:
     """Print a grid as one table, or as several that each fit the console (first column repeated); a figure is never
     wrapped or cut, a column of words wraps."""
     widths = [_width(grid, i) for i in range(len(grid.headers))]
@@ -165,7 +166,7 @@ def draw(console: Console, grid: S.Grid, style=None) -> None:
         console.print(table)
 
 
-def _width(grid: S.Grid, column: int) -> int:
+def _width(grid: G.Grid, column: int) -> int:
     """Room a column needs: its widest figure (never cut), or for words up to TEXT_COLUMN; headers fold to it."""
     cells = [len(row[column]) for row in grid.rows] or [0]
     words = max((len(w) for w in grid.headers[column].split()), default=1)

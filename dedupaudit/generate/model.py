@@ -3,6 +3,8 @@
 This is an independent oracle for the engine in `dedupaudit/` (written without reading it): the
 model-equivalence tests compare the engine with it, and `dedupaudit generate` computes truth.json
 with it. It is deliberately slow and simple: loops over lists of dicts, stdlib + PyYAML only.
+Over 350 lines on purpose: it is one specification, read top to bottom; splitting it would scatter the
+definitions the engine is checked against.
 
 Every figure is built from counts that add up over sets of orders sharing no dedup key
 (`figure_counts`, `add_counts`), so truth.json can be computed a chunk of orders at a time; one

@@ -35,7 +35,7 @@ from dedupaudit.inputs.timestamps import resolve_timezone
 from dedupaudit.platforms.rules import canonical_platform, load_rules, platform_names
 from dedupaudit.privacy import clean, clean_tree, one_line
 from dedupaudit.reports import FORMATS, RenderOptions, format_of
-from dedupaudit.reports.json_report import render as render_json
+from dedupaudit.reports.json_report import json_native
 from dedupaudit.result import AuditResult
 from dedupaudit.settings import FAIL_ON, Settings
 from dedupaudit.waivers import parse as parse_waivers
@@ -138,7 +138,7 @@ def run(merged: cfg.Layer, sources: dict[str, Any], *, platform_reported=None, s
     diff = None
     if old is not None:
         old_data, old_name = old
-        diff = compare(old_data, _json_dict(model), tolerances or Tolerances(), names=(old_name, "this run"))
+        diff = compare(old_data, model, tolerances or Tolerances(), names=(old_name, "this run"))
         model.baseline = diff.to_dict()
     return Result(model, settings, {"title": value("title"), "client": value("client")}, diff,
                   exported=len(export.names) if export else None, inputs=inputs)
@@ -229,8 +229,8 @@ class _Silent:
 
 
 def _json_dict(model: AuditResult) -> dict:
-    import json
-    return json.loads(render_json(model))
+    """The JSON contract as Python values, without rendering text and parsing it back."""
+    return json_native(model.to_dict())
 
 
 def _frame(rows: list[dict], keep: tuple[str, ...] = ()) -> pd.DataFrame:

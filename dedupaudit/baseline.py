@@ -263,12 +263,15 @@ def _finding_order(f: FindingChange):
     return (severity_rank(severity), f.platform or "", f.event or "", f.code)
 
 
-def compare(old: dict, new: dict, tolerances: Tolerances | None = None,
+def compare(old, new, tolerances: Tolerances | None = None,
             names: tuple[str, str] = ("old result", "new result")) -> BaselineDiff:
-    """What changed from `old` to `new` (both `AuditResult.to_dict()` shaped), judged by `tolerances`.
-
-    `names` name the two results in error messages and reports (usually their file names).
+    """What changed from `old` to `new` (each a typed AuditResult, or its `to_dict()` read back from a JSON file),
+    judged by `tolerances`. `names` name the two results in error messages and reports (usually their file names).
     """
+    from dedupaudit.reports.json_report import json_native
+    from dedupaudit.result import AuditResult
+
+    old, new = (json_native(r.to_dict()) if isinstance(r, AuditResult) else r for r in (old, new))
     tolerances = tolerances or Tolerances()
     validate_result(old, names[0])
     validate_result(new, names[1])

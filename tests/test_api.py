@@ -192,3 +192,12 @@ def test_spend_as_a_path_or_a_dataframe_gives_the_same_roas(tmp_path):
     assert meta["roas_EUR_roas_reported"] == pytest.approx(meta["roas_EUR_conversion_value_reported"] / 1000, abs=0.01)
     with pytest.raises(InputError, match=r"^spend line 3: spend '-5' is negative|^spend line 3: .*spend"):
         dedupaudit.audit(pixel=PIXEL, orders=ORDERS, spend=spend.assign(spend=[1000, -5]))
+
+
+def test_the_baseline_compares_typed_results(from_paths):
+    """A typed result and its JSON read back give the same comparison (no render-and-parse in between)."""
+    from dedupaudit.baseline import compare
+    half = dedupaudit.audit(pixel=PIXEL, capi=pd.read_json(CAPI, lines=True, dtype=False).iloc[::2], orders=ORDERS)
+    typed = compare(from_paths.model, half.model)
+    read_back = compare(json.loads(from_paths.render("json")), json.loads(half.render("json")))
+    assert typed.to_dict() == read_back.to_dict() and typed.regressed

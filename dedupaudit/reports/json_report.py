@@ -8,15 +8,15 @@ from dedupaudit.result import AuditResult
 
 
 def render(result: AuditResult, options=None) -> str:
-    return json.dumps(_clean(result.to_dict()), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(json_native(result.to_dict()), indent=2, ensure_ascii=False) + "\n"
 
 
-def _clean(value):
+def json_native(value):
     """Make every value JSON-native (numpy scalars from the query engine become Python numbers)."""
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
+        return {k: json_native(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return [json_native(v) for v in value]
     if hasattr(value, "item"):  # numpy scalars
         value = value.item()
     return value

@@ -249,6 +249,14 @@ STARTER = """\
 #   DA112:
 #     severity: error
 
+# Accepted findings: out of the count and the exit code, reported with the reason (README, Waivers).
+# waivers:
+#   - check: unknown-event-names   # a code or a name
+#     platform: meta
+#     event_names: [SubscribedButtonClick]
+#     reason: fbevents sends it by itself; we do not optimise on it
+#     expires: 2027-03-31
+
 # Baseline tolerances for `check --baseline` and `dedupaudit diff`: how far a metric may get
 # worse before it is a regression.
 # baseline:

@@ -93,8 +93,15 @@ def test_unknown_check_and_option_in_config_exit_2(tmp_path):
 
 
 def test_config_show_and_init(tmp_path):
+    from dedupaudit.config import STARTER
     assert run("init", cwd=tmp_path).returncode == 0
-    assert run("init", cwd=tmp_path).returncode == 2  # no silent overwrite
+    written = (tmp_path / "dedupaudit.yaml").read_text()
+    assert written == STARTER and "# waivers:" in written
+    assert config.load_file(tmp_path / "dedupaudit.yaml") == {}  # every line a comment: valid, and no setting
+    (tmp_path / "dedupaudit.yaml").write_text(written + "fail_on: warning\n")
+    again = run("init", cwd=tmp_path)
+    assert (again.returncode, again.stderr) == (2, "dedupaudit: error: dedupaudit.yaml exists already (use --force to overwrite)\n")
+    assert (tmp_path / "dedupaudit.yaml").read_text().endswith("fail_on: warning\n")
     (tmp_path / "dedupaudit.yaml").write_text("timezone: Europe/Berlin\n")
     done = run("config", "show", cwd=tmp_path)
     assert done.returncode == 0

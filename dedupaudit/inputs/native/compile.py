@@ -482,7 +482,10 @@ def _recs_sql(lines: str, layout: str, specs: list[ServerFormat], names: dict[st
     nshape = " + ".join(f"shape_{i}::INT" for i in range(len(fmts)))
     scores = ", ".join(f"CASE WHEN shape_{i} AND nshape >= 2 THEN {_score_sql(s, names, _events_list(s, body))} END AS score_{i}"
                        for i, s in enumerate(specs))
-    stage2 = f"SELECT *, {scores} FROM (SELECT *, {nshape} AS nshape FROM ({stage1}))"
+    # capi_logs.score decodes the first 20 events: one that is cut-off JSON text rejects the body
+    cut = " OR ".join(f"(shape_{i} AND coalesce(list_bool_or(list_transform(list_slice(json_extract({_events_list(s, body)}, '$[*]'), 1, 20), "
+                      f"lambda e: {json_text_start('e')} AND NOT json_valid(e->>'$'))), false))" for i, s in enumerate(specs))
+    stage2 = f"SELECT *, {scores}, nshape >= 2 AND ({cut}) AS cut FROM (SELECT *, {nshape} AS nshape FROM ({stage1}))"
     best = f"greatest({', '.join(f'coalesce(score_{i}, -1)' for i in range(len(fmts)))})"
     stage3 = f"SELECT *, {best} AS best FROM ({stage2})"
     win = [f"(shape_{i} AND best > 0 AND score_{i} = best)" for i in range(len(fmts))]
@@ -494,7 +497,7 @@ def _recs_sql(lines: str, layout: str, specs: list[ServerFormat], names: dict[st
     nf = " + ".join(f"{w}::INT" for w in fwin)
     stage5 = f"SELECT *, {nf} AS nf, " + ", ".join(f"{w} AS fwin_{i}" for i, w in enumerate(fwin)) + \
         f" FROM (SELECT *, {fbest} AS fbest FROM ({stage4}))"
-    chosen = ("CASE WHEN reason IS NOT NULL OR body IS NULL THEN NULL WHEN len(url_hits) = 1 THEN url_hits[1] "
+    chosen = ("CASE WHEN reason IS NOT NULL OR body IS NULL THEN NULL WHEN len(url_hits) = 1 THEN url_hits[1] WHEN cut THEN NULL "
               + " ".join(f"WHEN nshape = 1 AND shape_{i} THEN {lit(f)}" for i, f in enumerate(fmts))
               + " " + " ".join(f"WHEN nshape > 1 AND nwin = 1 AND win_{i} THEN {lit(f)}" for i, f in enumerate(fmts))
               + " " + " ".join(f"WHEN nshape > 1 AND nwin <> 1 AND nf = 1 AND fwin_{i} THEN {lit(f)}" for i, f in enumerate(fmts))
@@ -503,9 +506,10 @@ def _recs_sql(lines: str, layout: str, specs: list[ServerFormat], names: dict[st
     return f"""
     SELECT pos, url, by_url, sent, status, wrapped, resp, body, {where} AS where_, fmt,
         fmt IS NULL AND reason IS NULL AND body IS NOT NULL AND nshape = 0 AND coalesce(url, '') <> '' AND len(url_hits) = 0 AS skip,
-        CASE WHEN reason IS NOT NULL THEN reason WHEN fmt IS NULL AND nshape = 0 AND NOT (coalesce(url, '') <> '' AND len(url_hits) = 0)
+        CASE WHEN reason IS NOT NULL THEN reason WHEN fmt IS NULL AND cut THEN 'event is not valid JSON (cut off or broken)'
+             WHEN fmt IS NULL AND nshape = 0 AND NOT (coalesce(url, '') <> '' AND len(url_hits) = 0)
              THEN {lit(unknown)} END AS reason,
-        odd OR through OR (body IS NOT NULL AND fmt IS NULL AND nshape > 1) AS fallback
+        odd OR through OR (body IS NOT NULL AND fmt IS NULL AND nshape > 1 AND NOT cut) AS fallback
     FROM (SELECT *, {chosen} AS fmt FROM ({stage5}))"""
 
 

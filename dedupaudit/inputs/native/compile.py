@@ -77,85 +77,110 @@ def prefixes(path: str) -> list[str]:
     return list(dict.fromkeys(p for p in out if p != path or path.endswith("[]")))
 
 
+class Ref(str):
+    """The SQL of one JSON value, with the SQL of its JSON type and its text when a stage has them ready."""
+
+    def __new__(cls, sql: str, t: str | None = None, s: str | None = None):
+        ref = super().__new__(cls, sql)
+        ref.t, ref.s = t, s
+        return ref
+
+
 class Paths:
-    """The JSON paths one `json_extract(x, [...])` reads at once (one parse of x), by index."""
+    """The JSON paths one `json_extract(x, [...])` reads at once (one parse of x), by index. `typed`: the stage
+    also has the list of their types (`x_t`) and texts (`x_s`), so no value is parsed twice."""
 
-    def __init__(self, source: str):
-        self.source, self.paths = source, []
+    def __init__(self, source: str, name: str = "x", typed: bool = True):
+        self.source, self.paths, self.name, self.typed = source, [], name, typed
 
-    def __call__(self, path: str) -> str:
+    def __call__(self, path: str) -> Ref:
         if path not in self.paths:
             self.paths.append(path)
-        return f"{self.name}[{self.paths.index(path) + 1}]"
-
-    name = "x"
+        i = self.paths.index(path) + 1
+        if self.typed:
+            return Ref(f"{self.name}[{i}]", f"{self.name}_t[{i}]", f"{self.name}_s[{i}]")
+        return Ref(f"{self.name}[{i}]")
 
     def sql(self) -> str:
         if not self.paths:
             return "[]::JSON[]"
         return f"json_extract({self.source}, [{', '.join(lit(jpath(p)) for p in self.paths)}])"
 
+    def extras(self) -> str:
+        """The types and texts of the values (select after the stage that selects `sql() AS name`)."""
+        n = self.name
+        return (f"list_transform({n}, lambda v: json_type(v)) AS {n}_t, "
+                f"list_transform({n}, lambda v: v->>'$') AS {n}_s")
 
-# SQL of one JSON value `v` (an element of a json_extract list) ----------------------------------------
+
+# SQL of one JSON value `v` (a json_extract result, or a Ref into a list of them) -----------------------
 
 def kind(v: str) -> str:
-    return f"json_type({v})"
+    return getattr(v, "t", None) or f"json_type({v})"
+
+
+def string(v: str) -> str:
+    return getattr(v, "s", None) or f"({v}->>'$')"
 
 
 def filled(v: str) -> str:
     """capi_logs' filled(): present and not empty (null, '', white space, [] and {} are empty)."""
-    return (f"(CASE {kind(v)} WHEN 'NULL' THEN false WHEN 'VARCHAR' THEN strip({v}->>'$') <> '' "
-            f"WHEN 'ARRAY' THEN json_array_length({v}) > 0 WHEN 'OBJECT' THEN {v}::VARCHAR <> '{{}}' "
-            f"ELSE {v} IS NOT NULL END)")
+    return (f"coalesce(CASE {kind(v)} WHEN 'NULL' THEN false WHEN 'VARCHAR' THEN strip({string(v)}) <> '' "
+            f"WHEN 'ARRAY' THEN {string(v)} <> '[]' WHEN 'OBJECT' THEN {string(v)} <> '{{}}' "
+            f"ELSE {kind(v)} IS NOT NULL END, false)")
 
 
 def present(v: str) -> str:
-    return f"({v} IS NOT NULL AND {kind(v)} <> 'NULL')"
+    return f"coalesce({kind(v)} <> 'NULL', false)"
 
 
 def text(v: str) -> str:
     """capi_logs' text() of a scalar (nested values are marked by `nested`): numbers as Python writes them."""
-    return (f"(CASE {kind(v)} WHEN 'VARCHAR' THEN {v}->>'$' WHEN 'DOUBLE' THEN TRY_CAST(TRY_CAST({v} AS DOUBLE) AS VARCHAR) "
-            f"WHEN 'NULL' THEN NULL WHEN 'OBJECT' THEN NULL WHEN 'ARRAY' THEN NULL ELSE {v}->>'$' END)")
+    return (f"(CASE {kind(v)} WHEN 'VARCHAR' THEN {string(v)} WHEN 'DOUBLE' THEN TRY_CAST(TRY_CAST({string(v)} AS DOUBLE) AS VARCHAR) "
+            f"WHEN 'NULL' THEN NULL WHEN 'OBJECT' THEN NULL WHEN 'ARRAY' THEN NULL ELSE {string(v)} END)")
 
 
 def nested(v: str) -> str:
     return f"coalesce({kind(v)} IN ('OBJECT', 'ARRAY'), false)"
 
 
+def number(v: str) -> str:
+    return f"TRY_CAST({string(v)} AS DOUBLE)"
+
+
 def whole(v: str) -> str:
     """An integer-valued float: the ID it stands for (values.id_text)."""
-    return (f"({kind(v)} = 'DOUBLE' AND isfinite(TRY_CAST({v} AS DOUBLE)) AND TRY_CAST({v} AS DOUBLE) = trunc(TRY_CAST({v} AS DOUBLE)) "
-            f"AND abs(TRY_CAST({v} AS DOUBLE)) < 9007199254740992)")
+    return (f"coalesce({kind(v)} = 'DOUBLE' AND isfinite({number(v)}) AND {number(v)} = trunc({number(v)}) "
+            f"AND abs({number(v)}) < 9007199254740992, false)")
 
 
 def id_text(v: str) -> str:
-    return f"(CASE WHEN {whole(v)} THEN TRY_CAST(TRY_CAST(TRY_CAST({v} AS DOUBLE) AS BIGINT) AS VARCHAR) ELSE {text(v)} END)"
+    return f"(CASE WHEN {whole(v)} THEN TRY_CAST(TRY_CAST({number(v)} AS BIGINT) AS VARCHAR) ELSE {text(v)} END)"
 
 
 def on(v: str) -> str:
     """capi_logs._on(): a test flag that is set (not empty, not false, not 0, not 'false')."""
-    return (f"({filled(v)} AND NOT coalesce({kind(v)} = 'BOOLEAN' AND NOT TRY_CAST({v} AS BOOLEAN), false) "
-            f"AND NOT coalesce({kind(v)} IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND TRY_CAST({v} AS DOUBLE) = 0, false) "
-            f"AND NOT coalesce({kind(v)} = 'VARCHAR' AND {v}->>'$' = 'false', false))")
+    return (f"({filled(v)} AND NOT coalesce({kind(v)} = 'BOOLEAN' AND {string(v)} = 'false', false) "
+            f"AND NOT coalesce({kind(v)} IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND {number(v)} = 0, false) "
+            f"AND NOT coalesce({kind(v)} = 'VARCHAR' AND {string(v)} = 'false', false))")
 
 
 def json_text_start(v: str) -> str:
     """A string value that starts like JSON: the Python reader would decode it."""
-    return f"coalesce({kind(v)} = 'VARCHAR' AND ltrim({v}->>'$', ' \t\n\r')[1] IN ('{{', '['), false)"
+    return f"coalesce({kind(v)} = 'VARCHAR' AND ltrim({string(v)}, ' \t\n\r')[1] IN ('{{', '['), false)"
+
+
+def first_of(values: list[str], fn, default: str = "NULL") -> str:
+    """fn(the first filled value among `values`), else `default`."""
+    if not values:
+        return default
+    return "(CASE " + " ".join(f"WHEN {filled(v)} THEN {fn(v)}" for v in values) + f" ELSE {default} END)"
 
 
 def short(sql: str) -> str:
     """capi_logs.short(): white space collapsed, cut to MAX_MESSAGE characters."""
     s = f"trim(regexp_replace({sql}, '[{_SPACE}]+', ' ', 'g'))"
     return f"(CASE WHEN length({s}) <= {MAX_MESSAGE} THEN {s} ELSE left({s}, {MAX_MESSAGE - 1}) || '…' END)"
-
-
-def first_filled(values: list[str]) -> str:
-    """The first filled value (JSON) among `values`, else NULL."""
-    if not values:
-        return "NULL::JSON"
-    return "(CASE " + " ".join(f"WHEN {filled(v)} THEN {v}" for v in values) + " ELSE NULL::JSON END)"
 
 
 # ------------------------------------------------------------------------------------------------ the query
@@ -183,59 +208,74 @@ def _url_function(connection, specs: list[ServerFormat]) -> str:
     return name
 
 
+RUDDER_KEYS = ("JSON", "FORM", "JSON_ARRAY", "XML")
+
+
+def _rudder(keys_of: str, has) -> str:
+    """RudderStack's envelope: only JSON/FORM/JSON_ARRAY/XML keys (json_keys read only when one of them is there)."""
+    return (f"coalesce(CASE WHEN {' OR '.join(has(k) for k in RUDDER_KEYS)} THEN len(list_filter(json_keys({keys_of}), "
+            f"lambda k: k NOT IN ({', '.join(map(lit, RUDDER_KEYS))}))) = 0 END, false)")
+
+
 def _record_sql(source: str, specs: list[ServerFormat], events_keys: set[str], url_fn: str) -> str:
     """Per record: the body (JSON text decoded, events given as JSON text decoded), url, send time, status,
-    response, whether it was wrapped, `fallback` (a form only the Python reader reads) and `reason` (a reject)."""
-    x = Paths("j")
-    keys = list(dict.fromkeys((*BODY_KEYS, *URL_KEYS, *TIME_KEYS, *STATUS_KEYS, *RESPONSE_KEYS, *PAYLOAD_KEYS, "Type")))
+    response, whether it was wrapped, `odd` (a form only the Python reader reads) and `reason` (a reject)."""
+    x = Paths("j", "x")
+    keys = list(dict.fromkeys((*BODY_KEYS, *URL_KEYS, *TIME_KEYS, *STATUS_KEYS, *RESPONSE_KEYS, *PAYLOAD_KEYS, "Type", *RUDDER_KEYS)))
     for k in keys:
         x(k)
     bk = "CASE " + " ".join(f"WHEN {kind(x(k))} IN ('OBJECT', 'VARCHAR') THEN {lit(k)}" for k in BODY_KEYS) + " END"
     bv = "CASE " + " ".join(f"WHEN {kind(x(k))} IN ('OBJECT', 'VARCHAR') THEN {x(k)}" for k in BODY_KEYS) + " END"
-    url = "CASE " + " ".join(f"WHEN {kind(x(k))} = 'VARCHAR' THEN {x(k)}->>'$'" for k in URL_KEYS) + " END"
+    url = "CASE " + " ".join(f"WHEN {kind(x(k))} = 'VARCHAR' THEN {string(x(k))}" for k in URL_KEYS) + " END"
     sent = "CASE " + " ".join(f"WHEN {filled(x(k))} THEN {x(k)}" for k in TIME_KEYS) + " END"
     status = "CASE " + " ".join(
-        f"WHEN {kind(x(k))} IN ('BIGINT', 'UBIGINT') AND TRY_CAST({x(k)} AS HUGEINT) BETWEEN 100 AND 599 THEN TRY_CAST({x(k)} AS INTEGER) "
-        f"WHEN {kind(x(k))} = 'VARCHAR' AND regexp_full_match({x(k)}->>'$', '[0-9]{{1,9}}') "
-        f"AND TRY_CAST({x(k)}->>'$' AS INTEGER) BETWEEN 100 AND 599 THEN TRY_CAST({x(k)}->>'$' AS INTEGER)" for k in STATUS_KEYS) + " END"
-    response = "CASE " + " ".join(f"WHEN {x(k)} IS NOT NULL THEN {x(k)}" for k in RESPONSE_KEYS) + " END"
-    rudder = ("(len(json_keys({b})) > 0 AND len(list_filter(json_keys({b}), lambda k: k NOT IN ('JSON', 'FORM', 'JSON_ARRAY', 'XML'))) = 0)")
-    payload = " OR ".join(f"{x(k)} IS NOT NULL" for k in PAYLOAD_KEYS)
-    raw = f"""
-        SELECT pos, j, {x.sql()} AS x FROM {source}"""
+        f"WHEN {kind(x(k))} IN ('BIGINT', 'UBIGINT') AND TRY_CAST({string(x(k))} AS HUGEINT) BETWEEN 100 AND 599 "
+        f"THEN TRY_CAST({string(x(k))} AS INTEGER) "
+        f"WHEN {kind(x(k))} = 'VARCHAR' AND regexp_full_match({string(x(k))}, '[0-9]{{1,9}}') "
+        f"AND TRY_CAST({string(x(k))} AS INTEGER) BETWEEN 100 AND 599 THEN TRY_CAST({string(x(k))} AS INTEGER)" for k in STATUS_KEYS) + " END"
+    response = "CASE " + " ".join(f"WHEN {kind(x(k))} IS NOT NULL THEN {x(k)}" for k in RESPONSE_KEYS) + " END"
+    payload = " OR ".join(f"{kind(x(k))} IS NOT NULL" for k in PAYLOAD_KEYS)
+    bare_rudder = _rudder("j", lambda k: f"{kind(x(k))} IS NOT NULL")
+    raw = f"SELECT *, {x.extras()} FROM (SELECT pos, j, {x.sql()} AS x FROM {source})"
     first = f"""
         SELECT pos, j, {bk} AS bk, {bv} AS bv, {url} AS url, {sent} AS sent, {status} AS status, {response} AS resp,
-            coalesce({payload}, false) OR coalesce({x('Type')}->>'$' IN ('Request', 'Response'), false) AS odd
+            coalesce({payload}, false) OR coalesce({string(x('Type'))} IN ('Request', 'Response'), false)
+            OR ({bk} IS NULL AND {bare_rudder}) AS odd
         FROM ({raw})"""
-    body_text = "bv->>'$'"
+    body_text = "(bv->>'$')"
     second = f"""
         SELECT pos, bk, url, CASE WHEN bk IS NOT NULL THEN sent END AS sent, CASE WHEN bk IS NOT NULL THEN status END AS status,
             bk IS NOT NULL AS wrapped,
-            CASE WHEN bk IS NULL THEN j::JSON WHEN {kind('bv')} = 'OBJECT' THEN bv
+            CASE WHEN bk IS NULL THEN j::JSON WHEN json_type(bv) = 'OBJECT' THEN bv
                  WHEN json_valid({body_text}) THEN json({body_text}) END AS body,
-            CASE WHEN bk IS NULL THEN NULL WHEN {kind('resp')} = 'VARCHAR' AND json_valid(resp->>'$') THEN json(resp->>'$')
+            CASE WHEN bk IS NULL THEN NULL WHEN json_type(resp) = 'VARCHAR' AND json_valid(resp->>'$') THEN json(resp->>'$')
                  ELSE resp END AS resp,
-            odd OR {rudder.format(b='j::JSON')} AND bk IS NULL
-                OR (bk IS NOT NULL AND {kind('bv')} = 'VARCHAR' AND NOT json_valid({body_text})) AS odd
+            odd OR (bk IS NOT NULL AND json_type(bv) = 'VARCHAR' AND NOT json_valid({body_text})) AS odd
         FROM ({first})"""
-    # events given as JSON text: `data` as one string, or a list of strings (decoded in place)
-    decoded = second
+    b = Paths("body", "bn")
+    for k in ("url", "method", *RUDDER_KEYS):
+        b(k)
     for key in sorted(events_keys):
-        v = f"json_extract(body, {lit(jpath(key))})"
-        decode = "body"
+        b(key), b(key + "[]")
+    # events given as JSON text: `data` as one string, or a list of strings (decoded in place)
+    decoded = f"SELECT *, {b.extras()} FROM (SELECT *, {b.sql()} AS bn FROM ({second}))"
+    for key in sorted(events_keys):
+        v, first_event = b(key), b(key + "[]")
         element = f"CASE WHEN {json_text_start('e')} AND json_valid(e->>'$') THEN json(e->>'$') ELSE e END"
-        decode = (f"CASE WHEN {json_text_start(v)} AND ltrim({v}->>'$', ' \t\n\r')[1] = '[' AND json_valid({v}->>'$') "
-                  f"THEN json_merge_patch({decode}, json_object({lit(key)}, json({v}->>'$'))) "
-                  f"WHEN {kind(v)} = 'ARRAY' AND list_bool_or(list_transform(json_extract({v}, '$[*]'), lambda e: {json_text_start('e')})) "
-                  f"THEN json_merge_patch({decode}, json_object({lit(key)}, to_json(list_transform(json_extract({v}, '$[*]'), "
-                  f"lambda e: {element})))) ELSE {decode} END")
+        decode = (f"CASE WHEN {json_text_start(v)} AND ltrim({string(v)}, ' \t\n\r')[1] = '[' AND json_valid({string(v)}) "
+                  f"THEN json_merge_patch(body, json_object({lit(key)}, json({string(v)}))) "
+                  f"WHEN {kind(first_event)} = 'VARCHAR' "
+                  f"THEN json_merge_patch(body, json_object({lit(key)}, to_json(list_transform(json_extract({v}, '$[*]'), "
+                  f"lambda e: {element})))) ELSE body END")
         decoded = f"SELECT * REPLACE ({decode} AS body) FROM ({decoded})"
-    resp_body = f"({kind('resp')} = 'OBJECT' AND json_exists(resp, '$.body') AND ({' OR '.join(f'json_exists(resp, {lit(jpath(k))})' for k in STATUS_KEYS)}))"
+    resp_body = (f"(json_type(resp) = 'OBJECT' AND json_exists(resp, '$.body') AND "
+                 f"({' OR '.join(f'json_exists(resp, {lit(jpath(k))})' for k in STATUS_KEYS)}))")
     third = f"""
         SELECT pos, url, sent, status, wrapped, resp, body,
-            odd OR coalesce({kind('body')} = 'OBJECT' AND (json_exists(body, '$.url') OR json_exists(body, '$.method')
-                               OR {rudder.format(b='body')}), false) OR coalesce({resp_body}, false) AS odd,
-            CASE WHEN body IS NULL THEN NULL WHEN {kind('body')} <> 'OBJECT' THEN
+            odd OR coalesce(json_type(body) = 'OBJECT' AND ({kind(b('url'))} IS NOT NULL OR {kind(b('method'))} IS NOT NULL
+                               OR {_rudder('body', lambda k: f"{kind(b(k))} IS NOT NULL")}), false)
+               OR coalesce({resp_body}, false) AS odd,
+            CASE WHEN body IS NULL THEN NULL WHEN json_type(body) <> 'OBJECT' THEN
                 CASE WHEN bk IS NULL THEN 'not a JSON object' ELSE '`' || bk || '` is not a JSON object' END END AS reason,
             CASE WHEN url IS NOT NULL THEN {url_fn}(url) END AS by_url
         FROM ({decoded})"""
@@ -244,8 +284,7 @@ def _record_sql(source: str, specs: list[ServerFormat], events_keys: set[str], u
 
 def _score_sql(s: ServerFormat, names: dict[str, set], events: str) -> str:
     """capi_logs.score(): 3 for a platform event name, 3 per signature path, 1 per hint value, over 20 events."""
-    ev = Paths("e")
-    ev.name = "ex"
+    ev = Paths("e", "ex", typed=False)
     parts = []
     name_spec = s.fields.get("event_name")
     platform_names = sorted(names.get(s.platform, set()))
@@ -268,7 +307,7 @@ def _events_list(s: ServerFormat, body: Paths) -> str:
     out = "NULL::JSON"
     for p in reversed(s.events):
         if p == ".":
-            candidate = f"CASE WHEN {kind('body')} = 'OBJECT' THEN to_json([body]) END"
+            candidate = "CASE WHEN body IS NOT NULL THEN to_json([body]) END"
         else:
             v = body(p)
             candidate = f"CASE WHEN {kind(v)} = 'ARRAY' THEN {v} END"
@@ -279,7 +318,7 @@ def _events_list(s: ServerFormat, body: Paths) -> str:
 def _events_path(s: ServerFormat, body: Paths) -> str:
     out = "NULL"
     for p in reversed(s.events):
-        cond = f"{kind('body')} = 'OBJECT'" if p == "." else f"{kind(body(p))} = 'ARRAY'"
+        cond = "body IS NOT NULL" if p == "." else f"{kind(body(p))} = 'ARRAY'"
         out = f"CASE WHEN {cond} THEN {lit(p)} ELSE {out} END"
     return out
 
@@ -304,13 +343,13 @@ def _template(template: str, ev: Paths, body: Paths | None) -> str:
     return f"(CASE WHEN {ok} THEN {concat} END)"
 
 
-def _field_json(spec: FieldSpec, ev: Paths, body: Paths | None) -> str:
-    return first_filled([_lookup(p, ev, body) for p in spec.paths])
+def _field_first(spec: FieldSpec, ev: Paths, body: Paths | None, fn, default: str = "NULL") -> str:
+    """fn(the field's value): its first filled path (capi_logs' field())."""
+    return first_of([_lookup(p, ev, body) for p in spec.paths], fn, default)
 
 
 def _field_text(spec: FieldSpec, ev: Paths, body: Paths | None, as_id: bool = False) -> str:
-    found = _field_json(spec, ev, body)
-    value = id_text(found) if as_id else text(found)
+    value = _field_first(spec, ev, body, id_text if as_id else text)
     rest = []
     if spec.template:
         rest.append(_template(spec.template, ev, body))
@@ -319,44 +358,60 @@ def _field_text(spec: FieldSpec, ev: Paths, body: Paths | None, as_id: bool = Fa
     return f"coalesce({', '.join([value, *rest])})" if rest else value
 
 
-def _response_sql(s: ServerFormat, display: str) -> tuple[str, str, str]:
-    """(whole-body outcome, its message, fallback) of a body's logged response; per_event is applied per event."""
-    r = Paths("r")
-    r.name = "rx"
+def truthy(v: str) -> str:
+    """Python's truth of a filled value: not false, not 0."""
+    return (f"NOT coalesce(({kind(v)} = 'BOOLEAN' AND {string(v)} = 'false') "
+            f"OR ({kind(v)} IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND {number(v)} = 0), false)")
+
+
+def _response_sql(s: ServerFormat, display: str) -> tuple[str, str, str, Paths]:
+    """(whole-body outcome, its message, fallback, the response's paths) of a body's logged response, in
+    capi_logs._response_outcome's order; a per-event status list gives 'per_event', applied per event."""
+    r = Paths("r", "rx")
     said = s.response
-    message = first_filled([r(p) for p in said.error])
-    cases = [(f"status >= 400", "'refused'",
-              short(f"'HTTP ' || status::VARCHAR || CASE WHEN {message} IS NOT NULL THEN ': ' || {text(message)} ELSE '' END")),
-             (f"{message} IS NOT NULL", "'refused'", short(text(message)))]
-    fallback = [nested(message)]
+
+    def any_filled(values) -> str:
+        return "(" + " OR ".join(filled(v) for v in values) + ")" if values else "false"
+
+    errors = [r(p) for p in said.error]
+    message = first_of(errors, text)
+    suffix = f"CASE WHEN {first_of(errors, truthy, 'false')} THEN ': ' || {message} ELSE '' END"
+    cases = [("status >= 400", "'refused'", short(f"'HTTP ' || status::VARCHAR || {suffix}")),
+             (any_filled(errors), "'refused'", short(message))]
+    fallback = [first_of(errors, nested, "false")]
     if said.code:
         code = r(said.code)
         ok_text = ", ".join(lit(v if isinstance(v, str) else json.dumps(v)) for v in said.ok)
         ok_num = [str(float(v)) for v in said.ok if isinstance(v, (int, float))]
         good = f"coalesce({text(code)} IN ({ok_text}), false)"
         if ok_num:
-            good = f"({good} OR coalesce({kind(code)} IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'BOOLEAN') AND TRY_CAST({code} AS DOUBLE) IN ({', '.join(ok_num)}), false))"
-        said_msg = first_filled([r(p) for p in said.message])
+            good = (f"({good} OR coalesce({kind(code)} IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND {number(code)} IN ({', '.join(ok_num)}), "
+                    f"false) OR coalesce({kind(code)} = 'BOOLEAN' AND (CASE {string(code)} WHEN 'true' THEN 1.0 ELSE 0.0 END) "
+                    f"IN ({', '.join(ok_num)}), false))")
+        messages = [r(p) for p in said.message]
+        said_suffix = f"CASE WHEN {first_of(messages, truthy, 'false')} THEN ': ' || {first_of(messages, text)} ELSE '' END"
         cases.append((f"{present(code)} AND NOT {good}", "'refused'",
-                       short(f"{lit(said.code + ' ')} || coalesce({text(code)}, '') || CASE WHEN {said_msg} IS NOT NULL "
-                             f"THEN ': ' || {text(said_msg)} ELSE '' END")))
-        fallback += [nested(code), nested(said_msg)]
+                      short(f"{lit(said.code + ' ')} || coalesce({text(code)}, '') || {said_suffix}")))
+        fallback += [nested(code), first_of(messages, nested, "false")]
     if said.per_event:
         cases.append((f"{kind(r(said.per_event['list']))} = 'ARRAY'", "'per_event'", "NULL"))
     if said.partial_failure:
-        failure = first_filled([r(p) for p in said.partial_failure])
-        fallback.append(f"coalesce({kind(failure)} = 'OBJECT', false)")
+        fallback.append(first_of([r(p) for p in said.partial_failure], lambda v: f"coalesce({kind(v)} = 'OBJECT', false)", "false"))
     if said.received:
-        received = first_filled([r(p) for p in said.received])
-        count = (f"(CASE WHEN {kind(received)} IN ('BIGINT', 'UBIGINT') THEN TRY_CAST({received} AS HUGEINT) "
-                 f"WHEN {kind(received)} = 'DOUBLE' THEN TRY_CAST(trunc(TRY_CAST({received} AS DOUBLE)) AS HUGEINT) "
-                 f"WHEN {kind(received)} = 'BOOLEAN' THEN TRY_CAST(TRY_CAST({received} AS BOOLEAN) AS HUGEINT) "
-                 f"WHEN {kind(received)} = 'VARCHAR' AND regexp_full_match({received}->>'$', '\\s*[+-]?[0-9]{{1,18}}\\s*') "
-                 f"THEN TRY_CAST(trim({received}->>'$') AS HUGEINT) ELSE n END)")
-        path = "CASE " + " ".join(f"WHEN {filled(r(p))} THEN {lit(p)}" for p in said.received) + " END"
+        received = [r(p) for p in said.received]
+
+        def count_of(v: str) -> str:
+            return (f"(CASE WHEN {kind(v)} IN ('BIGINT', 'UBIGINT') THEN TRY_CAST({string(v)} AS HUGEINT) "
+                    f"WHEN {kind(v)} = 'DOUBLE' THEN TRY_CAST(trunc({number(v)}) AS HUGEINT) "
+                    f"WHEN {kind(v)} = 'BOOLEAN' THEN CASE {string(v)} WHEN 'true' THEN 1 ELSE 0 END "
+                    f"WHEN {kind(v)} = 'VARCHAR' AND regexp_full_match({string(v)}, '\\s*[+-]?[0-9]{{1,18}}\\s*') "
+                    f"THEN TRY_CAST(trim({string(v)}) AS HUGEINT) ELSE n END)")
+
+        count = first_of(received, count_of)
+        path = first_of(received, lambda v: lit(said.received[received.index(v)]))
         why = (f"{lit(display + ' received ')} || {count}::VARCHAR || ' of ' || n::VARCHAR || ' events (' || {path} || "
                f"') and does not say which; all ' || n::VARCHAR || ' are left out'")
-        cases.append((f"{received} IS NOT NULL AND {count} < n", "'refused'", why))
+        cases.append((f"{any_filled(received)} AND {count} < n", "'refused'", why))
     outcome = "CASE " + " ".join(f"WHEN {c} THEN {o}" for c, o, _ in cases) + " END"
     said_text = "CASE " + " ".join(f"WHEN {c} THEN {m}" for c, _, m in cases) + " END"
     return outcome, said_text, " OR ".join(fallback), r
@@ -364,10 +419,8 @@ def _response_sql(s: ServerFormat, display: str) -> tuple[str, str, str]:
 
 def _format_sql(s: ServerFormat, display: str) -> str:
     """One format's events: a row per event of every body read as `s` with its columns, or a reject row."""
-    body = Paths("body")
-    body.name = "bx"
-    ev = Paths("ev")
-    ev.name = "ex"
+    body = Paths("body", "bx")
+    ev = Paths("ev", "ex")
     events, events_path = _events_list(s, body), _events_path(s, body)
     outcome, said, response_fallback, r = _response_sql(s, display)
     marks = []  # the body's own test marks, in capi_logs.delivery's order
@@ -385,8 +438,8 @@ def _format_sql(s: ServerFormat, display: str) -> str:
     body_fallback += [json_text_start(body(q)) for e in s.events if e != "." for q in prefixes(e)]
     body_fallback += [json_text_start(body(q)) for p in (*s.validate, *s.test) for q in prefixes(p)]
     columns = {c: _field_text(f, ev, body, as_id=c in ID_COLUMNS) for c, f in s.fields.items()}
-    numeric = {c: f"coalesce({whole(_field_json(s.fields[c], ev, body))}, false)" for c in ID_COLUMNS if c in s.fields}
-    event_fallback = [nested(_field_json(f, ev, body)) for f in s.fields.values()]
+    numeric = {c: _field_first(s.fields[c], ev, body, whole, "false") for c in ID_COLUMNS if c in s.fields}
+    event_fallback = [_field_first(f, ev, body, nested, "false") for f in s.fields.values()]
     for f in s.fields.values():
         lookups = list(f.paths) + (re.findall(r"\{([^{}]+)\}", f.template) if f.template else [])
         for path in lookups:
@@ -399,18 +452,24 @@ def _format_sql(s: ServerFormat, display: str) -> str:
     event_outcome, event_said = "outcome", "said"
     per_event = s.response.per_event
     if per_event:
-        item = f"json_extract(r, {lit(jpath(per_event['list']))} || '[' || idx::VARCHAR || ']')"
-        status = f"json_extract({item}, {lit(jpath(per_event['status']))})"
+        item = jpath(per_event["list"])
+        item_paths = [per_event["status"], *per_event["message"]]
+        per_event_sql = (f"CASE WHEN outcome = 'per_event' THEN json_extract(json_extract(r, {lit(item)} || '[' || idx::VARCHAR || ']'), "
+                         f"[{', '.join(lit(jpath(p)) for p in item_paths)}]) END")
+        refs = [Ref(f"pe[{i}]", f"pe_t[{i}]", f"pe_s[{i}]") for i in range(1, len(item_paths) + 1)]
+        status, messages = refs[0], refs[1:]
         failed = ", ".join(lit(v.lower()) for v in per_event["failed"]) or "NULL"
-        is_failed = (f"coalesce(CASE WHEN {kind(status)} IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN TRY_CAST({status} AS DOUBLE) >= 400 "
-                     f"WHEN {kind(status)} = 'VARCHAR' AND regexp_full_match({status}->>'$', '[0-9]{{1,18}}') "
-                     f"THEN TRY_CAST({status}->>'$' AS HUGEINT) >= 400 "
-                     f"WHEN {kind(status)} IN ('VARCHAR', 'BOOLEAN') THEN lower({status}->>'$') IN ({failed}) END, false)")
-        item_said = first_filled([f"json_extract({item}, {lit(jpath(p))})" for p in per_event["message"]])
-        refused = short(f"coalesce({text(item_said)}, {lit(per_event['status'] + ' ')} || {text(status)})")
+        is_failed = (f"coalesce(CASE WHEN {kind(status)} IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN {number(status)} >= 400 "
+                     f"WHEN {kind(status)} = 'VARCHAR' AND regexp_full_match({string(status)}, '[0-9]{{1,18}}') "
+                     f"THEN TRY_CAST({string(status)} AS HUGEINT) >= 400 "
+                     f"WHEN {kind(status)} IN ('VARCHAR', 'BOOLEAN') THEN lower({string(status)}) IN ({failed}) END, false)")
+        refused = short(f"coalesce({first_of(messages, text)}, {lit(per_event['status'] + ' ')} || {text(status)})")
         event_outcome = f"CASE WHEN outcome = 'per_event' THEN CASE WHEN {is_failed} THEN 'refused' END ELSE outcome END"
         event_said = f"CASE WHEN outcome = 'per_event' THEN CASE WHEN {is_failed} THEN {refused} END ELSE said END"
-        event_fallback.append(f"coalesce(outcome = 'per_event' AND ({nested(item_said)} OR {kind(status)} IN ('OBJECT', 'ARRAY')), false)")
+        event_fallback.append(f"coalesce(outcome = 'per_event' AND ({first_of(messages, nested, 'false')} "
+                              f"OR {kind(status)} IN ('OBJECT', 'ARRAY')), false)")
+    else:
+        per_event_sql = "NULL::JSON[]"
     if event_marks:
         event_outcome = "CASE " + " ".join(f"WHEN {c} THEN 'test'" for c, _ in event_marks) + f" ELSE {event_outcome} END"
         event_said = "CASE " + " ".join(f"WHEN {c} THEN {m}" for c, m in event_marks) + f" ELSE {event_said} END"
@@ -436,20 +495,25 @@ def _format_sql(s: ServerFormat, display: str) -> str:
         select.append(f"coalesce(reason IS NULL AND {numeric.get(column, 'false')}, false) AS __numeric_{column}")
     ref = "CASE WHEN events_path = '.' THEN where_ ELSE where_ || ', ' || events_path || '[' || idx::VARCHAR || ']' END"
     nothing = ", ".join(f"NULL::VARCHAR AS {c}" for c in OUTPUT)
-    recs = f"SELECT *, {body.sql()} AS bx FROM recs WHERE fmt = {lit(s.format)} AND reason IS NULL"
+    recs = (f"SELECT *, {body.extras()} FROM (SELECT *, {body.sql()} AS bx FROM recs "
+            f"WHERE fmt = {lit(s.format)} AND reason IS NULL)")
     bodies = f"SELECT *, {events} AS evs, {events_path} AS events_path FROM ({recs})"
-    with_response = (f"SELECT *, {r.sql()} AS rx, json_extract(evs, '$[*]') AS es, json_array_length(evs)::BIGINT AS n "
-                     f"FROM (SELECT *, CASE WHEN {kind('resp')} = 'OBJECT' THEN resp ELSE '{{}}'::JSON END AS r FROM ({bodies}) "
-                     f"WHERE evs IS NOT NULL)")
+    with_response = (f"SELECT *, {r.extras()} FROM (SELECT *, {r.sql()} AS rx, json_extract(evs, '$[*]') AS es, "
+                     f"len(json_extract(evs, '$[*]'))::BIGINT AS n "
+                     f"FROM (SELECT *, CASE WHEN json_type(resp) = 'OBJECT' THEN resp ELSE '{{}}'::JSON END AS r FROM ({bodies}) "
+                     f"WHERE evs IS NOT NULL))")
     outcomes = (f"SELECT *, {outcome} AS outcome, {said} AS said, {body_mark} AS body_mark, "
                 f"coalesce({' OR '.join(body_fallback + [response_fallback]) or 'false'}, false) AS fallback FROM ({with_response})")
-    unnested = (f"SELECT pos, where_, url, by_url, sent, r, body, bx, events_path, n, outcome, said, body_mark, fallback, "
-                f"unnest(es) AS raw_ev, unnest(range(n)) AS idx FROM ({outcomes})")
-    decoded = (f"SELECT *, CASE WHEN {json_text_start('raw_ev')} AND json_valid(raw_ev->>'$') THEN json(raw_ev->>'$') "
-               f"ELSE raw_ev END AS ev FROM ({unnested})")
-    per = (f"SELECT *, {ev.sql()} AS ex, CASE WHEN {kind('ev')} = 'OBJECT' THEN NULL "
-           f"WHEN {json_text_start('raw_ev')} AND NOT json_valid(raw_ev->>'$') THEN events_path || ' is not valid JSON (cut off or broken)' "
-           f"ELSE 'the event is not a JSON object' END AS reason FROM ({decoded})")
+    unnested = (f"SELECT pos, where_, url, by_url, sent, r, body, bx, bx_t, bx_s, events_path, n, outcome, said, body_mark, "
+                f"fallback, unnest(es) AS raw_ev, unnest(range(n)) AS idx FROM ({outcomes})")
+    text_event = "(raw_t = 'VARCHAR' AND ltrim(raw_ev->>'$', ' \\t\\n\\r')[1] IN ('{', '['))"
+    decoded = (f"SELECT *, CASE WHEN raw_t = 'OBJECT' THEN 'OBJECT' ELSE json_type(ev) END AS ev_t FROM ("
+               f"SELECT *, CASE WHEN raw_t = 'OBJECT' THEN raw_ev WHEN {text_event} AND json_valid(raw_ev->>'$') "
+               f"THEN json(raw_ev->>'$') ELSE raw_ev END AS ev FROM (SELECT *, json_type(raw_ev) AS raw_t FROM ({unnested})))")
+    per = (f"SELECT *, {ev.extras()}, list_transform(pe, lambda v: json_type(v)) AS pe_t, list_transform(pe, lambda v: v->>'$') AS pe_s "
+           f"FROM (SELECT *, {ev.sql()} AS ex, {per_event_sql} AS pe, CASE WHEN ev_t = 'OBJECT' THEN NULL "
+           f"WHEN {text_event} AND NOT json_valid(raw_ev->>'$') THEN events_path || ' is not valid JSON (cut off or broken)' "
+           f"ELSE 'the event is not a JSON object' END AS reason FROM ({decoded}))")
     return f"""
     SELECT pos, -1 AS idx, {lit(f"{s.label}: no list of events at {' or '.join(s.events)}")} AS reason, where_ AS source_ref,
            false AS fallback, {nothing}, false AS __numeric_event_id, false AS __numeric_order_id
@@ -469,8 +533,7 @@ def _recs_sql(lines: str, layout: str, specs: list[ServerFormat], names: dict[st
     where = f"'{'line' if layout == 'jsonl' else 'record'} ' || pos::VARCHAR"
     if forced:
         return f"SELECT *, {lit(specs[0].format)} AS fmt, false AS skip, odd AS fallback, {where} AS where_ FROM ({records})"
-    body = Paths("body")
-    body.name = "bx"
+    body = Paths("body", "bx")
     fmts = [s.format for s in specs]
     shape = {s.format: "(" + " AND ".join("(" + " OR ".join(present(body(p)) for p in alts) + ")" for alts in s.require) + ")"
              for s in specs}
@@ -478,14 +541,15 @@ def _recs_sql(lines: str, layout: str, specs: list[ServerFormat], names: dict[st
     hits = "list_filter(string_split(split_part(by_url, '|', 1), ','), lambda f: f <> '')"
     stage1 = (f"SELECT *, CASE WHEN coalesce(url, '') <> '' THEN {hits} ELSE [] END AS url_hits, "
               + ", ".join(f"coalesce({shape[f]}, false) AS shape_{i}" for i, f in enumerate(fmts))
-              + f", coalesce({' OR '.join(through) or 'false'}, false) AS through FROM (SELECT *, {body.sql()} AS bx FROM ({records}))")
+              + f", coalesce({' OR '.join(through) or 'false'}, false) AS through "
+              + f"FROM (SELECT *, {body.extras()} FROM (SELECT *, {body.sql()} AS bx FROM ({records})))")
     nshape = " + ".join(f"shape_{i}::INT" for i in range(len(fmts)))
-    scores = ", ".join(f"CASE WHEN shape_{i} AND nshape >= 2 THEN {_score_sql(s, names, _events_list(s, body))} END AS score_{i}"
+    scores = ", ".join(f"CASE WHEN shape_{i} AND nshape >= 2 AND len(url_hits) <> 1 THEN {_score_sql(s, names, _events_list(s, body))} END AS score_{i}"
                        for i, s in enumerate(specs))
     # capi_logs.score decodes the first 20 events: one that is cut-off JSON text rejects the body
     cut = " OR ".join(f"(shape_{i} AND coalesce(list_bool_or(list_transform(list_slice(json_extract({_events_list(s, body)}, '$[*]'), 1, 20), "
                       f"lambda e: {json_text_start('e')} AND NOT json_valid(e->>'$'))), false))" for i, s in enumerate(specs))
-    stage2 = f"SELECT *, {scores}, nshape >= 2 AND ({cut}) AS cut FROM (SELECT *, {nshape} AS nshape FROM ({stage1}))"
+    stage2 = f"SELECT *, {scores}, nshape >= 2 AND len(url_hits) <> 1 AND ({cut}) AS cut FROM (SELECT *, {nshape} AS nshape FROM ({stage1}))"
     best = f"greatest({', '.join(f'coalesce(score_{i}, -1)' for i in range(len(fmts)))})"
     stage3 = f"SELECT *, {best} AS best FROM ({stage2})"
     win = [f"(shape_{i} AND best > 0 AND score_{i} = best)" for i in range(len(fmts))]
@@ -547,14 +611,11 @@ def scan_capi_log(connection, path: Path, rules: dict[str, PlatformRules], force
         made.clear()
 
     try:
-        if sample.layout == "jsonl":
-            con.execute(f"""CREATE TEMP TABLE {lines} AS SELECT j FROM read_csv({lit(source)}, columns = {{'j': 'VARCHAR'}},
-                header = false, delim = chr(1), quote = '', escape = '', auto_detect = false, strict_mode = false,
-                null_padding = true, max_line_size = 8388608, compression = '{compression or "none"}')""")
-        else:
-            con.execute(f"""CREATE TEMP TABLE {lines} AS SELECT json::VARCHAR AS j FROM read_json_objects({lit(source)},
-                format = 'array', maximum_object_size = 67108864, compression = '{compression or "none"}')""")
-        made.append(lines)
+        _read_lines(con, lines, source, sample.layout, compression)
+    except duckdb.Error:
+        return None  # a line longer than DuckDB's limit, an array it cannot read: the Python reader says what is wrong
+    made.append(lines)
+    try:
         numbered = f"(SELECT rowid + 1 AS pos, j FROM {lines} WHERE strip(j) <> '' AND json_valid(j))"
         broken = con.execute(f"SELECT rowid + 1, j FROM {lines} WHERE strip(j) <> '' AND NOT json_valid(j)").fetchall()
         breaks = con.execute(f"SELECT count(*) FROM {lines} WHERE regexp_matches(j, '[{_LINE_BREAKS}]')").fetchall()[0][0]
@@ -581,9 +642,6 @@ def scan_capi_log(connection, path: Path, rules: dict[str, PlatformRules], force
         made.append(out)
         con.execute(f"DROP TABLE {events}; DROP TABLE {recs}; DROP TABLE {lines}")
         made[:] = [out]
-    except duckdb.Error:
-        drop()  # a line longer than DuckDB's limit, an array it cannot read: the Python reader says what is wrong
-        return None
     except Exception:
         drop()
         raise
@@ -594,6 +652,18 @@ def scan_capi_log(connection, path: Path, rules: dict[str, PlatformRules], force
     return Scan(str(path), view, columns, {c: "VARCHAR" for c in columns}, broken_rows,
                 {c: f"__numeric_{c}" for c in ID_COLUMNS},
                 cleanup=[lambda: con.execute(f"DROP VIEW IF EXISTS {view}"), lambda: con.execute(f"DROP TABLE IF EXISTS {out}")])
+
+
+def _read_lines(con, table: str, source, layout: str, compression: str | None) -> None:
+    """The file's records as JSON text, one row each, in file order (rowid + 1 = the line or record number):
+    JSON Lines read as lines by DuckDB's parallel CSV reader (a blank line is a row too), arrays by read_json_objects."""
+    if layout == "jsonl":
+        con.execute(f"""CREATE TEMP TABLE {table} AS SELECT j FROM read_csv({lit(source)}, columns = {{'j': 'VARCHAR'}},
+            header = false, delim = chr(1), quote = '', escape = '', auto_detect = false, strict_mode = false,
+            null_padding = true, max_line_size = 8388608, compression = '{compression or "none"}')""")
+    else:
+        con.execute(f"""CREATE TEMP TABLE {table} AS SELECT json::VARCHAR AS j FROM read_json_objects({lit(source)},
+            format = 'array', maximum_object_size = 67108864, compression = '{compression or "none"}')""")
 
 
 def _broken_lines(lines: list[tuple[int, str]]) -> list[tuple[int, str]] | None:
@@ -626,5 +696,6 @@ def _unhashed(ev: str) -> str:
                f"regexp_extract_all({ev}::VARCHAR, '\"idValue\"\\s*:\\s*{string}\\s*,\\s*\"idType\"\\s*:\\s*\"[^\"]*{kind_name}[^\"]*\"', 1))")
         return f"len(list_filter(list_concat({one}, {many}, {ids}), {plain})) > 0"
 
-    return (f"nullif(concat_ws(',', CASE WHEN {found(email, 'EMAIL')} THEN 'em' END, "
-            f"CASE WHEN {found(phone, 'PHONE')} THEN 'ph' END), '')")
+    hint = f"regexp_matches({ev}::VARCHAR, '\"(?i:{email}|{phone}|idType)\"')"  # most events: no user field at all
+    return (f"CASE WHEN {hint} THEN nullif(concat_ws(',', CASE WHEN {found(email, '(?i:EMAIL)')} THEN 'em' END, "
+            f"CASE WHEN {found(phone, '(?i:PHONE)')} THEN 'ph' END), '') END")

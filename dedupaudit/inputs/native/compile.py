@@ -98,7 +98,7 @@ class Paths:
             self.paths.append(path)
         i = self.paths.index(path) + 1
         if self.typed:
-            return Ref(f"{self.name}[{i}]", f"{self.name}_t[{i}]", f"{self.name}_s[{i}]")
+            return Ref(f"{self.name}_{i}", f"{self.name}_{i}_t", f"{self.name}_{i}_s")
         return Ref(f"{self.name}[{i}]")
 
     def sql(self) -> str:
@@ -109,18 +109,31 @@ class Paths:
     def extras(self) -> str:
         """The types and texts of the values (select after the stage that selects `sql() AS name`)."""
         n = self.name
-        return (f"list_transform({n}, lambda v: json_type(v)) AS {n}_t, "
-                f"list_transform({n}, lambda v: v->>'$') AS {n}_s")
+        return ", ".join(f"{n}[{i}] AS {n}_{i}, {jkind(f'{n}[{i}]')} AS {n}_{i}_t, {jtext(f'{n}[{i}]')} AS {n}_{i}_s"
+                         for i in range(1, len(self.paths) + 1)) or f"NULL AS {n}_none"
+
+
+def jkind(v: str) -> str:
+    """json_type() of JSON text from its first character (DuckDB writes extracted values minified: a double
+    always has a '.' or an exponent), so no value is parsed to learn its type."""
+    return (f"(CASE ascii(ltrim({v}::VARCHAR)) WHEN 123 THEN 'OBJECT' WHEN 91 THEN 'ARRAY' WHEN 34 THEN 'VARCHAR' "
+            f"WHEN 110 THEN 'NULL' WHEN 116 THEN 'BOOLEAN' WHEN 102 THEN 'BOOLEAN' ELSE CASE WHEN {v} IS NULL THEN NULL "
+            f"WHEN regexp_matches({v}::VARCHAR, '[.eE]') THEN 'DOUBLE' ELSE 'BIGINT' END END)")
+
+
+def jtext(v: str) -> str:
+    """The text of a JSON value: a string unescaped, anything else as written."""
+    return f"(CASE WHEN ascii({v}::VARCHAR) = 34 THEN {v}->>'$' ELSE {v}::VARCHAR END)"
 
 
 # SQL of one JSON value `v` (a json_extract result, or a Ref into a list of them) -----------------------
 
 def kind(v: str) -> str:
-    return getattr(v, "t", None) or f"json_type({v})"
+    return getattr(v, "t", None) or jkind(v)
 
 
 def string(v: str) -> str:
-    return getattr(v, "s", None) or f"({v}->>'$')"
+    return getattr(v, "s", None) or jtext(v)
 
 
 def filled(v: str) -> str:
@@ -246,11 +259,11 @@ def _record_sql(source: str, specs: list[ServerFormat], events_keys: set[str], u
     second = f"""
         SELECT pos, bk, url, CASE WHEN bk IS NOT NULL THEN sent END AS sent, CASE WHEN bk IS NOT NULL THEN status END AS status,
             bk IS NOT NULL AS wrapped,
-            CASE WHEN bk IS NULL THEN j::JSON WHEN json_type(bv) = 'OBJECT' THEN bv
+            CASE WHEN bk IS NULL THEN j::JSON WHEN {kind('bv')} = 'OBJECT' THEN bv
                  WHEN json_valid({body_text}) THEN json({body_text}) END AS body,
-            CASE WHEN bk IS NULL THEN NULL WHEN json_type(resp) = 'VARCHAR' AND json_valid(resp->>'$') THEN json(resp->>'$')
+            CASE WHEN bk IS NULL THEN NULL WHEN {kind('resp')} = 'VARCHAR' AND json_valid(resp->>'$') THEN json(resp->>'$')
                  ELSE resp END AS resp,
-            odd OR (bk IS NOT NULL AND json_type(bv) = 'VARCHAR' AND NOT json_valid({body_text})) AS odd
+            odd OR (bk IS NOT NULL AND {kind('bv')} = 'VARCHAR' AND NOT json_valid({body_text})) AS odd
         FROM ({first})"""
     b = Paths("body", "bn")
     for k in ("url", "method", *RUDDER_KEYS):
@@ -268,14 +281,14 @@ def _record_sql(source: str, specs: list[ServerFormat], events_keys: set[str], u
                   f"THEN json_merge_patch(body, json_object({lit(key)}, to_json(list_transform(json_extract({v}, '$[*]'), "
                   f"lambda e: {element})))) ELSE body END")
         decoded = f"SELECT * REPLACE ({decode} AS body) FROM ({decoded})"
-    resp_body = (f"(json_type(resp) = 'OBJECT' AND json_exists(resp, '$.body') AND "
+    resp_body = (f"({kind('resp')} = 'OBJECT' AND json_exists(resp, '$.body') AND "
                  f"({' OR '.join(f'json_exists(resp, {lit(jpath(k))})' for k in STATUS_KEYS)}))")
     third = f"""
         SELECT pos, url, sent, status, wrapped, resp, body,
-            odd OR coalesce(json_type(body) = 'OBJECT' AND ({kind(b('url'))} IS NOT NULL OR {kind(b('method'))} IS NOT NULL
+            odd OR coalesce({kind('body')} = 'OBJECT' AND ({kind(b('url'))} IS NOT NULL OR {kind(b('method'))} IS NOT NULL
                                OR {_rudder('body', lambda k: f"{kind(b(k))} IS NOT NULL")}), false)
                OR coalesce({resp_body}, false) AS odd,
-            CASE WHEN body IS NULL THEN NULL WHEN json_type(body) <> 'OBJECT' THEN
+            CASE WHEN body IS NULL THEN NULL WHEN {kind('body')} <> 'OBJECT' THEN
                 CASE WHEN bk IS NULL THEN 'not a JSON object' ELSE '`' || bk || '` is not a JSON object' END END AS reason,
             CASE WHEN url IS NOT NULL THEN {url_fn}(url) END AS by_url
         FROM ({decoded})"""
@@ -296,7 +309,7 @@ def _score_sql(s: ServerFormat, names: dict[str, set], events: str) -> str:
         parts.append(("1", f"coalesce({text(ev(key))} IN ({', '.join(map(lit, values))}), false)"))
     if not parts:
         return "0"
-    evs = f"list_filter(list_slice(json_extract({events}, '$[*]'), 1, 20), lambda e: json_type(e) = 'OBJECT')"
+    evs = f"list_filter(list_slice(json_extract({events}, '$[*]'), 1, 20), lambda e: {jkind('e')} = 'OBJECT')"
     es = f"list_transform({evs}, lambda e: {ev.sql()})"
     return "(" + " + ".join(f"{w} * coalesce(list_bool_or(list_transform({es}, lambda ex: {cond})), false)::INT"
                             for w, cond in parts) + ")"
@@ -500,17 +513,16 @@ def _format_sql(s: ServerFormat, display: str) -> str:
     bodies = f"SELECT *, {events} AS evs, {events_path} AS events_path FROM ({recs})"
     with_response = (f"SELECT *, {r.extras()} FROM (SELECT *, {r.sql()} AS rx, json_extract(evs, '$[*]') AS es, "
                      f"len(json_extract(evs, '$[*]'))::BIGINT AS n "
-                     f"FROM (SELECT *, CASE WHEN json_type(resp) = 'OBJECT' THEN resp ELSE '{{}}'::JSON END AS r FROM ({bodies}) "
+                     f"FROM (SELECT *, CASE WHEN {kind('resp')} = 'OBJECT' THEN resp ELSE '{{}}'::JSON END AS r FROM ({bodies}) "
                      f"WHERE evs IS NOT NULL))")
     outcomes = (f"SELECT *, {outcome} AS outcome, {said} AS said, {body_mark} AS body_mark, "
                 f"coalesce({' OR '.join(body_fallback + [response_fallback]) or 'false'}, false) AS fallback FROM ({with_response})")
-    unnested = (f"SELECT pos, where_, url, by_url, sent, r, body, bx, bx_t, bx_s, events_path, n, outcome, said, body_mark, "
-                f"fallback, unnest(es) AS raw_ev, unnest(range(n)) AS idx FROM ({outcomes})")
+    unnested = f"SELECT * EXCLUDE (es), unnest(es) AS raw_ev, unnest(range(n)) AS idx FROM ({outcomes})"
     text_event = "(raw_t = 'VARCHAR' AND ltrim(raw_ev->>'$', ' \\t\\n\\r')[1] IN ('{', '['))"
-    decoded = (f"SELECT *, CASE WHEN raw_t = 'OBJECT' THEN 'OBJECT' ELSE json_type(ev) END AS ev_t FROM ("
+    decoded = (f"SELECT *, CASE WHEN raw_t = 'OBJECT' THEN 'OBJECT' ELSE {jkind('ev')} END AS ev_t FROM ("
                f"SELECT *, CASE WHEN raw_t = 'OBJECT' THEN raw_ev WHEN {text_event} AND json_valid(raw_ev->>'$') "
-               f"THEN json(raw_ev->>'$') ELSE raw_ev END AS ev FROM (SELECT *, json_type(raw_ev) AS raw_t FROM ({unnested})))")
-    per = (f"SELECT *, {ev.extras()}, list_transform(pe, lambda v: json_type(v)) AS pe_t, list_transform(pe, lambda v: v->>'$') AS pe_s "
+               f"THEN json(raw_ev->>'$') ELSE raw_ev END AS ev FROM (SELECT *, {jkind('raw_ev')} AS raw_t FROM ({unnested})))")
+    per = (f"SELECT *, {ev.extras()}, list_transform(pe, lambda v: {jkind('v')}) AS pe_t, list_transform(pe, lambda v: {jtext('v')}) AS pe_s "
            f"FROM (SELECT *, {ev.sql()} AS ex, {per_event_sql} AS pe, CASE WHEN ev_t = 'OBJECT' THEN NULL "
            f"WHEN {text_event} AND NOT json_valid(raw_ev->>'$') THEN events_path || ' is not valid JSON (cut off or broken)' "
            f"ELSE 'the event is not a JSON object' END AS reason FROM ({decoded}))")
@@ -539,16 +551,18 @@ def _recs_sql(lines: str, layout: str, specs: list[ServerFormat], names: dict[st
              for s in specs}
     through = [json_text_start(body(q)) for s in specs for alts in s.require for a in alts for q in prefixes(a)]
     hits = "list_filter(string_split(split_part(by_url, '|', 1), ','), lambda f: f <> '')"
-    stage1 = (f"SELECT *, CASE WHEN coalesce(url, '') <> '' THEN {hits} ELSE [] END AS url_hits, "
-              + ", ".join(f"coalesce({shape[f]}, false) AS shape_{i}" for i, f in enumerate(fmts))
-              + f", coalesce({' OR '.join(through) or 'false'}, false) AS through "
-              + f"FROM (SELECT *, {body.extras()} FROM (SELECT *, {body.sql()} AS bx FROM ({records})))")
     nshape = " + ".join(f"shape_{i}::INT" for i in range(len(fmts)))
-    scores = ", ".join(f"CASE WHEN shape_{i} AND nshape >= 2 AND len(url_hits) <> 1 THEN {_score_sql(s, names, _events_list(s, body))} END AS score_{i}"
-                       for i, s in enumerate(specs))
+    scores = ", ".join(f"CASE WHEN shape_{i} AND nshape >= 2 AND len(url_hits) <> 1 THEN {_score_sql(s, names, _events_list(s, body))} "
+                       f"END AS score_{i}" for i, s in enumerate(specs))
     # capi_logs.score decodes the first 20 events: one that is cut-off JSON text rejects the body
     cut = " OR ".join(f"(shape_{i} AND coalesce(list_bool_or(list_transform(list_slice(json_extract({_events_list(s, body)}, '$[*]'), 1, 20), "
                       f"lambda e: {json_text_start('e')} AND NOT json_valid(e->>'$'))), false))" for i, s in enumerate(specs))
+    # the body's paths are read only where the URL does not decide (capi_logs.match_format looks no further)
+    stage0 = f"SELECT *, CASE WHEN coalesce(url, '') <> '' THEN {hits} ELSE [] END AS url_hits FROM ({records})"
+    stage1 = (f"SELECT *, " + ", ".join(f"coalesce({shape[f]}, false) AS shape_{i}" for i, f in enumerate(fmts))
+              + f", coalesce({' OR '.join(through) or 'false'}, false) AS through "
+              + f"FROM (SELECT *, {body.extras()} FROM (SELECT *, CASE WHEN len(url_hits) <> 1 THEN {body.sql()} END AS bx "
+              + f"FROM ({stage0})))")
     stage2 = f"SELECT *, {scores}, nshape >= 2 AND len(url_hits) <> 1 AND ({cut}) AS cut FROM (SELECT *, {nshape} AS nshape FROM ({stage1}))"
     best = f"greatest({', '.join(f'coalesce(score_{i}, -1)' for i in range(len(fmts)))})"
     stage3 = f"SELECT *, {best} AS best FROM ({stage2})"

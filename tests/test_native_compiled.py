@@ -149,3 +149,15 @@ def test_check_reads_capi_logs_through_the_compiled_query(tmp_path):
         with pytest.raises(UserError, match="could be meta-capi or pinterest-capi or snap-capi"):
             ambiguous = {"data": [{"event_name": "Foo", "event_time": 1791192742}]}
             scan_input(connection, jsonl(tmp_path / "amb.jsonl", [ambiguous]), "capi", ReadContext(rules=RULES))
+
+
+def test_detection_samples_the_head_of_a_large_array(tmp_path):
+    from dedupaudit.inputs.native.jsonio import sniff_records
+
+    bodies = [dict(META, data=[dict(META["data"][0], event_id=f"NW-{i}")]) for i in range(5000)]
+    path = write(tmp_path / "log.json", json.dumps(bodies))
+    assert path.stat().st_size > 1 << 20
+    head = sniff_records(path)
+    assert head.layout == "array" and head.partial and [pos for pos, _ in head.items] == list(range(1, 51))
+    assert head.items[49][1] == bodies[49]
+    assert compare(path) == 5000

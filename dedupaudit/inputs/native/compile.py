@@ -233,7 +233,7 @@ def _rudder(keys_of: str, has) -> str:
 def _record_sql(source: str, specs: list[ServerFormat], events_keys: set[str], url_fn: str) -> str:
     """Per record: the body (JSON text decoded, events given as JSON text decoded), url, send time, status,
     response, whether it was wrapped, `odd` (a form only the Python reader reads) and `reason` (a reject)."""
-    x = Paths("j", "x")
+    x = Paths("j", "x", typed=False)  # most keys are absent: their types are read only where asked
     keys = list(dict.fromkeys((*BODY_KEYS, *URL_KEYS, *TIME_KEYS, *STATUS_KEYS, *RESPONSE_KEYS, *PAYLOAD_KEYS, "Type", *RUDDER_KEYS)))
     for k in keys:
         x(k)
@@ -249,7 +249,7 @@ def _record_sql(source: str, specs: list[ServerFormat], events_keys: set[str], u
     response = "CASE " + " ".join(f"WHEN {kind(x(k))} IS NOT NULL THEN {x(k)}" for k in RESPONSE_KEYS) + " END"
     payload = " OR ".join(f"{kind(x(k))} IS NOT NULL" for k in PAYLOAD_KEYS)
     bare_rudder = _rudder("j", lambda k: f"{kind(x(k))} IS NOT NULL")
-    raw = f"SELECT *, {x.extras()} FROM (SELECT pos, j, {x.sql()} AS x FROM {source})"
+    raw = f"SELECT pos, j, {x.sql()} AS x FROM {source}"
     first = f"""
         SELECT pos, j, {bk} AS bk, {bv} AS bv, {url} AS url, {sent} AS sent, {status} AS status, {response} AS resp,
             coalesce({payload}, false) OR coalesce({string(x('Type'))} IN ('Request', 'Response'), false)
@@ -430,7 +430,7 @@ def _response_sql(s: ServerFormat, display: str) -> tuple[str, str, str, Paths]:
     return outcome, said_text, " OR ".join(fallback), r
 
 
-def _format_sql(s: ServerFormat, display: str) -> str:
+def _format_sql(s: ServerFormat, display: str) -> tuple[str, str]:
     """One format's events: a row per event of every body read as `s` with its columns, or a reject row."""
     body = Paths("body", "bx")
     ev = Paths("ev", "ex")
@@ -511,9 +511,9 @@ def _format_sql(s: ServerFormat, display: str) -> str:
     recs = (f"SELECT *, {body.extras()} FROM (SELECT *, {body.sql()} AS bx FROM recs "
             f"WHERE fmt = {lit(s.format)} AND reason IS NULL)")
     bodies = f"SELECT *, {events} AS evs, {events_path} AS events_path FROM ({recs})"
-    with_response = (f"SELECT *, {r.extras()} FROM (SELECT *, {r.sql()} AS rx, json_extract(evs, '$[*]') AS es, "
-                     f"len(json_extract(evs, '$[*]'))::BIGINT AS n "
-                     f"FROM (SELECT *, CASE WHEN {kind('resp')} = 'OBJECT' THEN resp ELSE '{{}}'::JSON END AS r FROM ({bodies}) "
+    name = "bodies_" + re.sub(r"[^a-z0-9]", "_", s.format)
+    with_response = (f"SELECT *, {r.extras()}, len(es)::BIGINT AS n FROM (SELECT *, {r.sql()} AS rx, json_extract(evs, '$[*]') AS es "
+                     f"FROM (SELECT *, CASE WHEN {kind('resp')} = 'OBJECT' THEN resp ELSE '{{}}'::JSON END AS r FROM {name} "
                      f"WHERE evs IS NOT NULL))")
     outcomes = (f"SELECT *, {outcome} AS outcome, {said} AS said, {body_mark} AS body_mark, "
                 f"coalesce({' OR '.join(body_fallback + [response_fallback]) or 'false'}, false) AS fallback FROM ({with_response})")
@@ -529,11 +529,11 @@ def _format_sql(s: ServerFormat, display: str) -> str:
     return f"""
     SELECT pos, -1 AS idx, {lit(f"{s.label}: no list of events at {' or '.join(s.events)}")} AS reason, where_ AS source_ref,
            false AS fallback, {nothing}, false AS __numeric_event_id, false AS __numeric_order_id
-    FROM ({bodies}) WHERE evs IS NULL
+    FROM {name} WHERE evs IS NULL
     UNION ALL
     SELECT pos, idx, reason, {ref} AS source_ref,
            fallback OR coalesce(reason IS NULL AND ({' OR '.join(event_fallback) or 'false'}), false) AS fallback, {', '.join(select)}
-    FROM ({per})"""
+    FROM ({per})""", f"{name} AS MATERIALIZED ({bodies})"
 
 
 def _recs_sql(lines: str, layout: str, specs: list[ServerFormat], names: dict[str, set], file_scores: dict[str, int],
@@ -558,8 +558,8 @@ def _recs_sql(lines: str, layout: str, specs: list[ServerFormat], names: dict[st
     cut = " OR ".join(f"(shape_{i} AND coalesce(list_bool_or(list_transform(list_slice(json_extract({_events_list(s, body)}, '$[*]'), 1, 20), "
                       f"lambda e: {json_text_start('e')} AND NOT json_valid(e->>'$'))), false))" for i, s in enumerate(specs))
     # the body's paths are read only where the URL does not decide (capi_logs.match_format looks no further)
-    stage0 = f"SELECT *, CASE WHEN coalesce(url, '') <> '' THEN {hits} ELSE [] END AS url_hits FROM ({records})"
-    stage1 = (f"SELECT *, " + ", ".join(f"coalesce({shape[f]}, false) AS shape_{i}" for i, f in enumerate(fmts))
+    stage0 = "SELECT * FROM s0 WHERE len(url_hits) <> 1"
+    stage1 = ("SELECT *, " + ", ".join(f"coalesce({shape[f]}, false) AS shape_{i}" for i, f in enumerate(fmts))
               + f", coalesce({' OR '.join(through) or 'false'}, false) AS through "
               + f"FROM (SELECT *, {body.extras()} FROM (SELECT *, CASE WHEN len(url_hits) <> 1 THEN {body.sql()} END AS bx "
               + f"FROM ({stage0})))")
@@ -582,6 +582,11 @@ def _recs_sql(lines: str, layout: str, specs: list[ServerFormat], names: dict[st
               + " END")
     unknown = "not a request body of a known platform (no rule file's native.server shape matches)"
     return f"""
+    WITH s0 AS MATERIALIZED (SELECT *, CASE WHEN coalesce(url, '') <> '' THEN {hits} ELSE [] END AS url_hits FROM ({records}))
+    SELECT pos, url, by_url, sent, status, wrapped, resp, body, {where} AS where_,
+        CASE WHEN reason IS NULL AND body IS NOT NULL THEN url_hits[1] END AS fmt, false AS skip, reason, odd AS fallback
+    FROM s0 WHERE len(url_hits) = 1
+    UNION ALL
     SELECT pos, url, by_url, sent, status, wrapped, resp, body, {where} AS where_, fmt,
         fmt IS NULL AND reason IS NULL AND body IS NOT NULL AND nshape = 0 AND coalesce(url, '') <> '' AND len(url_hits) = 0 AS skip,
         CASE WHEN reason IS NOT NULL THEN reason WHEN fmt IS NULL AND cut THEN 'event is not valid JSON (cut off or broken)'
@@ -595,9 +600,7 @@ def _sample(path: Path):
     """The file's first 50 records (what the Python reader's file evidence reads), or None when not JSON."""
     for limit in (1 << 20, 1 << 24, 1 << 28):
         records = sniff_records(path, limit=limit)
-        if records is None or len(records.items) >= 50 or records.layout != "jsonl":
-            return records
-        if Path(path).stat().st_size < limit // 64:  # the whole file was read (even compressed)
+        if records is None or len(records.items) >= 50 or not records.partial:
             return records
     return None
 
@@ -645,7 +648,8 @@ def scan_capi_log(connection, path: Path, rules: dict[str, PlatformRules], force
             return drop()
         used = {f for (f,) in con.execute(f"SELECT DISTINCT fmt FROM {recs} WHERE fmt IS NOT NULL AND reason IS NULL").fetchall()}
         parts = [_format_sql(s, rules[s.platform].display_name) for s in specs if s.format in used] or [_format_sql(specs[0], "")]
-        con.execute(f"CREATE TEMP TABLE {events} AS SELECT * FROM ({' UNION ALL '.join(parts)}) ".replace(" recs ", f" {recs} "))
+        sql = f"CREATE TEMP TABLE {events} AS WITH {', '.join(w for _, w in parts)} SELECT * FROM ({' UNION ALL '.join(q for q, _ in parts)})"
+        con.execute(sql.replace(" recs ", f" {recs} "))
         made.append(events)
         if con.execute(f"SELECT count(*) FROM {events} WHERE fallback").fetchall()[0][0]:
             return drop()

@@ -161,3 +161,25 @@ def test_detection_samples_the_head_of_a_large_array(tmp_path):
     assert head.layout == "array" and head.partial and [pos for pos, _ in head.items] == list(range(1, 51))
     assert head.items[49][1] == bodies[49]
     assert compare(path) == 5000
+
+
+def test_generate_native_writes_a_log_the_audit_reads_as_the_canonical_table(tmp_path):
+    from typer.testing import CliRunner
+
+    from dedupaudit.cli.main import app
+
+    figures = {}
+    for native in (False, True):
+        folder = tmp_path / str(native)
+        args = ["generate", str(folder), "--orders", "400", "--seed", "3", "--platforms", "meta,tiktok,snap", "--no-truth"]
+        assert CliRunner().invoke(app, args + (["--native"] if native else [])).exit_code == 0
+        capi = folder / ("capi.native.jsonl" if native else "capi.csv")
+        if native:
+            first = json.loads(capi.read_text().splitlines()[0])
+            assert set(first) == {"timestamp", "url", "body"} and "data" in first["body"]
+        run = CliRunner().invoke(app, ["check", "--pixel", str(folder / "pixel.csv"), "--capi", str(capi), "--orders",
+                                       str(folder / "orders.csv"), "--format", "json", "--fail-on", "never"])
+        assert run.exit_code == 0, run.output
+        report = json.loads(run.stdout)
+        figures[native] = (sorted(report["platforms"], key=lambda p: (p["platform"], p["event"])), report["inputs"]["capi"]["rows"])
+    assert figures[True] == figures[False] and figures[True][1] > 400

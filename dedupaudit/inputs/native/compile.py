@@ -634,8 +634,10 @@ def scan_capi_log(connection, path: Path, rules: dict[str, PlatformRules], force
     made.append(lines)
     try:
         numbered = f"(SELECT rowid + 1 AS pos, j FROM {lines} WHERE strip(j) <> '' AND json_valid(j))"
-        broken = con.execute(f"SELECT rowid + 1, j FROM {lines} WHERE strip(j) <> '' AND NOT json_valid(j)").fetchall()
-        breaks = con.execute(f"SELECT count(*) FROM {lines} WHERE regexp_matches(j, '[{_LINE_BREAKS}]')").fetchall()[0][0]
+        odd = con.execute(f"SELECT rowid + 1, j, regexp_matches(j, '[{_LINE_BREAKS}]') FROM {lines} "
+                          f"WHERE (strip(j) <> '' AND NOT json_valid(j)) OR regexp_matches(j, '[{_LINE_BREAKS}]')").fetchall()
+        breaks = any(b for _, _, b in odd)
+        broken = [(pos, j) for pos, j, _ in odd]
         reasons = _broken_lines(broken) if sample.layout == "jsonl" else []
         if reasons is None or breaks or (broken and sample.layout != "jsonl"):
             return drop()
@@ -644,22 +646,26 @@ def scan_capi_log(connection, path: Path, rules: dict[str, PlatformRules], force
         url_fn = _url_function(connection, specs)
         con.execute(f"CREATE TEMP TABLE {recs} AS {_recs_sql(numbered, sample.layout, specs, names, scores, bool(forced), url_fn)}")
         made.append(recs)
+        con.execute(f"DROP TABLE {lines}")  # each stage's table is dropped once the next one holds what it needs
+        made.remove(lines)
         if con.execute(f"SELECT count(*) FROM {recs} WHERE fallback").fetchall()[0][0]:
             return drop()
         used = {f for (f,) in con.execute(f"SELECT DISTINCT fmt FROM {recs} WHERE fmt IS NOT NULL AND reason IS NULL").fetchall()}
+        rejects = con.execute(f"SELECT pos, reason, where_ FROM {recs} WHERE reason IS NOT NULL").fetchall()
         parts = [_format_sql(s, rules[s.platform].display_name) for s in specs if s.format in used] or [_format_sql(specs[0], "")]
         sql = f"CREATE TEMP TABLE {events} AS WITH {', '.join(w for _, w in parts)} SELECT * FROM ({' UNION ALL '.join(q for q, _ in parts)})"
         con.execute(sql.replace(" recs ", f" {recs} "))
         made.append(events)
+        con.execute(f"DROP TABLE {recs}")
+        made.remove(recs)
         if con.execute(f"SELECT count(*) FROM {events} WHERE fallback").fetchall()[0][0]:
             return drop()
-        rejects = con.execute(f"SELECT pos, reason, where_ FROM {recs} WHERE reason IS NOT NULL UNION ALL "
-                              f"SELECT pos, reason, source_ref FROM {events} WHERE reason IS NOT NULL").fetchall()
+        rejects += con.execute(f"SELECT pos, reason, source_ref FROM {events} WHERE reason IS NOT NULL").fetchall()
         con.execute(f"""CREATE TEMP TABLE {out} AS SELECT pos AS __row, {', '.join(OUTPUT)}, source_ref,
                         __numeric_event_id, __numeric_order_id FROM {events} WHERE reason IS NULL ORDER BY pos, idx""")
         made.append(out)
-        con.execute(f"DROP TABLE {events}; DROP TABLE {recs}; DROP TABLE {lines}")
-        made[:] = [out]
+        con.execute(f"DROP TABLE {events}")
+        made.remove(events)
     except Exception:
         drop()
         raise

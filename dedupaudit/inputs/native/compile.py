@@ -633,9 +633,9 @@ def scan_capi_log(connection, path: Path, rules: dict[str, PlatformRules], force
         return None  # a line longer than DuckDB's limit, an array it cannot read: the Python reader says what is wrong
     made.append(lines)
     try:
-        numbered = f"(SELECT rowid + 1 AS pos, j FROM {lines} WHERE strip(j) <> '' AND json_valid(j))"
+        numbered = f"(SELECT rowid + 1 AS pos, j FROM {lines} WHERE json_valid(j))"  # blank lines are not valid JSON
         odd = con.execute(f"SELECT rowid + 1, j, regexp_matches(j, '[{_LINE_BREAKS}]') FROM {lines} "
-                          f"WHERE (strip(j) <> '' AND NOT json_valid(j)) OR regexp_matches(j, '[{_LINE_BREAKS}]')").fetchall()
+                          f"WHERE (NOT json_valid(j) AND strip(j) <> '') OR regexp_matches(j, '[{_LINE_BREAKS}]')").fetchall()
         breaks = any(b for _, _, b in odd)
         broken = [(pos, j) for pos, j, _ in odd]
         reasons = _broken_lines(broken) if sample.layout == "jsonl" else []

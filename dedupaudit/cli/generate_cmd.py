@@ -31,6 +31,8 @@ def generate(
                                                      "the README lists them.", show_default=False),
     truth: bool = typer.Option(True, "--truth/--no-truth", help="Compute truth.json with the reference model "
                                                                 "(plain Python: about 1.5 to 2 minutes per million events)."),
+    native: bool = typer.Option(False, "--native", help="Write the server events as the platforms' own request bodies "
+                                "(capi.native.jsonl, a CAPI request log read like a real one) instead of a canonical table."),
     force: bool = typer.Option(False, "--force", help="Write into OUTDIR even if it is not empty (replacing these files)."),
     debug: bool = typer.Option(False, "--debug", help="Show a traceback on errors."),
 ):
@@ -53,7 +55,7 @@ def generate(
         rate_values = rates_file.load(rates) if rates is not None else rates_file.DEFAULTS
         if outdir.exists() and (not outdir.is_dir() or (any(outdir.iterdir()) and not force)):
             raise UserError(f"{outdir}: exists and is not an empty folder (--force writes into it anyway)")
-        summary = write_shop(outdir, orders, seed, file_format, list(dict.fromkeys(chosen)), rate_values, truth)
+        summary = write_shop(outdir, orders, seed, file_format, list(dict.fromkeys(chosen)), rate_values, truth, native=native)
         rows, seconds = summary["rows"], summary["seconds"]
         print(f"dedupaudit: wrote {rows['pixel']:,} pixel and {plural(rows['capi'], 'server event')}, {plural(rows['orders'], 'order')} "
               f"to {outdir} in {seconds['total']} s" + (f" ({seconds['truth']} s of it for truth.json)" if truth else ""),

@@ -8,16 +8,19 @@ from pathlib import Path
 
 from dedupaudit.generate.shop import EVENT_SCHEMA, ORDER_SCHEMA, chunks
 from dedupaudit.generate.truth import TRUTH_ORDERS, Truth
-from dedupaudit.generate.writers import WRITERS
+from dedupaudit.generate.writers import WRITERS, NativeCapiWriter
 
 
 def write_shop(outdir: Path, n_orders: int, seed: int, fmt: str, platforms: list[str], rates: dict,
-               truth: bool = True, truth_orders: int = TRUTH_ORDERS) -> dict:
+               truth: bool = True, truth_orders: int = TRUTH_ORDERS, native: bool = False) -> dict:
     """Write the files; return what was written, with the seconds spent generating and in the model."""
     outdir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     files = {name: outdir / f"{name}.{fmt}" for name in ("pixel", "capi", "orders")}
-    writers = {name: WRITERS[fmt](path, ORDER_SCHEMA if name == "orders" else EVENT_SCHEMA) for name, path in files.items()}
+    if native:  # the server events as the platforms' own request bodies: a CAPI request log (JSON Lines)
+        files["capi"] = outdir / "capi.native.jsonl"
+    writers = {name: (NativeCapiWriter if native and name == "capi" else WRITERS[fmt])(
+        path, ORDER_SCHEMA if name == "orders" else EVENT_SCHEMA) for name, path in files.items()}
     model = Truth(chunk_orders=truth_orders) if truth else None
     rows = {name: 0 for name in files}
     try:
@@ -30,7 +33,7 @@ def write_shop(outdir: Path, n_orders: int, seed: int, fmt: str, platforms: list
     finally:
         for writer in writers.values():
             writer.close()
-    summary = {"generator": {"orders": n_orders, "seed": seed, "format": fmt, "platforms": platforms, "rates": rates},
+    summary = {"generator": {"orders": n_orders, "seed": seed, "format": fmt, "native": native, "platforms": platforms, "rates": rates},
                "rows": rows, "files": {name: path.name for name, path in files.items()}}
     if model:
         summary["platforms"] = model.figures()

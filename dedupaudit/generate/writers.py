@@ -71,3 +71,62 @@ class ParquetWriter:
 
 
 WRITERS = {"csv": CsvWriter, "jsonl": JsonlWriter, "parquet": ParquetWriter}
+
+
+class NativeCapiWriter:
+    """Server events as each platform's own request bodies (its rule file's first `native.server` format), one
+    body per event, wrapped in a log record {timestamp (the send time), url, body}: a CAPI request log
+    (`generate --native`). Each column goes to the first path its rule file names; constant fields are left out."""
+
+    def __init__(self, path: Path, schema: pa.Schema, rules: dict | None = None):
+        from dedupaudit.platforms.rules import load_rules
+
+        self.file, self.db = open(path, "wb"), duckdb.connect()
+        self.rules = rules or load_rules()
+        self.columns = set(schema.names)
+
+    def _record(self, platform: str) -> str | None:
+        rules = self.rules.get(platform)
+        if rules is None or rules.native is None or not rules.native.server:
+            return None
+        spec = rules.native.server[0]
+        tree: dict = {}
+        for column, field in spec.fields.items():
+            path = next((p for p in field.paths if not p.startswith("^") and "[]" not in p), None)
+            if path is None or column not in self.columns:
+                continue
+            *parents, leaf = path.split(".")
+            node = tree
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = column
+        event = _json_object(tree)
+        events = next(p for p in spec.events if p != ".") if any(p != "." for p in spec.events) else "."
+        body = event
+        if events != ".":
+            body = f"json_array({event})"
+            for part in reversed(events.split(".")):
+                body = f"json_object('{part}', {body})"
+        url = "https://" + spec.endpoints[0].replace("*", "1") if spec.endpoints else None
+        wrapper = ["'timestamp', received_time"] + ([f"'url', '{url}'"] if url else []) + [f"'body', {body}"]
+        return f"json_object({', '.join(wrapper)})"
+
+    def write(self, table: pa.Table) -> None:
+        self.db.register("chunk", _as_text_times(table))
+        platforms = [p for (p,) in self.db.sql("SELECT DISTINCT platform FROM chunk").fetchall()]
+        cases = " ".join(f"WHEN '{p}' THEN {sql}" for p in platforms if p is not None and (sql := self._record(p)))
+        if cases:
+            lines = self.db.sql(f"SELECT (CASE platform {cases} END)::VARCHAR || chr(10) AS line FROM chunk "
+                                f"WHERE line IS NOT NULL").to_arrow_table().column(0)
+            for part in lines.cast(pa.large_string()).chunks:
+                offsets = np.frombuffer(part.buffers()[1], np.int64)[part.offset:part.offset + len(part) + 1]
+                self.file.write(memoryview(part.buffers()[2])[offsets[0]:offsets[-1]])
+        self.db.unregister("chunk")
+
+    def close(self) -> None:
+        self.file.close()
+        self.db.close()
+
+
+def _json_object(tree: dict) -> str:
+    return "json_object(" + ", ".join(f"'{k}', " + (_json_object(v) if isinstance(v, dict) else v) for k, v in tree.items()) + ")"

@@ -36,6 +36,7 @@ from dedupaudit.inputs.mapping import FileMapping, apply_extras, read_mapped
 from dedupaudit.inputs.native import Read
 from dedupaudit.inputs.native.capi_logs import (Ambiguous, NotABody, is_response_line, match_format, read_capi_log,
                                                 server_formats, unwrap)
+from dedupaudit.inputs.native.compile import scan_capi_log
 from dedupaudit.inputs.native.formats import FORMAT_NAMES, GENERIC_FORMATS, SIDES
 from dedupaudit.inputs.native.har import is_har, read_har
 from dedupaudit.inputs.native.jsonio import JsonRecords, decode, load_records, read_bytes, sniff_records
@@ -92,12 +93,22 @@ def scan_input(connection, path: Path, side: str, context: ReadContext = ReadCon
         path, rules, fmt, records, file_mapping, named = _decide(path, side, context)
         if fmt == "canonical" and not named:
             found = scan(connection, path)
+        elif not named and (compiled := _compiled(connection, path, fmt, rules)) is not None:
+            found = compiled
         else:
             read = _read(path, fmt, side, rules, file_mapping, records)
             read = apply_extras(read, file_mapping) if named and read.format != "mapped" else read
             found = scan_frame(connection, read.table)
     found.text = text
     return found
+
+
+def _compiled(connection, path: Path, fmt: str, rules: dict[str, PlatformRules]) -> Scan | None:
+    """A CAPI request log read by its compiled DuckDB query (inputs.native.compile), or None for the Python reader."""
+    if fmt != "capi-log" and fmt not in {s.format for s in server_formats(rules)}:
+        return None
+    forced = next((s for s in server_formats(rules) if s.format == fmt), None)
+    return scan_capi_log(connection, path, rules, forced)
 
 
 def _decide(path: Path, side: str | None, context: ReadContext):

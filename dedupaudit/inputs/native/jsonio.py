@@ -20,6 +20,7 @@ class JsonRecords:
     layout: str  # "jsonl", "array" or "document"
     items: list[tuple[int, object]]  # (line for jsonl, index for array, 1 for a document), value
     broken: list[tuple[int, str]] = field(default_factory=list)
+    partial: bool = False  # sniff_records: only the file's first bytes were read
 
     def where(self, pos: int) -> str:
         return {"jsonl": "line", "array": "record", "document": "record"}[self.layout] + f" {pos}"
@@ -74,8 +75,8 @@ def load_records(path: Path, data: bytes | None = None) -> JsonRecords:
 
 
 def sniff_records(path: Path, limit: int = 1 << 20, count: int = 50) -> JsonRecords | None:
-    """The first records of a JSON file, cheaply: JSON Lines are read from the first MB; an array or a
-    multi-line document needs the whole file. None when the file is not JSON at all."""
+    """The first records of a JSON file, cheaply: JSON Lines and large arrays are read from the first MB; a small
+    array or a multi-line document is read whole. None when the file is not JSON at all."""
     head = decode(path, read_bytes(path, limit), partial=True)
     stripped = head.lstrip()
     if not stripped or stripped[0] not in "[{":
@@ -92,13 +93,33 @@ def sniff_records(path: Path, limit: int = 1 << 20, count: int = 50) -> JsonReco
                     continue
             if len(items) >= count:
                 break
-        return JsonRecords("jsonl", items)
+        return JsonRecords("jsonl", items, partial=len(head) >= limit)
+    if stripped[0] == "[" and len(head) >= limit:  # a large JSON array: its first records, without the rest
+        items = _array_head(stripped, count)
+        if items:
+            return JsonRecords("array", list(enumerate(items, start=1)), partial=True)
     try:
         records = load_records(path)
     except UserError:
         return None
     records.items = records.items[:count]
     return records
+
+
+def _array_head(text: str, count: int) -> list | None:
+    """The first `count` elements of a JSON array given by its first bytes (those cut off by the end are left out)."""
+    decoder, items, i = json.JSONDecoder(), [], 1
+    while len(items) < count:
+        while i < len(text) and text[i] in " \t\r\n,":
+            i += 1
+        if i >= len(text) or text[i] == "]":
+            break
+        try:
+            value, i = decoder.raw_decode(text, i)
+        except (json.JSONDecodeError, RecursionError):
+            break
+        items.append(value)
+    return items or None
 
 
 def _is_json(line: str) -> bool:

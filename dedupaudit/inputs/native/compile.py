@@ -1,0 +1,725 @@
+"""CAPI request logs read by DuckDB: the rule files' `native.server` formats compiled to SQL.
+
+`scan_capi_log` turns a JSON Lines or JSON array log (optionally .gz/.zst) into the same rows, rejects
+and `source_ref`s as the Python reader (`capi_logs.read_capi_log`), but DuckDB reads and parses the
+file in parallel and no record becomes a Python object. Everything the query does comes from the
+rule files: body shapes (`require`), the event list (`events`), each column's paths (`fields`),
+`names`, test codes, validation flags, test endpoints and the response rules.
+
+The query covers the log forms that hold nearly all volume: bare bodies and log records that wrap
+them ({timestamp|sent_at|time, body|request|payload as an object or JSON text, response, url, status}),
+events given as a JSON string (Meta's form-encoded `data`) or as a list of JSON strings (Meta's SDK).
+Records it does not express are marked in the query and the whole file goes to the Python reader
+instead, so the result is always the Python reader's: gateway request/response lines (Stape's
+TraceId join), Cloud Logging payloads, RudderStack and Segment envelopes, form-encoded bodies,
+nested values written out as JSON text, Google's partial_failure_error, broken JSON text inside a
+body, a body only the file's evidence cannot place (the Python reader raises the error naming the
+candidates). `FALLBACK_SHAPES` names them; tests/test_native_compiled.py checks the equivalence.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dedupaudit.inputs.files import COMPRESSIONS, Scan, file_format, loads
+from dedupaudit.inputs.native import MAX_MESSAGE
+from dedupaudit.inputs.native.capi_logs import (BODY_KEYS, PAYLOAD_KEYS, RESPONSE_KEYS, STATUS_KEYS, TIME_KEYS, URL_KEYS,
+                                                file_scores, server_formats, url_matches)
+from dedupaudit.inputs.native.jsonio import sniff_records
+from dedupaudit.inputs.native.user_data import EMAIL_KEYS, PHONE_KEYS
+from dedupaudit.inputs.textfile import Text
+from dedupaudit.platforms.rules import FieldSpec, PlatformRules, ServerFormat
+
+FALLBACK_SHAPES = ("gateway request/response lines joined by TraceId (Stape)", "Cloud Logging jsonPayload/textPayload",
+                   "RudderStack {JSON|FORM} and Segment {request: {url, body}} envelopes", "form-encoded bodies",
+                   "nested values written out as JSON text", "Google's partial_failure_error",
+                   "JSON text that does not parse inside a body", "a body only the file's first records place",
+                   "CSV/TSV/Parquet request tables and single JSON documents")
+ID_COLUMNS = ("event_id", "order_id")
+OUTPUT = ("platform", "event_name", "event_id", "event_time", "received_time", "order_id", "value", "currency", "delivery",
+          "delivery_message", "fbp", "external_id", "ttp", "action_source", "conversion_action", "unhashed_user_data")
+# Python's str.split() white space (short() collapses it), as a regex class
+_SPACE = "".join(chr(c) for c in (*range(9, 14), *range(28, 33), 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028,
+                                  0x2029, 0x202F, 0x205F, 0x3000))
+_LINE_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # str.splitlines() breaks a line there; DuckDB does not
+
+
+def lit(text) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def jpath(path: str) -> str:
+    """A rule file path (`data[].event_name`) as a DuckDB JSON path ('$."data"[0]."event_name"')."""
+    out = "$"
+    for part in path.split("."):
+        first = part.endswith("[]")
+        key = part[:-2] if first else part
+        out += '."' + key.replace('"', '\\"') + '"' + ("[0]" if first else "")
+    return out
+
+
+def prefixes(path: str) -> list[str]:
+    """The paths a lookup steps through before its end (each may hold JSON text the Python reader would decode)."""
+    parts = path.split(".")
+    out = []
+    for n in range(1, len(parts) + 1):
+        head = ".".join(parts[:n])
+        if n < len(parts):
+            out.append(head)
+        if parts[n - 1].endswith("[]"):  # the list itself, then its first element
+            out.append(".".join(parts[: n - 1] + [parts[n - 1][:-2]]))
+    return list(dict.fromkeys(p for p in out if p != path or path.endswith("[]")))
+
+
+class Ref(str):
+    """The SQL of one JSON value, with the SQL of its JSON type and its text when a stage has them ready."""
+
+    def __new__(cls, sql: str, t: str | None = None, s: str | None = None):
+        ref = super().__new__(cls, sql)
+        ref.t, ref.s = t, s
+        return ref
+
+
+class Paths:
+    """The JSON paths one `json_extract(x, [...])` reads at once (one parse of x), by index. `typed`: the stage
+    also has the list of their types (`x_t`) and texts (`x_s`), so no value is parsed twice."""
+
+    def __init__(self, source: str, name: str = "x", typed: bool = True):
+        self.source, self.paths, self.name, self.typed = source, [], name, typed
+
+    def __call__(self, path: str) -> Ref:
+        if path not in self.paths:
+            self.paths.append(path)
+        i = self.paths.index(path) + 1
+        if self.typed:
+            return Ref(f"{self.name}_{i}", f"{self.name}_{i}_t", f"{self.name}_{i}_s")
+        return Ref(f"{self.name}[{i}]")
+
+    def sql(self) -> str:
+        if not self.paths:
+            return "[]::JSON[]"
+        return f"json_extract({self.source}, [{', '.join(lit(jpath(p)) for p in self.paths)}])"
+
+    def extras(self) -> str:
+        """The types and texts of the values (select after the stage that selects `sql() AS name`)."""
+        n = self.name
+        return ", ".join(f"{n}[{i}] AS {n}_{i}, {jkind(f'{n}[{i}]')} AS {n}_{i}_t, {jtext(f'{n}[{i}]')} AS {n}_{i}_s"
+                         for i in range(1, len(self.paths) + 1)) or f"NULL AS {n}_none"
+
+
+def jkind(v: str) -> str:
+    """json_type() of JSON text from its first character (DuckDB writes extracted values minified: a double
+    always has a '.' or an exponent), so no value is parsed to learn its type."""
+    return (f"(CASE ascii(ltrim({v}::VARCHAR)) WHEN 123 THEN 'OBJECT' WHEN 91 THEN 'ARRAY' WHEN 34 THEN 'VARCHAR' "
+            f"WHEN 110 THEN 'NULL' WHEN 116 THEN 'BOOLEAN' WHEN 102 THEN 'BOOLEAN' ELSE CASE WHEN {v} IS NULL THEN NULL "
+            f"WHEN regexp_matches({v}::VARCHAR, '[.eE]') THEN 'DOUBLE' ELSE 'BIGINT' END END)")
+
+
+def jtext(v: str) -> str:
+    """The text of a JSON value: a string unescaped, anything else as written."""
+    return f"(CASE WHEN ascii({v}::VARCHAR) = 34 THEN {v}->>'$' ELSE {v}::VARCHAR END)"
+
+
+# SQL of one JSON value `v` (a json_extract result, or a Ref into a list of them) -----------------------
+
+def kind(v: str) -> str:
+    return getattr(v, "t", None) or jkind(v)
+
+
+def string(v: str) -> str:
+    return getattr(v, "s", None) or jtext(v)
+
+
+def filled(v: str) -> str:
+    """capi_logs' filled(): present and not empty (null, '', white space, [] and {} are empty)."""
+    return (f"coalesce(CASE {kind(v)} WHEN 'NULL' THEN false WHEN 'VARCHAR' THEN strip({string(v)}) <> '' "
+            f"WHEN 'ARRAY' THEN {string(v)} <> '[]' WHEN 'OBJECT' THEN {string(v)} <> '{{}}' "
+            f"ELSE {kind(v)} IS NOT NULL END, false)")
+
+
+def present(v: str) -> str:
+    return f"coalesce({kind(v)} <> 'NULL', false)"
+
+
+def text(v: str) -> str:
+    """capi_logs' text() of a scalar (nested values are marked by `nested`): numbers as Python writes them."""
+    return (f"(CASE {kind(v)} WHEN 'VARCHAR' THEN {string(v)} WHEN 'DOUBLE' THEN TRY_CAST(TRY_CAST({string(v)} AS DOUBLE) AS VARCHAR) "
+            f"WHEN 'NULL' THEN NULL WHEN 'OBJECT' THEN NULL WHEN 'ARRAY' THEN NULL ELSE {string(v)} END)")
+
+
+def nested(v: str) -> str:
+    return f"coalesce({kind(v)} IN ('OBJECT', 'ARRAY'), false)"
+
+
+def number(v: str) -> str:
+    return f"TRY_CAST({string(v)} AS DOUBLE)"
+
+
+def whole(v: str) -> str:
+    """An integer-valued float: the ID it stands for (values.id_text)."""
+    return (f"coalesce({kind(v)} = 'DOUBLE' AND isfinite({number(v)}) AND {number(v)} = trunc({number(v)}) "
+            f"AND abs({number(v)}) < 9007199254740992, false)")
+
+
+def id_text(v: str) -> str:
+    return f"(CASE WHEN {whole(v)} THEN TRY_CAST(TRY_CAST({number(v)} AS BIGINT) AS VARCHAR) ELSE {text(v)} END)"
+
+
+def on(v: str) -> str:
+    """capi_logs._on(): a test flag that is set (not empty, not false, not 0, not 'false')."""
+    return (f"({filled(v)} AND NOT coalesce({kind(v)} = 'BOOLEAN' AND {string(v)} = 'false', false) "
+            f"AND NOT coalesce({kind(v)} IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND {number(v)} = 0, false) "
+            f"AND NOT coalesce({kind(v)} = 'VARCHAR' AND {string(v)} = 'false', false))")
+
+
+def json_text_start(v: str) -> str:
+    """A string value that starts like JSON: the Python reader would decode it."""
+    return f"coalesce({kind(v)} = 'VARCHAR' AND ltrim({string(v)}, ' \t\n\r')[1] IN ('{{', '['), false)"
+
+
+def first_of(values: list[str], fn, default: str = "NULL") -> str:
+    """fn(the first filled value among `values`), else `default`."""
+    if not values:
+        return default
+    return "(CASE " + " ".join(f"WHEN {filled(v)} THEN {fn(v)}" for v in values) + f" ELSE {default} END)"
+
+
+def short(sql: str) -> str:
+    """capi_logs.short(): white space collapsed, cut to MAX_MESSAGE characters."""
+    s = f"trim(regexp_replace({sql}, '[{_SPACE}]+', ' ', 'g'))"
+    return f"(CASE WHEN length({s}) <= {MAX_MESSAGE} THEN {s} ELSE left({s}, {MAX_MESSAGE - 1}) || '…' END)"
+
+
+# ------------------------------------------------------------------------------------------------ the query
+
+def _url_function(connection, specs: list[ServerFormat]) -> str:
+    """A vectorised function: a URL -> 'fmt,fmt|test-fmt' (the formats whose endpoints, and whose test endpoints,
+    match it), with capi_logs.url_matches itself, once per distinct URL of each chunk."""
+    name = connection.name("da_url")
+    cache: dict[str, str] = {}
+
+    def formats(url: str) -> str:
+        if url not in cache:
+            hit = [s.format for s in specs if url_matches(url, s.endpoints, query=False)
+                   or url_matches(url, s.test_endpoints, query=True)]
+            test = [s.format for s in specs if url_matches(url, s.test_endpoints, query=True)]
+            cache[url] = ",".join(hit) + "|" + ",".join(test)
+        return cache[url]
+
+    def udf(urls: pa.Array) -> pa.Array:
+        encoded = pc.dictionary_encode(urls).combine_chunks() if isinstance(urls, pa.ChunkedArray) else pc.dictionary_encode(urls)
+        mapped = pa.array([formats(u) for u in encoded.dictionary.to_pylist()], pa.string())
+        return pc.take(mapped, encoded.indices)
+
+    connection.con.create_function(name, udf, ["VARCHAR"], "VARCHAR", type="arrow")
+    return name
+
+
+RUDDER_KEYS = ("JSON", "FORM", "JSON_ARRAY", "XML")
+
+
+def _rudder(keys_of: str, has) -> str:
+    """RudderStack's envelope: only JSON/FORM/JSON_ARRAY/XML keys (json_keys read only when one of them is there)."""
+    return (f"coalesce(CASE WHEN {' OR '.join(has(k) for k in RUDDER_KEYS)} THEN len(list_filter(json_keys({keys_of}), "
+            f"lambda k: k NOT IN ({', '.join(map(lit, RUDDER_KEYS))}))) = 0 END, false)")
+
+
+def _record_sql(source: str, specs: list[ServerFormat], events_keys: set[str], url_fn: str) -> str:
+    """Per record: the body (JSON text decoded, events given as JSON text decoded), url, send time, status,
+    response, whether it was wrapped, `odd` (a form only the Python reader reads) and `reason` (a reject)."""
+    x = Paths("j", "x", typed=False)  # most keys are absent: their types are read only where asked
+    keys = list(dict.fromkeys((*BODY_KEYS, *URL_KEYS, *TIME_KEYS, *STATUS_KEYS, *RESPONSE_KEYS, *PAYLOAD_KEYS, "Type", *RUDDER_KEYS)))
+    for k in keys:
+        x(k)
+    bk = "CASE " + " ".join(f"WHEN {kind(x(k))} IN ('OBJECT', 'VARCHAR') THEN {lit(k)}" for k in BODY_KEYS) + " END"
+    bv = "CASE " + " ".join(f"WHEN {kind(x(k))} IN ('OBJECT', 'VARCHAR') THEN {x(k)}" for k in BODY_KEYS) + " END"
+    url = "CASE " + " ".join(f"WHEN {kind(x(k))} = 'VARCHAR' THEN {string(x(k))}" for k in URL_KEYS) + " END"
+    sent = "CASE " + " ".join(f"WHEN {filled(x(k))} THEN {x(k)}" for k in TIME_KEYS) + " END"
+    status = "CASE " + " ".join(
+        f"WHEN {kind(x(k))} IN ('BIGINT', 'UBIGINT') AND TRY_CAST({string(x(k))} AS HUGEINT) BETWEEN 100 AND 599 "
+        f"THEN TRY_CAST({string(x(k))} AS INTEGER) "
+        f"WHEN {kind(x(k))} = 'VARCHAR' AND regexp_full_match({string(x(k))}, '[0-9]{{1,9}}') "
+        f"AND TRY_CAST({string(x(k))} AS INTEGER) BETWEEN 100 AND 599 THEN TRY_CAST({string(x(k))} AS INTEGER)" for k in STATUS_KEYS) + " END"
+    response = "CASE " + " ".join(f"WHEN {kind(x(k))} IS NOT NULL THEN {x(k)}" for k in RESPONSE_KEYS) + " END"
+    payload = " OR ".join(f"{kind(x(k))} IS NOT NULL" for k in PAYLOAD_KEYS)
+    bare_rudder = _rudder("j", lambda k: f"{kind(x(k))} IS NOT NULL")
+    raw = f"SELECT pos, j, {x.sql()} AS x FROM {source}"
+    first = f"""
+        SELECT pos, j, {bk} AS bk, {bv} AS bv, {url} AS url, {sent} AS sent, {status} AS status, {response} AS resp,
+            coalesce({payload}, false) OR coalesce({string(x('Type'))} IN ('Request', 'Response'), false)
+            OR ({bk} IS NULL AND {bare_rudder}) AS odd
+        FROM ({raw})"""
+    body_text = "(bv->>'$')"
+    second = f"""
+        SELECT pos, bk, url, CASE WHEN bk IS NOT NULL THEN sent END AS sent, CASE WHEN bk IS NOT NULL THEN status END AS status,
+            bk IS NOT NULL AS wrapped,
+            CASE WHEN bk IS NULL THEN j::JSON WHEN {kind('bv')} = 'OBJECT' THEN bv
+                 WHEN json_valid({body_text}) THEN json({body_text}) END AS body,
+            CASE WHEN bk IS NULL THEN NULL WHEN {kind('resp')} = 'VARCHAR' AND json_valid(resp->>'$') THEN json(resp->>'$')
+                 ELSE resp END AS resp,
+            odd OR (bk IS NOT NULL AND {kind('bv')} = 'VARCHAR' AND NOT json_valid({body_text})) AS odd
+        FROM ({first})"""
+    b = Paths("body", "bn")
+    for k in ("url", "method", *RUDDER_KEYS):
+        b(k)
+    for key in sorted(events_keys):
+        b(key), b(key + "[]")
+    # events given as JSON text: `data` as one string, or a list of strings (decoded in place)
+    decoded = f"SELECT *, {b.extras()} FROM (SELECT *, {b.sql()} AS bn FROM ({second}))"
+    for key in sorted(events_keys):
+        v, first_event = b(key), b(key + "[]")
+        element = f"CASE WHEN {json_text_start('e')} AND json_valid(e->>'$') THEN json(e->>'$') ELSE e END"
+        decode = (f"CASE WHEN {json_text_start(v)} AND ltrim({string(v)}, ' \t\n\r')[1] = '[' AND json_valid({string(v)}) "
+                  f"THEN json_merge_patch(body, json_object({lit(key)}, json({string(v)}))) "
+                  f"WHEN {kind(first_event)} = 'VARCHAR' "
+                  f"THEN json_merge_patch(body, json_object({lit(key)}, to_json(list_transform(json_extract({v}, '$[*]'), "
+                  f"lambda e: {element})))) ELSE body END")
+        decoded = f"SELECT * REPLACE ({decode} AS body) FROM ({decoded})"
+    resp_body = (f"({kind('resp')} = 'OBJECT' AND json_exists(resp, '$.body') AND "
+                 f"({' OR '.join(f'json_exists(resp, {lit(jpath(k))})' for k in STATUS_KEYS)}))")
+    third = f"""
+        SELECT pos, url, sent, status, wrapped, resp, body,
+            odd OR coalesce({kind('body')} = 'OBJECT' AND ({kind(b('url'))} IS NOT NULL OR {kind(b('method'))} IS NOT NULL
+                               OR {_rudder('body', lambda k: f"{kind(b(k))} IS NOT NULL")}), false)
+               OR coalesce({resp_body}, false) AS odd,
+            CASE WHEN body IS NULL THEN NULL WHEN {kind('body')} <> 'OBJECT' THEN
+                CASE WHEN bk IS NULL THEN 'not a JSON object' ELSE '`' || bk || '` is not a JSON object' END END AS reason,
+            CASE WHEN url IS NOT NULL THEN {url_fn}(url) END AS by_url
+        FROM ({decoded})"""
+    return third
+
+
+def _score_sql(s: ServerFormat, names: dict[str, set], events: str) -> str:
+    """capi_logs.score(): 3 for a platform event name, 3 per signature path, 1 per hint value, over 20 events."""
+    ev = Paths("e", "ex", typed=False)
+    parts = []
+    name_spec = s.fields.get("event_name")
+    platform_names = sorted(names.get(s.platform, set()))
+    if name_spec and platform_names:
+        parts.append(("3", f"coalesce({_field_text(name_spec, ev, None)} IN ({', '.join(map(lit, platform_names))}), false)"))
+    for p in s.signature:
+        parts.append(("3", present(ev(p))))
+    for key, values in s.hints.items():
+        parts.append(("1", f"coalesce({text(ev(key))} IN ({', '.join(map(lit, values))}), false)"))
+    if not parts:
+        return "0"
+    evs = f"list_filter(list_slice(json_extract({events}, '$[*]'), 1, 20), lambda e: {jkind('e')} = 'OBJECT')"
+    es = f"list_transform({evs}, lambda e: {ev.sql()})"
+    return "(" + " + ".join(f"{w} * coalesce(list_bool_or(list_transform({es}, lambda ex: {cond})), false)::INT"
+                            for w, cond in parts) + ")"
+
+
+def _events_list(s: ServerFormat, body: Paths) -> str:
+    """The JSON list of events of a body in format `s` (capi_logs.list_at), NULL when there is none."""
+    out = "NULL::JSON"
+    for p in reversed(s.events):
+        if p == ".":
+            candidate = "CASE WHEN body IS NOT NULL THEN to_json([body]) END"
+        else:
+            v = body(p)
+            candidate = f"CASE WHEN {kind(v)} = 'ARRAY' THEN {v} END"
+        out = f"coalesce({candidate}, {out})"
+    return out
+
+
+def _events_path(s: ServerFormat, body: Paths) -> str:
+    out = "NULL"
+    for p in reversed(s.events):
+        cond = "body IS NOT NULL" if p == "." else f"{kind(body(p))} = 'ARRAY'"
+        out = f"CASE WHEN {cond} THEN {lit(p)} ELSE {out} END"
+    return out
+
+
+def _lookup(path: str, ev: Paths, body: Paths | None) -> str:
+    """The JSON value at a field path: in the event, or (`^.`) in the whole body."""
+    if path.startswith("^."):
+        return body(path[2:]) if body is not None else "NULL::JSON"
+    if path == "^":
+        return "body"
+    return ev(path)
+
+
+def _template(template: str, ev: Paths, body: Paths | None) -> str:
+    names = re.findall(r"\{([^{}]+)\}", template)
+    if not names:
+        return lit(template)
+    values = {n: _lookup(n, ev, body) for n in names}
+    ok = " AND ".join(f"({filled(v)} AND {kind(v)} IN ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE'))" for v in values.values())
+    pieces = re.split(r"\{([^{}]+)\}", template)
+    concat = " || ".join(lit(p) if i % 2 == 0 else text(values[p]) for i, p in enumerate(pieces) if p or i % 2)
+    return f"(CASE WHEN {ok} THEN {concat} END)"
+
+
+def _field_first(spec: FieldSpec, ev: Paths, body: Paths | None, fn, default: str = "NULL") -> str:
+    """fn(the field's value): its first filled path (capi_logs' field())."""
+    return first_of([_lookup(p, ev, body) for p in spec.paths], fn, default)
+
+
+def _field_text(spec: FieldSpec, ev: Paths, body: Paths | None, as_id: bool = False) -> str:
+    value = _field_first(spec, ev, body, id_text if as_id else text)
+    rest = []
+    if spec.template:
+        rest.append(_template(spec.template, ev, body))
+    if spec.value is not None:
+        rest.append(lit(spec.value))
+    return f"coalesce({', '.join([value, *rest])})" if rest else value
+
+
+def truthy(v: str) -> str:
+    """Python's truth of a filled value: not false, not 0."""
+    return (f"NOT coalesce(({kind(v)} = 'BOOLEAN' AND {string(v)} = 'false') "
+            f"OR ({kind(v)} IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND {number(v)} = 0), false)")
+
+
+def _response_sql(s: ServerFormat, display: str) -> tuple[str, str, str, Paths]:
+    """(whole-body outcome, its message, fallback, the response's paths) of a body's logged response, in
+    capi_logs._response_outcome's order; a per-event status list gives 'per_event', applied per event."""
+    r = Paths("r", "rx")
+    said = s.response
+
+    def any_filled(values) -> str:
+        return "(" + " OR ".join(filled(v) for v in values) + ")" if values else "false"
+
+    errors = [r(p) for p in said.error]
+    message = first_of(errors, text)
+    suffix = f"CASE WHEN {first_of(errors, truthy, 'false')} THEN ': ' || {message} ELSE '' END"
+    cases = [("status >= 400", "'refused'", short(f"'HTTP ' || status::VARCHAR || {suffix}")),
+             (any_filled(errors), "'refused'", short(message))]
+    fallback = [first_of(errors, nested, "false")]
+    if said.code:
+        code = r(said.code)
+        ok_text = ", ".join(lit(v if isinstance(v, str) else json.dumps(v)) for v in said.ok)
+        ok_num = [str(float(v)) for v in said.ok if isinstance(v, (int, float))]
+        good = f"coalesce({text(code)} IN ({ok_text}), false)"
+        if ok_num:
+            good = (f"({good} OR coalesce({kind(code)} IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND {number(code)} IN ({', '.join(ok_num)}), "
+                    f"false) OR coalesce({kind(code)} = 'BOOLEAN' AND (CASE {string(code)} WHEN 'true' THEN 1.0 ELSE 0.0 END) "
+                    f"IN ({', '.join(ok_num)}), false))")
+        messages = [r(p) for p in said.message]
+        said_suffix = f"CASE WHEN {first_of(messages, truthy, 'false')} THEN ': ' || {first_of(messages, text)} ELSE '' END"
+        cases.append((f"{present(code)} AND NOT {good}", "'refused'",
+                      short(f"{lit(said.code + ' ')} || coalesce({text(code)}, '') || {said_suffix}")))
+        fallback += [nested(code), first_of(messages, nested, "false")]
+    if said.per_event:
+        cases.append((f"{kind(r(said.per_event['list']))} = 'ARRAY'", "'per_event'", "NULL"))
+    if said.partial_failure:
+        fallback.append(first_of([r(p) for p in said.partial_failure], lambda v: f"coalesce({kind(v)} = 'OBJECT', false)", "false"))
+    if said.received:
+        received = [r(p) for p in said.received]
+
+        def count_of(v: str) -> str:
+            return (f"(CASE WHEN {kind(v)} IN ('BIGINT', 'UBIGINT') THEN TRY_CAST({string(v)} AS HUGEINT) "
+                    f"WHEN {kind(v)} = 'DOUBLE' THEN TRY_CAST(trunc({number(v)}) AS HUGEINT) "
+                    f"WHEN {kind(v)} = 'BOOLEAN' THEN CASE {string(v)} WHEN 'true' THEN 1 ELSE 0 END "
+                    f"WHEN {kind(v)} = 'VARCHAR' AND regexp_full_match({string(v)}, '\\s*[+-]?[0-9]{{1,18}}\\s*') "
+                    f"THEN TRY_CAST(trim({string(v)}) AS HUGEINT) ELSE n END)")
+
+        count = first_of(received, count_of)
+        path = first_of(received, lambda v: lit(said.received[received.index(v)]))
+        why = (f"{lit(display + ' received ')} || {count}::VARCHAR || ' of ' || n::VARCHAR || ' events (' || {path} || "
+               f"') and does not say which; all ' || n::VARCHAR || ' are left out'")
+        cases.append((f"{any_filled(received)} AND {count} < n", "'refused'", why))
+    outcome = "CASE " + " ".join(f"WHEN {c} THEN {o}" for c, o, _ in cases) + " END"
+    said_text = "CASE " + " ".join(f"WHEN {c} THEN {m}" for c, _, m in cases) + " END"
+    return outcome, said_text, " OR ".join(fallback), r
+
+
+def _format_sql(s: ServerFormat, display: str) -> tuple[str, str]:
+    """One format's events: a row per event of every body read as `s` with its columns, or a reject row."""
+    body = Paths("body", "bx")
+    ev = Paths("ev", "ex")
+    events, events_path = _events_list(s, body), _events_path(s, body)
+    outcome, said, response_fallback, r = _response_sql(s, display)
+    marks = []  # the body's own test marks, in capi_logs.delivery's order
+    for p in s.validate:
+        marks.append((on(body(p)), f"'validation-only request (' || {lit(p + ' ')} || {text(body(p))} || '): ' || "
+                                   f"{lit(display + ' checks it and records nothing')}"))
+    for p in s.test:
+        marks.append((on(body(p)), f"{lit(p + ' ')} || {text(body(p))}"))
+    if s.test_endpoints:
+        marks.append((f"coalesce(url <> '' AND list_contains(string_split(split_part(by_url, '|', 2), ','), {lit(s.format)}), false)",
+                      "'sent to the platform''s test endpoint'"))
+    body_mark = ("CASE " + " ".join(f"WHEN {c} THEN {m}" for c, m in marks) + " END") if marks else "NULL::VARCHAR"
+    body_fallback = [nested(body(p)) for p in (*s.validate, *s.test)]
+    body_fallback += [json_text_start(body(q)) for alts in s.require for a in alts for q in prefixes(a)]
+    body_fallback += [json_text_start(body(q)) for e in s.events if e != "." for q in prefixes(e)]
+    body_fallback += [json_text_start(body(q)) for p in (*s.validate, *s.test) for q in prefixes(p)]
+    columns = {c: _field_text(f, ev, body, as_id=c in ID_COLUMNS) for c, f in s.fields.items()}
+    numeric = {c: _field_first(s.fields[c], ev, body, whole, "false") for c in ID_COLUMNS if c in s.fields}
+    event_fallback = [_field_first(f, ev, body, nested, "false") for f in s.fields.values()]
+    for f in s.fields.values():
+        lookups = list(f.paths) + (re.findall(r"\{([^{}]+)\}", f.template) if f.template else [])
+        for path in lookups:
+            inner, paths = (body, path[2:]) if path.startswith("^.") else (ev, path)
+            event_fallback += [json_text_start(inner(q)) for q in prefixes(paths)]
+            if f.template and path not in f.paths:
+                event_fallback.append(f"coalesce({kind(inner(paths))} = 'BOOLEAN', false)")
+    event_marks = [(on(ev(p)), f"{lit(p + ' ')} || {text(ev(p))}") for p in s.event_test]
+    event_fallback += [nested(ev(p)) for p in s.event_test]
+    event_outcome, event_said = "outcome", "said"
+    per_event = s.response.per_event
+    if per_event:
+        item = jpath(per_event["list"])
+        item_paths = [per_event["status"], *per_event["message"]]
+        per_event_sql = (f"CASE WHEN outcome = 'per_event' THEN json_extract(json_extract(r, {lit(item)} || '[' || idx::VARCHAR || ']'), "
+                         f"[{', '.join(lit(jpath(p)) for p in item_paths)}]) END")
+        refs = [Ref(f"pe[{i}]", f"pe_t[{i}]", f"pe_s[{i}]") for i in range(1, len(item_paths) + 1)]
+        status, messages = refs[0], refs[1:]
+        failed = ", ".join(lit(v.lower()) for v in per_event["failed"]) or "NULL"
+        is_failed = (f"coalesce(CASE WHEN {kind(status)} IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN {number(status)} >= 400 "
+                     f"WHEN {kind(status)} = 'VARCHAR' AND regexp_full_match({string(status)}, '[0-9]{{1,18}}') "
+                     f"THEN TRY_CAST({string(status)} AS HUGEINT) >= 400 "
+                     f"WHEN {kind(status)} IN ('VARCHAR', 'BOOLEAN') THEN lower({string(status)}) IN ({failed}) END, false)")
+        refused = short(f"coalesce({first_of(messages, text)}, {lit(per_event['status'] + ' ')} || {text(status)})")
+        event_outcome = f"CASE WHEN outcome = 'per_event' THEN CASE WHEN {is_failed} THEN 'refused' END ELSE outcome END"
+        event_said = f"CASE WHEN outcome = 'per_event' THEN CASE WHEN {is_failed} THEN {refused} END ELSE said END"
+        event_fallback.append(f"coalesce(outcome = 'per_event' AND ({first_of(messages, nested, 'false')} "
+                              f"OR {kind(status)} IN ('OBJECT', 'ARRAY')), false)")
+    else:
+        per_event_sql = "NULL::JSON[]"
+    if event_marks:
+        event_outcome = "CASE " + " ".join(f"WHEN {c} THEN 'test'" for c, _ in event_marks) + f" ELSE {event_outcome} END"
+        event_said = "CASE " + " ".join(f"WHEN {c} THEN {m}" for c, m in event_marks) + f" ELSE {event_said} END"
+    event_outcome = f"CASE WHEN body_mark IS NOT NULL THEN 'test' ELSE {event_outcome} END"
+    event_said = f"CASE WHEN body_mark IS NOT NULL THEN body_mark ELSE {event_said} END"
+    select = []
+    for column in OUTPUT:
+        if column == "platform":
+            sql = lit(s.platform)
+        elif column == "event_name" and s.names:
+            sql = f"CASE {columns['event_name']} " + " ".join(f"WHEN {lit(k)} THEN {lit(v)}" for k, v in s.names.items()) + \
+                f" ELSE {columns['event_name']} END"
+        elif column == "received_time":
+            sql = text("sent")
+        elif column in ("delivery", "delivery_message"):
+            sql = {"delivery": event_outcome, "delivery_message": event_said}[column]
+        elif column == "unhashed_user_data":
+            sql = _unhashed("ev")
+        else:
+            sql = columns.get(column, "NULL")
+        select.append(f"CASE WHEN reason IS NULL THEN ({sql})::VARCHAR END AS {column}")
+    for column in ID_COLUMNS:
+        select.append(f"coalesce(reason IS NULL AND {numeric.get(column, 'false')}, false) AS __numeric_{column}")
+    ref = "CASE WHEN events_path = '.' THEN where_ ELSE where_ || ', ' || events_path || '[' || idx::VARCHAR || ']' END"
+    nothing = ", ".join(f"NULL::VARCHAR AS {c}" for c in OUTPUT)
+    recs = (f"SELECT *, {body.extras()} FROM (SELECT *, {body.sql()} AS bx FROM recs "
+            f"WHERE fmt = {lit(s.format)} AND reason IS NULL)")
+    bodies = f"SELECT *, {events} AS evs, {events_path} AS events_path FROM ({recs})"
+    name = "bodies_" + re.sub(r"[^a-z0-9]", "_", s.format)
+    with_response = (f"SELECT *, {r.extras()}, len(es)::BIGINT AS n FROM (SELECT *, {r.sql()} AS rx, json_extract(evs, '$[*]') AS es "
+                     f"FROM (SELECT *, CASE WHEN {kind('resp')} = 'OBJECT' THEN resp ELSE '{{}}'::JSON END AS r FROM {name} "
+                     f"WHERE evs IS NOT NULL))")
+    outcomes = (f"SELECT *, {outcome} AS outcome, {said} AS said, {body_mark} AS body_mark, "
+                f"coalesce({' OR '.join(body_fallback + [response_fallback]) or 'false'}, false) AS fallback FROM ({with_response})")
+    unnested = f"SELECT * EXCLUDE (es), unnest(es) AS raw_ev, unnest(range(n)) AS idx FROM ({outcomes})"
+    text_event = "(raw_t = 'VARCHAR' AND ltrim(raw_ev->>'$', ' \\t\\n\\r')[1] IN ('{', '['))"
+    decoded = (f"SELECT *, CASE WHEN raw_t = 'OBJECT' THEN 'OBJECT' ELSE {jkind('ev')} END AS ev_t FROM ("
+               f"SELECT *, CASE WHEN raw_t = 'OBJECT' THEN raw_ev WHEN {text_event} AND json_valid(raw_ev->>'$') "
+               f"THEN json(raw_ev->>'$') ELSE raw_ev END AS ev FROM (SELECT *, {jkind('raw_ev')} AS raw_t FROM ({unnested})))")
+    per = (f"SELECT *, {ev.extras()}, list_transform(pe, lambda v: {jkind('v')}) AS pe_t, list_transform(pe, lambda v: {jtext('v')}) AS pe_s "
+           f"FROM (SELECT *, {ev.sql()} AS ex, {per_event_sql} AS pe, CASE WHEN ev_t = 'OBJECT' THEN NULL "
+           f"WHEN {text_event} AND NOT json_valid(raw_ev->>'$') THEN events_path || ' is not valid JSON (cut off or broken)' "
+           f"ELSE 'the event is not a JSON object' END AS reason FROM ({decoded}))")
+    return f"""
+    SELECT pos, -1 AS idx, {lit(f"{s.label}: no list of events at {' or '.join(s.events)}")} AS reason, where_ AS source_ref,
+           false AS fallback, {nothing}, false AS __numeric_event_id, false AS __numeric_order_id
+    FROM {name} WHERE evs IS NULL
+    UNION ALL
+    SELECT pos, idx, reason, {ref} AS source_ref,
+           fallback OR coalesce(reason IS NULL AND ({' OR '.join(event_fallback) or 'false'}), false) AS fallback, {', '.join(select)}
+    FROM ({per})""", f"{name} AS MATERIALIZED ({bodies})"
+
+
+def _recs_sql(lines: str, layout: str, specs: list[ServerFormat], names: dict[str, set], file_scores: dict[str, int],
+              forced: bool, url_fn: str) -> str:
+    """Per record: the body and its wrapper, the format it is read as (capi_logs.match_format), `reason` for a
+    record that is not a body (a reject), `skip` for a logged request to another service, `fallback`."""
+    events_keys = {e.split(".")[0] for s in specs for e in s.events if e != "."}
+    records = _record_sql(lines, specs, events_keys, url_fn)
+    where = f"'{'line' if layout == 'jsonl' else 'record'} ' || pos::VARCHAR"
+    if forced:
+        return f"SELECT *, {lit(specs[0].format)} AS fmt, false AS skip, odd AS fallback, {where} AS where_ FROM ({records})"
+    body = Paths("body", "bx")
+    fmts = [s.format for s in specs]
+    shape = {s.format: "(" + " AND ".join("(" + " OR ".join(present(body(p)) for p in alts) + ")" for alts in s.require) + ")"
+             for s in specs}
+    through = [json_text_start(body(q)) for s in specs for alts in s.require for a in alts for q in prefixes(a)]
+    hits = "list_filter(string_split(split_part(by_url, '|', 1), ','), lambda f: f <> '')"
+    nshape = " + ".join(f"shape_{i}::INT" for i in range(len(fmts)))
+    scores = ", ".join(f"CASE WHEN shape_{i} AND nshape >= 2 AND len(url_hits) <> 1 THEN {_score_sql(s, names, _events_list(s, body))} "
+                       f"END AS score_{i}" for i, s in enumerate(specs))
+    # capi_logs.score decodes the first 20 events: one that is cut-off JSON text rejects the body
+    cut = " OR ".join(f"(shape_{i} AND coalesce(list_bool_or(list_transform(list_slice(json_extract({_events_list(s, body)}, '$[*]'), 1, 20), "
+                      f"lambda e: {json_text_start('e')} AND NOT json_valid(e->>'$'))), false))" for i, s in enumerate(specs))
+    # the body's paths are read only where the URL does not decide (capi_logs.match_format looks no further)
+    stage0 = "SELECT * FROM s0 WHERE len(url_hits) <> 1"
+    stage1 = ("SELECT *, " + ", ".join(f"coalesce({shape[f]}, false) AS shape_{i}" for i, f in enumerate(fmts))
+              + f", coalesce({' OR '.join(through) or 'false'}, false) AS through "
+              + f"FROM (SELECT *, {body.extras()} FROM (SELECT *, CASE WHEN len(url_hits) <> 1 THEN {body.sql()} END AS bx "
+              + f"FROM ({stage0})))")
+    stage2 = f"SELECT *, {scores}, nshape >= 2 AND len(url_hits) <> 1 AND ({cut}) AS cut FROM (SELECT *, {nshape} AS nshape FROM ({stage1}))"
+    best = f"greatest({', '.join(f'coalesce(score_{i}, -1)' for i in range(len(fmts)))})"
+    stage3 = f"SELECT *, {best} AS best FROM ({stage2})"
+    win = [f"(shape_{i} AND best > 0 AND score_{i} = best)" for i in range(len(fmts))]
+    nwin = " + ".join(f"{w}::INT" for w in win)
+    stage4 = f"SELECT *, {nwin} AS nwin, " + ", ".join(f"{w} AS win_{i}" for i, w in enumerate(win)) + f" FROM ({stage3})"
+    pool = [f"(CASE WHEN nwin > 0 THEN win_{i} ELSE shape_{i} END)" for i in range(len(fmts))]
+    fbest = f"greatest({', '.join(f'CASE WHEN {p} THEN {file_scores.get(f, 0)} ELSE -1 END' for p, f in zip(pool, fmts))})"
+    fwin = [f"({p} AND fbest > 0 AND {file_scores.get(f, 0)} = fbest)" for p, f in zip(pool, fmts)]
+    nf = " + ".join(f"{w}::INT" for w in fwin)
+    stage5 = f"SELECT *, {nf} AS nf, " + ", ".join(f"{w} AS fwin_{i}" for i, w in enumerate(fwin)) + \
+        f" FROM (SELECT *, {fbest} AS fbest FROM ({stage4}))"
+    chosen = ("CASE WHEN reason IS NOT NULL OR body IS NULL THEN NULL WHEN len(url_hits) = 1 THEN url_hits[1] WHEN cut THEN NULL "
+              + " ".join(f"WHEN nshape = 1 AND shape_{i} THEN {lit(f)}" for i, f in enumerate(fmts))
+              + " " + " ".join(f"WHEN nshape > 1 AND nwin = 1 AND win_{i} THEN {lit(f)}" for i, f in enumerate(fmts))
+              + " " + " ".join(f"WHEN nshape > 1 AND nwin <> 1 AND nf = 1 AND fwin_{i} THEN {lit(f)}" for i, f in enumerate(fmts))
+              + " END")
+    unknown = "not a request body of a known platform (no rule file's native.server shape matches)"
+    return f"""
+    WITH s0 AS MATERIALIZED (SELECT *, CASE WHEN coalesce(url, '') <> '' THEN {hits} ELSE [] END AS url_hits FROM ({records}))
+    SELECT pos, url, by_url, sent, status, wrapped, resp, body, {where} AS where_,
+        CASE WHEN reason IS NULL AND body IS NOT NULL THEN url_hits[1] END AS fmt, false AS skip, reason, odd AS fallback
+    FROM s0 WHERE len(url_hits) = 1
+    UNION ALL
+    SELECT pos, url, by_url, sent, status, wrapped, resp, body, {where} AS where_, fmt,
+        fmt IS NULL AND reason IS NULL AND body IS NOT NULL AND nshape = 0 AND coalesce(url, '') <> '' AND len(url_hits) = 0 AS skip,
+        CASE WHEN reason IS NOT NULL THEN reason WHEN fmt IS NULL AND cut THEN 'event is not valid JSON (cut off or broken)'
+             WHEN fmt IS NULL AND nshape = 0 AND NOT (coalesce(url, '') <> '' AND len(url_hits) = 0)
+             THEN {lit(unknown)} END AS reason,
+        odd OR through OR (body IS NOT NULL AND fmt IS NULL AND nshape > 1 AND NOT cut) AS fallback
+    FROM (SELECT *, {chosen} AS fmt FROM ({stage5}))"""
+
+
+def _sample(path: Path):
+    """The file's first 50 records (what the Python reader's file evidence reads), or None when not JSON."""
+    for limit in (1 << 20, 1 << 24, 1 << 28):
+        records = sniff_records(path, limit=limit)
+        if records is None or len(records.items) >= 50 or not records.partial:
+            return records
+    return None
+
+
+def scan_capi_log(connection, path: Path, rules: dict[str, PlatformRules], forced: ServerFormat | None = None) -> Scan | None:
+    """A CAPI request log as a relation on the connection, read by one compiled query per stage; None when the
+    file holds a form only the Python reader reads (FALLBACK_SHAPES): the caller then uses it."""
+    path = Path(path)
+    if file_format(path, strict=False) not in ("json", "jsonl"):
+        return None
+    sample = _sample(path)
+    if sample is None or sample.layout not in ("jsonl", "array"):
+        return None
+    specs = [forced] if forced else server_formats(rules)
+    names = {p: set(n for names in r.events.values() for n in names) for p, r in rules.items()}
+    text = Text.of(path)
+    source, compression = (text.copy, None) if text is not None and text.copy is not None else (path, COMPRESSIONS.get(path.suffix.lower()))
+    con = connection.con
+    lines, recs, events, out = (connection.name(n) for n in ("native_lines", "native_recs", "native_events", "native_rows"))
+    made: list[str] = []
+
+    def drop() -> None:
+        for table in reversed(made):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+        made.clear()
+
+    try:
+        _read_lines(con, lines, source, sample.layout, compression)
+    except duckdb.Error:
+        return None  # a line longer than DuckDB's limit, an array it cannot read: the Python reader says what is wrong
+    made.append(lines)
+    try:
+        numbered = f"(SELECT rowid + 1 AS pos, j FROM {lines} WHERE json_valid(j))"  # blank lines are not valid JSON
+        odd = con.execute(f"SELECT rowid + 1, j, regexp_matches(j, '[{_LINE_BREAKS}]') FROM {lines} "
+                          f"WHERE (NOT json_valid(j) AND strip(j) <> '') OR regexp_matches(j, '[{_LINE_BREAKS}]')").fetchall()
+        breaks = any(b for _, _, b in odd)
+        broken = [(pos, j) for pos, j, _ in odd]
+        reasons = _broken_lines(broken) if sample.layout == "jsonl" else []
+        if reasons is None or breaks or (broken and sample.layout != "jsonl"):
+            return drop()
+        scores = {} if forced else file_scores(sample.items, specs, names)
+        scores.pop("decided by the file", None)
+        url_fn = _url_function(connection, specs)
+        con.execute(f"CREATE TEMP TABLE {recs} AS {_recs_sql(numbered, sample.layout, specs, names, scores, bool(forced), url_fn)}")
+        made.append(recs)
+        con.execute(f"DROP TABLE {lines}")  # each stage's table is dropped once the next one holds what it needs
+        made.remove(lines)
+        if con.execute(f"SELECT count(*) FROM {recs} WHERE fallback").fetchall()[0][0]:
+            return drop()
+        used = {f for (f,) in con.execute(f"SELECT DISTINCT fmt FROM {recs} WHERE fmt IS NOT NULL AND reason IS NULL").fetchall()}
+        rejects = con.execute(f"SELECT pos, reason, where_ FROM {recs} WHERE reason IS NOT NULL").fetchall()
+        parts = [_format_sql(s, rules[s.platform].display_name) for s in specs if s.format in used] or [_format_sql(specs[0], "")]
+        sql = f"CREATE TEMP TABLE {events} AS WITH {', '.join(w for _, w in parts)} SELECT * FROM ({' UNION ALL '.join(q for q, _ in parts)})"
+        con.execute(sql.replace(" recs ", f" {recs} "))
+        made.append(events)
+        con.execute(f"DROP TABLE {recs}")
+        made.remove(recs)
+        if con.execute(f"SELECT count(*) FROM {events} WHERE fallback").fetchall()[0][0]:
+            return drop()
+        rejects += con.execute(f"SELECT pos, reason, source_ref FROM {events} WHERE reason IS NOT NULL").fetchall()
+        con.execute(f"""CREATE TEMP TABLE {out} AS SELECT pos AS __row, {', '.join(OUTPUT)}, source_ref,
+                        __numeric_event_id, __numeric_order_id FROM {events} WHERE reason IS NULL ORDER BY pos, idx""")
+        made.append(out)
+        con.execute(f"DROP TABLE {events}")
+        made.remove(events)
+    except Exception:
+        drop()
+        raise
+    view = connection.name("native_scan")
+    con.execute(f"CREATE TEMP VIEW {view} AS SELECT rowid AS __seq, * FROM {out}")
+    columns = [*OUTPUT, "source_ref"]
+    broken_rows = sorted([*reasons, *((pos, reason, ref) for pos, reason, ref in rejects)])
+    return Scan(str(path), view, columns, {c: "VARCHAR" for c in columns}, broken_rows,
+                {c: f"__numeric_{c}" for c in ID_COLUMNS},
+                cleanup=[lambda: con.execute(f"DROP VIEW IF EXISTS {view}"), lambda: con.execute(f"DROP TABLE IF EXISTS {out}")])
+
+
+def _read_lines(con, table: str, source, layout: str, compression: str | None) -> None:
+    """The file's records as JSON text, one row each, in file order (rowid + 1 = the line or record number):
+    JSON Lines read as lines by DuckDB's parallel CSV reader (a blank line is a row too), arrays by read_json_objects."""
+    if layout == "jsonl":
+        con.execute(f"""CREATE TEMP TABLE {table} AS SELECT j FROM read_csv({lit(source)}, columns = {{'j': 'VARCHAR'}},
+            header = false, delim = chr(1), quote = '', escape = '', auto_detect = false, strict_mode = false,
+            null_padding = true, max_line_size = 8388608, compression = '{compression or "none"}')""")
+    else:
+        con.execute(f"""CREATE TEMP TABLE {table} AS SELECT json::VARCHAR AS j FROM read_json_objects({lit(source)},
+            format = 'array', maximum_object_size = 67108864, compression = '{compression or "none"}')""")
+
+
+def _broken_lines(lines: list[tuple[int, str]]) -> list[tuple[int, str]] | None:
+    """The Python reader's reject of each line DuckDB cannot parse; None when Python parses one (the file then
+    goes to the Python reader)."""
+    out = []
+    for number, line in lines:
+        line = line.removeprefix("\ufeff") if number == 1 else line
+        try:
+            loads(line)
+            return None
+        except json.JSONDecodeError as exc:
+            out.append((number, f"invalid JSON ({exc.msg})"))
+    return out
+
+
+def _unhashed(ev: str) -> str:
+    """user_data.unhashed_fields() over the event's JSON text: 'em', 'ph', 'em,ph' or NULL."""
+    email = "|".join(sorted(EMAIL_KEYS))
+    phone = "|".join(sorted(PHONE_KEYS))
+    string = r'"((?:[^"\\]|\\.)*)"'
+    array = r'\[([^\[\]{}]*)\]'
+    plain = r"lambda e: NOT regexp_full_match(e, '[0-9a-fA-F]{64}') AND trim(e) <> ''"
+
+    def found(keys: str, kind_name: str) -> str:
+        one = f"regexp_extract_all({ev}::VARCHAR, '[{{,]\\s*\"(?i:{keys})\"\\s*:\\s*{string}', 1)"
+        many = (f"flatten(list_transform(regexp_extract_all({ev}::VARCHAR, '[{{,]\\s*\"(?i:{keys})\"\\s*:\\s*{array}', 1), "
+                f"lambda a: regexp_extract_all(a, '{string}', 1)))")
+        ids = (f"list_concat(regexp_extract_all({ev}::VARCHAR, '\"idType\"\\s*:\\s*\"[^\"]*{kind_name}[^\"]*\"\\s*,\\s*\"idValue\"\\s*:\\s*{string}', 1), "
+               f"regexp_extract_all({ev}::VARCHAR, '\"idValue\"\\s*:\\s*{string}\\s*,\\s*\"idType\"\\s*:\\s*\"[^\"]*{kind_name}[^\"]*\"', 1))")
+        return f"len(list_filter(list_concat({one}, {many}, {ids}), {plain})) > 0"
+
+    hint = f"regexp_matches({ev}::VARCHAR, '\"(?i:{email}|{phone}|idType)\"')"  # most events: no user field at all
+    return (f"CASE WHEN {hint} THEN nullif(concat_ws(',', CASE WHEN {found(email, '(?i:EMAIL)')} THEN 'em' END, "
+            f"CASE WHEN {found(phone, '(?i:PHONE)')} THEN 'ph' END), '') END")

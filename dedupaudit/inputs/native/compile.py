@@ -15,6 +15,9 @@ TraceId join), Cloud Logging payloads, RudderStack and Segment envelopes, form-e
 nested values written out as JSON text, Google's partial_failure_error, broken JSON text inside a
 body, a body only the file's evidence cannot place (the Python reader raises the error naming the
 candidates). `FALLBACK_SHAPES` names them; tests/test_native_compiled.py checks the equivalence.
+
+Over 350 lines for now: the three query stages (records, the platform decision, events) are one
+compilation whose parts share column names; the JSON value expressions are apart (jsonsql.py).
 """
 
 from __future__ import annotations
@@ -28,10 +31,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dedupaudit.inputs.files import COMPRESSIONS, Scan, file_format, loads
-from dedupaudit.inputs.native import MAX_MESSAGE
 from dedupaudit.inputs.native.capi_logs import (BODY_KEYS, PAYLOAD_KEYS, RESPONSE_KEYS, STATUS_KEYS, TIME_KEYS, URL_KEYS,
                                                 file_scores, server_formats, url_matches)
 from dedupaudit.inputs.native.jsonio import sniff_records
+from dedupaudit.inputs.native.jsonsql import (_LINE_BREAKS, lit, jpath, prefixes, Ref, Paths, jkind, jtext, kind, string, filled, present, text, nested, number, whole, id_text, on, json_text_start, first_of, short, truthy)
 from dedupaudit.inputs.native.user_data import EMAIL_KEYS, PHONE_KEYS
 from dedupaudit.inputs.textfile import Text
 from dedupaudit.platforms.rules import FieldSpec, PlatformRules, ServerFormat
@@ -44,158 +47,6 @@ FALLBACK_SHAPES = ("gateway request/response lines joined by TraceId (Stape)", "
 ID_COLUMNS = ("event_id", "order_id")
 OUTPUT = ("platform", "event_name", "event_id", "event_time", "received_time", "order_id", "value", "currency", "delivery",
           "delivery_message", "fbp", "external_id", "ttp", "action_source", "conversion_action", "unhashed_user_data")
-# Python's str.split() white space (short() collapses it), as a regex class
-_SPACE = "".join(chr(c) for c in (*range(9, 14), *range(28, 33), 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028,
-                                  0x2029, 0x202F, 0x205F, 0x3000))
-_LINE_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # str.splitlines() breaks a line there; DuckDB does not
-
-
-def lit(text) -> str:
-    return "'" + str(text).replace("'", "''") + "'"
-
-
-def jpath(path: str) -> str:
-    """A rule file path (`data[].event_name`) as a DuckDB JSON path ('$."data"[0]."event_name"')."""
-    out = "$"
-    for part in path.split("."):
-        first = part.endswith("[]")
-        key = part[:-2] if first else part
-        out += '."' + key.replace('"', '\\"') + '"' + ("[0]" if first else "")
-    return out
-
-
-def prefixes(path: str) -> list[str]:
-    """The paths a lookup steps through before its end (each may hold JSON text the Python reader would decode)."""
-    parts = path.split(".")
-    out = []
-    for n in range(1, len(parts) + 1):
-        head = ".".join(parts[:n])
-        if n < len(parts):
-            out.append(head)
-        if parts[n - 1].endswith("[]"):  # the list itself, then its first element
-            out.append(".".join(parts[: n - 1] + [parts[n - 1][:-2]]))
-    return list(dict.fromkeys(p for p in out if p != path or path.endswith("[]")))
-
-
-class Ref(str):
-    """The SQL of one JSON value, with the SQL of its JSON type and its text when a stage has them ready."""
-
-    def __new__(cls, sql: str, t: str | None = None, s: str | None = None):
-        ref = super().__new__(cls, sql)
-        ref.t, ref.s = t, s
-        return ref
-
-
-class Paths:
-    """The JSON paths one `json_extract(x, [...])` reads at once (one parse of x), by index. `typed`: the stage
-    also has the list of their types (`x_t`) and texts (`x_s`), so no value is parsed twice."""
-
-    def __init__(self, source: str, name: str = "x", typed: bool = True):
-        self.source, self.paths, self.name, self.typed = source, [], name, typed
-
-    def __call__(self, path: str) -> Ref:
-        if path not in self.paths:
-            self.paths.append(path)
-        i = self.paths.index(path) + 1
-        if self.typed:
-            return Ref(f"{self.name}_{i}", f"{self.name}_{i}_t", f"{self.name}_{i}_s")
-        return Ref(f"{self.name}[{i}]")
-
-    def sql(self) -> str:
-        if not self.paths:
-            return "[]::JSON[]"
-        return f"json_extract({self.source}, [{', '.join(lit(jpath(p)) for p in self.paths)}])"
-
-    def extras(self) -> str:
-        """The types and texts of the values (select after the stage that selects `sql() AS name`)."""
-        n = self.name
-        return ", ".join(f"{n}[{i}] AS {n}_{i}, {jkind(f'{n}[{i}]')} AS {n}_{i}_t, {jtext(f'{n}[{i}]')} AS {n}_{i}_s"
-                         for i in range(1, len(self.paths) + 1)) or f"NULL AS {n}_none"
-
-
-def jkind(v: str) -> str:
-    """json_type() of JSON text from its first character (DuckDB writes extracted values minified: a double
-    always has a '.' or an exponent), so no value is parsed to learn its type."""
-    return (f"(CASE ascii(ltrim({v}::VARCHAR)) WHEN 123 THEN 'OBJECT' WHEN 91 THEN 'ARRAY' WHEN 34 THEN 'VARCHAR' "
-            f"WHEN 110 THEN 'NULL' WHEN 116 THEN 'BOOLEAN' WHEN 102 THEN 'BOOLEAN' ELSE CASE WHEN {v} IS NULL THEN NULL "
-            f"WHEN regexp_matches({v}::VARCHAR, '[.eE]') THEN 'DOUBLE' ELSE 'BIGINT' END END)")
-
-
-def jtext(v: str) -> str:
-    """The text of a JSON value: a string unescaped, anything else as written."""
-    return f"(CASE WHEN ascii({v}::VARCHAR) = 34 THEN {v}->>'$' ELSE {v}::VARCHAR END)"
-
-
-# SQL of one JSON value `v` (a json_extract result, or a Ref into a list of them) -----------------------
-
-def kind(v: str) -> str:
-    return getattr(v, "t", None) or jkind(v)
-
-
-def string(v: str) -> str:
-    return getattr(v, "s", None) or jtext(v)
-
-
-def filled(v: str) -> str:
-    """capi_logs' filled(): present and not empty (null, '', white space, [] and {} are empty)."""
-    return (f"coalesce(CASE {kind(v)} WHEN 'NULL' THEN false WHEN 'VARCHAR' THEN strip({string(v)}) <> '' "
-            f"WHEN 'ARRAY' THEN {string(v)} <> '[]' WHEN 'OBJECT' THEN {string(v)} <> '{{}}' "
-            f"ELSE {kind(v)} IS NOT NULL END, false)")
-
-
-def present(v: str) -> str:
-    return f"coalesce({kind(v)} <> 'NULL', false)"
-
-
-def text(v: str) -> str:
-    """capi_logs' text() of a scalar (nested values are marked by `nested`): numbers as Python writes them."""
-    return (f"(CASE {kind(v)} WHEN 'VARCHAR' THEN {string(v)} WHEN 'DOUBLE' THEN TRY_CAST(TRY_CAST({string(v)} AS DOUBLE) AS VARCHAR) "
-            f"WHEN 'NULL' THEN NULL WHEN 'OBJECT' THEN NULL WHEN 'ARRAY' THEN NULL ELSE {string(v)} END)")
-
-
-def nested(v: str) -> str:
-    return f"coalesce({kind(v)} IN ('OBJECT', 'ARRAY'), false)"
-
-
-def number(v: str) -> str:
-    return f"TRY_CAST({string(v)} AS DOUBLE)"
-
-
-def whole(v: str) -> str:
-    """An integer-valued float: the ID it stands for (values.id_text)."""
-    return (f"coalesce({kind(v)} = 'DOUBLE' AND isfinite({number(v)}) AND {number(v)} = trunc({number(v)}) "
-            f"AND abs({number(v)}) < 9007199254740992, false)")
-
-
-def id_text(v: str) -> str:
-    return f"(CASE WHEN {whole(v)} THEN TRY_CAST(TRY_CAST({number(v)} AS BIGINT) AS VARCHAR) ELSE {text(v)} END)"
-
-
-def on(v: str) -> str:
-    """capi_logs._on(): a test flag that is set (not empty, not false, not 0, not 'false')."""
-    return (f"({filled(v)} AND NOT coalesce({kind(v)} = 'BOOLEAN' AND {string(v)} = 'false', false) "
-            f"AND NOT coalesce({kind(v)} IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND {number(v)} = 0, false) "
-            f"AND NOT coalesce({kind(v)} = 'VARCHAR' AND {string(v)} = 'false', false))")
-
-
-def json_text_start(v: str) -> str:
-    """A string value that starts like JSON: the Python reader would decode it."""
-    return f"coalesce({kind(v)} = 'VARCHAR' AND ltrim({string(v)}, ' \t\n\r')[1] IN ('{{', '['), false)"
-
-
-def first_of(values: list[str], fn, default: str = "NULL") -> str:
-    """fn(the first filled value among `values`), else `default`."""
-    if not values:
-        return default
-    return "(CASE " + " ".join(f"WHEN {filled(v)} THEN {fn(v)}" for v in values) + f" ELSE {default} END)"
-
-
-def short(sql: str) -> str:
-    """capi_logs.short(): white space collapsed, cut to MAX_MESSAGE characters."""
-    s = f"trim(regexp_replace({sql}, '[{_SPACE}]+', ' ', 'g'))"
-    return f"(CASE WHEN length({s}) <= {MAX_MESSAGE} THEN {s} ELSE left({s}, {MAX_MESSAGE - 1}) || '…' END)"
-
-
 # ------------------------------------------------------------------------------------------------ the query
 
 def _url_function(connection, specs: list[ServerFormat]) -> str:
@@ -369,12 +220,6 @@ def _field_text(spec: FieldSpec, ev: Paths, body: Paths | None, as_id: bool = Fa
     if spec.value is not None:
         rest.append(lit(spec.value))
     return f"coalesce({', '.join([value, *rest])})" if rest else value
-
-
-def truthy(v: str) -> str:
-    """Python's truth of a filled value: not false, not 0."""
-    return (f"NOT coalesce(({kind(v)} = 'BOOLEAN' AND {string(v)} = 'false') "
-            f"OR ({kind(v)} IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND {number(v)} = 0), false)")
 
 
 def _response_sql(s: ServerFormat, display: str) -> tuple[str, str, str, Paths]:
@@ -694,13 +539,13 @@ def _broken_lines(lines: list[tuple[int, str]]) -> list[tuple[int, str]] | None:
     """The Python reader's reject of each line DuckDB cannot parse; None when Python parses one (the file then
     goes to the Python reader)."""
     out = []
-    for number, line in lines:
-        line = line.removeprefix("\ufeff") if number == 1 else line
+    for line_no, line in lines:
+        line = line.removeprefix("\ufeff") if line_no == 1 else line
         try:
             loads(line)
             return None
         except json.JSONDecodeError as exc:
-            out.append((number, f"invalid JSON ({exc.msg})"))
+            out.append((line_no, f"invalid JSON ({exc.msg})"))
     return out
 
 

@@ -48,11 +48,14 @@ class JsonlWriter:
 
     def write(self, table: pa.Table) -> None:
         self.db.register("chunk", _as_text_times(table))
-        lines = self.db.sql("SELECT to_json(chunk)::VARCHAR || chr(10) FROM chunk").to_arrow_table().column(0)
-        for part in lines.cast(pa.large_string()).chunks:  # the lines end to end in the data buffer: write that slice
+        self._write_lines(self.db.sql("SELECT to_json(chunk)::VARCHAR || chr(10) FROM chunk"))
+        self.db.unregister("chunk")
+
+    def _write_lines(self, relation) -> None:
+        """A one-column relation of lines, each ending in a newline, written as it lies in Arrow's data buffer."""
+        for part in relation.to_arrow_table().column(0).cast(pa.large_string()).chunks:
             offsets = np.frombuffer(part.buffers()[1], np.int64)[part.offset:part.offset + len(part) + 1]
             self.file.write(memoryview(part.buffers()[2])[offsets[0]:offsets[-1]])
-        self.db.unregister("chunk")
 
     def close(self) -> None:
         self.file.close()
@@ -73,7 +76,7 @@ class ParquetWriter:
 WRITERS = {"csv": CsvWriter, "jsonl": JsonlWriter, "parquet": ParquetWriter}
 
 
-class NativeCapiWriter:
+class NativeCapiWriter(JsonlWriter):
     """Server events as each platform's own request bodies (its rule file's first `native.server` format), one
     body per event, wrapped in a log record {timestamp (the send time), url, body}: a CAPI request log
     (`generate --native`). Each column goes to the first path its rule file names; constant fields are left out."""
@@ -81,7 +84,7 @@ class NativeCapiWriter:
     def __init__(self, path: Path, schema: pa.Schema, rules: dict | None = None):
         from dedupaudit.platforms.rules import load_rules
 
-        self.file, self.db = open(path, "wb"), duckdb.connect()
+        super().__init__(path, schema)
         self.rules = rules or load_rules()
         self.columns = set(schema.names)
 
@@ -116,16 +119,9 @@ class NativeCapiWriter:
         platforms = [p for (p,) in self.db.sql("SELECT DISTINCT platform FROM chunk").fetchall()]
         cases = " ".join(f"WHEN '{p}' THEN {sql}" for p in platforms if p is not None and (sql := self._record(p)))
         if cases:
-            lines = self.db.sql(f"SELECT (CASE platform {cases} END)::VARCHAR || chr(10) AS line FROM chunk "
-                                f"WHERE line IS NOT NULL").to_arrow_table().column(0)
-            for part in lines.cast(pa.large_string()).chunks:
-                offsets = np.frombuffer(part.buffers()[1], np.int64)[part.offset:part.offset + len(part) + 1]
-                self.file.write(memoryview(part.buffers()[2])[offsets[0]:offsets[-1]])
+            self._write_lines(self.db.sql(f"SELECT (CASE platform {cases} END)::VARCHAR || chr(10) AS line FROM chunk "
+                                          f"WHERE line IS NOT NULL"))
         self.db.unregister("chunk")
-
-    def close(self) -> None:
-        self.file.close()
-        self.db.close()
 
 
 def _json_object(tree: dict) -> str:

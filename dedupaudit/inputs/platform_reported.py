@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from dedupaudit.errors import UserError
+from dedupaudit.inputs.user_csv import named, user_rows
 
 COLUMNS = ("platform", "conversions", "event", "date")
 
@@ -23,28 +24,9 @@ def load_platform_reported(path: Path | pd.DataFrame, platforms: dict[str, str] 
     (rules.platform_names), or just the ids. `path` may also be a DataFrame of the same columns (the Python API),
     checked row by row in the same way."""
     names = platforms if isinstance(platforms, dict) else {p: p for p in platforms}
-    if isinstance(path, pd.DataFrame):
-        return _parse(path.astype(object).where(path.notna(), "").astype(str), "platform_reported", names)
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except FileNotFoundError as exc:
-        raise UserError(f"--platform-reported {path}: no such file") from exc
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise UserError(f"--platform-reported {path}: not a readable CSV file ({str(exc).splitlines()[0]})") from exc
-    return _parse(raw, path, names)
-
-
-def _parse(raw: pd.DataFrame, path, names: dict[str, str]) -> pd.DataFrame:
-    by_name = {str(c).strip().lower(): c for c in raw.columns}
-    for needed in ("platform", "conversions"):
-        if needed not in by_name:
-            raise UserError(f"{path}: missing required column {needed} (found: {', '.join(map(str, raw.columns)) or 'none'})")
-    unknown = sorted(set(by_name) - set(COLUMNS))
-    if unknown:
-        raise UserError(f"{path}: unknown column {unknown[0]} (valid: {', '.join(COLUMNS)})")
+    path, source = named(path, "platform_reported")
     rows = []
-    for line, record in enumerate(raw.to_dict("records"), start=2):
-        get = lambda name: str(record.get(by_name.get(name), "") or "").strip()  # noqa: E731
+    for line, get in user_rows(source, "--platform-reported", ("platform", "conversions"), COLUMNS):
         platform, event, date, conversions = get("platform").lower(), get("event").lower() or "purchase", get("date"), get("conversions")
         if platform not in names:
             raise UserError(f"{path} line {line}: unknown platform '{platform}' (rule files exist for: {', '.join(sorted(set(names.values())))})")

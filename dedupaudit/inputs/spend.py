@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from dedupaudit.errors import UserError
+from dedupaudit.inputs.user_csv import named, user_rows
 
 SPEND_COLUMNS = ("platform", "spend", "currency", "date")
 RATE_COLUMNS = ("from", "to", "rate")
@@ -31,9 +32,9 @@ def load_spend_inputs(spend: Path | None, rates: Path | None, platforms: set[str
 
 def load_spend(path: Path | pd.DataFrame, platforms: dict[str, str] | set[str]) -> pd.DataFrame:
     """(platform, currency, date or None, spend, line) per row. A DataFrame (the Python API) is checked the same way."""
-    path, source = _named(path, "spend")
+    path, source = named(path, "spend")
     rows, seen, dated = [], {}, {}
-    for line, get in _records(source, "--spend", ("platform", "spend", "currency"), SPEND_COLUMNS):
+    for line, get in user_rows(source, "--spend", ("platform", "spend", "currency"), SPEND_COLUMNS):
         platform, date = get("platform").lower(), get("date")
         if platform not in platforms:
             known = sorted(set(platforms.values()) if isinstance(platforms, dict) else platforms)
@@ -60,9 +61,9 @@ def load_spend(path: Path | pd.DataFrame, platforms: dict[str, str] | set[str]) 
 
 def load_exchange_rates(path: Path | pd.DataFrame) -> pd.DataFrame:
     """(from, to, rate) per row: 1 `from` is worth `rate` `to`."""
-    path, source = _named(path, "exchange_rates")
+    path, source = named(path, "exchange_rates")
     rows, seen = [], {}
-    for line, get in _records(source, "--exchange-rates", RATE_COLUMNS, RATE_COLUMNS):
+    for line, get in user_rows(source, "--exchange-rates", RATE_COLUMNS, RATE_COLUMNS):
         source, target = _currency(path, line, "from", get("from")), _currency(path, line, "to", get("to"))
         rate = _amount(path, line, "rate", get("rate"))
         if rate == 0:
@@ -74,33 +75,6 @@ def load_exchange_rates(path: Path | pd.DataFrame) -> pd.DataFrame:
         seen[(source, target)] = line
         rows.append({"from": source, "to": target, "rate": rate})
     return pd.DataFrame(rows, columns=["from", "to", "rate"])
-
-
-def _named(given, label: str):
-    """(the name errors use, the source): a DataFrame is named by its argument; its rows count from line 2 as a CSV's."""
-    return (label, given) if isinstance(given, pd.DataFrame) else (given, given)
-
-
-def _records(path, option: str, required: tuple[str, ...], allowed: tuple[str, ...]):
-    """(line number, value getter) per data row; columns matched ignoring case and spaces."""
-    if isinstance(path, pd.DataFrame):
-        raw, path = path.astype(object).where(path.notna(), "").astype(str), option.lstrip("-").replace("-", "_")
-    else:
-        try:
-            raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-        except FileNotFoundError as exc:
-            raise UserError(f"{option} {path}: no such file") from exc
-        except (OSError, ValueError, pd.errors.ParserError) as exc:
-            raise UserError(f"{option} {path}: not a readable CSV file ({str(exc).splitlines()[0]})") from exc
-    by_name = {str(c).strip().lower(): c for c in raw.columns}
-    for needed in required:
-        if needed not in by_name:
-            raise UserError(f"{path}: missing required column {needed} (found: {', '.join(map(str, raw.columns)) or 'none'})")
-    unknown = sorted(set(by_name) - set(allowed))
-    if unknown:
-        raise UserError(f"{path}: unknown column {unknown[0]} (valid: {', '.join(allowed)})")
-    for line, record in enumerate(raw.to_dict("records"), start=2):
-        yield line, lambda name, record=record: str(record.get(by_name.get(name), "") or "").strip()
 
 
 def _amount(path: Path, line: int, column: str, text: str) -> float:

@@ -135,9 +135,7 @@ def id_text(v: str) -> str:
 
 def on(v: str) -> str:
     """capi_logs._on(): a test flag that is set (not empty, not false, not 0, not 'false')."""
-    return (f"({filled(v)} AND NOT coalesce({kind(v)} = 'BOOLEAN' AND {string(v)} = 'false', false) "
-            f"AND NOT coalesce({kind(v)} IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND {number(v)} = 0, false) "
-            f"AND NOT coalesce({kind(v)} = 'VARCHAR' AND {string(v)} = 'false', false))")
+    return f"({filled(v)} AND {truthy(v)} AND NOT coalesce({kind(v)} = 'VARCHAR' AND {string(v)} = 'false', false))"
 
 
 def json_text_start(v: str) -> str:

@@ -39,6 +39,7 @@ from dedupaudit.reports.json_report import json_native
 from dedupaudit.result import AuditResult
 from dedupaudit.settings import FAIL_ON, Settings
 from dedupaudit.waivers import parse as parse_waivers
+from dedupaudit.wording import plural
 
 SIDES = ("pixel", "capi", "orders")
 SIDE_NAMES = {"pixel": "browser-pixel events", "capi": "server events", "orders": "orders"}
@@ -125,9 +126,9 @@ def run(merged: cfg.Layer, sources: dict[str, Any], *, platform_reported=None, s
         loaded = {}
         for side in SIDES:
             tracker.stage(f"reading {SIDE_NAMES[side]}")
-            done = lambda path, rows: tracker.file_read(path, rows)  # noqa: E731
-            loaded[side] = (load_orders(items[side], zone, context, on_read=done, connection=connection) if side == "orders" else
-                            load_events(items[side], side, zone, default_platform, set(rules), context, on_read=done,
+            loaded[side] = (load_orders(items[side], zone, context, on_read=tracker.file_read, connection=connection)
+                            if side == "orders" else
+                            load_events(items[side], side, zone, default_platform, set(rules), context, on_read=tracker.file_read,
                                         connection=connection))
         tracker.stage("auditing")
         model = clean_tree(run_audit(loaded["pixel"], loaded["capi"], loaded["orders"], rules, settings, export, platform_reported,
@@ -213,7 +214,7 @@ class Result:
         table = self.platforms[columns].rename(columns={"display_name": "platform", "reported_conversions": "counted by the platform",
                                                         "inflation_ratio": "inflation", "extra_conversions": "extra"})
         counts = {s: sum(f.severity == s for f in self.model.findings) for s in ("error", "warning", "info")}
-        head = ", ".join(f"{n} {s}{'s' if n != 1 else ''}" for s, n in counts.items())
+        head = ", ".join(plural(n, s) for s, n in counts.items())
         return f"<p><strong>dedupaudit</strong>: {head}</p>" + table.to_html(index=False, na_rep="-", escape=True)
 
     def __repr__(self) -> str:

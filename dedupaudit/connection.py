@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import tempfile
+import weakref
 
 import duckdb
 
@@ -56,6 +57,8 @@ class Connection:
         self.memory_bytes = parse_memory(memory_limit)
         self.threads = parse_threads(threads)
         self.spill = tempfile.mkdtemp(prefix="dedupaudit-spill-")
+        # A connection dropped without close() (a loader called on its own) still removes its folder.
+        self._remove_spill = weakref.finalize(self, shutil.rmtree, self.spill, ignore_errors=True)
         self.con = duckdb.connect(config={
             "memory_limit": f"{self.memory_bytes // 2**20}MiB",
             "threads": self.threads,
@@ -79,7 +82,7 @@ class Connection:
         try:
             self.con.close()
         finally:
-            shutil.rmtree(self.spill, ignore_errors=True)
+            self._remove_spill()
 
     def __enter__(self) -> "Connection":
         return self

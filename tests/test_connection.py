@@ -63,3 +63,13 @@ def test_cli_bad_limits_exit_2_in_one_line(option, value):
     done = run("check", *EXAMPLE_ARGS, option, value)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and option in done.stderr
+
+
+def test_a_connection_dropped_without_close_removes_its_spill_folder():
+    import gc
+    connection = Connection("300MB", 1)
+    spill = connection.spill
+    assert os.path.isdir(spill)
+    del connection
+    gc.collect()
+    assert not os.path.exists(spill)

@@ -20,7 +20,7 @@ from dedupaudit.options import Option, check_mapping, fail, shown, split_where
 KEYS = ("check", "platform", "event", "event_names", "event_ids", "order_ids", "reason", "expires")
 LISTS = ("event_names", "event_ids", "order_ids")
 # What a list waiver counts, by the check's unit: the rows behind the finding that match, as the check counts them.
-ORDER_KEY = "nullif(strip(regexp_replace(strip({c}), '^#', '')), '')"  # inputs.canonical.ORDER_KEY_SQL (a test ties them)
+ORDER_KEY = "nullif(strip(CASE WHEN starts_with(strip({c}), '#') THEN substr(strip({c}), 2) ELSE strip({c}) END), '')"  # inputs.canonical.ORDER_KEY_SQL (a test ties them)
 UNIT_COUNT = {"events": "count(*)", "ids": "count(DISTINCT event_id)", "orders": f"count(DISTINCT {ORDER_KEY.format(c='order_id')})"}
 
 

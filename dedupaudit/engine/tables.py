@@ -124,6 +124,10 @@ WHERE (r.fb_applies_to = 'all' OR c.event_id IS NULL)
            (f.source = 'pixel' AND c.source = 'capi') OR (f.source = c.source AND f.eid < c.eid))))
   AND c.eid NOT IN (SELECT eid FROM {p}by_id WHERE NOT counts);
 """
+# What the model reads of an event (TYPED_SQL, DEDUP_SQL, the fallback keys): another reading of the
+# rules types only these, not the whole row.
+MODEL_COLUMNS = ("eid", "platform", "source", "event_name", "event_time", "received_time", "event_id", "order_key",
+                 "action_source", "conversion_action", "fbp", "external_id", "ttp")
 # Canonical column behind each fallback key name (rule files say `order_id`; orders are compared by their key).
 FALLBACK_COLUMNS = {"fbp": "fbp", "external_id": "external_id", "ttp": "ttp", "order_id": "order_key"}
 
@@ -282,8 +286,8 @@ def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dic
     bounds = {"since": since, "until": until}
     in_period = period.format(col="e.event_time")
     # Identifiers are compared as sent but kept only as hashes, so no table of the audit holds them.
-    hashed = ", ".join(f"sha256({c}) AS {c}" for c in IDENTIFIER_COLUMNS)
-    base = f"(SELECT * REPLACE ({hashed}) FROM events_in e WHERE e.delivery IS NULL AND {in_period})"
+    hashed = ", ".join(f"sha256({c}) AS {c}" if c in IDENTIFIER_COLUMNS else c for c in MODEL_COLUMNS)
+    base = f"(SELECT {hashed} FROM events_in e WHERE e.delivery IS NULL AND {in_period})"
     con.execute(f"CREATE TEMP TABLE undelivered AS SELECT * EXCLUDE ({', '.join(IDENTIFIER_COLUMNS)}) FROM events_in e "
                 f"WHERE e.delivery IS NOT NULL AND {in_period}", bounds)
     con.execute(f"""
@@ -291,16 +295,18 @@ def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dic
         SELECT *, coalesce(list_contains($excluded, status), false) AS excluded
         FROM orders_in WHERE {period.format(col='created_at')}""",
         {**bounds, "excluded": [s.lower() for s in settings.excluded_statuses]})
-    simulate(con, rules, "", typed="events", into="dedup", base=base, base_params=bounds)
-    con.execute("""
+    # The model runs over the columns it reads (typed_events); the events' one wide table is written once,
+    # after it, with the model's columns and the hashed identifiers taken from there.
+    simulate(con, rules, "", typed="typed_events", into="dedup", base=base, base_params=bounds)
+    con.execute(f"""
         CREATE TEMP TABLE audit_events AS
-        SELECT e.*, coalesce(d.counts, false) AS counts, d.merged_by
-        FROM events e LEFT JOIN dedup d USING (eid)""")
-    # One wide copy of the events is kept: `events` and (for the other readings) `events_base`, the same
-    # rows untyped, become views of audit_events.
-    con.execute("DROP TABLE events")
+        SELECT w.* REPLACE ({', '.join(f't.{c} AS {c}' for c in IDENTIFIER_COLUMNS)}),
+               t.offline, t.name_key, t.event_type, t.scope, coalesce(d.counts, false) AS counts, d.merged_by
+        FROM events_in w JOIN typed_events t USING (eid) LEFT JOIN dedup d USING (eid)""")
+    con.execute("DROP TABLE typed_events")
+    # `events` and (for the other readings) `events_base`, the columns the model reads untyped, are views of it.
     con.execute("CREATE TEMP VIEW events AS SELECT * EXCLUDE (counts, merged_by) FROM audit_events")
-    con.execute("CREATE TEMP VIEW events_base AS SELECT * EXCLUDE (offline, name_key, event_type, scope) FROM events")
+    con.execute(f"CREATE TEMP VIEW events_base AS SELECT {', '.join(MODEL_COLUMNS)} FROM events")
     tolerance = LINK_TOLERANCE.check(settings.link_tolerance_minutes, "settings", "link_tolerance_minutes")
     con.execute(LINK_SQL, {"tolerance_s": float(tolerance) * 60})
     con.execute(ORDER_CHECKS_SQL)

@@ -125,7 +125,7 @@ def order_key(order_ids: pd.Series) -> pd.Series:
     return key.mask(key == "")
 
 
-ORDER_KEY_SQL = "nullif(strip(regexp_replace(strip({c}), '^#', '')), '')"  # the same rule in SQL
+ORDER_KEY_SQL = "nullif(strip(CASE WHEN starts_with(strip({c}), '#') THEN substr(strip({c}), 2) ELSE strip({c}) END), '')"  # the same rule in SQL
 
 
 def load_events(paths: list, source: str, zone: tzinfo, default_platform: str | None, known_platforms: set[str],

@@ -307,7 +307,7 @@ def _option(merged: cfg.Layer, key: str) -> str:
 
 def _write_rejects(path: Path, loaded: dict[str, Loaded]) -> None:
     """Stream every rejected row from DuckDB to the CSV (a hostile file can be all rejects: never a frame of them),
-    side by side in input order, each side by file and row as `Loaded.rejects`; cleaned and defused as `csv_text`."""
+    side by side in input order, each side by file and row as `Loaded.rejects`; cleaned and defused by `outputs.write_table`."""
     con = next(iter(loaded.values())).con
     sides = " UNION ALL ".join(f"SELECT '{side}' AS input, *, {number} AS side_no FROM ({l.rejects_sql})"
                                for number, (side, l) in enumerate(loaded.items()))

@@ -1,6 +1,6 @@
 -- The figures of a native CAPI request log, as an analyst would write them with DuckDB's JSON reader:
 -- per platform, the server events, the purchase events and the purchases left after deduplication
--- (one per event ID within 48 hours of the first, each event without an ID). `{log}` is the file.
+-- (one per event ID within 48 hours of the first, each event without an ID). run.py puts the file's path in `{log}`.
 -- The generated log (`dedupaudit generate --native`) holds Meta bodies wrapped as
 -- {timestamp, url, body: {data: [event]}}; this query knows that shape only.
 WITH events AS (

@@ -2,6 +2,7 @@
 
     python benchmarks/run.py                                        # 1M, 10M and 100M events, CSV and Parquet
     python benchmarks/run.py --events 1000000 --formats parquet     # one size, one format
+    python benchmarks/run.py --events --native-events 1000000       # only the native CAPI log, 1M server events
 
 Per size, `dedupaudit generate` writes the shop once per format (the same seed: the same events; not
 timed), with truth.json up to --truth-up-to events (the model takes 1.5 to 2 minutes per million). Then
@@ -11,6 +12,13 @@ benchmarks/handwritten.sql in DuckDB (what an analyst would write). The audit's 
 conversions and real orders must equal the query's and truth.json's. The shop has every failure the
 query knows; placeholder IDs are left out (see handwritten.sql). Writes RESULTS.md and results.json;
 the previous results.json's profile is shown as "before".
+
+Native CAPI request logs (--native-events, default 1M and 10M server events; none given: skipped): a
+Meta-only shop written with `generate --platforms meta --native`, whose server events are one request
+body per line (capi.native.jsonl). Only the log is read, by `dedupaudit check --capi` and by
+benchmarks/native.sql, since the query covers the server events only (like with like). The events, and
+per platform the purchase events and the purchases reported after deduplication, must be equal between
+the two, and equal truth.json's on the figures it has (it counts no server-only reported purchases).
 """
 
 from __future__ import annotations
@@ -41,8 +49,10 @@ PARSE = """import sys, pyarrow.csv as csv, pyarrow.parquet as pq
 read = pq.read_table if sys.argv[2] == 'parquet' else csv.read_csv
 print(sum(read(f'{sys.argv[1]}/{n}.{sys.argv[2]}').num_rows for n in ('pixel', 'capi', 'orders')))"""
 QUERY = """import sys, json, duckdb
-reader = 'read_parquet' if sys.argv[3] == 'parquet' else 'read_csv'
-sql = open(sys.argv[1]).read().format(**{n: f"{reader}('{sys.argv[2]}/{n}.{sys.argv[3]}')" for n in ('pixel', 'capi', 'orders')})
+sql = open(sys.argv[1]).read()
+for pair in sys.argv[2:]:  # {name}=what replaces it in the query
+    name, source = pair.split('=', 1)
+    sql = sql.replace('{' + name + '}', source)
 con = duckdb.connect()
 con.execute('SET enable_progress_bar = false')
 print(json.dumps(con.execute(sql).fetchall()))"""
@@ -51,6 +61,11 @@ print(json.dumps(con.execute(sql).fetchall()))"""
 def events_per_order(rates: dict) -> float:
     """Expected events per order: pixel purchase (and refire), server purchase, add-to-cart on both paths."""
     return PLATFORMS * ((1 - rates["pixel_loss"]) * (1 + rates["refires"]) + (1 - rates["capi_loss"]) + 2 * rates["other_events"])
+
+
+def server_events_per_order(rates: dict) -> float:
+    """Expected server events per order on one platform: the purchase, and the add-to-cart."""
+    return (1 - rates["capi_loss"]) + rates["other_events"]
 
 
 def fresh(cmd: list, out: Path) -> dict:
@@ -63,9 +78,12 @@ def fresh(cmd: list, out: Path) -> dict:
             "exit": os.waitstatus_to_exitcode(status)}
 
 
-def generate(folder: Path, orders: int, fmt: str, truth: bool) -> None:
-    """The shop in one format, unless this folder already holds it (generation is not what is measured)."""
+def generate(folder: Path, orders: int, fmt: str, truth: bool, native: bool = False) -> None:
+    """The shop in one format, unless this folder already holds it (generation is not what is measured).
+    `native`: Meta only, the server events as a request log (capi.native.jsonl)."""
     params = {"orders": orders, "format": fmt, "rates": RATES, "truth": truth, "seed": 7}
+    if native:  # added only here, so the canonical shops cached by earlier runs stay valid
+        params |= {"platforms": "meta", "native": True}
     marker = folder / "params.json"
     if marker.exists() and json.loads(marker.read_text()) == params:
         return
@@ -73,7 +91,8 @@ def generate(folder: Path, orders: int, fmt: str, truth: bool) -> None:
     folder.parent.mkdir(parents=True, exist_ok=True)
     rates.write_text(json.dumps(RATES))
     subprocess.run([sys.executable, "-m", "dedupaudit", "generate", folder, "--orders", str(orders), "--seed", "7",
-                    "--format", fmt, "--rates", rates, "--force", "--truth" if truth else "--no-truth"], check=True, env=ENV)
+                    "--format", fmt, "--rates", rates, "--force", "--truth" if truth else "--no-truth",
+                    *(["--platforms", "meta", "--native"] if native else [])], check=True, env=ENV)
     marker.write_text(json.dumps(params))
 
 
@@ -86,23 +105,61 @@ def purchase_figures(platforms: list[dict]) -> dict:
     return {e["platform"]: [e["reported_conversions"], e["orders"]] for e in platforms if e["event"] == "purchase"}
 
 
-def measure(folder: Path, fmt: str, truth_file: Path) -> dict:
-    runs = {"audit": fresh(audit_cmd(folder, fmt), folder / "audit.json"),
-            "sql": fresh([sys.executable, "-c", QUERY, HERE / "handwritten.sql", folder, fmt], folder / "sql.json"),
-            "pyarrow": fresh([sys.executable, "-c", PARSE, folder, fmt], folder / "parse.txt")}
-    figures = {}
-    if runs["audit"]["exit"] == 0:
-        figures["audit"] = purchase_figures(json.loads((folder / "audit.json").read_text())["platforms"])
-    if runs["sql"]["exit"] == 0:
-        figures["sql"] = {p: [n, orders] for p, n, orders, _ in json.loads((folder / "sql.json").read_text())}
+def native_figures(source: str, data) -> dict:
+    """The native log's figures from the audit's JSON, the query's rows or truth.json: server events, and per
+    platform the purchase events and the purchases reported. truth.json's reported purchases count the pixel
+    too (the shop has one, this run does not read it), so it gives the first two only."""
+    if source == "sql":
+        return {"events": sum(row[1] for row in data), "purchase_events": {p: n for p, _, n, _ in data},
+                "reported": {p: n for p, _, _, n in data}}
+    purchases = [e for e in data["platforms"] if e["event"] == "purchase"]
+    figures = {"events": data["inputs"]["capi"]["rows"] if source == "audit" else data["rows"]["capi"],
+               "purchase_events": {e["platform"]: e["capi_events"] for e in purchases}}
+    return figures if source == "truth" else {**figures, "reported": {e["platform"]: e["reported_conversions"] for e in purchases}}
+
+
+def agree(figures: dict[str, dict]) -> bool:
+    """Every source gives the same figures; truth.json may give fewer of them, never other values."""
+    whole = [f for name, f in figures.items() if name != "truth"]
+    if not whole:
+        return True
+    return all(f == whole[0] for f in whole) and all(whole[0].get(k) == v for k, v in figures.get("truth", {}).items())
+
+
+def timed(folder: Path, cmds: dict, read: dict, truth_file: Path) -> dict:
+    """Run each command (name: its command and output file) in a fresh process, read the figures of those that
+    give some (`read`: name to reader of its JSON output), and stop unless they equal each other and truth.json's."""
+    runs = {name: fresh(cmd, folder / out) for name, (cmd, out) in cmds.items()}
+    figures = {name: read[name](json.loads((folder / out).read_text())) for name, (_, out) in cmds.items()
+               if name in read and runs[name]["exit"] == 0}
     if truth_file.exists():
-        figures["truth"] = purchase_figures(json.loads(truth_file.read_text())["platforms"])
+        figures["truth"] = read["truth"](json.loads(truth_file.read_text()))
     for name, run in runs.items():
         if run["exit"] != 0:
             print(f"{folder}: {name} failed (exit {run['exit']}); its stderr is beside its output there", file=sys.stderr)
-    agree = len({json.dumps(f, sort_keys=True) for f in figures.values()}) == 1
-    assert agree, f"{folder}: the purchase figures differ: {figures}"
-    return {**runs, "figures": figures, "checked": sorted(figures)}
+    assert agree(figures), f"{folder}: the figures differ: {figures}"
+    return {**runs, "figures": figures, "checked": list(figures)}
+
+
+def measure(folder: Path, fmt: str, truth_file: Path) -> dict:
+    reader = "read_parquet" if fmt == "parquet" else "read_csv"
+    files = [f"{n}={reader}('{folder}/{n}.{fmt}')" for n in ("pixel", "capi", "orders")]
+    cmds = {"audit": (audit_cmd(folder, fmt), "audit.json"),
+            "sql": ([sys.executable, "-c", QUERY, HERE / "handwritten.sql", *files], "sql.json"),
+            "pyarrow": ([sys.executable, "-c", PARSE, folder, fmt], "parse.txt")}
+    return timed(folder, cmds, {"audit": lambda d: purchase_figures(d["platforms"]),
+                                "sql": lambda d: {p: [n, orders] for p, n, orders, _ in d},
+                                "truth": lambda d: purchase_figures(d["platforms"])}, truth_file)
+
+
+def measure_native(folder: Path) -> dict:
+    log = folder / "capi.native.jsonl"
+    cmds = {"audit": ([sys.executable, "-m", "dedupaudit", "check", "--capi", log, "--format", "json", "--fail-on", "never",
+                       "--quiet"], "audit.json"),
+            "sql": ([sys.executable, "-c", QUERY, HERE / "native.sql", f"log={log}"], "sql.json")}
+    measured = timed(folder, cmds, {"audit": lambda d: native_figures("audit", d), "sql": lambda d: native_figures("sql", d),
+                                    "truth": lambda d: native_figures("truth", d)}, folder / "truth.json")
+    return {**measured, "log_mib": round(log.stat().st_size / 2**20)}
 
 
 def profile(folder: Path, fmt: str) -> list[str]:
@@ -122,9 +179,13 @@ def profile(folder: Path, fmt: str) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, nargs="+", default=[1_000_000, 10_000_000, 100_000_000])
+    parser.add_argument("--events", type=int, nargs="*", default=[1_000_000, 10_000_000, 100_000_000],
+                        help="canonical shop sizes (events); none given: skipped")
     parser.add_argument("--formats", nargs="+", default=["csv", "parquet"], choices=["csv", "parquet"])
     parser.add_argument("--work", type=Path, default=Path("/tmp/dedupaudit-bench"))
+    parser.add_argument("--native-events", type=int, nargs="*", default=[1_000_000, 10_000_000],
+                        help="native CAPI log sizes (server events); none given: skipped")
+    parser.add_argument("--no-native", dest="native_events", action="store_const", const=[], help="skip the native CAPI logs")
     parser.add_argument("--truth-up-to", type=int, default=10_000_000, help="compute truth.json up to this many events")
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md", help="where RESULTS.md goes (results.json beside it)")
     args = parser.parse_args()
@@ -142,15 +203,24 @@ def main() -> None:
         row["events"] = written["pixel"]["rows"] + written["capi"]["rows"] if written else None
         rows.append(row)
         print(json.dumps(row), flush=True)
-    smallest = args.work / str(min(args.events)) / args.formats[-1]
-    write_results(rows, args, profile(smallest, args.formats[-1]))
+    native = []
+    for events in args.native_events:
+        folder = args.work / str(events) / "native"  # the pixel and orders files beside the log are not read: Parquet, quickest to write
+        generate(folder, round(events / server_events_per_order(RATES)), "parquet", truth=events <= args.truth_up_to, native=True)
+        row = {"events_target": events, **measure_native(folder)}
+        audit = folder / "audit.json"
+        row["events"] = json.loads(audit.read_text())["inputs"]["capi"]["rows"] if row["audit"]["exit"] == 0 else None
+        native.append(row)
+        print(json.dumps(row), flush=True)
+    prof = profile(args.work / str(min(args.events)) / args.formats[-1], args.formats[-1]) if args.events else []
+    write_results(rows, native, args, prof)
 
 
 def ratio(a, b) -> str:
     return f"{a / b:.1f}x" if a and b else "-"
 
 
-def write_results(rows: list[dict], args, prof: list[str]) -> None:
+def write_results(rows: list[dict], native: list[dict], args, prof: list[str]) -> None:
     results_json = args.results.with_name("results.json")
     before = json.loads(results_json.read_text()) if results_json.exists() else None
     before_prof = before.get("profile") if isinstance(before, dict) else None
@@ -160,7 +230,22 @@ def write_results(rows: list[dict], args, prof: list[str]) -> None:
         "# Benchmark results", "",
         f"Measured {time.strftime('%Y-%m-%d')} with `python benchmarks/run.py` at commit {commit} on {os.cpu_count()} cores and "
         f"{memory:.0f} GiB, Python {platform.python_version()}, pyarrow {pyarrow.__version__}, DuckDB {duckdb.__version__}. "
-        "Each figure is one fresh process, timed from outside: wall seconds and that process's peak memory. "
+        "Each figure is one fresh process, timed from outside: wall seconds and that process's peak memory.", ""]
+    if rows:
+        lines += canonical_table(rows, args)
+    if native:
+        lines += native_table(native)
+    if prof:
+        lines += ["## Profile", "", "This run:", "", "```", *prof, "```", ""]
+        if before_prof:
+            lines += ["Before (the previous results.json):", "", "```", *before_prof, "```", ""]
+    lines += ["Raw figures: `results.json`.", ""]
+    args.results.write_text("\n".join(lines))
+    results_json.write_text(json.dumps({"rows": rows, "native": native, "profile": prof}, indent=2) + "\n")
+
+
+def canonical_table(rows: list[dict], args) -> list[str]:
+    lines = [
         "**audit**: `dedupaudit check --format json` (reading, audit, report); **SQL**: `benchmarks/handwritten.sql` "
         "in DuckDB straight from the files; **pyarrow**: reading the three files, nothing else (the floor).", "",
         "Shop: `dedupaudit generate --seed 7` with the default rates and no placeholder IDs "
@@ -178,6 +263,8 @@ def write_results(rows: list[dict], args, prof: list[str]) -> None:
                          f"{ratio(a['seconds'], s['seconds'])} | {ratio(a['seconds'], p['seconds'])} | "
                          f"{ratio(a['peak_mib'], s['peak_mib'])} | {' = '.join(m['checked'])} |")
     first = rows[0]
+    if len(rows) == 1:
+        return lines + [""]
     lines += ["", f"Scaling: time at each size ÷ time at {first['events'] or first['events_target']:,} events "
                   "(10x the events should be about 10x the time).", "",
               "| events | format | audit | SQL |", "|---:|---|---:|---:|"]
@@ -186,12 +273,29 @@ def write_results(rows: list[dict], args, prof: list[str]) -> None:
             lines.append(f"| {r['events'] or r['events_target']:,} | {fmt} | "
                          f"{ratio(r[fmt]['audit']['seconds'] if r[fmt]['audit']['exit'] == 0 else None, first[fmt]['audit']['seconds'])} | "
                          f"{ratio(r[fmt]['sql']['seconds'] if r[fmt]['sql']['exit'] == 0 else None, first[fmt]['sql']['seconds'])} |")
-    lines += ["", "## Profile", "", "This run:", "", "```", *prof, "```", ""]
-    if before_prof:
-        lines += ["Before (the previous results.json):", "", "```", *before_prof, "```", ""]
-    lines += ["Raw figures: `results.json`.", ""]
-    args.results.write_text("\n".join(lines))
-    results_json.write_text(json.dumps({"rows": rows, "profile": prof}, indent=2) + "\n")
+    return lines + [""]
+
+
+def native_table(native: list[dict]) -> list[str]:
+    lines = [
+        "## Native CAPI request log", "",
+        "Log: `dedupaudit generate --seed 7 --platforms meta --native` with the same rates (no placeholder IDs): the Meta server events as "
+        "request bodies, one per line, wrapped as `{timestamp, url, body: {data: [event]}}` (`capi.native.jsonl`). "
+        "**audit**: `dedupaudit check --capi capi.native.jsonl --format json`; **SQL**: `benchmarks/native.sql` "
+        "(`read_json` and `unnest(body.data)`) in DuckDB. Both read the log only: the query covers the server events, "
+        "so the pixel and orders files the generator also writes are left out of both (like with like). In every run "
+        "the server events, and per platform the purchase events and the purchases reported after deduplication, "
+        "of the audit equal the SQL's; truth.json (where computed) confirms the events and purchase events (its "
+        "reported purchases count the browser pixel too).", "",
+        "| events | log MiB | audit s | audit MiB | SQL s | SQL MiB | audit ÷ SQL | memory ÷ SQL's | checked |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in native:
+        a, s = (r[k] if r[k]["exit"] == 0 else {"seconds": None, "peak_mib": None} for k in ("audit", "sql"))
+        lines.append(f"| {r['events'] or r['events_target']:,} | {r['log_mib']:,} | {a['seconds'] or 'failed'} | {a['peak_mib'] or '-'} | "
+                     f"{s['seconds'] or 'failed'} | {s['peak_mib'] or '-'} | {ratio(a['seconds'], s['seconds'])} | "
+                     f"{ratio(a['peak_mib'], s['peak_mib'])} | {' = '.join(r['checked'])} |")
+    return lines + [""]
 
 
 if __name__ == "__main__":

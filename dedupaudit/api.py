@@ -44,6 +44,7 @@ from dedupaudit.wording import plural
 SIDES = ("pixel", "capi", "orders")
 SIDE_NAMES = {"pixel": "browser-pixel events", "capi": "server events", "orders": "orders"}
 REJECT_COLUMNS = ["input", "file", "row", "source_ref", "reason", "value"]
+REJECT_BATCH_ROWS = 100_000
 
 
 def audit(pixel=None, capi=None, orders=None, *, spend=None, exchange_rates=None, platform_reported=None, config=None, baseline=None,
@@ -305,6 +306,11 @@ def _option(merged: cfg.Layer, key: str) -> str:
 
 
 def _write_rejects(path: Path, loaded: dict[str, Loaded]) -> None:
-    frames = [l.rejects.assign(input=side) for side, l in loaded.items() if len(l.rejects)]
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=REJECT_COLUMNS)
-    outputs.write(path, outputs.csv_text(table[REJECT_COLUMNS]), "--rejects")
+    """Stream every rejected row from DuckDB to the CSV (a hostile file can be all rejects: never a frame of them),
+    side by side in input order, each side by file and row as `Loaded.rejects`; cleaned and defused by `outputs.write_table`."""
+    con = next(iter(loaded.values())).con
+    sides = " UNION ALL ".join(f"SELECT '{side}' AS input, *, {number} AS side_no FROM ({l.rejects_sql})"
+                               for number, (side, l) in enumerate(loaded.items()))
+    sql = f"SELECT {', '.join(REJECT_COLUMNS)} FROM ({sides}) ORDER BY side_no, file_no, row"
+    with con.sql(sql).to_arrow_reader(REJECT_BATCH_ROWS) as rows:
+        outputs.write_table(path, rows, "csv", "--rejects")

@@ -4,9 +4,9 @@ Before a run reads anything, the command registers its inputs with `protect`; `c
 then refuses an output that is an input file or lies inside an input folder (the next run would
 read it as events), naming both. `write` puts the bytes in a temporary file beside the target and
 renames it over the target, so a crash or a full disk never leaves a truncated report. Tables
-meant for spreadsheets go through `csv_text`, which cleans every cell (privacy.clean) and defuses
-cells a spreadsheet would run as a formula. `write_table` streams a query's rows the same way
-(cleaned and defused batch by batch) without holding the table in memory.
+meant for spreadsheets have every cell cleaned (privacy.clean) and cells a spreadsheet would run as
+a formula defused: `csv_text` for a frame, `write_table` for a query's rows (--rejects,
+--export-failures), streamed batch by batch without holding the table in memory.
 """
 
 from __future__ import annotations

@@ -1,0 +1,57 @@
+"""benchmarks/run.py at a tiny size: the canonical shop and the native CAPI log are generated, timed and checked
+(the audit's figures equal the hand-written queries' and truth.json's), and RESULTS.md gets a row for each."""
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("bench_run", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_tiny_run_writes_both_tables_with_the_figures_checked(tmp_path):
+    done = subprocess.run([sys.executable, SCRIPT, "--events", "3000", "--formats", "parquet", "--native-events", "3000",
+                           "--work", tmp_path / "work", "--results", tmp_path / "RESULTS.md"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "RESULTS.md").read_text()
+    canonical, native = text.split("## Native CAPI request log")
+    assert [line.split(" | ")[1] for line in canonical.splitlines() if line.startswith("| ") and "parquet" in line] == ["parquet"]
+    native_rows = [line for line in native.split("## Profile")[0].splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert len(native_rows) == 1 and native_rows[0].endswith("| audit = sql = truth |")
+    results = json.loads((tmp_path / "results.json").read_text())
+    row = results["native"][0]
+    assert row["audit"]["exit"] == row["sql"]["exit"] == 0
+    figures = row["figures"]
+    assert figures["audit"] == figures["sql"] and figures["audit"]["events"] == row["events"] > 2000
+    assert figures["truth"] == {k: figures["audit"][k] for k in ("events", "purchase_events")}
+    assert set(figures["audit"]["reported"]) == {"meta"}
+    assert results["rows"][0]["parquet"]["checked"] == ["audit", "sql", "truth"]
+
+
+def test_figures_that_differ_are_caught():
+    run = _module()
+    audit = {"events": 10, "purchase_events": {"meta": 7}, "reported": {"meta": 7}}
+    assert run.agree({"audit": audit, "sql": dict(audit), "truth": {"events": 10, "purchase_events": {"meta": 7}}})
+    assert not run.agree({"audit": audit, "sql": {**audit, "reported": {"meta": 6}}})
+    assert not run.agree({"audit": audit, "sql": audit, "truth": {"events": 11}})
+    assert not run.agree({"audit": audit, "sql": {**audit, "reported": {"meta": 7, "tiktok": 1}}})
+
+
+def test_native_figures_read_the_same_counts_from_each_source():
+    run = _module()
+    audit = {"inputs": {"capi": {"rows": 13}},
+             "platforms": [{"platform": "meta", "event": "purchase", "capi_events": 9, "reported_conversions": 8},
+                           {"platform": "meta", "event": "add_to_cart", "capi_events": 3, "reported_conversions": 3}]}
+    truth = {"rows": {"capi": 13}, "platforms": [{"platform": "meta", "event": "purchase", "capi_events": 9, "reported_conversions": 20}]}
+    expected = {"events": 13, "purchase_events": {"meta": 9}, "reported": {"meta": 8}}
+    assert run.native_figures("audit", audit) == expected
+    assert run.native_figures("sql", [["meta", 13, 9, 8]]) == expected
+    assert run.native_figures("truth", truth) == {"events": 13, "purchase_events": {"meta": 9}}

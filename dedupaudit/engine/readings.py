@@ -109,7 +109,7 @@ def _counts_many(con: duckdb.DuckDBPyConnection, jobs: list[tuple[PlatformRules,
 
 
 def _run(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], reuse: tuple[str, ...]) -> dict[str, dict[str, int]]:
-    simulate(con, rules, _PREFIX, typed=f"{_PREFIX}typed", into=f"{_PREFIX}counts", reuse=reuse)
+    simulate(con, rules, _PREFIX, typed=f"{_PREFIX}typed", into=f"{_PREFIX}counts", reuse=reuse, view=True)
     try:
         out: dict[str, dict[str, int]] = {}
         for platform, event_type, n in con.execute(
@@ -117,9 +117,10 @@ def _run(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], reuse:
             out.setdefault(platform, {})[event_type] = n
         return out
     finally:
+        con.execute(f"DROP VIEW IF EXISTS {_PREFIX}counts")
         for name in ("typed", "by_id"):
             con.execute(f"DROP {'VIEW' if name in reuse else 'TABLE'} IF EXISTS {_PREFIX}{name}")
-        for table in ("counts", "rules", "taxonomy", "merges"):
+        for table in ("fallback_keys", "by_fallback", "rules", "taxonomy", "merges"):
             con.execute(f"DROP TABLE IF EXISTS {_PREFIX}{table}")
 
 

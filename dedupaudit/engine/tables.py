@@ -133,7 +133,7 @@ FALLBACK_COLUMNS = {"fbp": "fbp", "external_id": "external_id", "ttp": "ttp", "o
 
 # 4. Per typed event: does the platform count it, and if not, which key merged it.
 COUNTS_SQL = """
-CREATE TEMP TABLE {into} AS
+CREATE TEMP {kind} {into} AS
 SELECT e.eid, e.platform, e.event_type,
        coalesce(i.counts, true) AND f.eid IS NULL AS counts,
        CASE WHEN NOT i.counts THEN 'event_id' WHEN f.eid IS NOT NULL THEN 'fallback' END AS merged_by
@@ -143,13 +143,14 @@ WHERE e.event_type IS NOT NULL
 
 
 def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], prefix: str, typed: str, into: str,
-             reuse: tuple[str, ...] = (), base: str = "events_base", base_params: dict | None = None) -> None:
+             reuse: tuple[str, ...] = (), base: str = "events_base", base_params: dict | None = None, view: bool = False) -> None:
     """Run the dedup model for `rules` over events_base: `typed` gets the events of these platforms with
     their name key, type and scope; `into` gets (eid, platform, event_type, counts, merged_by) per typed event.
 
     `reuse` names stages whose inputs are the same as the rule files' reading, taken from the tables the
     first run kept: "typed" (the `events` table) and "by_id" (the `by_id` table). `base_params` are the
-    values `base` binds (values are never pasted into SQL text)."""
+    values `base` binds (values are never pasted into SQL text). With `view`, `into` is a view (read once,
+    by the other readings' counts) and the caller drops it and the fallback tables it reads."""
     con.register("rules_in", rules_table(rules))
     con.execute(f"CREATE OR REPLACE TEMP TABLE {prefix}rules AS SELECT * FROM rules_in")
     con.register("taxonomy_in", _taxonomy_frame(rules))
@@ -178,9 +179,10 @@ def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], pr
                              f"NULL::VARCHAR AS key, NULL::VARCHAR AS value FROM {typed} WHERE false")
     con.execute(FALLBACK_KEYS_SQL.format(branches=branches, **names), {f"key_{i}": key for i, key in enumerate(keys)})
     con.execute(FALLBACK_SQL.format(**names))
-    con.execute(COUNTS_SQL.format(**names))
-    con.execute(f"DROP TABLE {prefix}fallback_keys")
-    con.execute(f"DROP TABLE {prefix}by_fallback")
+    con.execute(COUNTS_SQL.format(kind="VIEW" if view else "TABLE", **names))
+    if not view:
+        con.execute(f"DROP TABLE {prefix}fallback_keys")
+        con.execute(f"DROP TABLE {prefix}by_fallback")
 
 
 # An event's order: its own order_id; else the order of other events with the same ID (when they

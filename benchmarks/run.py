@@ -43,6 +43,7 @@ from dedupaudit.generate.rates import DEFAULTS  # noqa: E402
 
 RATES = {**DEFAULTS, "placeholder_ids": 0.0}
 PLATFORMS = 4
+COMMIT = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
 
 PARSE = """import sys, pyarrow.csv as csv, pyarrow.parquet as pq
@@ -187,13 +188,15 @@ def main() -> None:
                         help="native CAPI log sizes (server events); none given: skipped")
     parser.add_argument("--no-native", dest="native_events", action="store_const", const=[], help="skip the native CAPI logs")
     parser.add_argument("--truth-up-to", type=int, default=10_000_000, help="compute truth.json up to this many events")
+    parser.add_argument("--native-truth-up-to", type=int, default=1_000_000,
+                        help="compute truth.json for native logs up to this many server events (the whole shop's model: about 4 minutes per million)")
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md", help="where RESULTS.md goes (results.json beside it)")
     args = parser.parse_args()
     rows = []
     for events in args.events:
         orders = round(events / events_per_order(RATES))
         truth_file = args.work / str(events) / args.formats[0] / "truth.json"
-        row = {"events_target": events, "orders": orders}
+        row = {"events_target": events, "orders": orders, "commit": COMMIT}
         for i, fmt in enumerate(args.formats):
             folder = args.work / str(events) / fmt
             generate(folder, orders, fmt, truth=i == 0 and events <= args.truth_up_to)
@@ -206,14 +209,29 @@ def main() -> None:
     native = []
     for events in args.native_events:
         folder = args.work / str(events) / "native"  # the pixel and orders files beside the log are not read: Parquet, quickest to write
-        generate(folder, round(events / server_events_per_order(RATES)), "parquet", truth=events <= args.truth_up_to, native=True)
-        row = {"events_target": events, **measure_native(folder)}
+        generate(folder, round(events / server_events_per_order(RATES)), "parquet", truth=events <= args.native_truth_up_to, native=True)
+        row = {"events_target": events, "commit": COMMIT, **measure_native(folder)}
         audit = folder / "audit.json"
         row["events"] = json.loads(audit.read_text())["inputs"]["capi"]["rows"] if row["audit"]["exit"] == 0 else None
         native.append(row)
         print(json.dumps(row), flush=True)
-    prof = profile(args.work / str(min(args.events)) / args.formats[-1], args.formats[-1]) if args.events else []
-    write_results(rows, native, args, prof)
+    # The profile is of the smallest size; a run of large sizes only keeps the previous one.
+    small = args.events and min(args.events) <= 10_000_000
+    prof = profile(args.work / str(min(args.events)) / args.formats[-1], args.formats[-1]) if small else None
+    write_results(*kept_rows(rows, native, args), args, prof)
+
+
+def kept_rows(rows: list[dict], native: list[dict], args) -> tuple[list[dict], list[dict]]:
+    """This run's rows, and the previous results.json's rows of the sizes this run did not measure (each row
+    names its commit), so sizes can be measured in separate runs: 100M alone takes most of an hour."""
+    path = args.results.with_name("results.json")
+    before = json.loads(path.read_text()) if path.exists() else {}
+    merged = []
+    for new, old in ((rows, before.get("rows", [])), (native, before.get("native", []))):
+        measured = {r["events_target"] for r in new}
+        same_formats = [r for r in old if all(f in r for f in args.formats)] if new is rows else old
+        merged.append(sorted(new + [r for r in same_formats if r["events_target"] not in measured], key=lambda r: r["events_target"]))
+    return merged[0], merged[1]
 
 
 def ratio(a, b) -> str:
@@ -224,11 +242,13 @@ def write_results(rows: list[dict], native: list[dict], args, prof: list[str]) -
     results_json = args.results.with_name("results.json")
     before = json.loads(results_json.read_text()) if results_json.exists() else None
     before_prof = before.get("profile") if isinstance(before, dict) else None
+    if prof is None:  # not profiled in this run: the previous profile stays, as it was
+        prof, before_prof = before_prof or [], (before or {}).get("profile_before")
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     lines = [
         "# Benchmark results", "",
-        f"Measured {time.strftime('%Y-%m-%d')} with `python benchmarks/run.py` at commit {commit} on {os.cpu_count()} cores and "
+        f"Written {time.strftime('%Y-%m-%d')} by `python benchmarks/run.py` (each row names the commit it measured; hand-written "
+        f"notes on these figures are in [NOTES.md](NOTES.md)) on {os.cpu_count()} cores and "
         f"{memory:.0f} GiB, Python {platform.python_version()}, pyarrow {pyarrow.__version__}, DuckDB {duckdb.__version__}. "
         "Each figure is one fresh process, timed from outside: wall seconds and that process's peak memory.", ""]
     if rows:
@@ -241,7 +261,7 @@ def write_results(rows: list[dict], native: list[dict], args, prof: list[str]) -
             lines += ["Before (the previous results.json):", "", "```", *before_prof, "```", ""]
     lines += ["Raw figures: `results.json`.", ""]
     args.results.write_text("\n".join(lines))
-    results_json.write_text(json.dumps({"rows": rows, "native": native, "profile": prof}, indent=2) + "\n")
+    results_json.write_text(json.dumps({"rows": rows, "native": native, "profile": prof, "profile_before": before_prof}, indent=2) + "\n")
 
 
 def canonical_table(rows: list[dict], args) -> list[str]:
@@ -251,8 +271,8 @@ def canonical_table(rows: list[dict], args) -> list[str]:
         "Shop: `dedupaudit generate --seed 7` with the default rates and no placeholder IDs "
         f"({', '.join(f'{k} {v}' for k, v in RATES.items())}). In every run the per-platform purchase conversions and "
         "real orders of the audit equal the SQL's and truth.json's (the columns under *checked*).", "",
-        "| events | format | audit s | audit MiB | SQL s | SQL MiB | pyarrow s | pyarrow MiB | audit ÷ SQL | audit ÷ pyarrow | memory ÷ SQL's | checked |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| events | format | audit s | audit MiB | SQL s | SQL MiB | pyarrow s | pyarrow MiB | audit ÷ SQL | audit ÷ pyarrow | memory ÷ SQL's | checked | commit |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in rows:
         for fmt in args.formats:
@@ -261,7 +281,7 @@ def canonical_table(rows: list[dict], args) -> list[str]:
             lines.append(f"| {r['events'] or r['events_target']:,} | {fmt} | {a['seconds'] or 'failed'} | {a['peak_mib'] or '-'} | "
                          f"{s['seconds'] or 'failed'} | {s['peak_mib'] or '-'} | {p['seconds'] or 'failed'} | {p['peak_mib'] or '-'} | "
                          f"{ratio(a['seconds'], s['seconds'])} | {ratio(a['seconds'], p['seconds'])} | "
-                         f"{ratio(a['peak_mib'], s['peak_mib'])} | {' = '.join(m['checked'])} |")
+                         f"{ratio(a['peak_mib'], s['peak_mib'])} | {' = '.join(m['checked'])} | {r.get('commit', '-')} |")
     first = rows[0]
     if len(rows) == 1:
         return lines + [""]
@@ -287,14 +307,14 @@ def native_table(native: list[dict]) -> list[str]:
         "the server events, and per platform the purchase events and the purchases reported after deduplication, "
         "of the audit equal the SQL's; truth.json (where computed) confirms the events and purchase events (its "
         "reported purchases count the browser pixel too).", "",
-        "| events | log MiB | audit s | audit MiB | SQL s | SQL MiB | audit ÷ SQL | memory ÷ SQL's | checked |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| events | log MiB | audit s | audit MiB | SQL s | SQL MiB | audit ÷ SQL | memory ÷ SQL's | checked | commit |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in native:
         a, s = (r[k] if r[k]["exit"] == 0 else {"seconds": None, "peak_mib": None} for k in ("audit", "sql"))
         lines.append(f"| {r['events'] or r['events_target']:,} | {r['log_mib']:,} | {a['seconds'] or 'failed'} | {a['peak_mib'] or '-'} | "
                      f"{s['seconds'] or 'failed'} | {s['peak_mib'] or '-'} | {ratio(a['seconds'], s['seconds'])} | "
-                     f"{ratio(a['peak_mib'], s['peak_mib'])} | {' = '.join(r['checked'])} |")
+                     f"{ratio(a['peak_mib'], s['peak_mib'])} | {' = '.join(r['checked'])} | {r.get('commit', '-')} |")
     return lines + [""]
 
 

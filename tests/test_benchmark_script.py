@@ -25,7 +25,7 @@ def test_a_tiny_run_writes_both_tables_with_the_figures_checked(tmp_path):
     canonical, native = text.split("## Native CAPI request log")
     assert [line.split(" | ")[1] for line in canonical.splitlines() if line.startswith("| ") and "parquet" in line] == ["parquet"]
     native_rows = [line for line in native.split("## Profile")[0].splitlines() if line.startswith("| ") and line[2].isdigit()]
-    assert len(native_rows) == 1 and native_rows[0].endswith("| audit = sql = truth |")
+    assert len(native_rows) == 1 and native_rows[0].endswith(f"| audit = sql = truth | {_module().COMMIT} |")
     results = json.loads((tmp_path / "results.json").read_text())
     row = results["native"][0]
     assert row["audit"]["exit"] == row["sql"]["exit"] == 0
@@ -55,3 +55,15 @@ def test_native_figures_read_the_same_counts_from_each_source():
     assert run.native_figures("audit", audit) == expected
     assert run.native_figures("sql", [["meta", 13, 9, 8]]) == expected
     assert run.native_figures("truth", truth) == {"events": 13, "purchase_events": {"meta": 9}}
+
+
+def test_a_run_of_one_size_keeps_the_rows_of_the_sizes_it_did_not_measure(tmp_path):
+    run = _module()
+    (tmp_path / "results.json").write_text(json.dumps({
+        "rows": [{"events_target": 10, "commit": "old", "parquet": {}}, {"events_target": 100, "commit": "old", "parquet": {}},
+                 {"events_target": 1000, "commit": "old", "csv": {}}],  # another format: not this run's table
+        "native": [{"events_target": 10, "commit": "old"}]}))
+    args = type("Args", (), {"results": tmp_path / "RESULTS.md", "formats": ["parquet"]})
+    rows, native = run.kept_rows([{"events_target": 100, "commit": "new", "parquet": {}}], [], args)
+    assert [(r["events_target"], r["commit"]) for r in rows] == [(10, "old"), (100, "new")]
+    assert [(r["events_target"], r["commit"]) for r in native] == [(10, "old")]

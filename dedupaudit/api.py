@@ -22,7 +22,7 @@ from dedupaudit import config as cfg
 from dedupaudit import outputs
 from dedupaudit.engine.run import run_audit
 from dedupaudit.baseline import BaselineDiff, Tolerances, compare, load_result, validate_result
-from dedupaudit.connection import Connection
+from dedupaudit.connection import Connection, parse_memory, storage_for
 from dedupaudit.errors import InputError
 from dedupaudit.inputs.canonical import Loaded, load_events, load_orders
 from dedupaudit.inputs.detect import ReadContext, check_format
@@ -123,7 +123,9 @@ def run(merged: cfg.Layer, sources: dict[str, Any], *, platform_reported=None, s
     old = _baseline(baseline) if baseline is not None else None
 
     tracker = tracker or _Silent()
-    with Connection(value("memory_limit"), value("threads")) as connection:
+    memory = parse_memory(value("memory_limit"))
+    storage = storage_for(value("storage"), [p for found in items.values() for p in found if isinstance(p, Path)], memory, _option(merged, "storage"))
+    with Connection(value("memory_limit"), value("threads"), storage) as connection:
         loaded = {}
         for side in SIDES:
             tracker.stage(f"reading {SIDE_NAMES[side]}")

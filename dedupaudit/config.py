@@ -74,6 +74,8 @@ KEYS: dict[str, Option] = {
     "memory_limit": Option(None, "any", "most memory the audit uses before it spills to disk",
                            valid="a size such as 8GB or 50%", test=_memory),
     "threads": Option(None, "integer", "threads the audit may use (default: all cores)", minimum=1),
+    "storage": Option("auto", "text", "where the audit keeps its tables: memory, disk (compressed), or auto (disk when the inputs would not fit in memory)",
+                      choices=("auto", "memory", "disk")),
     "encoding": Option(None, "text", "encoding of every text input (default: detected per file)",
                        valid="an encoding name such as utf-8, utf-16 or cp1252", test=_accepted(check_encoding, "a known encoding")),
     "delimiter": Option(None, "text", "delimiter of CSV/TSV inputs (default: sniffed per file)",
@@ -230,6 +232,7 @@ STARTER = """\
 # rules: rules/                  # your own platform rule files instead of the built-in ones
 # memory_limit: 60%              # most memory the audit uses before it spills to disk (e.g. 8GB)
 # threads: 2                     # threads the audit may use (default: all cores)
+# storage: auto                  # memory, disk (compressed tables in the spill folder) or auto (disk when the inputs would not fit)
 # spend: spend.csv               # ad spend per platform (platform, spend, currency; optional date): adds ROAS
 # exchange_rates: rates.csv      # from, to, rate: convert conversion values into the spend's currency
 

@@ -2,6 +2,11 @@
 
 Memory is bounded: DuckDB keeps at most `memory_limit` in RAM and spills the rest (large sorts,
 joins, and the loaded tables themselves) to a private temp folder that is removed on close.
+
+Storage: the audit's tables live in an in-memory database, uncompressed (fastest), or, when the
+inputs would not fit in memory (`storage_for`), in a database file in that folder, compressed
+(about 4x smaller than what an in-memory table spills, at about 1.7x the CPU): 100M events spill
+about 100 GB uncompressed, more than a typical machine's free disk. The SQL is the same in both.
 """
 
 from __future__ import annotations
@@ -42,6 +47,23 @@ def parse_memory(text: str | None, option: str = "--memory-limit") -> int:
     return size
 
 
+STORAGES = ("auto", "memory", "disk")
+# The run's tables per byte of input, measured on generated shops (1M events: 927 MiB of tables from a
+# 95 MB CSV or a 23 MB Parquet file); JSON logs carry more bytes per event.
+_TABLE_BYTES_PER_INPUT_BYTE = {".csv": 10, ".tsv": 10, ".txt": 10, ".parquet": 40, ".gz": 40, ".zst": 40, ".zstd": 40}
+
+
+def storage_for(storage: str | None, paths, memory_bytes: int, option: str = "--storage") -> str:
+    """'memory' or 'disk': as asked, or (auto) disk when the inputs' tables would not fit in `memory_bytes`."""
+    storage = storage or "auto"
+    if storage not in STORAGES:
+        raise UserError(f"{option}: '{storage}' is not one of {', '.join(STORAGES)}")
+    if storage != "auto":
+        return storage
+    estimate = sum(p.stat().st_size * _TABLE_BYTES_PER_INPUT_BYTE.get(p.suffix.lower(), 3) for p in paths if p.is_file())
+    return "disk" if estimate > memory_bytes else "memory"
+
+
 def parse_threads(value: int | None, option: str = "--threads") -> int:
     if value is None:
         return os.cpu_count() or 1
@@ -53,9 +75,10 @@ def parse_threads(value: int | None, option: str = "--threads") -> int:
 class Connection:
     """A configured DuckDB connection with its own spill folder; use as a context manager or close()."""
 
-    def __init__(self, memory_limit: str | None = None, threads: int | None = None):
+    def __init__(self, memory_limit: str | None = None, threads: int | None = None, storage: str = "memory"):
         self.memory_bytes = parse_memory(memory_limit)
         self.threads = parse_threads(threads)
+        self.storage = storage
         self.spill = tempfile.mkdtemp(prefix="dedupaudit-spill-")
         # A connection dropped without close() (a loader called on its own) still removes its folder.
         self._remove_spill = weakref.finalize(self, shutil.rmtree, self.spill, ignore_errors=True)
@@ -67,6 +90,8 @@ class Connection:
         })
         # ICU is built in; with the session zone UTC a TIMESTAMPTZ -> TIMESTAMP cast gives UTC wall time.
         self.con.execute("LOAD icu; SET TimeZone = 'UTC'")
+        if storage == "disk":  # a scratch file: no write-ahead log, gone with the folder
+            self.con.execute(f"ATTACH '{os.path.join(self.spill, 'audit.duckdb').replace(chr(39), chr(39) * 2)}' AS audit (RECOVERY_MODE no_wal_writes); USE audit")
         # strip(): Python's and Arrow's str.strip(), which trim all Unicode white space, not only spaces
         # (the first and last characters are tested first: trimming with a character list is slow, a regex
         # test four times slower than this one, and most values need none).

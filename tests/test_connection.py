@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from dedupaudit.connection import Connection, machine_memory, parse_memory, parse_threads
+from dedupaudit.connection import Connection, machine_memory, parse_memory, parse_threads, storage_for
 from dedupaudit.errors import UserError
 from tests.conftest import EXAMPLES
 from tests.test_cli import run
@@ -58,7 +58,7 @@ def test_cli_runs_with_limits_and_gives_the_same_figures():
     assert strip(limited.stdout) == strip(plain.stdout)
 
 
-@pytest.mark.parametrize("option, value", [("--memory-limit", "plenty"), ("--threads", "0")])
+@pytest.mark.parametrize("option, value", [("--memory-limit", "plenty"), ("--threads", "0"), ("--storage", "cloud")])
 def test_cli_bad_limits_exit_2_in_one_line(option, value):
     done = run("check", *EXAMPLE_ARGS, option, value)
     assert done.returncode == 2
@@ -73,3 +73,39 @@ def test_a_connection_dropped_without_close_removes_its_spill_folder():
     del connection
     gc.collect()
     assert not os.path.exists(spill)
+
+
+def test_storage_is_memory_unless_the_inputs_tables_would_not_fit(tmp_path):
+    csv, parquet = tmp_path / "a.csv", tmp_path / "b.parquet"
+    csv.write_bytes(b"x" * 1000)
+    parquet.write_bytes(b"x" * 1000)
+    assert storage_for("auto", [csv], 64 * 2**20) == "memory"
+    assert storage_for(None, [csv], 9_999) == "disk"  # 1,000 CSV bytes make about 10,000 bytes of tables
+    assert storage_for("auto", [csv], 10_001) == "memory"
+    assert storage_for("auto", [parquet], 39_999) == "disk"  # Parquet is packed: about 40x
+    assert storage_for("memory", [parquet], 1) == "memory" and storage_for("disk", [csv], 2**40) == "disk"
+    with pytest.raises(UserError, match="--storage: 'cloud' is not one of auto, memory, disk"):
+        storage_for("cloud", [csv], 2**30)
+
+
+def test_disk_storage_keeps_the_tables_in_a_compressed_file_in_the_spill_folder():
+    with Connection("300MB", 1, storage="disk") as connection:
+        con = connection.con
+        con.execute("CREATE TABLE t AS SELECT range AS i, 'meta' AS platform FROM range(300000)")
+        con.execute("CHECKPOINT")
+        database = os.path.join(connection.spill, "audit.duckdb")
+        assert con.execute("SELECT current_database()").fetchone()[0] == "audit"
+        assert os.path.getsize(database) > 0
+        compressions = {c for (c,) in con.execute("SELECT DISTINCT compression FROM pragma_storage_info('t')").fetchall()}
+        assert compressions - {"Uncompressed"}
+        spill = connection.spill
+    assert not os.path.exists(spill)
+
+
+def test_the_audit_gives_the_same_result_on_disk_as_in_memory():
+    results = {}
+    for storage in ("memory", "disk"):
+        done = run("check", *EXAMPLE_ARGS, "--format", "json", "--fail-on", "never", "--storage", storage)
+        assert done.returncode == 0, done.stderr
+        results[storage] = {k: v for k, v in json.loads(done.stdout).items() if k not in ("run", "settings")}
+    assert results["disk"] == results["memory"]

@@ -70,6 +70,8 @@ def check(
     memory_limit: str = typer.Option(None, "--memory-limit", metavar="SIZE", show_default=False,
                                      help="Most memory the audit may use before it spills to disk, e.g. 8GB or 50%. [default: 60% of this machine]"),
     threads: int = typer.Option(None, "--threads", metavar="N", show_default=False, help="Threads the audit may use. [default: all cores]"),
+    storage: str = typer.Option(None, "--storage", metavar="WHERE", show_default=False,
+                                help="Where the audit keeps its tables: memory, disk (compressed, for inputs larger than memory) or auto. [default: auto]"),
     strict: bool = typer.Option(False, "--strict", help="Exit 2 when any input row is rejected (after writing the reports and --rejects)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display and no notes on stderr."),
     debug: bool = typer.Option(False, "--debug", help="Show a traceback on errors."),
@@ -92,7 +94,7 @@ def check(
             until=until, exclude_statuses=exclude_statuses, output_format=output_format, output=output, title=title,
             client=client, fail_on=fail_on, baseline=baseline, mapping=mapping, pixel_format=pixel_format,
             capi_format=capi_format, orders_format=orders_format, export_failures=export_failures, export_format=export_format,
-            platform_reported=platform_reported, spend=spend, exchange_rates=exchange_rates, memory_limit=memory_limit, threads=threads, encoding=encoding,
+            platform_reported=platform_reported, spend=spend, exchange_rates=exchange_rates, memory_limit=memory_limit, threads=threads, storage=storage, encoding=encoding,
             delimiter=delimiter, waivers=waivers)
         merged = config.merge(config.DEFAULTS, config.load_file(config_path) if config_path else {}, cli_layer)
         value = lambda key, default=None: config.value(merged, key, default)  # noqa: E731
@@ -130,7 +132,7 @@ def _cli_layer(**args) -> dict:
     put("platform", args["platform"], "--platform")
     put("rules", str(args["rules_dir"]) if args["rules_dir"] else None, "--rules")
     for key in ("timezone", "since", "until", "title", "client", "fail_on", "export_format", "memory_limit", "threads",
-                "encoding", "delimiter"):
+                "storage", "encoding", "delimiter"):
         put(key, args[key], "--" + key.replace("_", "-"))
     if args["exclude_statuses"] is not None:
         layer["excluded_statuses"] = ([s for s in args["exclude_statuses"].split(",") if s.strip()], "--exclude-statuses")

@@ -53,7 +53,7 @@ def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, Plat
         if own:
             pixel, capi, orders = (_copy(side, connection) for side in (pixel, capi, orders))
         build_tables(con, pixel, capi, orders, rules, settings, since, until)
-        con.execute("CREATE TEMP VIEW rejected_rows AS " + " UNION ALL ".join(
+        con.execute("CREATE VIEW rejected_rows AS " + " UNION ALL ".join(
             f"SELECT * EXCLUDE (file_no), '{side}' AS input FROM ({loaded.rejects_sql})"
             for side, loaded in (("pixel", pixel), ("capi", capi), ("orders", orders))))
         inputs = {
@@ -114,15 +114,16 @@ def _copy(loaded: Loaded, connection: Connection) -> Loaded:
     copy = Loaded(connection, connection.name("copied"), connection.name("copied_unreadable"), loaded.columns, loaded.files, loaded.texts)
     for source, target in ((loaded.table, copy.table), (loaded.broken, copy.broken)):
         connection.con.register("copy_in", loaded.con.sql(f"SELECT * FROM {source} ORDER BY rowid").to_arrow_table())
-        connection.con.execute(f"CREATE TEMP TABLE {target} AS SELECT * FROM copy_in")
+        connection.con.execute(f"CREATE TABLE {target} AS SELECT * FROM copy_in")
         connection.con.unregister("copy_in")
     return copy
 
 
 def _temp_objects(con) -> dict[str, str]:
-    """Temporary tables and views on the connection: name -> TABLE or VIEW."""
-    return dict(con.execute("SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE temporary UNION ALL "
-                            "SELECT view_name, 'VIEW' FROM duckdb_views() WHERE temporary AND NOT internal").fetchall())
+    """The run's tables and views on the connection (in its own database, memory or disk): name -> TABLE or VIEW."""
+    return dict(con.execute("SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE database_name = current_database() UNION ALL "
+                            "SELECT view_name, 'VIEW' FROM duckdb_views() WHERE database_name = current_database() AND NOT internal")
+                .fetchall())
 
 
 def _drop_new(con, before: dict[str, str]) -> None:

@@ -33,7 +33,7 @@ from dedupaudit.settings import LINK_TOLERANCE, Settings
 #    match besides name and ID: Google's conversion action, Reddit's channel). A server event the rules
 #    call offline (received too long after it happened) never deduplicates: it gets a key of its own.
 TYPED_SQL = """
-CREATE TEMP TABLE {typed} AS
+CREATE TABLE {typed} AS
 WITH named AS (
     SELECT e.*, CASE WHEN r.names_case_sensitive THEN e.event_name ELSE lower(e.event_name) END AS raw_key,
            r.scope_column IS NOT NULL AS scoped,
@@ -55,24 +55,24 @@ LEFT JOIN {p}taxonomy t ON t.platform = n.platform AND t.name_key = coalesce(m.i
 #    winner; only keys spanning more than one window (rare: late batches, reused IDs) go through the
 #    recursion, which finds each next window's opening event.
 DEDUP_SQL = """
-CREATE TEMP TABLE {p}keyed AS
+CREATE TABLE {p}keyed AS
 SELECT e.eid, e.received_time, e.source, r.window_us, e.platform, e.name_key, e.event_id, e.scope,
        CASE WHEN e.offline THEN e.eid ELSE -1 END AS lone, {slot} AS slot
 FROM {typed} e JOIN {p}rules r USING (platform)
 WHERE e.event_type IS NOT NULL AND e.event_id IS NOT NULL;
 
-CREATE TEMP TABLE {p}groups AS
+CREATE TABLE {p}groups AS
 SELECT platform, name_key, event_id, scope, lone, slot, window_us, min(received_time) AS first_t,
        window_us IS NOT NULL AND max(received_time) > min(received_time) + to_microseconds(window_us) AS multi,
        arg_min(eid, (received_time, source <> 'pixel', eid)) AS winner
 FROM {p}keyed GROUP BY platform, name_key, event_id, scope, lone, slot, window_us;
 
-CREATE TEMP TABLE {p}multi_window AS
+CREATE TABLE {p}multi_window AS
 SELECT k.eid, k.received_time, k.source, k.window_us, g.first_t, g.gid
 FROM {p}keyed k
 JOIN (SELECT *, row_number() OVER () AS gid FROM {p}groups WHERE multi) g USING (platform, name_key, event_id, scope, lone, slot);
 
-CREATE TEMP TABLE {p}anchors AS
+CREATE TABLE {p}anchors AS
 WITH RECURSIVE a(gid, t) AS (
     SELECT DISTINCT gid, first_t FROM {p}multi_window
   UNION ALL
@@ -82,7 +82,7 @@ WITH RECURSIVE a(gid, t) AS (
 )
 SELECT DISTINCT gid, t FROM a;
 
-CREATE TEMP TABLE {p}by_id AS
+CREATE TABLE {p}by_id AS
 SELECT k.eid, w.winner IS NOT NULL AS counts
 FROM {p}keyed k LEFT JOIN (SELECT winner FROM {p}groups WHERE NOT multi) w ON w.winner = k.eid
 ANTI JOIN {p}multi_window m ON m.eid = k.eid
@@ -103,14 +103,14 @@ SLOT_SQL = ("CASE WHEN r.same_source_dedup THEN 0 ELSE row_number() OVER "
 #    The keys the rules use are unpivoted ({branches}: one SELECT per key) so that any one of them
 #    matching is enough, with one equi-join.
 FALLBACK_KEYS_SQL = """
-CREATE TEMP TABLE {p}fallback_keys AS
+CREATE TABLE {p}fallback_keys AS
 SELECT * FROM ({branches}) k WHERE EXISTS (
     SELECT 1 FROM {p}rules r WHERE r.platform = k.platform AND list_contains(r.fb_keys, k.key)
     AND (len(r.fb_types) = 0 OR list_contains(r.fb_types, k.event_type)))
 """
 FALLBACK_SQL = """
 
-CREATE TEMP TABLE {p}by_fallback AS
+CREATE TABLE {p}by_fallback AS
 SELECT DISTINCT c.eid
 FROM {p}fallback_keys c
 JOIN {p}rules r USING (platform)
@@ -133,7 +133,7 @@ FALLBACK_COLUMNS = {"fbp": "fbp", "external_id": "external_id", "ttp": "ttp", "o
 
 # 4. Per typed event: does the platform count it, and if not, which key merged it.
 COUNTS_SQL = """
-CREATE TEMP {kind} {into} AS
+CREATE {kind} {into} AS
 SELECT e.eid, e.platform, e.event_type,
        coalesce(i.counts, true) AND f.eid IS NULL AS counts,
        CASE WHEN NOT i.counts THEN 'event_id' WHEN f.eid IS NOT NULL THEN 'fallback' END AS merged_by
@@ -152,20 +152,20 @@ def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], pr
     values `base` binds (values are never pasted into SQL text). With `view`, `into` is a view (read once,
     by the other readings' counts) and the caller drops it and the fallback tables it reads."""
     con.register("rules_in", rules_table(rules))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {prefix}rules AS SELECT * FROM rules_in")
+    con.execute(f"CREATE OR REPLACE TABLE {prefix}rules AS SELECT * FROM rules_in")
     con.register("taxonomy_in", _taxonomy_frame(rules))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {prefix}taxonomy AS SELECT * FROM taxonomy_in")
+    con.execute(f"CREATE OR REPLACE TABLE {prefix}taxonomy AS SELECT * FROM taxonomy_in")
     con.register("merges_in", _merges_frame(rules))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {prefix}merges AS SELECT * FROM merges_in")
+    con.execute(f"CREATE OR REPLACE TABLE {prefix}merges AS SELECT * FROM merges_in")
     for name in ("rules_in", "taxonomy_in", "merges_in"):
         con.unregister(name)
     names = {"p": prefix, "typed": typed, "into": into, "base": base}
     if "typed" in reuse:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {typed} AS SELECT * FROM events WHERE platform IN (SELECT platform FROM {prefix}rules)")
+        con.execute(f"CREATE OR REPLACE VIEW {typed} AS SELECT * FROM events WHERE platform IN (SELECT platform FROM {prefix}rules)")
     else:
         con.execute(TYPED_SQL.format(**names), base_params or {})
     if "by_id" in reuse:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {prefix}by_id AS SELECT * FROM by_id")
+        con.execute(f"CREATE OR REPLACE VIEW {prefix}by_id AS SELECT * FROM by_id")
     else:
         slot = "0" if all(r.same_source_dedup for r in rules.values()) else f"({SLOT_SQL})"
         con.execute(DEDUP_SQL.format(slot=slot, **names))
@@ -190,7 +190,7 @@ def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], pr
 # tolerance of the event. Orders are put in time buckets so the value join stays small. A tolerance
 # of 0 turns value+time linking off (no buckets, so no division by zero either).
 LINK_SQL = """
-CREATE TEMP TABLE purchases AS
+CREATE TABLE purchases AS
 WITH p AS (
     SELECT * FROM events WHERE event_type = 'purchase'
 ), needs_link AS (
@@ -229,7 +229,7 @@ LEFT JOIN by_value_time v USING (eid);
 # browser and a server event with that name and ID (latest of one side minus earliest of the other),
 # and which names each side used. No self-join, so it stays linear in the number of events.
 ORDER_CHECKS_SQL = """
-CREATE TEMP TABLE order_checks AS
+CREATE TABLE order_checks AS
 WITH keys AS (
     SELECT platform, link_key, name_key, event_id,
            count(*) FILTER (WHERE source = 'pixel') AS n_pixel,
@@ -266,7 +266,7 @@ FROM per_order o JOIN same_names n USING (platform, link_key) LEFT JOIN shared_i
 
 # How far apart the two paths report the same order: the first pixel vs the first server event.
 PAIR_GAPS_SQL = """
-CREATE TEMP TABLE pair_gaps AS
+CREATE TABLE pair_gaps AS
 SELECT platform, link_key,
        abs(epoch(min(received_time) FILTER (WHERE source = 'pixel')) - epoch(min(received_time) FILTER (WHERE source = 'capi'))) / 3600.0 AS gap_hours
 FROM purchases WHERE link_key IS NOT NULL
@@ -282,18 +282,18 @@ def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dic
     `eid` is each event's place in the input, browser events first: ties in the dedup model go by it."""
     used = lambda loaded, offset: (f"SELECT {offset} + (file_no::BIGINT << 40) + seq AS eid, {', '.join(loaded.columns)} "  # noqa: E731
                                    f"FROM {loaded.table} WHERE reason IS NULL")
-    con.execute(f"CREATE TEMP VIEW events_in AS {used(pixel, 0)} UNION ALL {used(capi, 1 << 62)}")
-    con.execute(f"CREATE TEMP VIEW orders_in AS SELECT {', '.join(orders.columns)} FROM {orders.table} WHERE reason IS NULL")
+    con.execute(f"CREATE VIEW events_in AS {used(pixel, 0)} UNION ALL {used(capi, 1 << 62)}")
+    con.execute(f"CREATE VIEW orders_in AS SELECT {', '.join(orders.columns)} FROM {orders.table} WHERE reason IS NULL")
     period = "($since::TIMESTAMP IS NULL OR {col} >= $since) AND ($until::TIMESTAMP IS NULL OR {col} <= $until)"
     bounds = {"since": since, "until": until}
     in_period = period.format(col="e.event_time")
     # Identifiers are compared as sent but kept only as hashes, so no table of the audit holds them.
     hashed = ", ".join(f"sha256({c}) AS {c}" if c in IDENTIFIER_COLUMNS else c for c in MODEL_COLUMNS)
     base = f"(SELECT {hashed} FROM events_in e WHERE e.delivery IS NULL AND {in_period})"
-    con.execute(f"CREATE TEMP TABLE undelivered AS SELECT * EXCLUDE ({', '.join(IDENTIFIER_COLUMNS)}) FROM events_in e "
+    con.execute(f"CREATE TABLE undelivered AS SELECT * EXCLUDE ({', '.join(IDENTIFIER_COLUMNS)}) FROM events_in e "
                 f"WHERE e.delivery IS NOT NULL AND {in_period}", bounds)
     con.execute(f"""
-        CREATE TEMP TABLE orders AS
+        CREATE TABLE orders AS
         SELECT *, coalesce(list_contains($excluded, status), false) AS excluded
         FROM orders_in WHERE {period.format(col='created_at')}""",
         {**bounds, "excluded": [s.lower() for s in settings.excluded_statuses]})
@@ -301,14 +301,14 @@ def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dic
     # after it, with the model's columns and the hashed identifiers taken from there.
     simulate(con, rules, "", typed="typed_events", into="dedup", base=base, base_params=bounds)
     con.execute(f"""
-        CREATE TEMP TABLE audit_events AS
+        CREATE TABLE audit_events AS
         SELECT w.* REPLACE ({', '.join(f't.{c} AS {c}' for c in IDENTIFIER_COLUMNS)}),
                t.offline, t.name_key, t.event_type, t.scope, coalesce(d.counts, false) AS counts, d.merged_by
         FROM events_in w JOIN typed_events t USING (eid) LEFT JOIN dedup d USING (eid)""")
     con.execute("DROP TABLE typed_events")
     # `events` and (for the other readings) `events_base`, the columns the model reads untyped, are views of it.
-    con.execute("CREATE TEMP VIEW events AS SELECT * EXCLUDE (counts, merged_by) FROM audit_events")
-    con.execute(f"CREATE TEMP VIEW events_base AS SELECT {', '.join(MODEL_COLUMNS)} FROM events")
+    con.execute("CREATE VIEW events AS SELECT * EXCLUDE (counts, merged_by) FROM audit_events")
+    con.execute(f"CREATE VIEW events_base AS SELECT {', '.join(MODEL_COLUMNS)} FROM events")
     tolerance = LINK_TOLERANCE.check(settings.link_tolerance_minutes, "settings", "link_tolerance_minutes")
     con.execute(LINK_SQL, {"tolerance_s": float(tolerance) * 60})
     con.execute(ORDER_CHECKS_SQL)

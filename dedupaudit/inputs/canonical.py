@@ -166,8 +166,8 @@ def _start(connection: Connection | None, kind: str, columns: tuple[str, ...], p
     files = [str(p) for p in paths]
     con = connection.con
     typed = ", ".join(f"{c} {_TYPES.get(c, 'VARCHAR')}" for c in columns)
-    con.execute(f"CREATE TEMP TABLE {table} ({typed}, reason VARCHAR, reason_value VARCHAR, file_no INTEGER, seq BIGINT)")
-    con.execute(f"CREATE TEMP TABLE {broken} (file VARCHAR, row BIGINT, source_ref VARCHAR, reason VARCHAR, value VARCHAR, file_no INTEGER)")
+    con.execute(f"CREATE TABLE {table} ({typed}, reason VARCHAR, reason_value VARCHAR, file_no INTEGER, seq BIGINT)")
+    con.execute(f"CREATE TABLE {broken} (file VARCHAR, row BIGINT, source_ref VARCHAR, reason VARCHAR, value VARCHAR, file_no INTEGER)")
     return Loaded(connection, table, broken, columns, files)
 
 
@@ -210,7 +210,7 @@ def _insert(loaded: Loaded, scan: Scan, number: int, exprs: _Exprs) -> None:
         pending = loaded.scalar(f"SELECT count(*) FROM {loaded.table} WHERE file_no = {number} AND reason = '{PENDING}'")
         if pending:
             waiting = loaded.connection.name("pending")
-            con.execute(f"CREATE TEMP TABLE {waiting} AS SELECT seq FROM {loaded.table} WHERE file_no = {number} AND reason = '{PENDING}'")
+            con.execute(f"CREATE TABLE {waiting} AS SELECT seq FROM {loaded.table} WHERE file_no = {number} AND reason = '{PENDING}'")
             con.execute(f"DELETE FROM {loaded.table} WHERE file_no = {number} AND reason = '{PENDING}'")
             only = f"WHERE s.__seq IN (SELECT seq FROM {waiting})"
             second, insert = levels(only)

@@ -113,7 +113,7 @@ def _scan_parquet(connection, path: Path) -> Scan:
     except duckdb.Error as exc:
         raise UserError(f"{path}: cannot read the file as Parquet ({_first_line(exc)})") from exc
     columns = [c for c in types if c != "file_row_number"]
-    con.execute(f"CREATE TEMP VIEW {view} AS SELECT file_row_number + 1 AS __row, file_row_number AS __seq, * EXCLUDE (file_row_number) "
+    con.execute(f"CREATE VIEW {view} AS SELECT file_row_number + 1 AS __row, file_row_number AS __seq, * EXCLUDE (file_row_number) "
                 f"FROM {source}")
     return Scan(str(path), view, columns, {c: types[c] for c in columns}, cleanup=[lambda: con.execute(f"DROP VIEW {view}")])
 
@@ -174,7 +174,7 @@ def _scan_csv(connection, path: Path, delimiter: str, compression: str | None) -
     text = Text.of(path)
     if text is not None and text.copy is not None:  # transcoded: the UTF-8 copy is plain, uncompressed text
         path, compression = text.copy, None
-    con.execute(f"""CREATE TEMP TABLE {table} AS SELECT * FROM read_csv({_sql_string(str(path))}, auto_detect = false, header = true,
+    con.execute(f"""CREATE TABLE {table} AS SELECT * FROM read_csv({_sql_string(str(path))}, auto_detect = false, header = true,
         columns = {columns}, delim = {_sql_string(delimiter)}, quote = '"', escape = '"', strict_mode = true, store_rejects = true,
         rejects_table = '{table}_rejects', rejects_scan = '{table}_scans', nullstr = chr(1) || chr(2),
         compression = '{compression or "none"}')""")
@@ -186,7 +186,7 @@ def _scan_csv(connection, path: Path, delimiter: str, compression: str | None) -
             undo()
         return None
     view = connection.name("scan")
-    con.execute(f"CREATE TEMP VIEW {view} AS SELECT rowid + 2 AS __row, rowid AS __seq, * FROM {table}")
+    con.execute(f"CREATE VIEW {view} AS SELECT rowid + 2 AS __row, rowid AS __seq, * FROM {table}")
     cleanup.insert(0, lambda: con.execute(f"DROP VIEW {view}"))
     return Scan(str(source), view, header, {c: "VARCHAR" for c in header}, cleanup=cleanup)
 

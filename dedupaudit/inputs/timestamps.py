@@ -292,7 +292,7 @@ class TimeColumn:
 
     def _table(self, connection, what: str, frame: pd.DataFrame, on: str) -> str:
         name = {"lookup": self.lookup, "hours": self.hours, "local": self.local}[what]
-        connection.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({self._SCHEMAS[what]})")
+        connection.con.execute(f"CREATE OR REPLACE TABLE {name} ({self._SCHEMAS[what]})")
         self.tables.append(name)
         if len(frame):
             self._append(connection, name, frame)

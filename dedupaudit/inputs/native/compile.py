@@ -489,7 +489,7 @@ def scan_capi_log(connection, path: Path, rules: dict[str, PlatformRules], force
         scores = {} if forced else file_scores(sample.items, specs, names)
         scores.pop("decided by the file", None)
         url_fn = _url_function(connection, specs)
-        con.execute(f"CREATE TEMP TABLE {recs} AS {_recs_sql(numbered, sample.layout, specs, names, scores, bool(forced), url_fn)}")
+        con.execute(f"CREATE TABLE {recs} AS {_recs_sql(numbered, sample.layout, specs, names, scores, bool(forced), url_fn)}")
         made.append(recs)
         con.execute(f"DROP TABLE {lines}")  # each stage's table is dropped once the next one holds what it needs
         made.remove(lines)
@@ -498,7 +498,7 @@ def scan_capi_log(connection, path: Path, rules: dict[str, PlatformRules], force
         used = {f for (f,) in con.execute(f"SELECT DISTINCT fmt FROM {recs} WHERE fmt IS NOT NULL AND reason IS NULL").fetchall()}
         rejects = con.execute(f"SELECT pos, reason, where_ FROM {recs} WHERE reason IS NOT NULL").fetchall()
         parts = [_format_sql(s, rules[s.platform].display_name) for s in specs if s.format in used] or [_format_sql(specs[0], "")]
-        sql = f"CREATE TEMP TABLE {events} AS WITH {', '.join(w for _, w in parts)} SELECT * FROM ({' UNION ALL '.join(q for q, _ in parts)})"
+        sql = f"CREATE TABLE {events} AS WITH {', '.join(w for _, w in parts)} SELECT * FROM ({' UNION ALL '.join(q for q, _ in parts)})"
         con.execute(sql.replace(" recs ", f" {recs} "))
         made.append(events)
         con.execute(f"DROP TABLE {recs}")
@@ -506,7 +506,7 @@ def scan_capi_log(connection, path: Path, rules: dict[str, PlatformRules], force
         if con.execute(f"SELECT count(*) FROM {events} WHERE fallback").fetchall()[0][0]:
             return drop()
         rejects += con.execute(f"SELECT pos, reason, source_ref FROM {events} WHERE reason IS NOT NULL").fetchall()
-        con.execute(f"""CREATE TEMP TABLE {out} AS SELECT pos AS __row, {', '.join(OUTPUT)}, source_ref,
+        con.execute(f"""CREATE TABLE {out} AS SELECT pos AS __row, {', '.join(OUTPUT)}, source_ref,
                         __numeric_event_id, __numeric_order_id FROM {events} WHERE reason IS NULL ORDER BY pos, idx""")
         made.append(out)
         con.execute(f"DROP TABLE {events}")
@@ -515,7 +515,7 @@ def scan_capi_log(connection, path: Path, rules: dict[str, PlatformRules], force
         drop()
         raise
     view = connection.name("native_scan")
-    con.execute(f"CREATE TEMP VIEW {view} AS SELECT rowid AS __seq, * FROM {out}")
+    con.execute(f"CREATE VIEW {view} AS SELECT rowid AS __seq, * FROM {out}")
     columns = [*OUTPUT, "source_ref"]
     broken_rows = sorted([*reasons, *((pos, reason, ref) for pos, reason, ref in rejects)])
     return Scan(str(path), view, columns, {c: "VARCHAR" for c in columns}, broken_rows,
@@ -527,11 +527,11 @@ def _read_lines(con, table: str, source, layout: str, compression: str | None) -
     """The file's records as JSON text, one row each, in file order (rowid + 1 = the line or record number):
     JSON Lines read as lines by DuckDB's parallel CSV reader (a blank line is a row too), arrays by read_json_objects."""
     if layout == "jsonl":
-        con.execute(f"""CREATE TEMP TABLE {table} AS SELECT j FROM read_csv({lit(source)}, columns = {{'j': 'VARCHAR'}},
+        con.execute(f"""CREATE TABLE {table} AS SELECT j FROM read_csv({lit(source)}, columns = {{'j': 'VARCHAR'}},
             header = false, delim = chr(1), quote = '', escape = '', auto_detect = false, strict_mode = false,
             null_padding = true, max_line_size = 8388608, compression = '{compression or "none"}')""")
     else:
-        con.execute(f"""CREATE TEMP TABLE {table} AS SELECT json::VARCHAR AS j FROM read_json_objects({lit(source)},
+        con.execute(f"""CREATE TABLE {table} AS SELECT json::VARCHAR AS j FROM read_json_objects({lit(source)},
             format = 'array', maximum_object_size = 67108864, compression = '{compression or "none"}')""")
 
 

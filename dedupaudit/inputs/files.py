@@ -265,23 +265,22 @@ def scan_frame(connection, raw: RawTable | ArrowTable) -> Scan:
 
 def arrow_table(raw: RawTable) -> ArrowTable:
     """A pandas reader's rows as Arrow: ID columns and mixed JSON values as text (IDs that were integer-valued
-    floats flagged), typed columns (Parquet, Arrow JSON) kept as they are."""
-    frame = raw.frame.copy()
-    frame.columns = [str(c) for c in frame.columns]
-    numeric = {}
-    for name in list(frame.columns):
-        column = frame[name]
-        canonical = name.strip().lower()
-        if canonical in ("event_id", "order_id") and (pd.api.types.is_object_dtype(column) or name in raw.numeric):
-            frame[name], was_number = id_text(column)
+    floats flagged), typed columns (Parquet, Arrow JSON) kept as they are. Column by column, so no second
+    copy of the whole frame is held."""
+    names, arrays, numeric = [], [], {}
+    for name, column in raw.frame.items():
+        name = str(name)
+        if name.strip().lower() in ("event_id", "order_id") and (pd.api.types.is_object_dtype(column) or name in raw.numeric):
+            column, was_number = id_text(column)
             if name in raw.numeric:  # a native reader wrote 1001.0 as "1001" and said so
                 was_number = was_number.to_numpy(dtype=bool) | np.asarray(raw.numeric[name], dtype=bool)
             numeric[name] = pa.array(np.asarray(was_number, dtype=bool))
         elif pd.api.types.is_object_dtype(column):
-            frame[name] = _as_text(column)
-    table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
-    table = table.cast(pa.schema([pa.field(f.name, pa.string()) if pa.types.is_large_string(f.type) else f
-                                  for f in table.schema]))
+            column = _as_text(column)
+        array = pa.array(column, from_pandas=True)
+        names.append(name)
+        arrays.append(array.cast(pa.string()) if pa.types.is_large_string(array.type) else array)
+    table = pa.Table.from_arrays(arrays, names=names) if names else pa.table({})
     return ArrowTable(raw.path, table, pa.array(np.asarray(raw.row, dtype="int64")), list(raw.broken), numeric)
 
 

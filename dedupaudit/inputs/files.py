@@ -49,12 +49,12 @@ class RawTable:
 
 @dataclass
 class ArrowTable:
-    """Rows a Python reader built (HAR captures, pixel logs, request logs read in Python) as an Arrow table,
-    so the engine registers them as they are: no pandas between the reader and DuckDB. `frame` and `row`
-    are pandas views of the same rows for `inspect`, mappings' constants and tests."""
+    """Rows a Python reader built (HAR captures, flat pixel logs, request logs read in Python) as an Arrow
+    table, so the engine registers them as they are: no pandas between the reader and DuckDB. `frame` and
+    `row` are pandas views of the same rows for `inspect`, mappings' constants and tests."""
 
     path: str
-    arrow: pa.Table  # text columns (pa.string()) and source_ref
+    arrow: pa.Table  # the native readers' canonical columns and source_ref as pa.string(); `arrow_table` keeps typed columns
     rows: pa.Array  # int64: each row's line (or record) number
     broken: list[tuple] = field(default_factory=list)
     numeric: dict[str, pa.Array] = field(default_factory=dict)  # ID column -> which were integer-valued floats

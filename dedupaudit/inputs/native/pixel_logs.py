@@ -9,6 +9,9 @@ column; else from the columns only one platform's logs have (`signature`: eventI
 conversionId, ...), the event names (which platform's taxonomy they belong to), or the platform's
 name in the file name. Where none of these decides, the rows get no platform and `--platform`
 (or a mapping constant) must give it.
+
+The column mapping runs in pandas on the table `files.read_table` read; the result is handed on
+as an Arrow table (`files.arrow_table`), as the HAR reader's is.
 """
 
 from __future__ import annotations

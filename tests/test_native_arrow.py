@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 from datetime import UTC
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
 from dedupaudit.inputs import files
 from dedupaudit.inputs.canonical import load_events
+from dedupaudit.inputs.native import Rows
 from tests.native_support import RULES, entry, har, jsonl, read
+
+REAL = Path(__file__).parent / "fixtures" / "real"
 
 TIKTOK_BODY = {"event": "CompletePayment", "event_id": 1001.0,  # an ID written as a float by the page's script
                "properties": {"value": 29.7, "currency": "EUR", "order_id": 77}}
@@ -38,17 +42,26 @@ def test_har_reader_returns_arrow_with_float_ids_written_as_integers(tmp_path):
     assert table.rows.to_pylist() == [1]
 
 
-def test_har_rows_reach_the_engine_without_pandas(tmp_path, monkeypatch):
+@pytest.mark.parametrize("kind", ["har", "gateway log"])
+def test_python_reader_rows_reach_the_engine_without_pandas(tmp_path, monkeypatch, kind):
     """The audit path registers the reader's Arrow table as it is: no pandas conversion, no pandas view."""
     def refuse(*args, **kwargs):
-        raise AssertionError("pandas round-trip on the HAR path")
+        raise AssertionError("pandas round-trip on a Python reader's path")
 
+    built = []
+    table = Rows.table
+    monkeypatch.setattr(Rows, "table", lambda self, path: built.append(path) or table(self, path))
     monkeypatch.setattr(files, "arrow_table", refuse)
     monkeypatch.setattr(files.ArrowTable, "frame", property(refuse))
     monkeypatch.setattr(files.ArrowTable, "row", property(refuse))
-    loaded = load_events([_tiktok_har(tmp_path)], "pixel", UTC, None, set(RULES))
-    assert loaded.frame["event_id"].tolist() == ["1001"] and loaded.frame["order_id"].tolist() == ["77"]
-    assert loaded.numeric_ids == 1
+    if kind == "har":
+        loaded = load_events([_tiktok_har(tmp_path)], "pixel", UTC, None, set(RULES))
+        assert loaded.frame["event_id"].tolist() == ["1001"] and loaded.frame["order_id"].tolist() == ["77"]
+        assert loaded.numeric_ids == 1
+    else:  # Segment delivery lines: read by the Python reader, not the compiled query
+        loaded = load_events([REAL / "gateways/segment_delivery.jsonl"], "capi", UTC, None, set(RULES))
+        assert len(loaded.frame) > 0
+    assert len(built) == 1
 
 
 @pytest.mark.parametrize("suffix", ["jsonl", "csv"])

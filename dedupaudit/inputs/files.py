@@ -14,6 +14,7 @@ import io
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import duckdb
@@ -44,6 +45,28 @@ class RawTable:
     row: pd.Series
     broken: list[tuple] = field(default_factory=list)  # (line, reason) or (line, reason, where in the line) of unreadable lines
     numeric: dict[str, pd.Series] = field(default_factory=dict)  # ID column already written as text -> which were integer-valued floats
+
+
+@dataclass
+class ArrowTable:
+    """Rows a Python reader built (HAR captures, flat pixel logs, request logs read in Python) as an Arrow
+    table, so the engine registers them as they are: no pandas between the reader and DuckDB. `frame` and
+    `row` are pandas views of the same rows for `inspect`, mappings' constants and tests."""
+
+    path: str
+    arrow: pa.Table  # the native readers' canonical columns and source_ref as pa.string(); `arrow_table` keeps typed columns
+    rows: pa.Array  # int64: each row's line (or record) number
+    broken: list[tuple] = field(default_factory=list)
+    numeric: dict[str, pa.Array] = field(default_factory=dict)  # ID column -> which were integer-valued floats
+
+    @cached_property
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame({name: pd.Series(self.arrow.column(name).to_pylist(), dtype="object")
+                             for name in self.arrow.column_names})
+
+    @cached_property
+    def row(self) -> pd.Series:
+        return pd.Series(self.rows.to_numpy(zero_copy_only=False), dtype="int64")
 
 
 @dataclass
@@ -219,32 +242,46 @@ def _lines(blocks) -> tuple[int, bool]:
     return lines + (1 if tail and not tail.endswith(b"\n") else 0), plain
 
 
-def scan_frame(connection, raw: RawTable) -> Scan:
-    """Rows a Python reader produced, handed to the engine as Arrow (no copy of the data in DuckDB)."""
-    frame = raw.frame.copy()
-    frame.columns = [str(c) for c in frame.columns]
-    numeric = {}
-    for number, name in enumerate(list(frame.columns)):
-        column = frame[name]
-        canonical = name.strip().lower()
-        if canonical in ("event_id", "order_id") and (pd.api.types.is_object_dtype(column) or name in raw.numeric):
-            frame[name], was_number = id_text(column)
-            if name in raw.numeric:  # a native reader wrote 1001.0 as "1001" and said so
-                was_number = was_number.to_numpy(dtype=bool) | raw.numeric[name].to_numpy(dtype=bool)
+def scan_frame(connection, raw: RawTable | ArrowTable) -> Scan:
+    """Rows a Python reader produced, registered on the connection as Arrow (no copy of the data in DuckDB)."""
+    raw = raw if isinstance(raw, ArrowTable) else arrow_table(raw)
+    table, numeric = raw.arrow, {}
+    for number, name in enumerate(raw.arrow.column_names):
+        if name in raw.numeric:
             numeric[name] = f"__numeric_{number}"
-            frame[numeric[name]] = np.asarray(was_number, dtype=bool)
-        elif pd.api.types.is_object_dtype(column):
-            frame[name] = _as_text(column)
-    columns = [c for c in frame.columns if not c.startswith("__numeric_")]
-    frame["__row"] = raw.row.to_numpy()
-    frame["__seq"] = np.arange(len(frame), dtype="int64")
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+            table = table.append_column(numeric[name], pa.array(raw.numeric[name], pa.bool_()))
+    rows = pa.array(raw.rows, pa.int64())
+    # JSON records that are all `{}` have rows but no column
+    table = table.append_column("__row", rows) if table.num_columns else pa.table({"__row": rows})
+    table = table.append_column("__seq", pa.array(np.arange(len(table), dtype="int64")))
     con = connection.con
     name = connection.name("frame")
     con.register(name, table)
     types = _describe(con, name)
+    columns = raw.arrow.column_names
     return Scan(raw.path, name, columns, {c: types[c] for c in columns}, list(raw.broken), numeric,
                 cleanup=[lambda: con.unregister(name)])
+
+
+def arrow_table(raw: RawTable) -> ArrowTable:
+    """A pandas reader's rows as Arrow: ID columns and mixed JSON values as text (IDs that were integer-valued
+    floats flagged), typed columns (Parquet, Arrow JSON) kept as they are. Column by column, so no second
+    copy of the whole frame is held."""
+    names, arrays, numeric = [], [], {}
+    for name, column in raw.frame.items():
+        name = str(name)
+        if name.strip().lower() in ("event_id", "order_id") and (pd.api.types.is_object_dtype(column) or name in raw.numeric):
+            column, was_number = id_text(column)
+            if name in raw.numeric:  # a native reader wrote 1001.0 as "1001" and said so
+                was_number = was_number.to_numpy(dtype=bool) | np.asarray(raw.numeric[name], dtype=bool)
+            numeric[name] = pa.array(np.asarray(was_number, dtype=bool))
+        elif pd.api.types.is_object_dtype(column):
+            column = _as_text(column)
+        array = pa.array(column, from_pandas=True)
+        names.append(name)
+        arrays.append(array.cast(pa.string()) if pa.types.is_large_string(array.type) else array)
+    table = pa.Table.from_arrays(arrays, names=names) if names else pa.table({})
+    return ArrowTable(raw.path, table, pa.array(np.asarray(raw.row, dtype="int64")), list(raw.broken), numeric)
 
 
 def _as_text(column: pd.Series) -> pd.Series:

@@ -1,6 +1,9 @@
 """Readers for the files people actually have: CAPI request logs, HAR captures, flat pixel logs and
-shop order exports. Each turns one file into a `RawTable` whose columns carry canonical names, so
-typing, rejects and the audit stay in `inputs.canonical`.
+shop order exports. Each turns one file into a table whose columns carry canonical names, so
+typing, rejects and the audit stay in `inputs.canonical`. The readers that walk JSON in Python (HAR
+captures, request logs read without the compiled query) and the flat pixel log reader produce an Arrow
+table (`files.ArrowTable`: text columns, row numbers int64), registered on the audit's connection as it is;
+the shop order exports are still pandas frames (`files.RawTable`).
 
 Only canonical columns are ever written: user data in the files (hashed emails, phones, IP
 addresses, user agents, click IDs, emails in page URLs) is never copied. Every output row keeps
@@ -12,10 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import pandas as pd
+import pyarrow as pa
 
-from dedupaudit.inputs.files import RawTable
-from dedupaudit.inputs.values import id_text
+from dedupaudit.inputs.files import ArrowTable, RawTable
+from dedupaudit.inputs.values import _whole_float
 
 EVENT_COLUMNS = ("platform", "event_name", "event_id", "event_time", "received_time", "order_id", "value",
                  "currency", "delivery", "delivery_message",
@@ -31,7 +34,7 @@ MAX_MESSAGE = 300  # platform error texts are cut to this length
 class Read:
     """One file read by a native reader: the table, and what `dedupaudit inspect` says about it."""
 
-    table: RawTable
+    table: RawTable | ArrowTable
     format: str  # the format name (see detect.FORMAT_NAMES)
     label: str  # what the file was recognised as, in words
     sources: dict[str, str] = field(default_factory=dict)  # canonical column -> where its values came from
@@ -40,7 +43,8 @@ class Read:
 
 
 class Rows:
-    """Collects output rows column by column (fast to turn into a frame), with row numbers and rejects."""
+    """Collects output rows column by column as Python lists, with row numbers and rejects; `table` turns
+    them into Arrow columns directly (no pandas: these readers build one row at a time anyway)."""
 
     def __init__(self, columns: tuple[str, ...]):
         self.columns = columns
@@ -63,15 +67,28 @@ class Rows:
     def __len__(self) -> int:
         return len(self.row)
 
-    def table(self, path) -> RawTable:
-        frame = pd.DataFrame({c: pd.Series(v, dtype="object") for c, v in self.values.items()})
-        frame["source_ref"] = pd.Series(self.ref, dtype="object")
-        numeric = {}
-        for column in ID_COLUMNS:
-            if column in frame:
-                ids, numeric[column] = id_text(frame[column])
-                frame[column] = ids.astype("object").where(ids.notna(), None)
-        return RawTable(str(path), frame, pd.Series(self.row, dtype="int64"), sorted(self.broken), numeric)
+    def table(self, path) -> ArrowTable:
+        columns, numeric = {}, {}
+        for column, values in self.values.items():
+            if column in ID_COLUMNS:
+                values, numeric[column] = _ids(values)
+            columns[column] = pa.array([_text_cell(v) for v in values], pa.string())
+        columns["source_ref"] = pa.array(self.ref, pa.string())
+        return ArrowTable(str(path), pa.table(columns), pa.array(self.row, pa.int64()), sorted(self.broken), numeric)
+
+
+def _ids(values: list) -> tuple[list, pa.Array]:
+    """IDs as `values.id_text` writes them: an integer-valued float (1001.0 in a JSON body) is the ID '1001',
+    flagged so the loader counts it; other values are text."""
+    whole = [_whole_float(v) for v in values]
+    return [str(int(v)) if w else v for v, w in zip(values, whole)], pa.array(whole, pa.bool_())
+
+
+def _text_cell(value) -> str | None:
+    """A value as the engine's text column holds it (pandas' string conversion: str(), NaN missing)."""
+    if value is None or isinstance(value, str):
+        return value
+    return None if isinstance(value, float) and value != value else str(value)
 
 
 def cell(column: str, value) -> str | float | None:

@@ -270,7 +270,7 @@ def read_capi_log(path: Path, records: JsonRecords, rules: dict[str, PlatformRul
         notes.append(f"{joined:,} gateway response line{'s' if joined != 1 else ''} joined to their request by TraceId"
                      + (f"; {orphans:,} response lines without a logged request (no event in them)" if orphans else ""))
     for kind in ("test", "refused"):
-        n = int((table.frame["delivery"] == kind).sum()) if len(rows) else 0
+        n = rows.values["delivery"].count(kind)
         if n:
             notes.append(f"{n:,} events {'sent as test or validation-only traffic' if kind == 'test' else 'refused by the platform'}: never counted, reported")
     fmt = forced.format if forced else "capi-log"

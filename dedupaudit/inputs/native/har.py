@@ -90,7 +90,7 @@ def read_har(path: Path, document: dict, rules: dict[str, PlatformRules]) -> Rea
     notes = [f"{len(entries):,} entries, {len(rows):,} pixel events from {', '.join(used) or 'no pixel endpoint'}"]
     if skipped:
         notes.append(f"{skipped:,} pixel requests without an event (page views) not read")
-    blocked = int((table.frame["delivery"] == "refused").sum()) if len(rows) else 0
+    blocked = rows.values["delivery"].count("refused")
     if blocked:
         notes.append(f"{blocked:,} pixel requests blocked or failed in the browser: kept as refused, never counted")
     per_column: dict[str, list[str]] = {}

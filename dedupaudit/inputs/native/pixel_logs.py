@@ -9,6 +9,9 @@ column; else from the columns only one platform's logs have (`signature`: eventI
 conversionId, ...), the event names (which platform's taxonomy they belong to), or the platform's
 name in the file name. Where none of these decides, the rows get no platform and `--platform`
 (or a mapping constant) must give it.
+
+The column mapping runs in pandas on the table `files.read_table` read; the result is handed on
+as an Arrow table (`files.arrow_table`), as the HAR reader's is.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dedupaudit.inputs.files import RawTable
+from dedupaudit.inputs.files import RawTable, arrow_table
 from dedupaudit.inputs.native import EVENT_COLUMNS, ID_COLUMNS, Read
 from dedupaudit.inputs.native.tables import blank_to_na, coalesce, coalesce_ids, find_column
 from dedupaudit.platforms.rules import FieldSpec, LogFormat, PlatformRules, platform_names
@@ -132,7 +135,7 @@ def read_pixel_log(path: Path, raw: RawTable, rules: dict[str, PlatformRules]) -
             sources.setdefault(column, set()).add(f"{platform}: {where}" if platform else where)
     result = pd.DataFrame(out)
     result["source_ref"] = raw.row.map(lambda n: f"line {n}").to_numpy()
-    table = RawTable(raw.path, result, raw.row, raw.broken, {c: numeric[c] for c in ID_COLUMNS if c in result})
+    table = arrow_table(RawTable(raw.path, result, raw.row, raw.broken, {c: numeric[c] for c in ID_COLUMNS if c in result}))
     label = "flat pixel log with the platforms' browser field names"
     return Read(table, "pixel-log", label, {c: "; ".join(sorted(v)) for c, v in sources.items()}, notes)
 

@@ -43,6 +43,7 @@ from dedupaudit.generate.rates import DEFAULTS  # noqa: E402
 
 RATES = {**DEFAULTS, "placeholder_ids": 0.0}
 PLATFORMS = 4
+FORMATS = ("csv", "parquet")
 COMMIT = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
 
@@ -182,7 +183,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, nargs="*", default=[1_000_000, 10_000_000, 100_000_000],
                         help="canonical shop sizes (events); none given: skipped")
-    parser.add_argument("--formats", nargs="+", default=["csv", "parquet"], choices=["csv", "parquet"])
+    parser.add_argument("--formats", nargs="+", default=list(FORMATS), choices=FORMATS)
     parser.add_argument("--work", type=Path, default=Path("/tmp/dedupaudit-bench"))
     parser.add_argument("--native-events", type=int, nargs="*", default=[1_000_000, 10_000_000],
                         help="native CAPI log sizes (server events); none given: skipped")
@@ -229,8 +230,7 @@ def kept_rows(rows: list[dict], native: list[dict], args) -> tuple[list[dict], l
     merged = []
     for new, old in ((rows, before.get("rows", [])), (native, before.get("native", []))):
         measured = {r["events_target"] for r in new}
-        same_formats = [r for r in old if all(f in r for f in args.formats)] if new is rows else old
-        merged.append(sorted(new + [r for r in same_formats if r["events_target"] not in measured], key=lambda r: r["events_target"]))
+        merged.append(sorted(new + [r for r in old if r["events_target"] not in measured], key=lambda r: r["events_target"]))
     return merged[0], merged[1]
 
 
@@ -275,7 +275,7 @@ def canonical_table(rows: list[dict], args) -> list[str]:
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in rows:
-        for fmt in args.formats:
+        for fmt in [f for f in FORMATS if f in r]:
             m = r[fmt]
             a, s, p = (m[k] if m[k]["exit"] == 0 else {"seconds": None, "peak_mib": None} for k in ("audit", "sql", "pyarrow"))
             lines.append(f"| {r['events'] or r['events_target']:,} | {fmt} | {a['seconds'] or 'failed'} | {a['peak_mib'] or '-'} | "
@@ -289,7 +289,7 @@ def canonical_table(rows: list[dict], args) -> list[str]:
                   "(10x the events should be about 10x the time).", "",
               "| events | format | audit | SQL |", "|---:|---|---:|---:|"]
     for r in rows[1:]:
-        for fmt in args.formats:
+        for fmt in [f for f in FORMATS if f in r and f in first]:
             lines.append(f"| {r['events'] or r['events_target']:,} | {fmt} | "
                          f"{ratio(r[fmt]['audit']['seconds'] if r[fmt]['audit']['exit'] == 0 else None, first[fmt]['audit']['seconds'])} | "
                          f"{ratio(r[fmt]['sql']['seconds'] if r[fmt]['sql']['exit'] == 0 else None, first[fmt]['sql']['seconds'])} |")

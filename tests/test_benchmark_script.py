@@ -61,9 +61,9 @@ def test_a_run_of_one_size_keeps_the_rows_of_the_sizes_it_did_not_measure(tmp_pa
     run = _module()
     (tmp_path / "results.json").write_text(json.dumps({
         "rows": [{"events_target": 10, "commit": "old", "parquet": {}}, {"events_target": 100, "commit": "old", "parquet": {}},
-                 {"events_target": 1000, "commit": "old", "csv": {}}],  # another format: not this run's table
+                 {"events_target": 1000, "commit": "old", "csv": {}}],  # another format: kept too
         "native": [{"events_target": 10, "commit": "old"}]}))
     args = type("Args", (), {"results": tmp_path / "RESULTS.md", "formats": ["parquet"]})
     rows, native = run.kept_rows([{"events_target": 100, "commit": "new", "parquet": {}}], [], args)
-    assert [(r["events_target"], r["commit"]) for r in rows] == [(10, "old"), (100, "new")]
+    assert [(r["events_target"], r["commit"]) for r in rows] == [(10, "old"), (100, "new"), (1000, "old")]
     assert [(r["events_target"], r["commit"]) for r in native] == [(10, "old")]

@@ -103,7 +103,7 @@ def test_near_miss_documents_are_not_har(tmp_path):
     not_har = write(tmp_path / "c.har", json.dumps({"log": {"entries": "none"}}))
     with pytest.raises(UserError, match="cannot tell what this file is"):
         read(not_har, "pixel")
-    with pytest.raises(UserError, match="give it with --pixel, not --capi"):
+    with pytest.raises(UserError, match="this is a HAR capture .*: give it with --pixel, not --capi"):
         read(har(tmp_path / "d.har", []), "capi")
 
 

@@ -244,7 +244,8 @@ def _fit(fmt: str, side: str | None, path: Path) -> str:
     sides = next((f.sides for f in GENERIC_FORMATS if f.name == fmt), ("capi",))
     if side and side not in sides:
         label = next(f.label for f in GENERIC_FORMATS if f.name == fmt)
-        raise UserError(f"{path}: this is a {label[0].lower() + label[1:]}: give it with --{sides[0]}, not --{side}")
+        label = label if label[:2].isupper() else label[0].lower() + label[1:]  # "HAR capture" keeps its capitals
+        raise UserError(f"{path}: this is a {label}: give it with --{sides[0]}, not --{side}")
     return fmt
 
 

@@ -62,10 +62,10 @@ class Waiver:
         `tag` keeps its parameters apart from other waivers' in one query."""
         conditions, params = [], {}
         if self.event_names:
-            conditions.append(f"lower(event_name) IN (SELECT lower(unnest($w_names{tag})))")
+            conditions.append(f"lower(event_name) IN (SELECT lower(n) FROM unnest($w_names{tag}) AS t(n))")
             params[f"w_names{tag}"] = list(self.event_names)
         if self.event_ids:
-            conditions.append(f"event_id IN (SELECT unnest($w_ids{tag}))")
+            conditions.append(f"event_id IN (SELECT i FROM unnest($w_ids{tag}) AS t(i))")
             params[f"w_ids{tag}"] = list(self.event_ids)
         if self.order_ids:
             conditions.append(f"{ORDER_KEY.format(c='order_id')} IN (SELECT {ORDER_KEY.format(c='o')} FROM unnest($w_orders{tag}) AS t(o))")

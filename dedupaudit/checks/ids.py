@@ -237,10 +237,13 @@ def _find_split_orders(view: AuditView, options: dict):
     if not any(s.orders_in_several_scopes for s in view.metrics.values()):
         return
     rows = view.rows(f"""
-        WITH s AS ({_SPLIT_ORDERS})
-        SELECT platform, count(*) AS orders, mode(counted_in) AS usual,
+        WITH s AS ({_SPLIT_ORDERS}),
+        usual AS (  -- the most frequent split (ties: the first by name), the same on any engine
+            SELECT platform, min_by(counted_in, (-n, counted_in)) AS usual
+            FROM (SELECT platform, counted_in, count(*) AS n FROM s GROUP BY platform, counted_in) GROUP BY platform)
+        SELECT platform, usual, count(*) AS orders,
                {first_examples("{'order_id': order_id, 'counted_in': counted_in, 'counted_events': counted_events}", "link_key")} AS examples
-        FROM s GROUP BY platform ORDER BY platform""")
+        FROM s JOIN usual USING (platform) GROUP BY platform, usual ORDER BY platform""")
     for r in rows:
         rules = view.rules[r["platform"]]
         scope = rules.dedup_scope

@@ -52,20 +52,23 @@ def _names_evidence(platform: str, condition: str) -> tuple[str, dict]:
             "ORDER BY event_name, file, row", {"p": platform})
 
 
-def _name_groups(view: AuditView, select: str, joins: str, condition: str) -> list[dict]:
-    """Per platform: its events (n) and names (names) meeting `condition`, and the five biggest (platform, side, name) groups."""
+def _name_groups(view: AuditView, fields: dict[str, str], joins: str, condition: str) -> list[dict]:
+    """Per platform: its events (n) meeting `condition`, and the five biggest (platform, side, name) groups with
+    `fields` (name -> aggregate over `e`, its rules `r` and `joins`)."""
+    columns = {"platform": "e.platform", "side": "e.source", "event_name": "e.event_name", "events": "count(*)", **fields}
+    group = "{" + ", ".join(f"'{name}': {name}" for name in columns) + "}"
     return view.rows(f"""
         WITH g AS (
-            SELECT e.platform, e.source AS side, e.event_name, count(*) AS events, {select}
+            SELECT {', '.join(f'{sql} AS {name}' for name, sql in columns.items())}
             FROM audit_events e JOIN rules r USING (platform) {joins}
-            WHERE {condition} GROUP BY ALL)
-        SELECT platform, sum(events) AS n, {first_examples("g", "(-events, event_name, side)")} AS top
+            WHERE {condition} GROUP BY e.platform, e.source, e.event_name)
+        SELECT platform, sum(events) AS n, {first_examples(group, "(-events, event_name, side)")} AS top
         FROM g GROUP BY platform ORDER BY platform""")
 
 
 def _find_case_drift(view: AuditView, options: dict):
-    rows = _name_groups(view, "min(t.name) AS expected, min(e.event_id) AS event_id, min(e.order_id) AS order_id, "
-                              "min(e.file) AS file, min(e.row) AS row",
+    rows = _name_groups(view, {"expected": "min(t.name)", "event_id": "min(e.event_id)", "order_id": "min(e.order_id)",
+                               "file": "min(e.file)", "row": "min(e.row)"},
                         "JOIN taxonomy t ON t.platform = e.platform AND lower(t.name) = lower(e.event_name)", _CASE_VARIANT)
     for r in rows:
         platform, count, variants = r["platform"], r["n"], r["top"]
@@ -99,7 +102,7 @@ CASE_ONLY_NAME_DRIFT = Check(
 
 def _find_unknown(view: AuditView, options: dict):
     unknown = f"e.event_type IS NULL AND NOT ({_CASE_VARIANT})"
-    rows = _name_groups(view, "min(e.event_id) AS event_id, min(e.file) AS file, min(e.row) AS row", "", unknown)
+    rows = _name_groups(view, {"event_id": "min(e.event_id)", "file": "min(e.file)", "row": "min(e.row)"}, "", unknown)
     for r in rows:
         platform, count, names = r["platform"], r["n"], r["top"]
         rules = view.rules[platform]

@@ -53,7 +53,7 @@ LEFT JOIN {p}taxonomy t ON t.platform = n.platform AND t.name_key = coalesce(m.i
 #    aggregate per key gives its first and last time and its winner (the earliest event; ties: browser
 #    first, then input order). A key whose events all fall in its first window counts once, at its
 #    winner; only keys spanning more than one window (rare: late batches, reused IDs) go through the
-#    recursion, which finds each next window's opening event.
+#    steps of NEXT_WINDOW_SQL, which find each next window's opening event.
 DEDUP_SQL = """
 CREATE TABLE {p}keyed AS
 SELECT e.eid, e.received_time, e.source, r.window_us, e.platform, e.name_key, e.event_id, e.scope,
@@ -63,24 +63,28 @@ WHERE e.event_type IS NOT NULL AND e.event_id IS NOT NULL;
 
 CREATE TABLE {p}groups AS
 SELECT platform, name_key, event_id, scope, lone, slot, window_us, min(received_time) AS first_t,
-       window_us IS NOT NULL AND max(received_time) > min(received_time) + to_microseconds(window_us) AS multi,
+       window_us IS NOT NULL AND epoch_us(max(received_time)) - epoch_us(min(received_time)) > window_us AS multi,
        arg_min(eid, (received_time, source <> 'pixel', eid)) AS winner
 FROM {p}keyed GROUP BY platform, name_key, event_id, scope, lone, slot, window_us;
 
 CREATE TABLE {p}multi_window AS
 SELECT k.eid, k.received_time, k.source, k.window_us, g.first_t, g.gid
 FROM {p}keyed k
-JOIN (SELECT *, row_number() OVER () AS gid FROM {p}groups WHERE multi) g USING (platform, name_key, event_id, scope, lone, slot);
+JOIN (SELECT *, winner AS gid FROM {p}groups WHERE multi) g USING (platform, name_key, event_id, scope, lone, slot);
 
-CREATE TABLE {p}anchors AS
-WITH RECURSIVE a(gid, t) AS (
-    SELECT DISTINCT gid, first_t FROM {p}multi_window
-  UNION ALL
-    SELECT m.gid, min(m.received_time)
-    FROM a JOIN {p}multi_window m ON m.gid = a.gid AND m.received_time > a.t + to_microseconds(m.window_us)
-    GROUP BY m.gid
-)
-SELECT DISTINCT gid, t FROM a;
+CREATE TABLE {p}anchors AS SELECT DISTINCT gid, first_t AS t, 0 AS step FROM {p}multi_window;
+"""
+# Each next window of a key opens at its first event after the current window closed. One statement per
+# step, repeated until no key has another window (as many steps as the most windows any one key spans):
+# neither engine needs recursion, and the tables stay small (only keys spanning more than one window).
+NEXT_WINDOW_SQL = """
+INSERT INTO {p}anchors
+SELECT m.gid, min(m.received_time), $step
+FROM {p}anchors a JOIN {p}multi_window m ON m.gid = a.gid AND epoch_us(m.received_time) - epoch_us(a.t) > m.window_us
+WHERE a.step = $step - 1
+GROUP BY m.gid
+"""
+BY_ID_SQL = """
 
 CREATE TABLE {p}by_id AS
 SELECT k.eid, w.winner IS NOT NULL AS counts
@@ -106,7 +110,7 @@ FALLBACK_KEYS_SQL = """
 CREATE TABLE {p}fallback_keys AS
 SELECT * FROM ({branches}) k WHERE EXISTS (
     SELECT 1 FROM {p}rules r WHERE r.platform = k.platform AND list_contains(r.fb_keys, k.key)
-    AND (len(r.fb_types) = 0 OR list_contains(r.fb_types, k.event_type)))
+    AND (array_length(r.fb_types) = 0 OR list_contains(r.fb_types, k.event_type)))
 """
 FALLBACK_SQL = """
 
@@ -169,6 +173,10 @@ def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], pr
     else:
         slot = "0" if all(r.same_source_dedup for r in rules.values()) else f"({SLOT_SQL})"
         con.execute(DEDUP_SQL.format(slot=slot, **names))
+        step = 1  # an INSERT answers with the number of rows it added: none, and every key's last window is found
+        while con.execute(NEXT_WINDOW_SQL.format(**names), {"step": step}).fetchall()[0][0]:
+            step += 1
+        con.execute(BY_ID_SQL.format(**names))
         for table in ("keyed", "groups", "multi_window", "anchors"):
             con.execute(f"DROP TABLE {prefix}{table}")
     keys = sorted({key for r in rules.values() if r.fallback for key in r.fallback.keys})
@@ -203,11 +211,10 @@ WITH p AS (
     SELECT p.eid, p.value, p.event_time FROM p LEFT JOIN by_id i USING (platform, event_id)
     WHERE p.order_key IS NULL AND i.key IS NULL AND p.value IS NOT NULL
 ), order_buckets AS (
-    SELECT order_key, created_at, round(value, 2) AS value, b.bucket
+    SELECT order_key, created_at, round(value, 2) AS value, floor(epoch(o.created_at) / $tolerance_s) + s.d AS bucket
     FROM (SELECT DISTINCT order_key, created_at, value FROM orders
           WHERE NOT excluded AND value IS NOT NULL AND $tolerance_s > 0) o,  -- a tolerance of 0: no value+time linking
-         (SELECT unnest([-1, 0, 1]) AS d) s,
-         LATERAL (SELECT floor(epoch(o.created_at) / $tolerance_s) + s.d AS bucket) b
+         (SELECT -1 AS d UNION ALL SELECT 0 UNION ALL SELECT 1) s
 ), by_value_time AS (
     SELECT u.eid, min(o.order_key) AS key
     FROM unlinked u JOIN order_buckets o
@@ -302,7 +309,7 @@ def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dic
     simulate(con, rules, "", typed="typed_events", into="dedup", base=base, base_params=bounds)
     con.execute(f"""
         CREATE TABLE audit_events AS
-        SELECT w.* REPLACE ({', '.join(f't.{c} AS {c}' for c in IDENTIFIER_COLUMNS)}),
+        SELECT {', '.join(f't.{c}' if c in IDENTIFIER_COLUMNS else f'w.{c}' for c in ('eid', *pixel.columns))},
                t.offline, t.name_key, t.event_type, t.scope, coalesce(d.counts, false) AS counts, d.merged_by
         FROM events_in w JOIN typed_events t USING (eid) LEFT JOIN dedup d USING (eid)""")
     con.execute("DROP TABLE typed_events")

@@ -72,6 +72,12 @@ def check(
     threads: int = typer.Option(None, "--threads", metavar="N", show_default=False, help="Threads the audit may use. [default: all cores]"),
     storage: str = typer.Option(None, "--storage", metavar="WHERE", show_default=False,
                                 help="Where the audit keeps its tables: memory, disk (compressed, for inputs larger than memory) or auto. [default: auto]"),
+    engine: str = typer.Option(None, "--engine", metavar="ENGINE", show_default=False,
+                               help="Where the audit runs: duckdb (this machine) or spark (needs pip install 'dedupaudit[spark]'). [default: duckdb]"),
+    spark_master: str = typer.Option(None, "--spark-master", metavar="URL", show_default=False,
+                                     help="Spark master for --engine spark, e.g. local[4] or spark://host:7077. [default: $SPARK_MASTER, else local[*]]"),
+    spark_conf: list[str] = typer.Option(None, "--spark-conf", metavar="KEY=VALUE", show_default=False,
+                                         help="A Spark setting for --engine spark (repeatable), e.g. spark.sql.shuffle.partitions=64."),
     strict: bool = typer.Option(False, "--strict", help="Exit 2 when any input row is rejected (after writing the reports and --rejects)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display and no notes on stderr."),
     debug: bool = typer.Option(False, "--debug", help="Show a traceback on errors."),
@@ -95,7 +101,7 @@ def check(
             client=client, fail_on=fail_on, baseline=baseline, mapping=mapping, pixel_format=pixel_format,
             capi_format=capi_format, orders_format=orders_format, export_failures=export_failures, export_format=export_format,
             platform_reported=platform_reported, spend=spend, exchange_rates=exchange_rates, memory_limit=memory_limit, threads=threads, storage=storage, encoding=encoding,
-            delimiter=delimiter, waivers=waivers)
+            delimiter=delimiter, waivers=waivers, engine=engine, spark_master=spark_master, spark_conf=spark_conf)
         merged = config.merge(config.DEFAULTS, config.load_file(config_path) if config_path else {}, cli_layer)
         value = lambda key, default=None: config.value(merged, key, default)  # noqa: E731
         stdout_format, files = _outputs(value("format"), [Path(p) for p in value("outputs", [])])
@@ -132,8 +138,11 @@ def _cli_layer(**args) -> dict:
     put("platform", args["platform"], "--platform")
     put("rules", str(args["rules_dir"]) if args["rules_dir"] else None, "--rules")
     for key in ("timezone", "since", "until", "title", "client", "fail_on", "export_format", "memory_limit", "threads",
-                "storage", "encoding", "delimiter"):
+                "storage", "encoding", "delimiter", "engine", "spark_master"):
         put(key, args[key], "--" + key.replace("_", "-"))
+    if args["spark_conf"]:
+        from dedupaudit.engine.spark import parse_conf
+        layer["spark_conf"] = (parse_conf(args["spark_conf"]), "--spark-conf")
     if args["exclude_statuses"] is not None:
         layer["excluded_statuses"] = ([s for s in args["exclude_statuses"].split(",") if s.strip()], "--exclude-statuses")
     put("format", args["output_format"], "--format")

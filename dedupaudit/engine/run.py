@@ -31,11 +31,13 @@ from dedupaudit.waivers import parse as parse_waivers, waive
 def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, PlatformRules], settings: Settings,
               export: Callable[[Finding, pa.RecordBatchReader], None] | None = None,
               platform_reported: pd.DataFrame | None = None, spend: pd.DataFrame | None = None,
-              exchange_rates: pd.DataFrame | None = None) -> AuditResult:
+              exchange_rates: pd.DataFrame | None = None, engine=None) -> AuditResult:
     """Audit the loaded inputs. With `export`, hand it each finding and a reader over the rows behind it (--export-failures).
 
     `platform_reported` (inputs/platform_reported.py) holds the figures the platforms' dashboards show;
     `spend` and `exchange_rates` (inputs/spend.py) the ad spend and the user's rates, for ROAS.
+    `engine` runs the audit elsewhere than on the inputs' DuckDB connection: an engine.spark.SparkConnection
+    (the inputs are copied into it; the audit drops what it created there).
     """
     check_settings = resolve_check_settings(settings, set(rules))
     waivers = parse_waivers(settings.waivers, set(rules))
@@ -46,9 +48,9 @@ def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, Plat
     if since is not None and until is not None and since > until:
         raise UserError(f"--since {settings.since} is after --until {settings.until}")
 
-    connection, own = _shared_connection(pixel, capi, orders)
+    connection, own = (engine, True) if engine is not None else _shared_connection(pixel, capi, orders)
     con = connection.con
-    before = _temp_objects(con)
+    before = None if own else _temp_objects(con)
     try:
         if own:
             pixel, capi, orders = (_copy(side, connection) for side in (pixel, capi, orders))

@@ -1,0 +1,130 @@
+"""The audit's SQL, written once in DuckDB's dialect, translated for Spark SQL.
+
+Every table and check of the audit is one SQL text (engine/tables.py, engine/metrics.py, checks/). DuckDB
+runs it as written; for Spark, SQLGlot parses it as DuckDB and writes it as Spark SQL, and the few DuckDB
+forms SQLGlot has no Spark equivalent for are rewritten here, each by a small AST transform:
+
+  epoch_us(t), epoch(t)      unix_micros(t) (and / 1e6): Spark's unix_timestamp() drops the fraction
+  TIMESTAMP                  TIMESTAMP_LTZ: times are UTC instants; the Spark session's zone is UTC
+  min_by(v, k, n)            the n values with the smallest k, from a sorted collect_list
+  timezone(zone, t)          from_utc_timestamp(t, zone)
+  strip(x)                   the connection's macro (Python's str.strip) as a regexp_replace
+  string_agg(DISTINCT x ...)  the sorted distinct values joined (Spark's listagg fails with FILTER)
+  $name parameters           literals (Spark's own parameters do not take lists or NULL timestamps)
+
+Anything else DuckDB-only is kept out of the audit's SQL (recursion, LATERAL, `* REPLACE`, unordered
+row_number); tests/test_spark_parity.py runs the whole audit on both engines.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import sqlglot
+from sqlglot import exp
+
+from dedupaudit.connection import WHITESPACE
+
+
+def to_spark(sql: str, params: dict | None = None) -> list[exp.Expression]:
+    """The statements of `sql` (DuckDB), with `params` in place, as Spark SQL syntax trees."""
+    return [_rewrite(s, params or {}) for s in sqlglot.parse(sql, read="duckdb") if s is not None]
+
+
+def _rewrite(tree: exp.Expression, params: dict) -> exp.Expression:
+    """Children first, so that a rewritten node is built from rewritten parts."""
+    for node in reversed(list(tree.walk())):
+        new = _spark_node(node, params)
+        if new is not node:
+            if node is tree:
+                tree = new
+            else:
+                node.replace(new)
+    return tree
+
+
+def spark_sql(node: exp.Expression) -> str:
+    return node.sql(dialect="spark")
+
+
+def _spark_node(node: exp.Expression, params: dict) -> exp.Expression:
+    if isinstance(node, exp.Placeholder) and node.this:
+        if node.this not in params:
+            raise KeyError(f"no value for ${node.this}")
+        return literal(params[node.this])
+    if isinstance(node, exp.Anonymous):
+        name, args = node.name.lower(), node.expressions
+        if name == "epoch_us":
+            return exp.func("unix_micros", *args)
+        if name == "timezone" and len(args) == 2:
+            return exp.func("from_utc_timestamp", args[1], args[0])
+        if name == "strip":
+            space = "[" + "".join(f"\\x{{{ord(c):04x}}}" for c in WHITESPACE) + "]+"
+            return exp.func("regexp_replace", args[0], exp.Literal.string(f"^{space}|{space}$"), exp.Literal.string(""))
+    if isinstance(node, exp.TimeToUnix):
+        return exp.Div(this=exp.func("unix_micros", node.this), expression=exp.Literal.number("1000000.0"))
+    if isinstance(node, exp.DataType) and node.this in (exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPNTZ,
+                                                        exp.DataType.Type.TIMESTAMPTZ):
+        return exp.DataType.build("TIMESTAMP_LTZ", dialect="spark")
+    if isinstance(node, exp.GroupConcat) and not isinstance(node.parent, exp.Filter):
+        return _joined(node, None)
+    if isinstance(node, exp.Filter) and isinstance(node.this, exp.GroupConcat):
+        return _joined(node.this, node.expression)
+    if isinstance(node, exp.ArgMin) and node.args.get("count") is not None:
+        return _first_n(node.this, node.expression, node.args["count"])
+    if isinstance(node, exp.Tuple) and isinstance(node.parent, (exp.ArgMin, exp.ArgMax)):
+        return exp.Struct(expressions=list(node.expressions))
+    return node
+
+
+def _joined(agg: exp.GroupConcat, where: exp.Where | None) -> exp.Expression:
+    """DuckDB's string_agg(DISTINCT x, sep ORDER BY x): the distinct values, sorted, joined; NULL when there are none."""
+    value = agg.this.this if isinstance(agg.this, exp.Order) else agg.this
+    if not isinstance(value, exp.Distinct) or len(value.expressions) != 1:
+        raise ValueError(f"only string_agg(DISTINCT x, sep ORDER BY x) is translated for Spark, not {agg.sql('duckdb')}")
+    if isinstance(agg.this, exp.Order) and [o.this for o in agg.this.expressions] != value.expressions:
+        raise ValueError(f"string_agg must be ordered by its value for Spark: {agg.sql('duckdb')}")
+    values = exp.func("collect_set", value.expressions[0].copy())
+    if where is not None:
+        values = exp.Filter(this=values, expression=where.copy())
+    values = exp.func("array_sort", values)
+    joined = exp.func("array_join", values, agg.args.get("separator") or exp.Literal.string(","))
+    return exp.Case(ifs=[exp.If(this=exp.EQ(this=exp.func("size", values.copy()), expression=exp.Literal.number(0)), true=exp.Null())],
+                    default=joined)
+
+
+def _first_n(value: exp.Expression, key: exp.Expression, n: exp.Expression) -> exp.Expression:
+    """DuckDB's min_by(value, key, n): the values of the n smallest keys, in key order."""
+    if isinstance(key, exp.Tuple):
+        key = exp.Struct(expressions=list(key.expressions))
+    pair = exp.Struct(expressions=[exp.alias_(key, "k"), exp.alias_(value, "v")])
+    ordered = exp.func("array_sort", exp.func("collect_list", pair))
+    values = exp.func("transform", ordered, exp.Lambda(this=exp.column("v", table="x"), expressions=[exp.to_identifier("x")]))
+    return exp.func("slice", values, exp.Literal.number(1), n)
+
+
+def literal(value) -> exp.Expression:
+    """A Python value as a Spark SQL literal (lists of texts are typed, so that an empty one is too)."""
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int):
+        return exp.Literal.number(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"cannot pass {value} to Spark SQL")
+        return exp.Literal.number(repr(value))
+    if isinstance(value, str):
+        return exp.Literal.string(value)
+    if isinstance(value, dt.datetime):  # pandas Timestamps too; the audit's times are naive UTC
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), exp.DataType.build("TIMESTAMP_LTZ", dialect="spark"))
+    if isinstance(value, (list, tuple)):
+        items = exp.Array(expressions=[literal(v) for v in value])
+        if all(isinstance(v, str) for v in value):
+            return exp.cast(items, exp.DataType.build("ARRAY<STRING>", dialect="spark"))
+        return items
+    raise TypeError(f"cannot pass a {type(value).__name__} to Spark SQL")

@@ -1,0 +1,219 @@
+"""The audit on Apache Spark: the same SQL as on DuckDB (engine/dialect.py translates it), run by a SparkSession.
+
+`SparkConnection` stands where `connection.Connection` stands: `.con` takes the calls the engine makes
+on a DuckDB connection (execute, sql, register, unregister) and answers them from Spark, so the tables,
+checks and metrics have one definition for both engines. A table the SQL creates is a temporary view
+whose rows are materialised once (a local checkpoint), as DuckDB would store them; views stay views.
+Only what the checks fetch (counts, up to five examples, the figures) comes back to the driver.
+
+Times are UTC instants: the session's zone is UTC and every timestamp column is TIMESTAMP (Spark's
+local-time kind), so unix_micros() and the day boundaries (from_utc_timestamp) mean what they mean in
+DuckDB; naive timestamps come back as naive UTC, as from DuckDB.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+
+import pyarrow as pa
+
+from dedupaudit.engine.dialect import spark_sql, to_spark
+from dedupaudit.errors import UserError
+
+INSTALL = "pip install 'dedupaudit[spark]'"
+# PySpark warns about pandas 3 on every Arrow conversion; the audit hands it Arrow tables, not pandas frames.
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+DEFAULT_MASTER = "local[*]"
+# Small inputs on one machine: Spark's default of 200 shuffle partitions costs more than the work.
+DEFAULT_CONF = {"spark.sql.shuffle.partitions": "8", "spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false",
+                "spark.sql.ansi.enabled": "false"}
+
+
+def session(master: str | None = None, conf: dict[str, str] | None = None):
+    """The active SparkSession, or a new one on `master` (else $SPARK_MASTER, else local[*]) with `conf`."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise UserError(f"--engine spark needs PySpark: {INSTALL}") from None
+    active = SparkSession.getActiveSession()
+    if active is not None and master is None:
+        spark = active
+    else:
+        builder = SparkSession.builder.master(master or os.environ.get("SPARK_MASTER") or DEFAULT_MASTER).appName("dedupaudit")
+        for key, value in {**DEFAULT_CONF, **(conf or {})}.items():
+            builder = builder.config(key, value)
+        try:
+            spark = builder.getOrCreate()
+        except Exception as exc:  # no Java, a master that does not answer, a bad setting
+            raise UserError(f"--engine spark: could not start Spark ({_first_line(exc)})") from None
+        spark.sparkContext.setLogLevel("OFF")
+    for key, value in (conf or {}).items():  # an existing session still takes the run's SQL settings
+        if key.startswith("spark.sql."):
+            spark.conf.set(key, value)
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    return spark
+
+
+def parse_conf(pairs: list[str] | None, option: str = "--spark-conf") -> dict[str, str]:
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = str(pair).partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"{option}: '{pair}' is not KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
+class SparkConnection:
+    """A Spark session in the place of a DuckDB Connection (see the module docstring)."""
+
+    def __init__(self, spark):
+        self.spark = spark
+        self.con = SparkSQL(spark)
+        self._names = 0
+
+    def name(self, stem: str) -> str:
+        self._names += 1
+        return f"{stem}_{self._names}"
+
+    def close(self) -> None:
+        self.con.drop_all()
+
+    def __enter__(self) -> "SparkConnection":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class SparkSQL:
+    """The DuckDB connection calls the engine makes, answered by Spark."""
+
+    def __init__(self, spark):
+        self.spark = spark
+        self._frames: dict[str, object] = {}  # the run's temporary views -> the DataFrame behind a table (None: a view)
+
+    def execute(self, sql: str, params: dict | None = None) -> "Result":
+        result = Result(None)
+        for statement in to_spark(sql, params):
+            result = self._run(statement)
+        return result
+
+    def sql(self, sql: str, params: dict | None = None) -> "Result":
+        return self.execute(sql, params)
+
+    def register(self, name: str, table: pa.Table) -> None:
+        frame = self.spark.createDataFrame(_to_spark_arrow(table))
+        frame.createOrReplaceTempView(name)
+        self._frames[name] = frame
+
+    def unregister(self, name: str) -> None:
+        self._drop(name)
+
+    def drop_all(self) -> None:
+        for name in list(self._frames):
+            self._drop(name)
+
+    def _run(self, statement) -> "Result":
+        from sqlglot import exp
+        if isinstance(statement, exp.Create):
+            name = statement.this.name
+            query = spark_sql(statement.expression)
+            if statement.kind == "VIEW":
+                self.spark.sql(f"CREATE OR REPLACE TEMP VIEW {name} AS {query}")
+                self._frames[name] = None
+            else:
+                frame = self.spark.sql(query).localCheckpoint(eager=True)
+                frame.createOrReplaceTempView(name)
+                self._frames[name] = frame
+            return Result(None)
+        if isinstance(statement, exp.Insert):  # a table is a checkpointed frame: the rows are appended by position
+            name = statement.this.name if isinstance(statement.this, exp.Table) else statement.this.this.name
+            added = self.spark.sql(spark_sql(statement.expression)).localCheckpoint(eager=True)
+            frame = self._frames[name].union(added)
+            frame.createOrReplaceTempView(name)
+            self._frames[name] = frame
+            return Result(None, pa.table({"count": pa.array([added.count()], pa.int64())}))  # what DuckDB's INSERT answers
+        if isinstance(statement, exp.Drop):
+            for table in statement.args.get("tables") or [statement.this]:
+                self._drop(table.name)
+            return Result(None)
+        return Result(self.spark.sql(spark_sql(statement)))
+
+    def _drop(self, name: str) -> None:
+        frame = self._frames.pop(name, None)
+        self.spark.catalog.dropTempView(name)
+        if frame is not None:
+            frame.unpersist()
+
+
+class Result:
+    """A query's rows as DuckDB's cursor and relation give them (fetchall, description, Arrow)."""
+
+    def __init__(self, frame, table: pa.Table | None = None):
+        self.frame = frame
+        self._table = table
+
+    def to_arrow_table(self) -> pa.Table:
+        if self._table is None:
+            self._table = pa.table({}) if self.frame is None else _from_spark_arrow(self.frame.toArrow())
+        return self._table
+
+    fetch_arrow_table = arrow = to_arrow_table
+
+    @property
+    def description(self) -> list[tuple]:
+        return [(name, None, None, None, None, None, None) for name in self.to_arrow_table().column_names]
+
+    def fetchall(self) -> list[tuple]:
+        table = self.to_arrow_table()
+        columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
+        return list(zip(*columns)) if columns else []
+
+    def fetchone(self):
+        rows = self.fetchall()
+        return rows[0] if rows else None
+
+    def df(self):
+        return self.to_arrow_table().to_pandas()
+
+    def to_arrow_reader(self, batch_rows: int = 1_000_000) -> pa.RecordBatchReader:
+        table = self.to_arrow_table()
+        return pa.RecordBatchReader.from_batches(table.schema, table.to_batches(batch_rows))
+
+
+def _to_spark_arrow(table: pa.Table) -> pa.Table:
+    """Naive timestamps as UTC instants (Spark's TIMESTAMP), untyped all-null columns as text."""
+    columns, fields = [], []
+    for field, column in zip(table.schema, table.columns):
+        if pa.types.is_timestamp(field.type) and field.type.tz is None:
+            column = column.cast(pa.timestamp("us")).cast(pa.timestamp("us", tz="UTC"))
+        elif pa.types.is_null(field.type):
+            column = column.cast(pa.string())
+        elif pa.types.is_large_string(field.type):
+            column = column.cast(pa.string())
+        columns.append(column)
+        fields.append(pa.field(field.name, column.type))
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
+def _from_spark_arrow(table: pa.Table) -> pa.Table:
+    """Timestamps (also inside structs and lists) back as naive UTC, as DuckDB gives them."""
+    return table.cast(pa.schema([pa.field(f.name, _naive(f.type)) for f in table.schema]))
+
+
+def _naive(kind: pa.DataType) -> pa.DataType:
+    if pa.types.is_timestamp(kind):
+        return pa.timestamp("us")
+    if pa.types.is_struct(kind):
+        return pa.struct([pa.field(f.name, _naive(f.type)) for f in kind])
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return pa.list_(_naive(kind.value_type))
+    return kind
+
+
+def _first_line(exc: Exception) -> str:
+    text = re.sub(r"\s+", " ", str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+    return text[:300]

@@ -105,7 +105,8 @@ def _sql_string(text: str) -> str:
 
 
 def scan(connection, path: Path) -> Scan:
-    """A canonical table file: CSV/TSV and Parquet read by DuckDB itself, everything else by `read_table`."""
+    """A canonical table file: CSV/TSV, Parquet and JSON Lines read by DuckDB itself (each declines what it
+    cannot read exactly as the Python readers do), everything else by `read_table`."""
     fmt = file_format(path)
     compression = COMPRESSIONS.get(path.suffix.lower())
     try:
@@ -115,6 +116,12 @@ def scan(connection, path: Path) -> Scan:
                 return found
         elif fmt == "parquet" and compression is None:
             return _scan_parquet(connection, path)
+        elif fmt in ("jsonl", "json"):
+            from dedupaudit.inputs.jsonl_scan import scan_jsonl  # it builds on this module's helpers
+
+            found = scan_jsonl(connection, path)
+            if found is not None:
+                return found
     except UserError:
         raise
     except duckdb.Error:

@@ -1,0 +1,118 @@
+"""Canonical JSON Lines scanned by DuckDB itself, into the audit's connection: no pandas, no Python per row.
+
+`files._read_json` reads a well-formed JSON Lines file with Arrow's JSON reader: typed columns (int64,
+double, bool, string, null; timestamps kept as their text), in the order keys first appear, rows numbered
+by record (blank lines skipped). This module gives exactly that Scan from DuckDB's `read_ndjson_objects`
+and `json_transform`, and declines (None: `files.scan` falls back to the Python reader for the whole file)
+every file on which Arrow's reader would not succeed or DuckDB could answer differently:
+
+- a JSON array (`[...]`), an empty file, a control byte other than tab/CR/LF (DuckDB trims form feeds
+  that Arrow rejects), a line DuckDB cannot parse (invalid JSON, two objects on one line, CR-only ends);
+- a line that is not an object, `NaN`/`Infinity`, a trailing comma (DuckDB's parser allows both);
+- duplicate keys in an object, keys differing only by case, keys that are empty, hold a quote or a
+  backslash, or are named like the scan's own columns;
+- a column of mixed JSON types other than integers with floats, nested objects or arrays, an integer
+  beyond int64, a number beyond double.
+
+Each check is one SQL aggregate over the file's objects, plus the byte scan `_scan_csv` makes too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import duckdb
+
+from dedupaudit.inputs.files import Scan, _describe, _ident, _open, _sql_string
+from dedupaudit.inputs.textfile import Text
+
+COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
+MAX_KEY_SETS = 1000  # distinct key lists fetched to order the columns; more: the Python reader
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_BLANK = b" \t\r\n\x0b\x0c"
+_OWN = re.compile(r"__(row|seq|numeric_\d+)\Z")
+_NONSTANDARD = r"NaN|Infinity|,\s*[\]}]"  # JSON DuckDB's parser accepts and Arrow's does not (also inside strings: declined)
+_TYPES = {frozenset(): '"NULL"', frozenset({"BOOLEAN"}): "BOOLEAN", frozenset({"VARCHAR"}): "VARCHAR",
+          frozenset({"BIGINT"}): "BIGINT", frozenset({"UBIGINT"}): "BIGINT", frozenset({"BIGINT", "UBIGINT"}): "BIGINT"}
+
+
+def _type(kinds: set) -> str | None:
+    """The column type Arrow's reader infers from the JSON types of a column's values, or None (declined)."""
+    kinds = {k for k in kinds if k not in (None, "NULL")}
+    if "DOUBLE" in kinds and kinds <= {"BIGINT", "UBIGINT", "DOUBLE"}:
+        return "DOUBLE"  # integers and floats in one column: double, as Arrow promotes them
+    return _TYPES.get(frozenset(kinds))
+
+
+def _plain_lines(path: Path) -> bool:
+    """One pass over the (decompressed) bytes: the file starts with an object and holds no control byte."""
+    first = None
+    with _open(path) as stream:
+        for block in iter(lambda: stream.read(1 << 24), b""):
+            if first is None:
+                rest = block.removeprefix(b"\xef\xbb\xbf").lstrip(_BLANK)
+                first = rest[:1] or None
+                if first is not None and first != b"{":
+                    return False
+            if _CONTROL.search(block):
+                return False
+    return first == b"{"
+
+
+def scan_jsonl(connection, path: Path) -> Scan | None:
+    """The file as the Scan `scan_frame(connection, read_table(path))` gives, or None when it must be read in Python."""
+    if not _plain_lines(path):
+        return None
+    source, compression = path, COMPRESSIONS.get(path.suffix.lower())
+    text = Text.of(path)
+    if text is not None and text.copy is not None:  # transcoded: the UTF-8 copy is plain, uncompressed text
+        source, compression = text.copy, None
+    con = connection.con
+    raw, table = connection.name("jsonl_raw"), connection.name("scan")
+    try:
+        found = _build(con, source, compression, raw, table)
+    except duckdb.Error:
+        found = None
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {raw}")
+    if found is None:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+        return None
+    columns, types = found
+    return Scan(str(path), table, columns, types, cleanup=[lambda: con.execute(f"DROP TABLE IF EXISTS {table}")])
+
+
+def _build(con, source: Path, compression: str | None, raw: str, table: str):
+    con.execute(f"CREATE TABLE {raw} AS SELECT json FROM read_ndjson_objects({_sql_string(str(source))}, "
+                f"compression = '{compression or 'none'}')")
+    key_sets = con.execute(f"""SELECT keys, min(rowid) AS first, bool_or(odd) FROM (
+        SELECT rowid, json_keys(json) AS keys, json_type(json) <> 'OBJECT' OR regexp_matches(json::VARCHAR, {_sql_string(_NONSTANDARD)}) AS odd
+        FROM {raw}) GROUP BY keys ORDER BY first LIMIT {MAX_KEY_SETS + 1}""").fetchall()
+    if not key_sets or len(key_sets) > MAX_KEY_SETS or any(odd for _, _, odd in key_sets):
+        return None
+    columns: list[str] = []
+    for keys, _, _ in key_sets:
+        if len(set(keys)) != len(keys):
+            return None  # a key twice in one object: Arrow's reader refuses it, Python keeps the last
+        columns += [k for k in keys if k not in columns]
+    if (not columns or len({c.lower() for c in columns}) != len(columns)
+            or any(c == "" or '"' in c or "\\" in c or _OWN.match(c) for c in columns)):
+        return None
+    paths = "[" + ", ".join(_sql_string(f'$."{c}"') for c in columns) + "]"
+    kinds = con.execute(f"SELECT {', '.join(f'list(DISTINCT t[{i}]), count(*) FILTER (t[{i}] <> {chr(39)}NULL{chr(39)})' for i in range(1, len(columns) + 1))} "
+                        f"FROM (SELECT json_type(json, {paths}) AS t FROM {raw})").fetchall()[0]
+    types = {c: _type(set(kinds[2 * i])) for i, c in enumerate(columns)}
+    if None in types.values():
+        return None
+    structure = json.dumps({c: types[c].strip('"') for c in columns}, ensure_ascii=False)
+    con.execute(f"CREATE TABLE {table} AS SELECT unnest(json_transform(json, {_sql_string(structure)})), "
+                f"rowid + 1 AS __row, rowid AS __seq FROM {raw}")
+    # every present value converted (an integer beyond int64 would be NULL), every double finite (1e400 is not)
+    checks = [f"count({_ident(c)}) = {kinds[2 * i + 1]}" for i, c in enumerate(columns) if types[c] != '"NULL"']
+    checks += [f"coalesce(bool_and(isfinite({_ident(c)})), true)" for c in columns if types[c] == "DOUBLE"]
+    if checks and not all(con.execute(f"SELECT {', '.join(checks)} FROM {table}").fetchall()[0]):
+        return None
+    described = _describe(con, table)
+    return columns, {c: described[c] for c in columns}

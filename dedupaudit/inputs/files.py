@@ -4,6 +4,10 @@ Formats are told by extension: .csv, .tsv, .jsonl/.ndjson, .json (an array of ob
 object per line), .parquet; each may end in .gz or .zst. Values are read as text (IDs such as
 `00123` must not become numbers); typing happens in `canonical`. A line that cannot be read
 (a broken CSV line, invalid JSON) becomes a rejected row with its line number, never a silent drop.
+
+`scan` lets DuckDB read canonical CSV/TSV, Parquet and JSON Lines (`jsonl_scan`) straight into the
+audit's connection, no pandas in between; each such scan declines a file it cannot read exactly as the
+Python readers below do, and the file is then read by them.
 """
 
 from __future__ import annotations

@@ -249,3 +249,12 @@ def test_a_transcoded_file_is_scanned_from_its_utf8_copy(tmp_path, encoding):
         outcome, oracle, got = _compare(path)
     assert outcome == SAME and got == oracle
     assert got["rows"][0][1] == "Caf\u00e9 \u20ac"
+
+
+def test_a_damaged_compressed_file_is_left_to_the_python_reader(tmp_path):
+    path = tmp_path / "events.jsonl.gz"
+    path.write_bytes(gzip.compress(_lines(EVENT, EVENT))[:-12] + b"garbage")
+    connection = Connection()
+    assert scan_jsonl(connection, path) is None
+    with pytest.raises(UserError, match="cannot read the file"):
+        scan(connection, path)

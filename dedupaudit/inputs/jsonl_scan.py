@@ -6,8 +6,9 @@ by record (blank lines skipped). This module gives exactly that Scan from DuckDB
 and `json_transform`, and declines (None: `files.scan` falls back to the Python reader for the whole file)
 every file on which Arrow's reader would not succeed or DuckDB could answer differently:
 
-- a JSON array (`[...]`), an empty file, a control byte other than tab/CR/LF (DuckDB trims form feeds
-  that Arrow rejects), a line DuckDB cannot parse (invalid JSON, two objects on one line, CR-only ends);
+- a JSON array (`[...]`), an empty file, a file that cannot be opened or decompressed, a vertical tab or
+  form feed (DuckDB trims them around an object, Arrow rejects them), a line DuckDB cannot parse (invalid
+  JSON or UTF-8, another control byte, two objects on one line, CR-only line ends, a BOM past the start);
 - a line that is not an object, `NaN`/`Infinity`, a trailing comma (DuckDB's parser allows both);
 - duplicate keys in an object, keys differing only by case, keys that are empty, hold a quote or a
   backslash, or are named like the scan's own columns;
@@ -25,10 +26,11 @@ from pathlib import Path
 
 import duckdb
 
-from dedupaudit.inputs.files import Scan, _describe, _ident, _open, _sql_string
+import pyarrow as pa
+
+from dedupaudit.inputs.files import COMPRESSIONS, Scan, _describe, _ident, _open, _sql_string
 from dedupaudit.inputs.textfile import Text
 
-COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
 MAX_KEY_SETS = 1000  # distinct key lists fetched to order the columns; more: the Python reader
 _BLANK = b" \t\r\n\x0b\x0c"
 _OWN = re.compile(r"__(row|seq|numeric_\d+)\Z")
@@ -64,8 +66,11 @@ def _plain_lines(path: Path) -> bool:
 
 def scan_jsonl(connection, path: Path) -> Scan | None:
     """The file as the Scan `scan_frame(connection, read_table(path))` gives, or None when it must be read in Python."""
-    if not _plain_lines(path):
-        return None
+    try:
+        if not _plain_lines(path):
+            return None
+    except (OSError, pa.ArrowException, ValueError):
+        return None  # a damaged file: the Python reader says what is wrong
     source, compression = path, COMPRESSIONS.get(path.suffix.lower())
     text = Text.of(path)
     if text is not None and text.copy is not None:  # transcoded: the UTF-8 copy is plain, uncompressed text
@@ -102,8 +107,8 @@ def _build(con, source: Path, compression: str | None, raw: str, table: str):
             or any(c == "" or '"' in c or "\\" in c or _OWN.match(c) for c in columns)):
         return None
     paths = "[" + ", ".join(_sql_string(f'$."{c}"') for c in columns) + "]"
-    kinds = con.execute(f"SELECT {', '.join(f'list(DISTINCT t[{i}]), count(*) FILTER (t[{i}] <> {chr(39)}NULL{chr(39)})' for i in range(1, len(columns) + 1))} "
-                        f"FROM (SELECT json_type(json, {paths}) AS t FROM {raw})").fetchall()[0]
+    per_column = ", ".join(f"list(DISTINCT t[{i}]), count(*) FILTER (t[{i}] <> 'NULL')" for i in range(1, len(columns) + 1))
+    kinds = con.execute(f"SELECT {per_column} FROM (SELECT json_type(json, {paths}) AS t FROM {raw})").fetchall()[0]
     types = {c: _type(set(kinds[2 * i])) for i, c in enumerate(columns)}
     if None in types.values():
         return None

@@ -9,7 +9,8 @@ every file on which Arrow's reader would not succeed or DuckDB could answer diff
 - a JSON array (`[...]`), an empty file, a file that cannot be opened or decompressed, a vertical tab or
   form feed (DuckDB trims them around an object, Arrow rejects them), a line DuckDB cannot parse (invalid
   JSON or UTF-8, another control byte, two objects on one line, CR-only line ends, a BOM past the start);
-- a line that is not an object, `NaN`/`Infinity`, a trailing comma (DuckDB's parser allows both);
+- a line that is not an object, `NaN`/`Infinity`, a trailing comma (DuckDB's parser allows both), an
+  object of 1 MB or more (longer than Arrow's block, which its reader refuses);
 - duplicate keys in an object, keys differing only by case, keys that are empty, hold a quote or a
   backslash, or are named like the scan's own columns;
 - a column of mixed JSON types other than integers with floats, nested objects or arrays, an integer
@@ -32,6 +33,7 @@ from dedupaudit.inputs.files import COMPRESSIONS, Scan, _describe, _ident, _open
 from dedupaudit.inputs.textfile import Text
 
 MAX_KEY_SETS = 1000  # distinct key lists fetched to order the columns; more: the Python reader
+ARROW_BLOCK = 1 << 20  # Arrow's JSON reader fails on an object longer than its block (then Python reads it line by line)
 _BLANK = b" \t\r\n\x0b\x0c"
 _OWN = re.compile(r"__(row|seq|numeric_\d+)\Z")
 # JSON that DuckDB's parser accepts and Arrow's does not: NaN, Infinity (also inside strings: declined), a trailing comma
@@ -94,7 +96,7 @@ def _build(con, source: Path, compression: str | None, raw: str, table: str):
     con.execute(f"CREATE TABLE {raw} AS SELECT json FROM read_ndjson_objects({_sql_string(str(source))}, "
                 f"compression = '{compression or 'none'}')")
     key_sets = con.execute(f"""SELECT keys, min(rowid) AS first, bool_or(odd) FROM (
-        SELECT rowid, json_keys(json) AS keys, json_type(json) <> 'OBJECT' OR {_NONSTANDARD.replace("{j}", "json::VARCHAR")} AS odd
+        SELECT rowid, json_keys(json) AS keys, json_type(json) <> 'OBJECT' OR strlen(json::VARCHAR) >= {ARROW_BLOCK} OR {_NONSTANDARD.replace("{j}", "json::VARCHAR")} AS odd
         FROM {raw}) GROUP BY keys ORDER BY first LIMIT {MAX_KEY_SETS + 1}""").fetchall()
     if not key_sets or len(key_sets) > MAX_KEY_SETS or any(odd for _, _, odd in key_sets):
         return None

@@ -139,6 +139,8 @@ CASES = {  # name: (file name, bytes, expected outcome)
     "timestamps and text": ("e.jsonl", _lines({"t": "2026-10-05T10:00:00+02:00"}, {"t": "yesterday"}, {"t": "1767607200"}), SAME),
     "epoch numbers": ("e.jsonl", _lines({**EVENT, "event_time": 1767607200}, {**EVENT, "event_time": 1767607200123}), SAME),
     "long value": ("e.jsonl", _lines({"s": "x" * 1_000_000}, {"s": "y"}), SAME),
+    "brackets in strings past the nesting limit": ("e.jsonl", _lines({"n": 1, "s": "[" * 60}, {"s": "{" * 60}, {"n": None}), DECLINED),
+    "brackets in strings": ("e.jsonl", _lines({"n": 1, "s": "[x]"}, {"s": "{" * 40}, {"n": None, "s": "}" * 40}), SAME),
     "line longer than Arrow's block": ("e.jsonl", _lines({"n": 1}, {"s": "x" * 3_000_000}, {"n": None}), DECLINED),
     "past the first block": ("e.jsonl", _lines(*LATE_KEYS), SAME),
     "BOM": ("e.jsonl", b'\xef\xbb\xbf{"a": "x"}\n{"a": "y"}\n', SAME),

@@ -10,7 +10,8 @@ every file on which Arrow's reader would not succeed or DuckDB could answer diff
   form feed (DuckDB trims them around an object, Arrow rejects them), a line DuckDB cannot parse (invalid
   JSON or UTF-8, another control byte, two objects on one line, CR-only line ends, a BOM past the start);
 - a line that is not an object, `NaN`/`Infinity`, a trailing comma (DuckDB's parser allows both), an
-  object of 1 MB or more (longer than Arrow's block, which its reader refuses);
+  object of 1 MB or more (longer than Arrow's block, which its reader refuses), brackets inside strings
+  that could take `files._nesting` past its limit;
 - duplicate keys in an object, keys differing only by case, keys that are empty, hold a quote or a
   backslash, or are named like the scan's own columns;
 - a column of mixed JSON types other than integers with floats, nested objects or arrays, an integer
@@ -29,7 +30,7 @@ import duckdb
 
 import pyarrow as pa
 
-from dedupaudit.inputs.files import COMPRESSIONS, Scan, _describe, _ident, _open, _sql_string
+from dedupaudit.inputs.files import COMPRESSIONS, MAX_ARROW_JSON_DEPTH, Scan, _describe, _ident, _open, _sql_string
 from dedupaudit.inputs.textfile import Text
 
 MAX_KEY_SETS = 1000  # distinct key lists fetched to order the columns; more: the Python reader
@@ -110,7 +111,13 @@ def _build(con, source: Path, compression: str | None, raw: str, table: str):
         return None
     paths = "[" + ", ".join(_sql_string(f'$."{c}"') for c in columns) + "]"
     per_column = ", ".join(f"list(DISTINCT t[{i}]), count(*) FILTER (t[{i}] <> 'NULL')" for i in range(1, len(columns) + 1))
-    kinds = con.execute(f"SELECT {per_column} FROM (SELECT json_type(json, {paths}) AS t FROM {raw})").fetchall()[0]
+    # `files._nesting` counts brackets inside strings too, over the whole file: a bound of its depth (openers of
+    # earlier lines left open, plus one line's openers) above MAX_ARROW_JSON_DEPTH sends the file to Python
+    brackets = lambda pair: f"strlen(j) - strlen(replace(replace(j, '{pair[0]}', ''), '{pair[1]}', ''))"  # noqa: E731
+    *kinds, depth = con.execute(f"SELECT {per_column}, sum(greatest(o - c, 0)) + max(o) FROM (SELECT json_type(json, {paths}) AS t, "
+                                f"{brackets('[{')} AS o, {brackets(']}')} AS c FROM (SELECT json, json::VARCHAR AS j FROM {raw}))").fetchall()[0]
+    if depth > MAX_ARROW_JSON_DEPTH:
+        return None
     types = {c: _type(set(kinds[2 * i])) for i, c in enumerate(columns)}
     if None in types.values():
         return None

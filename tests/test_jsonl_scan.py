@@ -103,7 +103,7 @@ def _lines(*objects) -> bytes:
 
 
 EVENT = {"platform": "meta", "event_name": "Purchase", "event_id": "00123", "event_time": "2026-10-05T10:00:00Z"}
-LATE_KEYS = [{"a": i} for i in range(40_000)] + [{"b": "late", "a": 1.5}]  # past Arrow's first 1 MB block: a new key, a double
+LATE_KEYS = [{"a": i, "p": "x" * 30} for i in range(60_000)] + [{"b": "late", "a": 1.5}]  # past Arrow's 1 MB blocks: a new key, a double
 
 CASES = {  # name: (file name, bytes, expected outcome)
     "canonical events": ("e.jsonl", _lines(EVENT, {**EVENT, "event_id": "00124", "value": 20.5}), SAME),
@@ -209,6 +209,10 @@ def test_compressed_files_read_alike(tmp_path, case, compression):
     assert outcome == expected
     if outcome == SAME:
         assert got == oracle
+
+
+def test_the_late_case_spans_several_arrow_blocks():
+    assert len(CASES["past the first block"][1]) > 2 * (1 << 20)
 
 
 def test_the_comparison_sees_a_difference(tmp_path):

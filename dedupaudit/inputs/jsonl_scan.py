@@ -96,9 +96,9 @@ def scan_jsonl(connection, path: Path) -> Scan | None:
 def _build(con, source: Path, compression: str | None, raw: str, table: str):
     con.execute(f"CREATE TABLE {raw} AS SELECT json FROM read_ndjson_objects({_sql_string(str(source))}, "
                 f"compression = '{compression or 'none'}')")
+    odd = f"json_type(json) <> 'OBJECT' OR strlen(json::VARCHAR) >= {ARROW_BLOCK} OR {_NONSTANDARD.replace('{j}', 'json::VARCHAR')}"
     key_sets = con.execute(f"""SELECT keys, min(rowid) AS first, bool_or(odd) FROM (
-        SELECT rowid, json_keys(json) AS keys, json_type(json) <> 'OBJECT' OR strlen(json::VARCHAR) >= {ARROW_BLOCK} OR {_NONSTANDARD.replace("{j}", "json::VARCHAR")} AS odd
-        FROM {raw}) GROUP BY keys ORDER BY first LIMIT {MAX_KEY_SETS + 1}""").fetchall()
+        SELECT rowid, json_keys(json) AS keys, {odd} AS odd FROM {raw}) GROUP BY keys ORDER BY first LIMIT {MAX_KEY_SETS + 1}""").fetchall()
     if not key_sets or len(key_sets) > MAX_KEY_SETS or any(odd for _, _, odd in key_sets):
         return None
     columns: list[str] = []

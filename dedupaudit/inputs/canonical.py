@@ -2,7 +2,7 @@
 
 Every input row ends in exactly one place: the canonical table, or the rejects with the reason.
 Typing (timestamps, numbers, IDs, order-ID spelling) and the reject reasons are one SQL statement
-per file, run by the engine over the file itself (`files.scan`: DuckDB's CSV and Parquet readers)
+per file, run by the engine over the file itself (`files.scan`: DuckDB's CSV, Parquet and JSON Lines readers)
 or over the rows a native reader produced; Python only parses the rare values no SQL form covers
 (`timestamps.TimeColumn`). Only the canonical columns are carried forward, so extra columns of an
 export (emails, IPs, user agents) never reach the audit or its reports.

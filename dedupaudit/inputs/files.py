@@ -4,6 +4,10 @@ Formats are told by extension: .csv, .tsv, .jsonl/.ndjson, .json (an array of ob
 object per line), .parquet; each may end in .gz or .zst. Values are read as text (IDs such as
 `00123` must not become numbers); typing happens in `canonical`. A line that cannot be read
 (a broken CSV line, invalid JSON) becomes a rejected row with its line number, never a silent drop.
+
+`scan` lets DuckDB read canonical CSV/TSV, Parquet and JSON Lines (`jsonl_scan`) straight into the
+audit's connection, no pandas in between; each such scan declines a file it cannot read exactly as the
+Python readers below do, and the file is then read by them.
 """
 
 from __future__ import annotations
@@ -105,7 +109,8 @@ def _sql_string(text: str) -> str:
 
 
 def scan(connection, path: Path) -> Scan:
-    """A canonical table file: CSV/TSV and Parquet read by DuckDB itself, everything else by `read_table`."""
+    """A canonical table file: CSV/TSV, Parquet and JSON Lines read by DuckDB itself (each declines what it
+    cannot read exactly as the Python readers do), everything else by `read_table`."""
     fmt = file_format(path)
     compression = COMPRESSIONS.get(path.suffix.lower())
     try:
@@ -115,6 +120,12 @@ def scan(connection, path: Path) -> Scan:
                 return found
         elif fmt == "parquet" and compression is None:
             return _scan_parquet(connection, path)
+        elif fmt in ("jsonl", "json"):
+            from dedupaudit.inputs.jsonl_scan import scan_jsonl  # it builds on this module's helpers
+
+            found = scan_jsonl(connection, path)
+            if found is not None:
+                return found
     except UserError:
         raise
     except duckdb.Error:

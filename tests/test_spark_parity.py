@@ -69,7 +69,7 @@ def test_every_failure_same_result_as_duckdb_with_1_and_7_partitions(spark, tmp_
     duck, on_spark = _both(files, spark_conf=conf)
     assert on_spark == duck
     assert sum(len(p.get("unconfirmed_rules", [])) for p in duck["platforms"]) > 0  # the readings ran too
-    assert {f["code"] for f in duck["findings"]} >= {"DA101", "DA104", "DA105", "DA106"}
+    assert {f["code"] for f in duck["findings"]} >= {"DA101", "DA104", "DA105", "DA107"}
 
 
 def test_default_rates_csv_same_result_as_duckdb(spark, tmp_path):

@@ -122,6 +122,20 @@ CASES = {
         "capi", {"columns": M, "constants": META, "timezone": "America/New_York"}, "UTC", True),
     "timezone on clock changes": ({"e.csv": BERLIN_DST}, "capi",
                                   {"columns": M, "constants": META, "timezone": "Europe/Berlin"}, "Asia/Tokyo", True),
+    "timezone: the SQL forms and their edges": (
+        {"e.csv": EV + "".join(f"Purchase,{i},{t}\n" for i, t in enumerate([
+            "2026-10-05 09:14", "2026-10-05T09:14:07", "2026-10-05 09:14:07.1", "2026-10-05 09:14:07.123456",
+            "2026-10-05 09:14:07.1234567", "2026-02-30 10:00:00", "2026-02-28 24:00:00", "1600-01-01 10:00:00",
+            "2300-01-01 10:00:00", "1999-12-31 23:59:59", " 2026-10-05 09:14:00", "2026-10-05 09:14:00 ", "2026-10-05",
+            "2026-03-29 02:30:00", "2026-03-29 01:59:59.999999", "2026-03-29 03:00:00", "2026-10-25 02:00:00",
+            "2026-10-25 02:59:59.999999", "2026-10-25 03:00:00", "２０２６-10-05 09:14:00", "2026-10-05 09:14:00Z",
+            "2026-10-05 9:14:00", "2026-10-05T09:14:00.000000", "2026-12-31 23:30:00", "2027-06-01 12:00:00"]))},
+        "capi", {"columns": M, "constants": META, "timezone": "Europe/Berlin"}, "UTC", True),
+    "timezone: a zone with a half-hour offset and UTC": (
+        {"a_x.csv": EV + "Purchase,1,2026-10-05 09:14\nPurchase,2,2026-04-05 02:15:00\n",
+         "u_x.csv": EV + "Purchase,1,2026-10-05 09:14\n"},
+        "capi", {"columns": M, "constants": META, "files": {"a_*": {"timezone": "Australia/Adelaide"}, "u_*": {"timezone": "UTC"}}},
+        "UTC", True),
     "received_time mapped, with a zone": ({"e.csv": "Name,Id,When,Got\nPurchase,1,1791162861,2026-10-05 09:14\nPurchase,2,1791162861,\n"},
                                           "capi", {"columns": {**M, "received_time": "Got"}, "constants": META,
                                                    "timezone": "Europe/Berlin"}, "UTC", True),
@@ -269,7 +283,13 @@ def test_the_cases_are_not_vacuous(monkeypatch, tmp_path):
     real = mapsql._convert
     monkeypatch.setattr(mapsql, "_convert", lambda *a: [v if v is None else v + "!" for v in real(*a)])
     with pytest.raises(AssertionError):
-        both(monkeypatch, tmp_path / "again", {"e.csv": EV + "Purchase,1,2026-10-05 09:14\n"}, "pixel",
+        both(monkeypatch, tmp_path / "again", {"e.csv": EV + "Purchase,1,2026-10-05T09:14:00+02:00\n"}, "pixel",
+             {"columns": M, "constants": META, "timezone": "Europe/Berlin"})
+    monkeypatch.setattr(mapsql, "_convert", real)
+    monkeypatch.setattr(mapsql, "_UTC_TEXT", "%Y-%m-%d %H:%M:%S")  # the SQL zone path's text, one way off
+    (tmp_path / "fast").mkdir()
+    with pytest.raises(AssertionError):
+        both(monkeypatch, tmp_path / "fast", {"e.csv": EV + "Purchase,1,2026-10-05 09:14:00.5\n"}, "pixel",
              {"columns": M, "constants": META, "timezone": "Europe/Berlin"})
 
 

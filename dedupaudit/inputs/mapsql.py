@@ -32,7 +32,7 @@ from dedupaudit.inputs.files import COMPRESSIONS, Scan, _describe, _ident, _scan
 from dedupaudit.inputs.mapping import TIME_TARGETS, TARGETS, FileMapping, _times
 from dedupaudit.inputs.native import EVENT_COLUMNS, ID_COLUMNS, ORDER_COLUMNS
 from dedupaudit.inputs.native.locale import localise
-from dedupaudit.inputs.timestamps import is_number_type
+from dedupaudit.inputs.timestamps import _to_naive_utc, is_number_type, resolve_timezone
 
 # What pandas' str.strip() removes (Python's str.isspace): a value made only of these is blank (tables.blank_to_na).
 WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200b))) + "\u2028\u2029\u202f\u205f\u3000"
@@ -98,8 +98,13 @@ def _nested(columns: list[str], path: str) -> bool:
     return any(_find(columns, ".".join(parts[:cut])) is not None for cut in range(len(parts) - 1, 0, -1))
 
 
+_FIRST = ", ".join(str(ord(c)) for c in WHITESPACE)
+
+
 def _blank_to_null(expr: str) -> str:
-    return f"CASE WHEN regexp_full_match({expr}, '{_BLANK}') THEN NULL ELSE {expr} END"
+    """NULL for a blank value; the pattern is tried only on values that start with whitespace (few)."""
+    return (f"CASE WHEN {expr} = '' THEN NULL WHEN unicode({expr}) NOT IN ({_FIRST}) THEN {expr} "
+            f"WHEN regexp_full_match({expr}, '{_BLANK}') THEN NULL ELSE {expr} END")
 
 
 def _map(connection, base: Scan, path: Path, mapping: FileMapping, side: str | None, text: set[str] | None) -> Scan | None:
@@ -152,20 +157,26 @@ def _map(connection, base: Scan, path: Path, mapping: FileMapping, side: str | N
             return None
         types.update({t: base.types[column] for t in passed})
     joins, lookups = [], []
+    tables: list[str] = []
     try:
         for number, target in enumerate(list(exprs)):
             if not _converted(target, mapping, side):
                 continue
-            values = [v for (v,) in con.execute(f"SELECT DISTINCT {exprs[target]} FROM {base.relation} s "
-                                                f"WHERE {exprs[target]} IS NOT NULL").fetchall()]
+            expr, fast, fast_value, hours = exprs[target], None, None, []
+            if target in TIME_TARGETS and mapping.timezone and not mapping.timestamp_format:
+                fast, fast_value, hours = _naive_in_zone(connection, base, expr, number, mapping.timezone, tables)
+            where = f"{expr} IS NOT NULL" + (f" AND NOT {fast}" if fast else "")
+            values = [v for (v,) in con.execute(f"SELECT DISTINCT {expr} FROM {base.relation} s {' '.join(hours)} "
+                                                f"WHERE {where}").fetchall()]
             converted = _convert(target, values, mapping, path, side)
-            if converted == values:
+            joins += hours
+            if converted == values and fast is None:
                 continue  # nothing changed (ISO times, plain totals): no join
             name = connection.name("maplookup")
             con.register(name, pa.table({"k": pa.array(values, pa.string()), "v": pa.array(converted, pa.string())}))
             lookups.append(name)
-            joins.append(f"LEFT JOIN {name} AS l{number} ON l{number}.k = {exprs[target]}")
-            exprs[target] = f"l{number}.v"
+            joins.append(f"LEFT JOIN {name} AS l{number} ON l{number}.k = {expr}")
+            exprs[target] = f"CASE WHEN {fast} THEN {fast_value} ELSE l{number}.v END" if fast else f"l{number}.v"
         select = [f"{e} AS {_ident(t)}" for t, e in exprs.items()]
         select.append("'line ' || CAST(s.__row AS VARCHAR) AS source_ref")
         names = [*exprs, "source_ref"]
@@ -180,9 +191,43 @@ def _map(connection, base: Scan, path: Path, mapping: FileMapping, side: str | N
     except BaseException:
         for name in lookups:
             con.unregister(name)
+        for name in tables:
+            con.execute(f"DROP TABLE IF EXISTS {name}")
         raise
-    cleanup = [lambda: con.execute(f"DROP VIEW {view}"), *[lambda n=n: con.unregister(n) for n in lookups], *base.cleanup]
+    cleanup = [lambda: con.execute(f"DROP VIEW {view}"), *[lambda n=n: con.unregister(n) for n in lookups],
+               *[lambda n=n: con.execute(f"DROP TABLE IF EXISTS {n}") for n in tables], *base.cleanup]
     return Scan(str(path), view, names, {**types, "source_ref": "VARCHAR"}, [], numeric, cleanup=cleanup)
+
+
+# A naive time in the commonest form (the SQL forms of timestamps.TimeColumn, without an offset; ASCII digits,
+# nothing around it), in the years pandas reads: _times gives parse_timestamps' reading in the zone, as ISO text.
+_NAIVE = r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?"
+_UTC_TEXT = "%Y-%m-%dT%H:%M:%S.%fZ"  # mapping._times' strftime format for a time placed in the zone
+
+
+def _naive_in_zone(connection, base: Scan, expr: str, number: int, zone_name: str, tables: list[str]):
+    """A mapping `timezone` in SQL for naive times in the commonest form: per distinct local hour its offset
+    (as TimeColumn does for the run's zone); hours of a clock change, and every other form, go to _times.
+    Returns (the condition a row is converted in SQL, its text, the join of the hours)."""
+    con = connection.con
+    local = f"try_cast({expr} AS TIMESTAMP)"
+    form = f"(regexp_full_match({expr}, '{_NAIVE}') AND substr({expr}, 1, 4) BETWEEN '1678' AND '2261' AND {local} IS NOT NULL)"
+    found = [h for (h,) in con.execute(f"SELECT DISTINCT date_trunc('hour', {local}) FROM {base.relation} s WHERE {form}").fetchall()]
+    name = connection.name("maphours")
+    con.execute(f"CREATE TABLE {name} (hour TIMESTAMP, shift INTERVAL)")
+    tables.append(name)
+    if found:
+        start = pd.Series(pd.to_datetime(pd.Series(found, dtype="object")), dtype="datetime64[us]")
+        last = start + pd.Timedelta(hours=1) - pd.Timedelta(microseconds=1)
+        zone = resolve_timezone(zone_name)
+        utc_start, utc_last = _to_naive_utc(start, zone), _to_naive_utc(last, zone)
+        steady = (utc_last - utc_start) == (last - start)  # one offset for the whole hour (no clock change in it)
+        con.register(f"{name}_add", pd.DataFrame({"hour": start, "shift": (start - utc_start).where(steady)}))
+        con.execute(f"INSERT INTO {name} SELECT * FROM {name}_add")
+        con.unregister(f"{name}_add")
+    h = f"h{number}"
+    join = f"LEFT JOIN {name} AS {h} ON {form} AND {h}.hour = date_trunc('hour', {local})"
+    return f"({form} AND {h}.shift IS NOT NULL)", f"strftime({local} - {h}.shift, '{_UTC_TEXT}')", [join]
 
 
 def _passes(kind: str) -> bool:

@@ -9,6 +9,8 @@ result is pandas' (a `timestamp_format`, a `timezone`, an order export's decimal
 dates: `mapping._times`, `native.locale.localise`) run in that same pandas code on the column's
 DISTINCT values only, and are joined back as a small lookup table; each of them decides per value,
 or per column from whether ANY value has some form, so the distinct values give what all rows give.
+Times are nearly all distinct, so a `timezone` is applied in SQL to naive times in the common form
+(per local hour its offset, as `timestamps.TimeColumn` does for the run's zone); the rest go to `_times`.
 
 The result must be exactly what the pandas path gives (rows, row numbers, rejects, numeric-ID flags,
 errors; tests/test_mapping_sql.py holds the two equal). A file this module cannot map exactly is

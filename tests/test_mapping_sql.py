@@ -200,6 +200,13 @@ CASES = {
         "capi", {"columns": {"event_name": "Name", "event_time": "When", "received_time": ["Got"]}, "constants": META}, "UTC", True),
     "parquet typed epochs": ({"e.parquet": pa.table({"Name": ["Purchase"] * 2, "When": pa.array([1791162861, 1791162861000], pa.int64())})},
                              "capi", {"columns": {"event_name": "Name", "event_time": "When"}, "constants": META}, "UTC", True),
+    "a header naming a column twice is the same error": ({"e.csv": "Name,Id,Name,When\nPurchase,1,x,1791162861\n"}, "pixel",
+                                                         {"columns": M, "constants": META}, "UTC", True),
+    "an empty file is the same error": ({"e.csv": ""}, "pixel", {"columns": M, "constants": META}, "UTC", True),
+    "a stray quote inside a value": ({"e.csv": EV + 'Purchase,a"b,1791162861\nPurchase,2,1791162861\n'}, "pixel",
+                                     {"columns": M, "constants": META}, "UTC", True),
+    "quoted spaces and an empty quoted value": ({"e.csv": EV + '" Purchase ","",1791162861\n"Purchase"," 3 ","  "\n'}, "pixel",
+                                                {"columns": {**M, "event_id": ["Id", "When"]}, "constants": META}, "UTC", True),
     # declined: pandas reads these
     "parquet typed time alternatives": ({"e.parquet": pa.table({"Name": ["Purchase"], "A": pa.array([None], pa.timestamp("ms")),
                                                                 "B": pa.array([1791162861000], pa.timestamp("ms"))})},

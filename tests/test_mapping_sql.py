@@ -321,6 +321,13 @@ def test_the_fixtures_of_the_mapping_tests_too(monkeypatch, tmp_path):
     taken, _ = both(monkeypatch, tmp_path, {"ordini.csv": 'Numero,Data,Totale\n"A-1","31/10/2026 14:03","57,10"\n"A-2","01/11/2026 09:15","n.d."\n'},
                     "orders", {"columns": {"order_id": "Numero", "created_at": "Data", "value": "Totale"}}, "Europe/Rome")
     assert taken == [True]
+    export = "".join(json.dumps(r) + "\n" for r in [
+        {"ev": "Purchase", "props": {"id": "E-1", "ts": 1791162861, "order": {"number": "#1001"}}, "amount": 12.5},
+        {"ev": "Purchase", "props": {"id": "E-2", "ts": 1791162862, "order": {"number": "1002"}}, "amount": "7"}])
+    taken, _ = both(monkeypatch, tmp_path, {"export.jsonl": export}, "pixel",
+                    {"columns": {"event_name": "ev", "event_id": "props.id", "event_time": "props.ts",
+                                 "order_id": "props.order.number", "value": "amount"}, "constants": {"platform": "meta", "currency": "EUR"}})
+    assert taken == [False]  # JSON with nested paths: declined, read by pandas
 
 
 EVENT_LAYOUT = {"platform": "Network", "event_name": "Event", "event_id": "EventID", "event_time": "Time",

@@ -15,7 +15,8 @@ Times are nearly all distinct, so a `timezone` is applied in SQL to naive times 
 The result must be exactly what the pandas path gives (rows, row numbers, rejects, numeric-ID flags,
 errors; tests/test_mapping_sql.py holds the two equal). A file this module cannot map exactly is
 declined (None) and read by `read_mapped`: JSON, a compressed Parquet file, a dotted path into nested
-JSON, Parquet columns that are not text (their pandas text would differ) or a pandas index stored in
+JSON, a typed Parquet column the mapping turns into text (pandas' text of 1001.0 or of a Timestamp is
+not DuckDB's; typed columns passed on as they are stay typed on both paths), a pandas index stored in
 the file, header names DuckDB would not keep apart (case-only twins, `__row`), and a CSV DuckDB's
 reader does not trust (a broken line, a quoted newline, blank lines: `files._scan_csv`).
 """

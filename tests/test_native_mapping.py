@@ -101,3 +101,24 @@ def test_top_level_mapping_leaves_native_formats_alone(tmp_path):
     log = jsonl(tmp_path / "log.jsonl", [{"data": [{"event_name": "Purchase", "event_time": 1, "action_source": "website"}]}])
     mapping = parse_mapping({"constants": {"platform": "tiktok"}}, "m")
     assert rows(log, "capi", mapping=mapping)[0]["platform"] == "meta"
+
+
+def test_a_blank_time_through_a_mapping_is_empty_not_the_text_of_a_pandas_na(tmp_path):
+    """pandas' NA (a blank the mapping's alternatives left empty, a null in Parquet) once reached the engine as
+    the text '<NA>', so an empty time was rejected as 'not a timestamp' with the value '<NA>'."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from dedupaudit.inputs.canonical import load_orders
+
+    export = write(tmp_path / "x.csv", "n,t1,t2\nPurchase,,\nPurchase,2026-10-05 09:00,\n")
+    mapping = parse_mapping({"columns": {"event_name": "n", "event_time": ["t1", "t2"]}, "constants": {"platform": "meta"},
+                             "timezone": "Europe/Berlin"}, "m")
+    loaded = load_events([export], "pixel", resolve_timezone("UTC"), None, set(RULES), ReadContext(rules=RULES, mapping=mapping))
+    assert loaded.rejects[["row", "reason"]].values.tolist() == [[2, "event_time is empty"]]
+    assert loaded.rejects["value"].isna().all() and len(loaded.frame) == 1
+    table = tmp_path / "orders.parquet"
+    pq.write_table(pa.table({"id": ["1", "2"], "d": [None, "2026-10-05 09:00"]}), table)
+    mapping = parse_mapping({"columns": {"order_id": "id", "created_at": "d"}}, "m")
+    loaded = load_orders([table], resolve_timezone("UTC"), ReadContext(rules=RULES, mapping=mapping))
+    assert loaded.rejects[["row", "reason"]].values.tolist() == [[1, "created_at is empty"]]

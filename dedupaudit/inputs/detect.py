@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 from dedupaudit.errors import UserError
 from dedupaudit.inputs.files import InMemory, RawTable, Scan, delimiter_of, file_format, read_table, scan, scan_frame, scan_memory
 from dedupaudit.inputs.mapping import FileMapping, apply_extras, read_mapped
+from dedupaudit.inputs.mapsql import scan_mapped
 from dedupaudit.inputs.native import Read
 from dedupaudit.inputs.native.capi_logs import (Ambiguous, NotABody, is_response_line, match_format, read_capi_log,
                                                 server_formats, unwrap)
@@ -84,7 +85,8 @@ def describe_input(path: Path, side: str | None, context: ReadContext = ReadCont
 
 def scan_input(connection, path: Path, side: str, context: ReadContext = ReadContext()) -> Scan:
     """One file as a relation on the audit's connection, in canonical column names. A canonical table is
-    scanned by the engine itself (files.scan); every other format goes through its reader. A file not in
+    scanned by the engine itself (files.scan), and so is a mapped CSV/Parquet file, the mapping applied in
+    SQL (inputs.mapsql); every other format goes through its reader. A file not in
     UTF-8 is read from a UTF-8 copy in the connection's spill folder, removed once the rows are in."""
     if isinstance(path, InMemory):
         return scan_memory(connection, path)
@@ -93,6 +95,9 @@ def scan_input(connection, path: Path, side: str, context: ReadContext = ReadCon
         path, rules, fmt, records, file_mapping, named = _decide(path, side, context)
         if fmt == "canonical" and not named:
             found = scan(connection, path)
+        elif fmt == "mapped" and file_mapping is not None and \
+                (mapped := scan_mapped(connection, path, file_mapping, side)) is not None:
+            found = mapped  # the mapping as SQL over DuckDB's scan of the file (inputs.mapsql)
         elif not named and (compiled := _compiled(connection, path, fmt, rules)) is not None:
             found = compiled
         else:

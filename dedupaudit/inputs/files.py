@@ -296,9 +296,14 @@ def arrow_table(raw: RawTable) -> ArrowTable:
 
 
 def _as_text(column: pd.Series) -> pd.Series:
-    """Records from JSON: nested values are not IDs or names; every value as its text."""
-    column = column.map(lambda v: v if v is None or isinstance(v, (str, int, float, bool)) else str(v))
+    """Records from JSON: nested values are not IDs or names; every value as its text. A missing value
+    (pandas' NA or NaT, e.g. a blank a mapping left empty) stays missing, never the text '<NA>' or 'NaT'."""
+    column = column.map(lambda v: v if v is None or isinstance(v, (str, int, float, bool)) else None if _missing(v) else str(v))
     return column.astype(TEXT)
+
+
+def _missing(value) -> bool:
+    return value is pd.NA or value is pd.NaT or (isinstance(value, np.datetime64) and np.isnat(value))
 
 
 def expand_paths(args: list[str], option: str) -> list[Path]:

@@ -20,6 +20,11 @@ A file matched by a `files:` pattern is read through its mapping (merged over th
 The top-level mapping alone applies to tables no other format recognises, and to canonical tables.
 Canonical columns the mapping does not name are taken from same-named columns. Unknown keys are
 an error that lists the valid ones.
+
+`read_mapped` maps a table in pandas: `inspect` (which says where each column came from) and the files
+`check` cannot map in SQL use it. `check` maps CSV/TSV and Parquet files in SQL over DuckDB's scan
+(`inputs.mapsql`), calling `_times` and `localise` from here on distinct values only; the two paths
+must give the same rows (tests/test_mapping_sql.py), so a change here is a change there.
 """
 
 from __future__ import annotations

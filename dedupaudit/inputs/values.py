@@ -42,7 +42,10 @@ def id_text(column: pd.Series) -> tuple[pd.Series, pd.Series]:
     numeric = values.map(_whole_float).astype(bool)
     if numeric.any():
         values = values.where(~numeric, values[numeric].map(lambda v: str(int(v))))
-    nested = values.map(lambda v: not (v is None or v is pd.NA or isinstance(v, (str, int, float, bool))))
+    missing = values.map(lambda v: v is pd.NA or v is pd.NaT)
+    if missing.any():  # pandas' NaT would otherwise become the text 'NaT'
+        values = values.where(~missing, None)
+    nested = values.map(lambda v: not (v is None or isinstance(v, (str, int, float, bool))))
     if nested.any():
         values = values.where(~nested, values[nested].map(str))
     return values.astype(TEXT), numeric

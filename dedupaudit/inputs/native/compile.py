@@ -32,7 +32,8 @@ import pyarrow.compute as pc
 
 from dedupaudit.inputs.files import COMPRESSIONS, Scan, file_format, loads
 from dedupaudit.inputs.native.capi_logs import (BODY_KEYS, PAYLOAD_KEYS, RESPONSE_KEYS, STATUS_KEYS, TIME_KEYS, URL_KEYS,
-                                                file_scores, server_formats, url_matches)
+                                                file_scores, join_responses, server_formats, url_matches)
+from dedupaudit.inputs.native.envelope import Functions, records_sql, status_sql, unwrap_sql
 from dedupaudit.inputs.native.jsonio import sniff_records
 from dedupaudit.inputs.native.jsonsql import (_LINE_BREAKS, lit, jpath, prefixes, Ref, Paths, jkind, jtext, kind, string, filled, present, text, nested, number, whole, id_text, on, json_text_start, first_of, short, truthy)
 from dedupaudit.inputs.native.user_data import EMAIL_KEYS, PHONE_KEYS
@@ -72,53 +73,20 @@ def _url_function(connection, specs: list[ServerFormat]) -> str:
     return name
 
 
-RUDDER_KEYS = ("JSON", "FORM", "JSON_ARRAY", "XML")
-
-
-def _rudder(keys_of: str, has) -> str:
-    """RudderStack's envelope: only JSON/FORM/JSON_ARRAY/XML keys (json_keys read only when one of them is there)."""
-    return (f"coalesce(CASE WHEN {' OR '.join(has(k) for k in RUDDER_KEYS)} THEN len(list_filter(json_keys({keys_of}), "
-            f"lambda k: k NOT IN ({', '.join(map(lit, RUDDER_KEYS))}))) = 0 END, false)")
-
-
-def _record_sql(source: str, specs: list[ServerFormat], events_keys: set[str], url_fn: str) -> str:
-    """Per record: the body (JSON text decoded, events given as JSON text decoded), url, send time, status,
-    response, whether it was wrapped, `odd` (a form only the Python reader reads) and `reason` (a reject)."""
+def _record_sql(source: str, specs: list[ServerFormat], events_keys: set[str], url_fn: str, fn: Functions) -> str:
+    """Per record: the body (unwrapped as capi_logs.unwrap does, envelope.py; events given as JSON text decoded),
+    url, send time, status, response, whether it was wrapped, `odd` (a form only the Python reader reads) and
+    `reason` (a reject)."""
     x = Paths("j", "x", typed=False)  # most keys are absent: their types are read only where asked
-    keys = list(dict.fromkeys((*BODY_KEYS, *URL_KEYS, *TIME_KEYS, *STATUS_KEYS, *RESPONSE_KEYS, *PAYLOAD_KEYS, "Type", *RUDDER_KEYS)))
+    keys = list(dict.fromkeys((*BODY_KEYS, *URL_KEYS, *TIME_KEYS, *STATUS_KEYS, *RESPONSE_KEYS, *PAYLOAD_KEYS)))
     for k in keys:
         x(k)
-    bk = "CASE " + " ".join(f"WHEN {kind(x(k))} IN ('OBJECT', 'VARCHAR') THEN {lit(k)}" for k in BODY_KEYS) + " END"
-    bv = "CASE " + " ".join(f"WHEN {kind(x(k))} IN ('OBJECT', 'VARCHAR') THEN {x(k)}" for k in BODY_KEYS) + " END"
+    records = records_sql(source, x, fn)
     url = "CASE " + " ".join(f"WHEN {kind(x(k))} = 'VARCHAR' THEN {string(x(k))}" for k in URL_KEYS) + " END"
     sent = "CASE " + " ".join(f"WHEN {filled(x(k))} THEN {x(k)}" for k in TIME_KEYS) + " END"
-    status = "CASE " + " ".join(
-        f"WHEN {kind(x(k))} IN ('BIGINT', 'UBIGINT') AND TRY_CAST({string(x(k))} AS HUGEINT) BETWEEN 100 AND 599 "
-        f"THEN TRY_CAST({string(x(k))} AS INTEGER) "
-        f"WHEN {kind(x(k))} = 'VARCHAR' AND regexp_full_match({string(x(k))}, '[0-9]{{1,9}}') "
-        f"AND TRY_CAST({string(x(k))} AS INTEGER) BETWEEN 100 AND 599 THEN TRY_CAST({string(x(k))} AS INTEGER)" for k in STATUS_KEYS) + " END"
-    response = "CASE " + " ".join(f"WHEN {kind(x(k))} IS NOT NULL THEN {x(k)}" for k in RESPONSE_KEYS) + " END"
-    payload = " OR ".join(f"{kind(x(k))} IS NOT NULL" for k in PAYLOAD_KEYS)
-    bare_rudder = _rudder("j", lambda k: f"{kind(x(k))} IS NOT NULL")
-    raw = f"SELECT pos, j, {x.sql()} AS x FROM {source}"
-    first = f"""
-        SELECT pos, j, {bk} AS bk, {bv} AS bv, {url} AS url, {sent} AS sent, {status} AS status, {response} AS resp,
-            coalesce({payload}, false) OR coalesce({string(x('Type'))} IN ('Request', 'Response'), false)
-            OR ({bk} IS NULL AND {bare_rudder}) AS odd
-        FROM ({raw})"""
-    body_text = "(bv->>'$')"
-    second = f"""
-        SELECT pos, bk, url, CASE WHEN bk IS NOT NULL THEN sent END AS sent, CASE WHEN bk IS NOT NULL THEN status END AS status,
-            bk IS NOT NULL AS wrapped,
-            CASE WHEN bk IS NULL THEN j::JSON WHEN {kind('bv')} = 'OBJECT' THEN bv
-                 WHEN json_valid({body_text}) THEN json({body_text}) END AS body,
-            CASE WHEN bk IS NULL THEN NULL WHEN {kind('resp')} = 'VARCHAR' AND json_valid(resp->>'$') THEN json(resp->>'$')
-                 ELSE resp END AS resp,
-            odd OR (bk IS NOT NULL AND {kind('bv')} = 'VARCHAR' AND NOT json_valid({body_text})) AS odd
-        FROM ({first})"""
+    status = status_sql([x(k) for k in STATUS_KEYS])
+    second = unwrap_sql(f"({records})", x, url, sent, status, fn, status_sql)
     b = Paths("body", "bn")
-    for k in ("url", "method", *RUDDER_KEYS):
-        b(k)
     for key in sorted(events_keys):
         b(key), b(key + "[]")
     # events given as JSON text: `data` as one string, or a list of strings (decoded in place)
@@ -132,15 +100,8 @@ def _record_sql(source: str, specs: list[ServerFormat], events_keys: set[str], u
                   f"THEN json_merge_patch(body, json_object({lit(key)}, to_json(list_transform(json_extract({v}, '$[*]'), "
                   f"lambda e: {element})))) ELSE body END")
         decoded = f"SELECT * REPLACE ({decode} AS body) FROM ({decoded})"
-    resp_body = (f"({kind('resp')} = 'OBJECT' AND json_exists(resp, '$.body') AND "
-                 f"({' OR '.join(f'json_exists(resp, {lit(jpath(k))})' for k in STATUS_KEYS)}))")
     third = f"""
-        SELECT pos, url, sent, status, wrapped, resp, body,
-            odd OR coalesce({kind('body')} = 'OBJECT' AND ({kind(b('url'))} IS NOT NULL OR {kind(b('method'))} IS NOT NULL
-                               OR {_rudder('body', lambda k: f"{kind(b(k))} IS NOT NULL")}), false)
-               OR coalesce({resp_body}, false) AS odd,
-            CASE WHEN body IS NULL THEN NULL WHEN {kind('body')} <> 'OBJECT' THEN
-                CASE WHEN bk IS NULL THEN 'not a JSON object' ELSE '`' || bk || '` is not a JSON object' END END AS reason,
+        SELECT pos, url, sent, status, wrapped, resp, body, odd, reason,
             CASE WHEN url IS NOT NULL THEN {url_fn}(url) END AS by_url
         FROM ({decoded})"""
     return third
@@ -176,6 +137,21 @@ def _events_list(s: ServerFormat, body: Paths) -> str:
             v = body(p)
             candidate = f"CASE WHEN {kind(v)} = 'ARRAY' THEN {v} END"
         out = f"coalesce({candidate}, {out})"
+    return out
+
+
+def _events_broken(s: ServerFormat, body: Paths) -> str:
+    """capi_logs' reject of a body whose event list is JSON text that does not parse (paths.list_at raises on the
+    first such path before a list is found), NULL otherwise."""
+    out = "NULL"
+    for p in reversed(s.events):
+        if p == ".":
+            out = "NULL"
+            continue
+        v = body(p)
+        broken = f"coalesce({json_text_start(v)} AND NOT json_valid({string(v)}), false)"
+        out = (f"CASE WHEN {kind(v)} = 'ARRAY' THEN NULL WHEN {broken} "
+               f"THEN {lit(p.removesuffix('[]') + ' is not valid JSON (cut off or broken)')} ELSE {out} END")
     return out
 
 
@@ -372,7 +348,8 @@ def _format_sql(s: ServerFormat, display: str) -> tuple[str, str]:
            f"WHEN {text_event} AND NOT json_valid(raw_ev->>'$') THEN events_path || ' is not valid JSON (cut off or broken)' "
            f"ELSE 'the event is not a JSON object' END AS reason FROM ({decoded}))")
     return f"""
-    SELECT pos, -1 AS idx, {lit(f"{s.label}: no list of events at {' or '.join(s.events)}")} AS reason, where_ AS source_ref,
+    SELECT pos, -1 AS idx, coalesce({_events_broken(s, body)}, {lit(f"{s.label}: no list of events at {' or '.join(s.events)}")}) AS reason,
+           where_ AS source_ref,
            false AS fallback, {nothing}, false AS __numeric_event_id, false AS __numeric_order_id
     FROM {name} WHERE evs IS NULL
     UNION ALL
@@ -382,11 +359,11 @@ def _format_sql(s: ServerFormat, display: str) -> tuple[str, str]:
 
 
 def _recs_sql(lines: str, layout: str, specs: list[ServerFormat], names: dict[str, set], file_scores: dict[str, int],
-              forced: bool, url_fn: str) -> str:
+              forced: bool, url_fn: str, fn: Functions) -> str:
     """Per record: the body and its wrapper, the format it is read as (capi_logs.match_format), `reason` for a
     record that is not a body (a reject), `skip` for a logged request to another service, `fallback`."""
     events_keys = {e.split(".")[0] for s in specs for e in s.events if e != "."}
-    records = _record_sql(lines, specs, events_keys, url_fn)
+    records = _record_sql(lines, specs, events_keys, url_fn, fn)
     where = f"'{'line' if layout == 'jsonl' else 'record'} ' || pos::VARCHAR"
     if forced:
         return f"SELECT *, {lit(specs[0].format)} AS fmt, false AS skip, odd AS fallback, {where} AS where_ FROM ({records})"
@@ -442,11 +419,15 @@ def _recs_sql(lines: str, layout: str, specs: list[ServerFormat], names: dict[st
 
 
 def _sample(path: Path):
-    """The file's first 50 records (what the Python reader's file evidence reads), or None when not JSON."""
-    for limit in (1 << 20, 1 << 24, 1 << 28):
-        records = sniff_records(path, limit=limit)
-        if records is None or len(records.items) >= 50 or not records.partial:
-            return records
+    """The file's first records, enough for 50 once gateway response lines are joined to their requests (what
+    the Python reader's file evidence reads), or None when not JSON or when the head never holds that many."""
+    for limit, count in ((1 << 20, 50), (1 << 24, 200), (1 << 28, 1000)):
+        records = sniff_records(path, limit=limit, count=count)
+        if records is None:
+            return None
+        joined = join_responses(records.items)[0] if records.layout in ("jsonl", "array") else records.items
+        if len(joined) >= 50 or not records.partial:
+            return records, joined
     return None
 
 
@@ -456,9 +437,10 @@ def scan_capi_log(connection, path: Path, rules: dict[str, PlatformRules], force
     path = Path(path)
     if file_format(path, strict=False) not in ("json", "jsonl"):
         return None
-    sample = _sample(path)
-    if sample is None or sample.layout not in ("jsonl", "array"):
+    sampled = _sample(path)
+    if sampled is None or sampled[0].layout not in ("jsonl", "array"):
         return None
+    sample, joined = sampled
     specs = [forced] if forced else server_formats(rules)
     names = {p: set(n for names in r.events.values() for n in names) for p, r in rules.items()}
     text = Text.of(path)
@@ -486,10 +468,11 @@ def scan_capi_log(connection, path: Path, rules: dict[str, PlatformRules], force
         reasons = _broken_lines(broken) if sample.layout == "jsonl" else []
         if reasons is None or breaks or (broken and sample.layout != "jsonl"):
             return drop()
-        scores = {} if forced else file_scores(sample.items, specs, names)
+        scores = {} if forced else file_scores(joined, specs, names)
         scores.pop("decided by the file", None)
         url_fn = _url_function(connection, specs)
-        con.execute(f"CREATE TABLE {recs} AS {_recs_sql(numbered, sample.layout, specs, names, scores, bool(forced), url_fn)}")
+        fn = Functions(connection)
+        con.execute(f"CREATE TABLE {recs} AS {_recs_sql(numbered, sample.layout, specs, names, scores, bool(forced), url_fn, fn)}")
         made.append(recs)
         con.execute(f"DROP TABLE {lines}")  # each stage's table is dropped once the next one holds what it needs
         made.remove(lines)

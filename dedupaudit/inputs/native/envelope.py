@@ -102,15 +102,16 @@ def records_sql(source: str, x: Paths, fn: Functions) -> str:
     jp, tp = x("jsonPayload"), x("textPayload")
 
     def broken_brace(v) -> str:  # text Python decodes where DuckDB does not: only the Python reader knows
-        return (f"coalesce({kind(v)} = 'VARCHAR' AND {lead(string(v))} = '{{' AND NOT json_valid({string(v)}) "
-                f"AND {fn.json_error}({string(v)}) IS NULL, false)")
+        return (f"CASE WHEN {kind(v)} = 'VARCHAR' THEN CASE WHEN {lead(string(v))} = '{{' AND NOT json_valid({string(v)}) "
+                f"THEN {fn.json_error}({string(v)}) IS NULL END END")
 
     inner = f"coalesce({_payload_inner(jp)}, {_payload_inner(tp)})"
     outer = (f"list_filter({entries('j')}, lambda e: e.k NOT IN ({', '.join(map(lit, PAYLOAD_KEYS))}) "
              f"AND NOT list_contains(json_keys(pl), e.k))")
     nested_payload = " OR ".join(f"json_exists(pl, {lit('$.' + k)})" for k in PAYLOAD_KEYS)
-    odd = (f"{broken_brace(jp)} OR {broken_brace(tp)} OR (pl IS NOT NULL AND ({dup('j')} OR {dup('pl')} "
-           f"OR {nested_payload}))")
+    odd = (f"CASE WHEN {kind(jp)} IS NULL AND {kind(tp)} IS NULL THEN false "  # (most records: no payload at all)
+           f"ELSE coalesce({broken_brace(jp)}, false) OR coalesce({broken_brace(tp)}, false) "
+           f"OR CASE WHEN pl IS NOT NULL THEN {dup('j')} OR {dup('pl')} OR {nested_payload} ELSE false END END")
     flat = f"""
         SELECT pos, CASE WHEN merge THEN merged::VARCHAR ELSE j END AS j,
             CASE WHEN merge THEN json_extract(merged, {x.list_sql()}) ELSE x END AS x, odd
@@ -163,7 +164,7 @@ def decode(v: str, where: str, fn: Functions, form: str) -> tuple[str, str, str,
     value = f"CASE WHEN {form} IS NOT NULL THEN {form}::JSON WHEN json_valid({v}) THEN json({v}) END"
     error = f"CASE WHEN {form} IS NULL AND NOT json_valid({v}) THEN {fn.json_error}({v}) END"
     reason = f"'`' || {where} || '` is text but not JSON (' || {error} || ')'"
-    odd = f"coalesce({form} IS NULL AND NOT json_valid({v}) AND {fn.json_error}({v}) IS NULL, false)"
+    odd = f"CASE WHEN {form} IS NULL AND NOT json_valid({v}) THEN {fn.json_error}({v}) IS NULL ELSE false END"
     return parse, value, reason, odd
 
 
@@ -176,7 +177,9 @@ def _rudder(v: str) -> str:
         return f"json_extract({v}, {lit('$.' + k)})"
 
     pick = " ".join(f"WHEN {jkind(part(k))} = 'OBJECT' AND {part(k)}::VARCHAR <> '{{}}' THEN {part(k)}" for k in RUDDER_BODY_KEYS)
-    return f"CASE WHEN {only} THEN CASE {pick} ELSE {v} END ELSE {v} END"
+    # most bodies name none of the keys: their text says so without parsing them
+    named = " OR ".join(f"contains({v}::VARCHAR, {lit(chr(34) + k + chr(34))})" for k in RUDDER_KEYS)
+    return f"CASE WHEN {jkind(v)} = 'OBJECT' AND ({named} OR contains({v}::VARCHAR, '\\u')) THEN CASE WHEN {only} THEN CASE {pick} ELSE {v} END ELSE {v} END ELSE {v} END"
 
 
 def unwrap_sql(records: str, x: Paths, url: str, sent: str, status: str, fn: Functions, status_of) -> str:
@@ -192,12 +195,13 @@ def unwrap_sql(records: str, x: Paths, url: str, sent: str, status: str, fn: Fun
     step1 = f"""
         SELECT *, CASE WHEN {jkind('bv')} = 'VARCHAR' THEN {value1} ELSE bv END AS b1,
             CASE WHEN {jkind('bv')} = 'VARCHAR' AND {value1} IS NULL THEN {reason1} END AS reason1,
-            {jkind('bv')} = 'VARCHAR' AND {odd1} AS odd1
+            CASE WHEN {jkind('bv')} = 'VARCHAR' THEN {odd1} ELSE false END AS odd1
         FROM (SELECT *, CASE WHEN bk IS NOT NULL AND {jkind('bv')} = 'VARCHAR' THEN {form1} END AS form FROM ({first}))"""
     # Segment's {"request": {"method", "url", "body"}}: the body inside, the URL if the record has none
     n = Paths("b1", "n", typed=False)
     for k in ("url", "method", *NESTED_BODY_KEYS):
         n(k)
+    named = "(" + " OR ".join(f"contains(b1::VARCHAR, {lit(t)})" for t in ('"url"', '"method"', '\\u')) + ")"  # else no parse
     opened = f"coalesce({jkind('b1')} = 'OBJECT' AND ({has(n('url'))} OR {has(n('method'))}), false)"
     inner_key = "CASE " + " ".join(f"WHEN {has(n(k))} THEN {lit(k)}" for k in NESTED_BODY_KEYS) + " END"
     inner = "CASE " + " ".join(f"WHEN {has(n(k))} THEN {n(k)}" for k in NESTED_BODY_KEYS) + " END"
@@ -207,13 +211,13 @@ def unwrap_sql(records: str, x: Paths, url: str, sent: str, status: str, fn: Fun
                        ELSE url END AS url2
         FROM (SELECT *, ik IS NOT NULL AS opened FROM (
             SELECT *, CASE WHEN {opened} THEN {inner_key} END AS ik, CASE WHEN {opened} THEN {inner} END AS iv
-            FROM (SELECT *, CASE WHEN b1 IS NOT NULL AND {jkind('b1')} = 'OBJECT' THEN {n.sql()} END AS n FROM ({step1}))))"""
+            FROM (SELECT *, CASE WHEN b1 IS NOT NULL AND {jkind('b1')} = 'OBJECT' AND {named} THEN {n.sql()} END AS n FROM ({step1}))))"""
     form2, value2, reason2, odd2 = decode(jtext("iv"), "bk || '.' || ik", fn, "form2")
     step3 = f"""
         SELECT * EXCLUDE (url, form2), url2 AS url,
             CASE WHEN opened AND {jkind('iv')} = 'VARCHAR' THEN {value2} WHEN opened THEN iv ELSE b1 END AS b2,
             CASE WHEN opened AND {jkind('iv')} = 'VARCHAR' AND {value2} IS NULL THEN {reason2} END AS reason2,
-            coalesce(opened AND {jkind('iv')} = 'VARCHAR' AND {odd2}, false) AS odd2
+            CASE WHEN opened AND {jkind('iv')} = 'VARCHAR' THEN {odd2} ELSE false END AS odd2
         FROM (SELECT *, CASE WHEN opened AND {jkind('iv')} = 'VARCHAR' THEN {form2} END AS form2 FROM ({step2}))"""
     step4 = f"SELECT *, CASE WHEN bk IS NULL THEN {_rudder('j::JSON')} WHEN b2 IS NOT NULL THEN {_rudder('b2')} END AS b3 FROM ({step3})"
     # the response: JSON text decoded; Segment's {"status", "body"} opened
@@ -226,15 +230,16 @@ def unwrap_sql(records: str, x: Paths, url: str, sent: str, status: str, fn: Fun
     rstep = f"""
         SELECT *, CASE WHEN env AND {jkind(rbody)} = 'VARCHAR' AND NOT json_valid({jtext(rbody)})
                        THEN '`response.body` is text but not JSON (' || {fn.json_error}({jtext(rbody)}) || ')' END AS reason3,
-            coalesce(env AND {jkind(rbody)} = 'VARCHAR' AND NOT json_valid({jtext(rbody)}) AND {fn.json_error}({jtext(rbody)}) IS NULL, false) AS odd3,
+            CASE WHEN env AND {jkind(rbody)} = 'VARCHAR' AND NOT json_valid({jtext(rbody)}) THEN {fn.json_error}({jtext(rbody)}) IS NULL
+                 ELSE false END AS odd3,
             CASE WHEN env THEN coalesce(status, {status_of([rx(k) for k in STATUS_KEYS])}) ELSE status END AS status2,
             CASE WHEN NOT env THEN resp1 WHEN {jkind(rbody)} = 'VARCHAR' AND json_valid({jtext(rbody)}) THEN json({jtext(rbody)})
                  WHEN {jkind(rbody)} = 'VARCHAR' THEN NULL ELSE {rbody} END AS resp2
         FROM (SELECT *, {is_env} AS env FROM (SELECT *, CASE WHEN {jkind('resp1')} = 'OBJECT' THEN {rx.sql()} END AS rx FROM (
             SELECT *, CASE WHEN bk IS NULL THEN NULL
                            WHEN {jkind('resp')} = 'VARCHAR' AND json_valid(resp->>'$') THEN json(resp->>'$') ELSE resp END AS resp1,
-                coalesce(bk IS NOT NULL AND {jkind('resp')} = 'VARCHAR' AND NOT json_valid(resp->>'$')
-                         AND {fn.json_error}(resp->>'$') IS NULL, false) AS odd_resp
+                CASE WHEN bk IS NOT NULL AND {jkind('resp')} = 'VARCHAR' AND NOT json_valid(resp->>'$')
+                     THEN {fn.json_error}(resp->>'$') IS NULL ELSE false END AS odd_resp
             FROM ({step4}))))"""
     reason = ("CASE WHEN reason1 IS NOT NULL THEN reason1 WHEN reason2 IS NOT NULL THEN reason2 "
               f"WHEN {jkind('b3')} <> 'OBJECT' THEN CASE WHEN bk IS NULL THEN 'not a JSON object' "

@@ -138,6 +138,7 @@ def test_forms_left_to_the_python_reader(tmp_path):
     assert compare(write(tmp_path / "d.jsonl", odd_break + "\n")) is None
     assert compare(write(tmp_path / "cr.jsonl", json.dumps(META) + "\r" + json.dumps(META) + "\r\n")) == 2
     assert compare(write(tmp_path / "e.json", json.dumps(META, indent=2))) is None  # one document
+    assert compare(jsonl(tmp_path / "f.jsonl", [dict(META, test_event_code={"x": 1})])) is None  # a test code that is an object
 
 
 def test_check_reads_capi_logs_through_the_compiled_query(tmp_path):
@@ -292,3 +293,34 @@ def test_envelope_forms_still_left_to_the_python_reader(tmp_path):
     surrogate = {"timestamp": T, "body": '{"data": "\\ud800"}'}  # a lone surrogate: Python parses it, DuckDB does not
     assert compare(jsonl(tmp_path / "surrogate.jsonl", [surrogate])) is None
     assert compare(jsonl(tmp_path / "payload.jsonl", [{"timestamp": T, "textPayload": surrogate["body"]}])) is None
+
+
+def test_google_partial_failures_compiled(tmp_path):
+    google = {"conversions": [dict(GOOGLE["conversions"][0], orderId=f"NW-{i}") for i in range(3)]}
+
+    def error(index, message="This order ID was already used.", snake=False, name="conversions"):
+        key, field = ("field_path_elements", "field_name") if snake else ("fieldPathElements", "fieldName")
+        out = {"location": {key: [{field: name, "index": index}, {field: "order_id"}]}}
+        return dict(out, message=message) if message is not None else out
+
+    def failure(*errors, message="Some conversions failed", details=None):
+        out = {"code": 3, "details": details if details is not None else [{"errors": list(errors)}]}
+        return dict(out, message=message) if message is not None else out
+
+    responses = [{"partialFailureError": failure(error(1))},
+                 {"partial_failure_error": failure(error(0, "first"), error(0, "second"), error(2, snake=True))},
+                 {"partialFailureError": failure(error(7))},  # no event of the body: all are refused
+                 {"partialFailureError": failure(message=None, details=[])},
+                 {"partialFailureError": failure(error(1.0), error(2, message=None), error(1, name="other"))},
+                 {"partialFailureError": failure(error(1, message=""), message="")},
+                 {"partialFailureError": failure(details=[{"errors": []}, "x", {"errors": None}, {}])},
+                 {"partialFailureError": {"code": 3, "message": "flat", "details": "text"}},
+                 {"partialFailureError": "not an object", "results": [{}, {}, {}]},
+                 {"partialFailureError": {}, "results": [{}]},
+                 {"partialFailureError": failure({"location": {"fieldPathElements": [], "field_path_elements": [
+                     {"fieldName": "", "field_name": "conversions", "index": 2}]}, "message": "  spaced\nout  "})},
+                 {"partialFailureError": failure({"location": None, "message": "nowhere"})}]
+    records = [{"timestamp": T, "body": google, "response": r} for r in responses]
+    assert compare(jsonl(tmp_path / "log.jsonl", records)) == 3 * len(records)
+    negative = [{"timestamp": T, "body": google, "response": {"partialFailureError": failure(error(-1))}}]
+    assert compare(jsonl(tmp_path / "negative.jsonl", negative)) is None  # Python refuses the last event: left to it

@@ -6,15 +6,15 @@ file in parallel and no record becomes a Python object. Everything the query doe
 rule files: body shapes (`require`), the event list (`events`), each column's paths (`fields`),
 `names`, test codes, validation flags, test endpoints and the response rules.
 
-The query covers the log forms that hold nearly all volume: bare bodies and log records that wrap
-them ({timestamp|sent_at|time, body|request|payload as an object or JSON text, response, url, status}),
-events given as a JSON string (Meta's form-encoded `data`) or as a list of JSON strings (Meta's SDK).
-Records it does not express are marked in the query and the whole file goes to the Python reader
-instead, so the result is always the Python reader's: gateway request/response lines (Stape's
-TraceId join), Cloud Logging payloads, RudderStack and Segment envelopes, form-encoded bodies,
-nested values written out as JSON text, Google's partial_failure_error, broken JSON text inside a
-body, a body only the file's evidence cannot place (the Python reader raises the error naming the
-candidates). `FALLBACK_SHAPES` names them; tests/test_native_compiled.py checks the equivalence.
+The query covers the log forms the Python reader knows: bare bodies and log records that wrap them
+({timestamp|sent_at|time, body|request|payload as an object, JSON text or a form, response, url, status}),
+gateway envelopes (Segment's {request: {url, method, body}, response: {status, body}}, RudderStack's
+{endpoint, body: {JSON|FORM|JSON_ARRAY|XML}}), Cloud Logging's jsonPayload/textPayload, Stape's request and
+response lines joined by TraceId, form-encoded bodies (envelope.py), events given as a JSON string (Meta's
+form-encoded `data`) or as a list of JSON strings (Meta's SDK), Google's partial_failure_error (failures.py).
+Records it does not express exactly are marked in the query and the whole file goes to the Python reader
+instead, so the result is always the Python reader's; `FALLBACK_SHAPES` names them; tests/test_native_compiled.py
+checks the equivalence against the Python reader as the oracle.
 
 Over 350 lines for now: the three query stages (records, the platform decision, events) are one
 compilation whose parts share column names; the JSON value expressions are apart (jsonsql.py).
@@ -34,16 +34,21 @@ from dedupaudit.inputs.files import COMPRESSIONS, Scan, file_format, loads
 from dedupaudit.inputs.native.capi_logs import (BODY_KEYS, PAYLOAD_KEYS, RESPONSE_KEYS, STATUS_KEYS, TIME_KEYS, URL_KEYS,
                                                 file_scores, join_responses, server_formats, url_matches)
 from dedupaudit.inputs.native.envelope import Functions, records_sql, status_sql, unwrap_sql
+from dedupaudit.inputs.native.failures import partial_failure_sql
 from dedupaudit.inputs.native.jsonio import sniff_records
 from dedupaudit.inputs.native.jsonsql import (_LINE_BREAKS, lit, jpath, prefixes, Ref, Paths, jkind, jtext, kind, string, filled, present, text, nested, number, whole, id_text, on, json_text_start, first_of, short, truthy)
 from dedupaudit.inputs.native.user_data import EMAIL_KEYS, PHONE_KEYS
 from dedupaudit.inputs.textfile import Text
 from dedupaudit.platforms.rules import FieldSpec, PlatformRules, ServerFormat
 
-FALLBACK_SHAPES = ("gateway request/response lines joined by TraceId (Stape)", "Cloud Logging jsonPayload/textPayload",
-                   "RudderStack {JSON|FORM} and Segment {request: {url, body}} envelopes", "form-encoded bodies",
-                   "nested values written out as JSON text", "Google's partial_failure_error",
-                   "JSON text that does not parse inside a body", "a body only the file's first records place",
+FALLBACK_SHAPES = ("nested values written out as JSON text (a field path stepping into a JSON string)",
+                   "JSON text that does not parse where a field path or a body's shape steps into it",
+                   "values that are objects where text belongs (a test code, an error message)",
+                   "a body only the file's first records place (or none: the Python reader names the candidates)",
+                   "duplicate keys in a Cloud Logging payload or a joined gateway request, a payload inside a payload",
+                   "gateway TraceIds, Names or EventNames that are neither text nor integers",
+                   "text Python's json parses and DuckDB does not (a lone surrogate escape)",
+                   "a Google partial_failure_error Python stops on, or that names a conversion below index 0",
                    "CSV/TSV/Parquet request tables and single JSON documents")
 ID_COLUMNS = ("event_id", "order_id")
 OUTPUT = ("platform", "event_name", "event_id", "event_time", "received_time", "order_id", "value", "currency", "delivery",
@@ -198,9 +203,10 @@ def _field_text(spec: FieldSpec, ev: Paths, body: Paths | None, as_id: bool = Fa
     return f"coalesce({', '.join([value, *rest])})" if rest else value
 
 
-def _response_sql(s: ServerFormat, display: str) -> tuple[str, str, str, Paths]:
-    """(whole-body outcome, its message, fallback, the response's paths) of a body's logged response, in
-    capi_logs._response_outcome's order; a per-event status list gives 'per_event', applied per event."""
+def _response_sql(s: ServerFormat, display: str) -> tuple[str, str, str, Paths, list]:
+    """(whole-body outcome, its message, fallback, the response's paths, columns the outcome needs first) of a
+    body's logged response, in capi_logs._response_outcome's order; a per-event status list gives 'per_event',
+    Google's partial failure 'partial', both applied per event."""
     r = Paths("r", "rx")
     said = s.response
 
@@ -229,8 +235,13 @@ def _response_sql(s: ServerFormat, display: str) -> tuple[str, str, str, Paths]:
         fallback += [nested(code), first_of(messages, nested, "false")]
     if said.per_event:
         cases.append((f"{kind(r(said.per_event['list']))} = 'ARRAY'", "'per_event'", "NULL"))
+    columns = []  # computed before the outcome: Google's partial failure and the conversions it names (failures.py)
     if said.partial_failure:
-        fallback.append(first_of([r(p) for p in said.partial_failure], lambda v: f"coalesce({kind(v)} = 'OBJECT', false)", "false"))
+        found, odd, whole = partial_failure_sql("pf")
+        columns = [("pf", first_of([r(p) for p in said.partial_failure], lambda v: v)),
+                   ("pf_found", f"CASE WHEN {jkind('pf')} = 'OBJECT' THEN {found} END")]
+        cases.append((f"coalesce({jkind('pf')} = 'OBJECT', false)", "'partial'", f"CASE WHEN len(pf_found) = 0 THEN {short(whole)} END"))
+        fallback.append(f"coalesce({jkind('pf')} = 'OBJECT' AND ({odd}), false)")
     if said.received:
         received = [r(p) for p in said.received]
 
@@ -248,7 +259,7 @@ def _response_sql(s: ServerFormat, display: str) -> tuple[str, str, str, Paths]:
         cases.append((f"{any_filled(received)} AND {count} < n", "'refused'", why))
     outcome = "CASE " + " ".join(f"WHEN {c} THEN {o}" for c, o, _ in cases) + " END"
     said_text = "CASE " + " ".join(f"WHEN {c} THEN {m}" for c, _, m in cases) + " END"
-    return outcome, said_text, " OR ".join(fallback), r
+    return outcome, said_text, " OR ".join(fallback), r, columns
 
 
 def _format_sql(s: ServerFormat, display: str) -> tuple[str, str]:
@@ -256,7 +267,7 @@ def _format_sql(s: ServerFormat, display: str) -> tuple[str, str]:
     body = Paths("body", "bx")
     ev = Paths("ev", "ex")
     events, events_path = _events_list(s, body), _events_path(s, body)
-    outcome, said, response_fallback, r = _response_sql(s, display)
+    outcome, said, response_fallback, r, response_columns = _response_sql(s, display)
     marks = []  # the body's own test marks, in capi_logs.delivery's order
     for p in s.validate:
         marks.append((on(body(p)), f"'validation-only request (' || {lit(p + ' ')} || {text(body(p))} || '): ' || "
@@ -304,6 +315,12 @@ def _format_sql(s: ServerFormat, display: str) -> tuple[str, str]:
                               f"OR {kind(status)} IN ('OBJECT', 'ARRAY')), false)")
     else:
         per_event_sql = "NULL::JSON[]"
+    if s.response.partial_failure:  # Google: the conversions partial_failure_error names (all when it names none)
+        mine = "list_filter(pf_found, lambda f: f.i = idx)"
+        event_outcome = (f"CASE WHEN outcome = 'partial' THEN CASE WHEN len(pf_found) = 0 OR len({mine}) > 0 THEN 'refused' END "
+                         f"ELSE {event_outcome} END")
+        event_said = (f"CASE WHEN outcome = 'partial' THEN CASE WHEN len(pf_found) = 0 THEN said "
+                      f"WHEN len({mine}) > 0 THEN {short(f'list_last({mine}).m')} END ELSE {event_said} END")
     if event_marks:
         event_outcome = "CASE " + " ".join(f"WHEN {c} THEN 'test'" for c, _ in event_marks) + f" ELSE {event_outcome} END"
         event_said = "CASE " + " ".join(f"WHEN {c} THEN {m}" for c, m in event_marks) + f" ELSE {event_said} END"
@@ -336,8 +353,10 @@ def _format_sql(s: ServerFormat, display: str) -> tuple[str, str]:
     with_response = (f"SELECT *, {r.extras()}, len(es)::BIGINT AS n FROM (SELECT *, {r.sql()} AS rx, json_extract(evs, '$[*]') AS es "
                      f"FROM (SELECT *, CASE WHEN {kind('resp')} = 'OBJECT' THEN resp ELSE '{{}}'::JSON END AS r FROM {name} "
                      f"WHERE evs IS NOT NULL))")
+    for column, sql in response_columns:
+        with_response = f"SELECT *, {sql} AS {column} FROM ({with_response})"
     outcomes = (f"SELECT *, {outcome} AS outcome, {said} AS said, {body_mark} AS body_mark, "
-                f"coalesce({' OR '.join(body_fallback + [response_fallback]) or 'false'}, false) AS fallback FROM ({with_response})")
+                f"coalesce({' OR '.join(body_fallback + [response_fallback]) or 'false'}, false) AS body_fallback FROM ({with_response})")
     unnested = f"SELECT * EXCLUDE (es), unnest(es) AS raw_ev, unnest(range(n)) AS idx FROM ({outcomes})"
     text_event = "(raw_t = 'VARCHAR' AND ltrim(raw_ev->>'$', ' \\t\\n\\r')[1] IN ('{', '['))"
     decoded = (f"SELECT *, CASE WHEN raw_t = 'OBJECT' THEN 'OBJECT' ELSE {jkind('ev')} END AS ev_t FROM ("
@@ -354,7 +373,7 @@ def _format_sql(s: ServerFormat, display: str) -> tuple[str, str]:
     FROM {name} WHERE evs IS NULL
     UNION ALL
     SELECT pos, idx, reason, {ref} AS source_ref,
-           fallback OR coalesce(reason IS NULL AND ({' OR '.join(event_fallback) or 'false'}), false) AS fallback, {', '.join(select)}
+           body_fallback OR coalesce(reason IS NULL AND ({' OR '.join(event_fallback) or 'false'}), false) AS fallback, {', '.join(select)}
     FROM ({per})""", f"{name} AS MATERIALIZED ({bodies})"
 
 

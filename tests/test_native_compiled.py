@@ -322,5 +322,8 @@ def test_google_partial_failures_compiled(tmp_path):
                  {"partialFailureError": failure({"location": None, "message": "nowhere"})}]
     records = [{"timestamp": T, "body": google, "response": r} for r in responses]
     assert compare(jsonl(tmp_path / "log.jsonl", records)) == 3 * len(records)
-    negative = [{"timestamp": T, "body": google, "response": {"partialFailureError": failure(error(-1))}}]
-    assert compare(jsonl(tmp_path / "negative.jsonl", negative)) is None  # Python refuses the last event: left to it
+    negative = [{"timestamp": T, "body": google, "response": {"partialFailureError": failure(error(-1), error(2, "again"))}}]
+    assert compare(jsonl(tmp_path / "negative.jsonl", negative)) == 3  # index -1: Python refuses the last event
+    stops = [{"timestamp": T, "body": google, "response": {"partialFailureError": failure(details=[{"errors": "x"}])}}]
+    with Connection(threads=2) as connection:  # the Python reader stops on it (str has no .get): left to it, as before
+        assert scan_capi_log(connection, jsonl(tmp_path / "stops.jsonl", stops), RULES) is None

@@ -34,7 +34,7 @@ from dedupaudit.inputs.files import COMPRESSIONS, Scan, file_format, loads
 from dedupaudit.inputs.native.capi_logs import (BODY_KEYS, PAYLOAD_KEYS, RESPONSE_KEYS, STATUS_KEYS, TIME_KEYS, URL_KEYS,
                                                 file_scores, join_responses, server_formats, url_matches)
 from dedupaudit.inputs.native.envelope import Functions, records_sql, status_sql, unwrap_sql
-from dedupaudit.inputs.native.failures import partial_failure_sql
+from dedupaudit.inputs.native.failures import register as register_partial_failure
 from dedupaudit.inputs.native.jsonio import sniff_records
 from dedupaudit.inputs.native.jsonsql import (_LINE_BREAKS, lit, jpath, prefixes, Ref, Paths, jkind, jtext, kind, string, filled, present, text, nested, number, whole, id_text, on, json_text_start, first_of, short, truthy)
 from dedupaudit.inputs.native.user_data import EMAIL_KEYS, PHONE_KEYS
@@ -48,7 +48,7 @@ FALLBACK_SHAPES = ("nested values written out as JSON text (a field path steppin
                    "duplicate keys in a Cloud Logging payload or a joined gateway request, a payload inside a payload",
                    "gateway TraceIds, Names or EventNames that are neither text nor integers",
                    "text Python's json parses and DuckDB does not (a lone surrogate escape)",
-                   "a Google partial_failure_error Python stops on, or that names a conversion below index 0",
+                   "a Google partial_failure_error the Python reader stops on (errors given as text)",
                    "CSV/TSV/Parquet request tables and single JSON documents")
 ID_COLUMNS = ("event_id", "order_id")
 OUTPUT = ("platform", "event_name", "event_id", "event_time", "received_time", "order_id", "value", "currency", "delivery",
@@ -203,7 +203,7 @@ def _field_text(spec: FieldSpec, ev: Paths, body: Paths | None, as_id: bool = Fa
     return f"coalesce({', '.join([value, *rest])})" if rest else value
 
 
-def _response_sql(s: ServerFormat, display: str) -> tuple[str, str, str, Paths, list]:
+def _response_sql(s: ServerFormat, display: str, partial_fn: str) -> tuple[str, str, str, Paths, list]:
     """(whole-body outcome, its message, fallback, the response's paths, columns the outcome needs first) of a
     body's logged response, in capi_logs._response_outcome's order; a per-event status list gives 'per_event',
     Google's partial failure 'partial', both applied per event."""
@@ -235,13 +235,12 @@ def _response_sql(s: ServerFormat, display: str) -> tuple[str, str, str, Paths, 
         fallback += [nested(code), first_of(messages, nested, "false")]
     if said.per_event:
         cases.append((f"{kind(r(said.per_event['list']))} = 'ARRAY'", "'per_event'", "NULL"))
-    columns = []  # computed before the outcome: Google's partial failure and the conversions it names (failures.py)
+    columns = []  # computed before the outcome: Google's partial failure as the Python reader reads it (failures.py)
     if said.partial_failure:
-        found, odd, whole = partial_failure_sql("pf")
         columns = [("pf", first_of([r(p) for p in said.partial_failure], lambda v: v)),
-                   ("pf_found", f"CASE WHEN {jkind('pf')} = 'OBJECT' THEN {found} END")]
-        cases.append((f"coalesce({jkind('pf')} = 'OBJECT', false)", "'partial'", f"CASE WHEN len(pf_found) = 0 THEN {short(whole)} END"))
-        fallback.append(f"coalesce({jkind('pf')} = 'OBJECT' AND ({odd}), false)")
+                   ("pf_read", f"CASE WHEN {jkind('pf')} = 'OBJECT' THEN {partial_fn}(pf::VARCHAR, n)::JSON END")]
+        cases.append((f"coalesce({jkind('pf')} = 'OBJECT', false)", "'partial'", "pf_read->>'$.all'"))
+        fallback.append("coalesce(pf_read->>'$.odd' = 'true', false)")
     if said.received:
         received = [r(p) for p in said.received]
 
@@ -262,12 +261,12 @@ def _response_sql(s: ServerFormat, display: str) -> tuple[str, str, str, Paths, 
     return outcome, said_text, " OR ".join(fallback), r, columns
 
 
-def _format_sql(s: ServerFormat, display: str) -> tuple[str, str]:
+def _format_sql(s: ServerFormat, display: str, partial_fn: str) -> tuple[str, str]:
     """One format's events: a row per event of every body read as `s` with its columns, or a reject row."""
     body = Paths("body", "bx")
     ev = Paths("ev", "ex")
     events, events_path = _events_list(s, body), _events_path(s, body)
-    outcome, said, response_fallback, r, response_columns = _response_sql(s, display)
+    outcome, said, response_fallback, r, response_columns = _response_sql(s, display, partial_fn)
     marks = []  # the body's own test marks, in capi_logs.delivery's order
     for p in s.validate:
         marks.append((on(body(p)), f"'validation-only request (' || {lit(p + ' ')} || {text(body(p))} || '): ' || "
@@ -316,11 +315,10 @@ def _format_sql(s: ServerFormat, display: str) -> tuple[str, str]:
     else:
         per_event_sql = "NULL::JSON[]"
     if s.response.partial_failure:  # Google: the conversions partial_failure_error names (all when it names none)
-        mine = "list_filter(pf_found, lambda f: f.i = idx)"
-        event_outcome = (f"CASE WHEN outcome = 'partial' THEN CASE WHEN len(pf_found) = 0 OR len({mine}) > 0 THEN 'refused' END "
+        mine = "(pf_read->'$.each'->>idx::INT)"
+        event_outcome = (f"CASE WHEN outcome = 'partial' THEN CASE WHEN said IS NOT NULL OR {mine} IS NOT NULL THEN 'refused' END "
                          f"ELSE {event_outcome} END")
-        event_said = (f"CASE WHEN outcome = 'partial' THEN CASE WHEN len(pf_found) = 0 THEN said "
-                      f"WHEN len({mine}) > 0 THEN {short(f'list_last({mine}).m')} END ELSE {event_said} END")
+        event_said = f"CASE WHEN outcome = 'partial' THEN coalesce(said, {mine}) ELSE {event_said} END"
     if event_marks:
         event_outcome = "CASE " + " ".join(f"WHEN {c} THEN 'test'" for c, _ in event_marks) + f" ELSE {event_outcome} END"
         event_said = "CASE " + " ".join(f"WHEN {c} THEN {m}" for c, m in event_marks) + f" ELSE {event_said} END"
@@ -499,7 +497,8 @@ def scan_capi_log(connection, path: Path, rules: dict[str, PlatformRules], force
             return drop()
         used = {f for (f,) in con.execute(f"SELECT DISTINCT fmt FROM {recs} WHERE fmt IS NOT NULL AND reason IS NULL").fetchall()}
         rejects = con.execute(f"SELECT pos, reason, where_ FROM {recs} WHERE reason IS NOT NULL").fetchall()
-        parts = [_format_sql(s, rules[s.platform].display_name) for s in specs if s.format in used] or [_format_sql(specs[0], "")]
+        partial_fn = register_partial_failure(connection)
+        parts = [_format_sql(s, rules[s.platform].display_name, partial_fn) for s in specs if s.format in used] or [_format_sql(specs[0], "", partial_fn)]
         sql = f"CREATE TABLE {events} AS WITH {', '.join(w for _, w in parts)} SELECT * FROM ({' UNION ALL '.join(q for q, _ in parts)})"
         con.execute(sql.replace(" recs ", f" {recs} "))
         made.append(events)

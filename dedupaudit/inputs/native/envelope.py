@@ -157,14 +157,15 @@ def records_sql(source: str, x: Paths, fn: Functions) -> str:
         WHERE NOT coalesce(g.resp AND NOT g.odd_key, false))"""
 
 
-def decode(v: str, where: str, fn: Functions, form: str) -> tuple[str, str, str, str]:
-    """capi_logs._body() of text `v` (SQL VARCHAR), the form parsed in column `form`: (the SQL of that form
-    column, the value as JSON, the reject, odd)."""
+def decode(v: str, where: str, fn: Functions, form: str, ok: str) -> tuple[str, str, str, str]:
+    """capi_logs._body() of text `v` (a column: SQL VARCHAR), with json_valid(v) in column `ok` and the form
+    parsed in column `form`: (the SQL of that form column, the value as JSON, the reject, odd). Each text is
+    validated once and parsed once; json.loads' message is asked for only where DuckDB finds it invalid."""
     parse = f"CASE WHEN {lead(v)} NOT IN ('{{', '[', '') THEN {fn.form}({v}) END"
-    value = f"CASE WHEN {form} IS NOT NULL THEN {form}::JSON WHEN json_valid({v}) THEN json({v}) END"
-    error = f"CASE WHEN {form} IS NULL AND NOT json_valid({v}) THEN {fn.json_error}({v}) END"
-    reason = f"'`' || {where} || '` is text but not JSON (' || {error} || ')'"
-    odd = f"CASE WHEN {form} IS NULL AND NOT json_valid({v}) THEN {fn.json_error}({v}) IS NULL ELSE false END"
+    value = f"CASE WHEN {form} IS NOT NULL THEN {form}::JSON WHEN {ok} THEN json({v}) END"
+    bad = f"({form} IS NULL AND NOT {ok})"
+    reason = f"CASE WHEN {bad} THEN '`' || {where} || '` is text but not JSON (' || {fn.json_error}({v}) || ')' END"
+    odd = f"CASE WHEN {bad} THEN {fn.json_error}({v}) IS NULL ELSE false END"
     return parse, value, reason, odd
 
 
@@ -191,12 +192,13 @@ def unwrap_sql(records: str, x: Paths, url: str, sent: str, status: str, fn: Fun
         SELECT pos, j, {bk} AS bk, {bv}::JSON AS bv, {url} AS url, {sent} AS sent, {status} AS status, {response} AS resp, odd
         FROM {records}"""
     # the body as logged: JSON text or a form decoded (a reject where it is neither)
-    form1, value1, reason1, odd1 = decode(jtext("bv"), "bk", fn, "form")
+    form1, value1, reason1, odd1 = decode("bs", "bk", fn, "form", "bok")
     step1 = f"""
-        SELECT *, CASE WHEN {jkind('bv')} = 'VARCHAR' THEN {value1} ELSE bv END AS b1,
-            CASE WHEN {jkind('bv')} = 'VARCHAR' AND {value1} IS NULL THEN {reason1} END AS reason1,
-            CASE WHEN {jkind('bv')} = 'VARCHAR' THEN {odd1} ELSE false END AS odd1
-        FROM (SELECT *, CASE WHEN bk IS NOT NULL AND {jkind('bv')} = 'VARCHAR' THEN {form1} END AS form FROM ({first}))"""
+        SELECT *, CASE WHEN bs IS NOT NULL THEN {value1} ELSE bv END AS b1,
+            CASE WHEN bs IS NOT NULL THEN {reason1} END AS reason1,
+            CASE WHEN bs IS NOT NULL THEN {odd1} ELSE false END AS odd1
+        FROM (SELECT *, CASE WHEN bs IS NOT NULL THEN json_valid(bs) END AS bok, CASE WHEN bs IS NOT NULL THEN {form1} END AS form
+              FROM (SELECT *, CASE WHEN bk IS NOT NULL AND {jkind('bv')} = 'VARCHAR' THEN bv->>'$' END AS bs FROM ({first})))"""
     # Segment's {"request": {"method", "url", "body"}}: the body inside, the URL if the record has none
     n = Paths("b1", "n", typed=False)
     for k in ("url", "method", *NESTED_BODY_KEYS):
@@ -212,13 +214,14 @@ def unwrap_sql(records: str, x: Paths, url: str, sent: str, status: str, fn: Fun
         FROM (SELECT *, ik IS NOT NULL AS opened FROM (
             SELECT *, CASE WHEN {opened} THEN {inner_key} END AS ik, CASE WHEN {opened} THEN {inner} END AS iv
             FROM (SELECT *, CASE WHEN b1 IS NOT NULL AND {jkind('b1')} = 'OBJECT' AND {named} THEN {n.sql()} END AS n FROM ({step1}))))"""
-    form2, value2, reason2, odd2 = decode(jtext("iv"), "bk || '.' || ik", fn, "form2")
+    form2, value2, reason2, odd2 = decode("ivs", "bk || '.' || ik", fn, "form2", "ivok")
     step3 = f"""
         SELECT * EXCLUDE (url, form2), url2 AS url,
-            CASE WHEN opened AND {jkind('iv')} = 'VARCHAR' THEN {value2} WHEN opened THEN iv ELSE b1 END AS b2,
-            CASE WHEN opened AND {jkind('iv')} = 'VARCHAR' AND {value2} IS NULL THEN {reason2} END AS reason2,
-            CASE WHEN opened AND {jkind('iv')} = 'VARCHAR' THEN {odd2} ELSE false END AS odd2
-        FROM (SELECT *, CASE WHEN opened AND {jkind('iv')} = 'VARCHAR' THEN {form2} END AS form2 FROM ({step2}))"""
+            CASE WHEN ivs IS NOT NULL THEN {value2} WHEN opened THEN iv ELSE b1 END AS b2,
+            CASE WHEN ivs IS NOT NULL THEN {reason2} END AS reason2,
+            CASE WHEN ivs IS NOT NULL THEN {odd2} ELSE false END AS odd2
+        FROM (SELECT *, CASE WHEN ivs IS NOT NULL THEN json_valid(ivs) END AS ivok, CASE WHEN ivs IS NOT NULL THEN {form2} END AS form2
+              FROM (SELECT *, CASE WHEN opened AND {jkind('iv')} = 'VARCHAR' THEN iv->>'$' END AS ivs FROM ({step2})))"""
     step4 = f"SELECT *, CASE WHEN bk IS NULL THEN {_rudder('j::JSON')} WHEN b2 IS NOT NULL THEN {_rudder('b2')} END AS b3 FROM ({step3})"
     # the response: JSON text decoded; Segment's {"status", "body"} opened
     rx = Paths("resp1", "rx", typed=False)

@@ -58,8 +58,11 @@ def test_python_reader_rows_reach_the_engine_without_pandas(tmp_path, monkeypatc
         loaded = load_events([_tiktok_har(tmp_path)], "pixel", UTC, None, set(RULES))
         assert loaded.frame["event_id"].tolist() == ["1001"] and loaded.frame["order_id"].tolist() == ["77"]
         assert loaded.numeric_ids == 1
-    else:  # Segment delivery lines: read by the Python reader, not the compiled query
-        loaded = load_events([REAL / "gateways/segment_delivery.jsonl"], "capi", UTC, None, set(RULES))
+    else:  # a Segment delivery record as one JSON document: read by the Python reader, not the compiled query
+        record = json.loads((REAL / "gateways/segment_delivery.jsonl").read_text().splitlines()[0])
+        document = tmp_path / "delivery.json"
+        document.write_text(json.dumps(record, indent=2))
+        loaded = load_events([document], "capi", UTC, None, set(RULES))
         assert len(loaded.frame) > 0
     assert len(built) == 1
 

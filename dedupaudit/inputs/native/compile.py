@@ -6,15 +6,15 @@ file in parallel and no record becomes a Python object. Everything the query doe
 rule files: body shapes (`require`), the event list (`events`), each column's paths (`fields`),
 `names`, test codes, validation flags, test endpoints and the response rules.
 
-The query covers the log forms that hold nearly all volume: bare bodies and log records that wrap
-them ({timestamp|sent_at|time, body|request|payload as an object or JSON text, response, url, status}),
-events given as a JSON string (Meta's form-encoded `data`) or as a list of JSON strings (Meta's SDK).
-Records it does not express are marked in the query and the whole file goes to the Python reader
-instead, so the result is always the Python reader's: gateway request/response lines (Stape's
-TraceId join), Cloud Logging payloads, RudderStack and Segment envelopes, form-encoded bodies,
-nested values written out as JSON text, Google's partial_failure_error, broken JSON text inside a
-body, a body only the file's evidence cannot place (the Python reader raises the error naming the
-candidates). `FALLBACK_SHAPES` names them; tests/test_native_compiled.py checks the equivalence.
+The query covers the log forms the Python reader knows: bare bodies and log records that wrap them
+({timestamp|sent_at|time, body|request|payload as an object, JSON text or a form, response, url, status}),
+gateway envelopes (Segment's {request: {url, method, body}, response: {status, body}}, RudderStack's
+{endpoint, body: {JSON|FORM|JSON_ARRAY|XML}}), Cloud Logging's jsonPayload/textPayload, Stape's request and
+response lines joined by TraceId, form-encoded bodies (envelope.py), events given as a JSON string (Meta's
+form-encoded `data`) or as a list of JSON strings (Meta's SDK), Google's partial_failure_error (failures.py).
+Records it does not express exactly are marked in the query and the whole file goes to the Python reader
+instead, so the result is always the Python reader's; `FALLBACK_SHAPES` names them; tests/test_native_compiled.py
+checks the equivalence against the Python reader as the oracle.
 
 Over 350 lines for now: the three query stages (records, the platform decision, events) are one
 compilation whose parts share column names; the JSON value expressions are apart (jsonsql.py).
@@ -32,17 +32,23 @@ import pyarrow.compute as pc
 
 from dedupaudit.inputs.files import COMPRESSIONS, Scan, file_format, loads
 from dedupaudit.inputs.native.capi_logs import (BODY_KEYS, PAYLOAD_KEYS, RESPONSE_KEYS, STATUS_KEYS, TIME_KEYS, URL_KEYS,
-                                                file_scores, server_formats, url_matches)
+                                                file_scores, join_responses, server_formats, url_matches)
+from dedupaudit.inputs.native.envelope import Functions, records_sql, status_sql, unwrap_sql
+from dedupaudit.inputs.native.failures import register as register_partial_failure
 from dedupaudit.inputs.native.jsonio import sniff_records
 from dedupaudit.inputs.native.jsonsql import (_LINE_BREAKS, lit, jpath, prefixes, Ref, Paths, jkind, jtext, kind, string, filled, present, text, nested, number, whole, id_text, on, json_text_start, first_of, short, truthy)
 from dedupaudit.inputs.native.user_data import EMAIL_KEYS, PHONE_KEYS
 from dedupaudit.inputs.textfile import Text
 from dedupaudit.platforms.rules import FieldSpec, PlatformRules, ServerFormat
 
-FALLBACK_SHAPES = ("gateway request/response lines joined by TraceId (Stape)", "Cloud Logging jsonPayload/textPayload",
-                   "RudderStack {JSON|FORM} and Segment {request: {url, body}} envelopes", "form-encoded bodies",
-                   "nested values written out as JSON text", "Google's partial_failure_error",
-                   "JSON text that does not parse inside a body", "a body only the file's first records place",
+FALLBACK_SHAPES = ("nested values written out as JSON text (a field path stepping into a JSON string)",
+                   "JSON text that does not parse where a field path or a body's shape steps into it",
+                   "values that are objects where text belongs (a test code, an error message)",
+                   "a body only the file's first records place (or none: the Python reader names the candidates)",
+                   "duplicate keys in a Cloud Logging payload or a joined gateway request, a payload inside a payload",
+                   "gateway TraceIds, Names or EventNames that are neither text nor integers",
+                   "text Python's json parses and DuckDB does not (a lone surrogate escape)",
+                   "a Google partial_failure_error the Python reader stops on (errors given as text)",
                    "CSV/TSV/Parquet request tables and single JSON documents")
 ID_COLUMNS = ("event_id", "order_id")
 OUTPUT = ("platform", "event_name", "event_id", "event_time", "received_time", "order_id", "value", "currency", "delivery",
@@ -72,53 +78,20 @@ def _url_function(connection, specs: list[ServerFormat]) -> str:
     return name
 
 
-RUDDER_KEYS = ("JSON", "FORM", "JSON_ARRAY", "XML")
-
-
-def _rudder(keys_of: str, has) -> str:
-    """RudderStack's envelope: only JSON/FORM/JSON_ARRAY/XML keys (json_keys read only when one of them is there)."""
-    return (f"coalesce(CASE WHEN {' OR '.join(has(k) for k in RUDDER_KEYS)} THEN len(list_filter(json_keys({keys_of}), "
-            f"lambda k: k NOT IN ({', '.join(map(lit, RUDDER_KEYS))}))) = 0 END, false)")
-
-
-def _record_sql(source: str, specs: list[ServerFormat], events_keys: set[str], url_fn: str) -> str:
-    """Per record: the body (JSON text decoded, events given as JSON text decoded), url, send time, status,
-    response, whether it was wrapped, `odd` (a form only the Python reader reads) and `reason` (a reject)."""
+def _record_sql(source: str, specs: list[ServerFormat], events_keys: set[str], url_fn: str, fn: Functions) -> str:
+    """Per record: the body (unwrapped as capi_logs.unwrap does, envelope.py; events given as JSON text decoded),
+    url, send time, status, response, whether it was wrapped, `odd` (a form only the Python reader reads) and
+    `reason` (a reject)."""
     x = Paths("j", "x", typed=False)  # most keys are absent: their types are read only where asked
-    keys = list(dict.fromkeys((*BODY_KEYS, *URL_KEYS, *TIME_KEYS, *STATUS_KEYS, *RESPONSE_KEYS, *PAYLOAD_KEYS, "Type", *RUDDER_KEYS)))
+    keys = list(dict.fromkeys((*BODY_KEYS, *URL_KEYS, *TIME_KEYS, *STATUS_KEYS, *RESPONSE_KEYS, *PAYLOAD_KEYS)))
     for k in keys:
         x(k)
-    bk = "CASE " + " ".join(f"WHEN {kind(x(k))} IN ('OBJECT', 'VARCHAR') THEN {lit(k)}" for k in BODY_KEYS) + " END"
-    bv = "CASE " + " ".join(f"WHEN {kind(x(k))} IN ('OBJECT', 'VARCHAR') THEN {x(k)}" for k in BODY_KEYS) + " END"
+    records = records_sql(source, x, fn)
     url = "CASE " + " ".join(f"WHEN {kind(x(k))} = 'VARCHAR' THEN {string(x(k))}" for k in URL_KEYS) + " END"
     sent = "CASE " + " ".join(f"WHEN {filled(x(k))} THEN {x(k)}" for k in TIME_KEYS) + " END"
-    status = "CASE " + " ".join(
-        f"WHEN {kind(x(k))} IN ('BIGINT', 'UBIGINT') AND TRY_CAST({string(x(k))} AS HUGEINT) BETWEEN 100 AND 599 "
-        f"THEN TRY_CAST({string(x(k))} AS INTEGER) "
-        f"WHEN {kind(x(k))} = 'VARCHAR' AND regexp_full_match({string(x(k))}, '[0-9]{{1,9}}') "
-        f"AND TRY_CAST({string(x(k))} AS INTEGER) BETWEEN 100 AND 599 THEN TRY_CAST({string(x(k))} AS INTEGER)" for k in STATUS_KEYS) + " END"
-    response = "CASE " + " ".join(f"WHEN {kind(x(k))} IS NOT NULL THEN {x(k)}" for k in RESPONSE_KEYS) + " END"
-    payload = " OR ".join(f"{kind(x(k))} IS NOT NULL" for k in PAYLOAD_KEYS)
-    bare_rudder = _rudder("j", lambda k: f"{kind(x(k))} IS NOT NULL")
-    raw = f"SELECT pos, j, {x.sql()} AS x FROM {source}"
-    first = f"""
-        SELECT pos, j, {bk} AS bk, {bv} AS bv, {url} AS url, {sent} AS sent, {status} AS status, {response} AS resp,
-            coalesce({payload}, false) OR coalesce({string(x('Type'))} IN ('Request', 'Response'), false)
-            OR ({bk} IS NULL AND {bare_rudder}) AS odd
-        FROM ({raw})"""
-    body_text = "(bv->>'$')"
-    second = f"""
-        SELECT pos, bk, url, CASE WHEN bk IS NOT NULL THEN sent END AS sent, CASE WHEN bk IS NOT NULL THEN status END AS status,
-            bk IS NOT NULL AS wrapped,
-            CASE WHEN bk IS NULL THEN j::JSON WHEN {kind('bv')} = 'OBJECT' THEN bv
-                 WHEN json_valid({body_text}) THEN json({body_text}) END AS body,
-            CASE WHEN bk IS NULL THEN NULL WHEN {kind('resp')} = 'VARCHAR' AND json_valid(resp->>'$') THEN json(resp->>'$')
-                 ELSE resp END AS resp,
-            odd OR (bk IS NOT NULL AND {kind('bv')} = 'VARCHAR' AND NOT json_valid({body_text})) AS odd
-        FROM ({first})"""
+    status = status_sql([x(k) for k in STATUS_KEYS])
+    second = unwrap_sql(f"({records})", x, url, sent, status, fn, status_sql)
     b = Paths("body", "bn")
-    for k in ("url", "method", *RUDDER_KEYS):
-        b(k)
     for key in sorted(events_keys):
         b(key), b(key + "[]")
     # events given as JSON text: `data` as one string, or a list of strings (decoded in place)
@@ -132,15 +105,8 @@ def _record_sql(source: str, specs: list[ServerFormat], events_keys: set[str], u
                   f"THEN json_merge_patch(body, json_object({lit(key)}, to_json(list_transform(json_extract({v}, '$[*]'), "
                   f"lambda e: {element})))) ELSE body END")
         decoded = f"SELECT * REPLACE ({decode} AS body) FROM ({decoded})"
-    resp_body = (f"({kind('resp')} = 'OBJECT' AND json_exists(resp, '$.body') AND "
-                 f"({' OR '.join(f'json_exists(resp, {lit(jpath(k))})' for k in STATUS_KEYS)}))")
     third = f"""
-        SELECT pos, url, sent, status, wrapped, resp, body,
-            odd OR coalesce({kind('body')} = 'OBJECT' AND ({kind(b('url'))} IS NOT NULL OR {kind(b('method'))} IS NOT NULL
-                               OR {_rudder('body', lambda k: f"{kind(b(k))} IS NOT NULL")}), false)
-               OR coalesce({resp_body}, false) AS odd,
-            CASE WHEN body IS NULL THEN NULL WHEN {kind('body')} <> 'OBJECT' THEN
-                CASE WHEN bk IS NULL THEN 'not a JSON object' ELSE '`' || bk || '` is not a JSON object' END END AS reason,
+        SELECT pos, url, sent, status, wrapped, resp, body, odd, reason,
             CASE WHEN url IS NOT NULL THEN {url_fn}(url) END AS by_url
         FROM ({decoded})"""
     return third
@@ -176,6 +142,21 @@ def _events_list(s: ServerFormat, body: Paths) -> str:
             v = body(p)
             candidate = f"CASE WHEN {kind(v)} = 'ARRAY' THEN {v} END"
         out = f"coalesce({candidate}, {out})"
+    return out
+
+
+def _events_broken(s: ServerFormat, body: Paths) -> str:
+    """capi_logs' reject of a body whose event list is JSON text that does not parse (paths.list_at raises on the
+    first such path before a list is found), NULL otherwise."""
+    out = "NULL"
+    for p in reversed(s.events):
+        if p == ".":
+            out = "NULL"
+            continue
+        v = body(p)
+        broken = f"coalesce({json_text_start(v)} AND NOT json_valid({string(v)}), false)"
+        out = (f"CASE WHEN {kind(v)} = 'ARRAY' THEN NULL WHEN {broken} "
+               f"THEN {lit(p.removesuffix('[]') + ' is not valid JSON (cut off or broken)')} ELSE {out} END")
     return out
 
 
@@ -222,9 +203,10 @@ def _field_text(spec: FieldSpec, ev: Paths, body: Paths | None, as_id: bool = Fa
     return f"coalesce({', '.join([value, *rest])})" if rest else value
 
 
-def _response_sql(s: ServerFormat, display: str) -> tuple[str, str, str, Paths]:
-    """(whole-body outcome, its message, fallback, the response's paths) of a body's logged response, in
-    capi_logs._response_outcome's order; a per-event status list gives 'per_event', applied per event."""
+def _response_sql(s: ServerFormat, display: str, partial_fn: str) -> tuple[str, str, str, Paths, list]:
+    """(whole-body outcome, its message, fallback, the response's paths, columns the outcome needs first) of a
+    body's logged response, in capi_logs._response_outcome's order; a per-event status list gives 'per_event',
+    Google's partial failure 'partial', both applied per event."""
     r = Paths("r", "rx")
     said = s.response
 
@@ -253,8 +235,12 @@ def _response_sql(s: ServerFormat, display: str) -> tuple[str, str, str, Paths]:
         fallback += [nested(code), first_of(messages, nested, "false")]
     if said.per_event:
         cases.append((f"{kind(r(said.per_event['list']))} = 'ARRAY'", "'per_event'", "NULL"))
+    columns = []  # computed before the outcome: Google's partial failure as the Python reader reads it (failures.py)
     if said.partial_failure:
-        fallback.append(first_of([r(p) for p in said.partial_failure], lambda v: f"coalesce({kind(v)} = 'OBJECT', false)", "false"))
+        columns = [("pf", first_of([r(p) for p in said.partial_failure], lambda v: v)),
+                   ("pf_read", f"CASE WHEN {jkind('pf')} = 'OBJECT' THEN {partial_fn}(pf::VARCHAR, n)::JSON END")]
+        cases.append((f"coalesce({jkind('pf')} = 'OBJECT', false)", "'partial'", "pf_read->>'$.all'"))
+        fallback.append("coalesce(pf_read->>'$.odd' = 'true', false)")
     if said.received:
         received = [r(p) for p in said.received]
 
@@ -272,15 +258,15 @@ def _response_sql(s: ServerFormat, display: str) -> tuple[str, str, str, Paths]:
         cases.append((f"{any_filled(received)} AND {count} < n", "'refused'", why))
     outcome = "CASE " + " ".join(f"WHEN {c} THEN {o}" for c, o, _ in cases) + " END"
     said_text = "CASE " + " ".join(f"WHEN {c} THEN {m}" for c, _, m in cases) + " END"
-    return outcome, said_text, " OR ".join(fallback), r
+    return outcome, said_text, " OR ".join(fallback), r, columns
 
 
-def _format_sql(s: ServerFormat, display: str) -> tuple[str, str]:
+def _format_sql(s: ServerFormat, display: str, partial_fn: str) -> tuple[str, str]:
     """One format's events: a row per event of every body read as `s` with its columns, or a reject row."""
     body = Paths("body", "bx")
     ev = Paths("ev", "ex")
     events, events_path = _events_list(s, body), _events_path(s, body)
-    outcome, said, response_fallback, r = _response_sql(s, display)
+    outcome, said, response_fallback, r, response_columns = _response_sql(s, display, partial_fn)
     marks = []  # the body's own test marks, in capi_logs.delivery's order
     for p in s.validate:
         marks.append((on(body(p)), f"'validation-only request (' || {lit(p + ' ')} || {text(body(p))} || '): ' || "
@@ -328,6 +314,11 @@ def _format_sql(s: ServerFormat, display: str) -> tuple[str, str]:
                               f"OR {kind(status)} IN ('OBJECT', 'ARRAY')), false)")
     else:
         per_event_sql = "NULL::JSON[]"
+    if s.response.partial_failure:  # Google: the conversions partial_failure_error names (all when it names none)
+        mine = "(pf_read->'$.each'->>idx::INT)"
+        event_outcome = (f"CASE WHEN outcome = 'partial' THEN CASE WHEN said IS NOT NULL OR {mine} IS NOT NULL THEN 'refused' END "
+                         f"ELSE {event_outcome} END")
+        event_said = f"CASE WHEN outcome = 'partial' THEN coalesce(said, {mine}) ELSE {event_said} END"
     if event_marks:
         event_outcome = "CASE " + " ".join(f"WHEN {c} THEN 'test'" for c, _ in event_marks) + f" ELSE {event_outcome} END"
         event_said = "CASE " + " ".join(f"WHEN {c} THEN {m}" for c, m in event_marks) + f" ELSE {event_said} END"
@@ -360,8 +351,10 @@ def _format_sql(s: ServerFormat, display: str) -> tuple[str, str]:
     with_response = (f"SELECT *, {r.extras()}, len(es)::BIGINT AS n FROM (SELECT *, {r.sql()} AS rx, json_extract(evs, '$[*]') AS es "
                      f"FROM (SELECT *, CASE WHEN {kind('resp')} = 'OBJECT' THEN resp ELSE '{{}}'::JSON END AS r FROM {name} "
                      f"WHERE evs IS NOT NULL))")
+    for column, sql in response_columns:
+        with_response = f"SELECT *, {sql} AS {column} FROM ({with_response})"
     outcomes = (f"SELECT *, {outcome} AS outcome, {said} AS said, {body_mark} AS body_mark, "
-                f"coalesce({' OR '.join(body_fallback + [response_fallback]) or 'false'}, false) AS fallback FROM ({with_response})")
+                f"coalesce({' OR '.join(body_fallback + [response_fallback]) or 'false'}, false) AS body_fallback FROM ({with_response})")
     unnested = f"SELECT * EXCLUDE (es), unnest(es) AS raw_ev, unnest(range(n)) AS idx FROM ({outcomes})"
     text_event = "(raw_t = 'VARCHAR' AND ltrim(raw_ev->>'$', ' \\t\\n\\r')[1] IN ('{', '['))"
     decoded = (f"SELECT *, CASE WHEN raw_t = 'OBJECT' THEN 'OBJECT' ELSE {jkind('ev')} END AS ev_t FROM ("
@@ -372,21 +365,22 @@ def _format_sql(s: ServerFormat, display: str) -> tuple[str, str]:
            f"WHEN {text_event} AND NOT json_valid(raw_ev->>'$') THEN events_path || ' is not valid JSON (cut off or broken)' "
            f"ELSE 'the event is not a JSON object' END AS reason FROM ({decoded}))")
     return f"""
-    SELECT pos, -1 AS idx, {lit(f"{s.label}: no list of events at {' or '.join(s.events)}")} AS reason, where_ AS source_ref,
+    SELECT pos, -1 AS idx, coalesce({_events_broken(s, body)}, {lit(f"{s.label}: no list of events at {' or '.join(s.events)}")}) AS reason,
+           where_ AS source_ref,
            false AS fallback, {nothing}, false AS __numeric_event_id, false AS __numeric_order_id
     FROM {name} WHERE evs IS NULL
     UNION ALL
     SELECT pos, idx, reason, {ref} AS source_ref,
-           fallback OR coalesce(reason IS NULL AND ({' OR '.join(event_fallback) or 'false'}), false) AS fallback, {', '.join(select)}
+           body_fallback OR coalesce(reason IS NULL AND ({' OR '.join(event_fallback) or 'false'}), false) AS fallback, {', '.join(select)}
     FROM ({per})""", f"{name} AS MATERIALIZED ({bodies})"
 
 
 def _recs_sql(lines: str, layout: str, specs: list[ServerFormat], names: dict[str, set], file_scores: dict[str, int],
-              forced: bool, url_fn: str) -> str:
+              forced: bool, url_fn: str, fn: Functions) -> str:
     """Per record: the body and its wrapper, the format it is read as (capi_logs.match_format), `reason` for a
     record that is not a body (a reject), `skip` for a logged request to another service, `fallback`."""
     events_keys = {e.split(".")[0] for s in specs for e in s.events if e != "."}
-    records = _record_sql(lines, specs, events_keys, url_fn)
+    records = _record_sql(lines, specs, events_keys, url_fn, fn)
     where = f"'{'line' if layout == 'jsonl' else 'record'} ' || pos::VARCHAR"
     if forced:
         return f"SELECT *, {lit(specs[0].format)} AS fmt, false AS skip, odd AS fallback, {where} AS where_ FROM ({records})"
@@ -442,11 +436,15 @@ def _recs_sql(lines: str, layout: str, specs: list[ServerFormat], names: dict[st
 
 
 def _sample(path: Path):
-    """The file's first 50 records (what the Python reader's file evidence reads), or None when not JSON."""
-    for limit in (1 << 20, 1 << 24, 1 << 28):
-        records = sniff_records(path, limit=limit)
-        if records is None or len(records.items) >= 50 or not records.partial:
-            return records
+    """The file's first records, enough for 50 once gateway response lines are joined to their requests (what
+    the Python reader's file evidence reads), or None when not JSON or when the head never holds that many."""
+    for limit, count in ((1 << 20, 50), (1 << 24, 200), (1 << 28, 1000)):
+        records = sniff_records(path, limit=limit, count=count)
+        if records is None:
+            return None
+        joined = join_responses(records.items)[0] if records.layout in ("jsonl", "array") else records.items
+        if len(joined) >= 50 or not records.partial:
+            return records, joined
     return None
 
 
@@ -456,9 +454,10 @@ def scan_capi_log(connection, path: Path, rules: dict[str, PlatformRules], force
     path = Path(path)
     if file_format(path, strict=False) not in ("json", "jsonl"):
         return None
-    sample = _sample(path)
-    if sample is None or sample.layout not in ("jsonl", "array"):
+    sampled = _sample(path)
+    if sampled is None or sampled[0].layout not in ("jsonl", "array"):
         return None
+    sample, joined = sampled
     specs = [forced] if forced else server_formats(rules)
     names = {p: set(n for names in r.events.values() for n in names) for p, r in rules.items()}
     text = Text.of(path)
@@ -486,10 +485,11 @@ def scan_capi_log(connection, path: Path, rules: dict[str, PlatformRules], force
         reasons = _broken_lines(broken) if sample.layout == "jsonl" else []
         if reasons is None or breaks or (broken and sample.layout != "jsonl"):
             return drop()
-        scores = {} if forced else file_scores(sample.items, specs, names)
+        scores = {} if forced else file_scores(joined, specs, names)
         scores.pop("decided by the file", None)
         url_fn = _url_function(connection, specs)
-        con.execute(f"CREATE TABLE {recs} AS {_recs_sql(numbered, sample.layout, specs, names, scores, bool(forced), url_fn)}")
+        fn = Functions(connection)
+        con.execute(f"CREATE TABLE {recs} AS {_recs_sql(numbered, sample.layout, specs, names, scores, bool(forced), url_fn, fn)}")
         made.append(recs)
         con.execute(f"DROP TABLE {lines}")  # each stage's table is dropped once the next one holds what it needs
         made.remove(lines)
@@ -497,7 +497,8 @@ def scan_capi_log(connection, path: Path, rules: dict[str, PlatformRules], force
             return drop()
         used = {f for (f,) in con.execute(f"SELECT DISTINCT fmt FROM {recs} WHERE fmt IS NOT NULL AND reason IS NULL").fetchall()}
         rejects = con.execute(f"SELECT pos, reason, where_ FROM {recs} WHERE reason IS NOT NULL").fetchall()
-        parts = [_format_sql(s, rules[s.platform].display_name) for s in specs if s.format in used] or [_format_sql(specs[0], "")]
+        partial_fn = register_partial_failure(connection)
+        parts = [_format_sql(s, rules[s.platform].display_name, partial_fn) for s in specs if s.format in used] or [_format_sql(specs[0], "", partial_fn)]
         sql = f"CREATE TABLE {events} AS WITH {', '.join(w for _, w in parts)} SELECT * FROM ({' UNION ALL '.join(q for q, _ in parts)})"
         con.execute(sql.replace(" recs ", f" {recs} "))
         made.append(events)

@@ -68,6 +68,10 @@ class Paths:
             return "[]::JSON[]"
         return f"json_extract({self.source}, [{', '.join(lit(jpath(p)) for p in self.paths)}])"
 
+    def list_sql(self) -> str:
+        """The list of JSON paths alone (to read the same values from another source)."""
+        return f"[{', '.join(lit(jpath(p)) for p in self.paths)}]"
+
     def extras(self) -> str:
         """The types and texts of the values (select after the stage that selects `sql() AS name`)."""
         n = self.name

@@ -19,6 +19,11 @@ body per line (capi.native.jsonl). Only the log is read, by `dedupaudit check --
 benchmarks/native.sql, since the query covers the server events only (like with like). The events, and
 per platform the purchase events and the purchases reported after deduplication, must be equal between
 the two, and equal truth.json's on the figures it has (it counts no server-only reported purchases).
+
+Spark (--spark-events, default none; needs `pip install 'dedupaudit[spark]'` and Java 17): the Parquet
+shop of that size audited with `--engine spark --spark-master local[*]`, beside the embedded run of the
+same files. Its whole JSON result must equal the embedded one's. Its peak memory is that of the process
+tree (Python and the JVM), sampled every 0.2 s.
 """
 
 from __future__ import annotations
@@ -78,6 +83,31 @@ def fresh(cmd: list, out: Path) -> dict:
         _, status, usage = os.wait4(child.pid, 0)
     return {"seconds": round(time.perf_counter() - started, 2), "peak_mib": round(usage.ru_maxrss / 1024),
             "exit": os.waitstatus_to_exitcode(status)}
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of a process and all its descendants (Linux /proc)."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            total += int(Path(f"/proc/{current}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def fresh_tree(cmd: list, out: Path) -> dict:
+    """`fresh`, with the peak memory of the whole process tree (a JVM child included), sampled every 0.2 s."""
+    started, peak = time.perf_counter(), 0
+    with open(out, "wb") as stdout, open(out.with_suffix(".stderr"), "wb") as stderr:
+        child = subprocess.Popen([str(c) for c in cmd], stdout=stdout, stderr=stderr, env=ENV)
+        while child.poll() is None:
+            peak = max(peak, tree_rss(child.pid))
+            time.sleep(0.2)
+    return {"seconds": round(time.perf_counter() - started, 2), "peak_mib": round(peak / 2**20), "exit": child.returncode}
 
 
 def generate(folder: Path, orders: int, fmt: str, truth: bool, native: bool = False) -> None:
@@ -164,6 +194,14 @@ def measure_native(folder: Path) -> dict:
     return {**measured, "log_mib": round(log.stat().st_size / 2**20)}
 
 
+def measure_spark(folder: Path) -> dict:
+    """The Parquet shop on Spark local mode; the embedded audit.json of the same files must exist (measure() wrote it)."""
+    run = fresh_tree([*audit_cmd(folder, "parquet"), "--engine", "spark", "--spark-master", "local[*]"], folder / "spark.json")
+    same = run["exit"] == 0 and json.loads((folder / "spark.json").read_text()) == json.loads((folder / "audit.json").read_text())
+    assert run["exit"] != 0 or same, f"{folder}: the Spark result differs from the embedded one (spark.json, audit.json)"
+    return {"spark": run, "same_result": same}
+
+
 def profile(folder: Path, fmt: str) -> list[str]:
     """cProfile of one in-process `dedupaudit check`: the top entries by own time."""
     out = folder / "check.prof"
@@ -191,6 +229,8 @@ def main() -> None:
     parser.add_argument("--truth-up-to", type=int, default=10_000_000, help="compute truth.json up to this many events")
     parser.add_argument("--native-truth-up-to", type=int, default=1_000_000,
                         help="compute truth.json for native logs up to this many server events (the whole shop's model: about 4 minutes per million)")
+    parser.add_argument("--spark-events", type=int, nargs="*", default=[],
+                        help="also audit the Parquet shop of these sizes on Spark local mode (needs the spark extra and Java)")
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md", help="where RESULTS.md goes (results.json beside it)")
     args = parser.parse_args()
     rows = []
@@ -216,29 +256,39 @@ def main() -> None:
         row["events"] = json.loads(audit.read_text())["inputs"]["capi"]["rows"] if row["audit"]["exit"] == 0 else None
         native.append(row)
         print(json.dumps(row), flush=True)
+    spark = []
+    for events in args.spark_events:
+        folder = args.work / str(events) / "parquet"
+        generate(folder, round(events / events_per_order(RATES)), "parquet", truth=False)
+        embedded = next((r["parquet"]["audit"] for r in rows if r["events_target"] == events and "parquet" in r), None) \
+            or fresh(audit_cmd(folder, "parquet"), folder / "audit.json")
+        row = {"events_target": events, "commit": COMMIT, "embedded": embedded, **measure_spark(folder)}
+        row["events"] = sum(json.loads((folder / "audit.json").read_text())["inputs"][side]["rows"] for side in ("pixel", "capi"))
+        spark.append(row)
+        print(json.dumps(row), flush=True)
     # The profile is of the smallest size; a run of large sizes only keeps the previous one.
     small = args.events and min(args.events) <= 10_000_000
     prof = profile(args.work / str(min(args.events)) / args.formats[-1], args.formats[-1]) if small else None
-    write_results(*kept_rows(rows, native, args), args, prof)
+    write_results(*kept_rows(rows, native, spark, args), args, prof)
 
 
-def kept_rows(rows: list[dict], native: list[dict], args) -> tuple[list[dict], list[dict]]:
+def kept_rows(rows: list[dict], native: list[dict], spark: list[dict], args) -> tuple[list[dict], list[dict], list[dict]]:
     """This run's rows, and the previous results.json's rows of the sizes this run did not measure (each row
     names its commit), so sizes can be measured in separate runs: 100M alone takes most of an hour."""
     path = args.results.with_name("results.json")
     before = json.loads(path.read_text()) if path.exists() else {}
     merged = []
-    for new, old in ((rows, before.get("rows", [])), (native, before.get("native", []))):
+    for new, old in ((rows, before.get("rows", [])), (native, before.get("native", [])), (spark, before.get("spark", []))):
         measured = {r["events_target"] for r in new}
         merged.append(sorted(new + [r for r in old if r["events_target"] not in measured], key=lambda r: r["events_target"]))
-    return merged[0], merged[1]
+    return merged[0], merged[1], merged[2]
 
 
 def ratio(a, b) -> str:
     return f"{a / b:.1f}x" if a and b else "-"
 
 
-def write_results(rows: list[dict], native: list[dict], args, prof: list[str]) -> None:
+def write_results(rows: list[dict], native: list[dict], spark: list[dict], args, prof: list[str]) -> None:
     results_json = args.results.with_name("results.json")
     before = json.loads(results_json.read_text()) if results_json.exists() else None
     before_prof = before.get("profile") if isinstance(before, dict) else None
@@ -255,13 +305,16 @@ def write_results(rows: list[dict], native: list[dict], args, prof: list[str]) -
         lines += canonical_table(rows, args)
     if native:
         lines += native_table(native)
+    if spark:
+        lines += spark_table(spark)
     if prof:
         lines += ["## Profile", "", "This run:", "", "```", *prof, "```", ""]
         if before_prof:
             lines += ["Before (the previous results.json):", "", "```", *before_prof, "```", ""]
     lines += ["Raw figures: `results.json`.", ""]
     args.results.write_text("\n".join(lines))
-    results_json.write_text(json.dumps({"rows": rows, "native": native, "profile": prof, "profile_before": before_prof}, indent=2) + "\n")
+    results_json.write_text(json.dumps({"rows": rows, "native": native, "spark": spark, "profile": prof, "profile_before": before_prof},
+                                       indent=2) + "\n")
 
 
 def canonical_table(rows: list[dict], args) -> list[str]:
@@ -315,6 +368,23 @@ def native_table(native: list[dict]) -> list[str]:
         lines.append(f"| {r['events'] or r['events_target']:,} | {r['log_mib']:,} | {a['seconds'] or 'failed'} | {a['peak_mib'] or '-'} | "
                      f"{s['seconds'] or 'failed'} | {s['peak_mib'] or '-'} | {ratio(a['seconds'], s['seconds'])} | "
                      f"{ratio(a['peak_mib'], s['peak_mib'])} | {' = '.join(r['checked'])} | {r.get('commit', '-')} |")
+    return lines + [""]
+
+
+def spark_table(spark: list[dict]) -> list[str]:
+    lines = [
+        "## Spark local mode", "",
+        "The Parquet shop of the table above audited with `--engine spark --spark-master local[*]` (the same SQL, translated; "
+        "the inputs read on this machine and handed to Spark as Arrow) beside the embedded run of the same files. "
+        "**same result**: the two JSON results are equal. Spark's memory is the process tree's (Python and the JVM), sampled.", "",
+        "| events | embedded s | embedded MiB | Spark s | Spark MiB | Spark ÷ embedded | same result | commit |",
+        "|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for r in spark:
+        e, s = r["embedded"], r["spark"]
+        lines.append(f"| {r['events'] or r['events_target']:,} | {e['seconds']} | {e['peak_mib']} | "
+                     f"{s['seconds'] if s['exit'] == 0 else 'failed'} | {s['peak_mib']} | "
+                     f"{ratio(s['seconds'] if s['exit'] == 0 else None, e['seconds'])} | {'yes' if r['same_result'] else 'no'} | {r['commit']} |")
     return lines + [""]
 
 

@@ -64,6 +64,26 @@ def test_a_run_of_one_size_keeps_the_rows_of_the_sizes_it_did_not_measure(tmp_pa
                  {"events_target": 1000, "commit": "old", "csv": {}}],  # another format: kept too
         "native": [{"events_target": 10, "commit": "old"}]}))
     args = type("Args", (), {"results": tmp_path / "RESULTS.md", "formats": ["parquet"]})
-    rows, native = run.kept_rows([{"events_target": 100, "commit": "new", "parquet": {}}], [], args)
+    rows, native, spark = run.kept_rows([{"events_target": 100, "commit": "new", "parquet": {}}], [], [], args)
     assert [(r["events_target"], r["commit"]) for r in rows] == [(10, "old"), (100, "new"), (1000, "old")]
     assert [(r["events_target"], r["commit"]) for r in native] == [(10, "old")]
+    assert spark == []
+
+
+def test_a_tiny_spark_run_is_checked_against_the_embedded_one(tmp_path):
+    """The Spark row (--spark-events): the same shop on Spark local mode, its whole result equal to the embedded one's."""
+    from tests.test_spark_parity import REQUIRED
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        if REQUIRED:
+            raise
+        import pytest
+        pytest.skip("PySpark is not installed (pip install 'dedupaudit[spark]')")
+    done = subprocess.run([sys.executable, SCRIPT, "--events", "3000", "--formats", "parquet", "--no-native", "--spark-events", "3000",
+                           "--work", tmp_path / "work", "--results", tmp_path / "RESULTS.md"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    row = json.loads((tmp_path / "results.json").read_text())["spark"][0]
+    assert row["spark"]["exit"] == 0 and row["same_result"] is True
+    assert row["spark"]["peak_mib"] > row["embedded"]["peak_mib"]  # the JVM is counted
+    assert "## Spark local mode" in (tmp_path / "RESULTS.md").read_text()

@@ -106,6 +106,12 @@ def test_an_active_session_is_used(spark):
     assert session() is spark
 
 
+def test_the_jvm_logs_to_stderr_not_into_a_report_on_stdout(spark):
+    """A JVM writes its own warnings (GC under memory pressure) to stdout unless told otherwise: seen in a 1M-event
+    benchmark run, inside the JSON report."""
+    assert "-Xlog:all=warning:stderr" in spark.sparkContext.getConf().get("spark.driver.extraJavaOptions")
+
+
 # ------------------------------------------------------------------ without Spark, and the translation itself
 
 def test_without_pyspark_engine_spark_exits_2_with_the_install_command(monkeypatch):

@@ -19,6 +19,7 @@ import warnings
 
 import pyarrow as pa
 
+from dedupaudit.connection import machine_memory
 from dedupaudit.engine.dialect import spark_sql, to_spark
 from dedupaudit.errors import UserError
 
@@ -28,11 +29,22 @@ warnings.filterwarnings("ignore", message="PySpark does not yet fully support pa
 DEFAULT_MASTER = "local[*]"
 # Small inputs on one machine: Spark's default of 200 shuffle partitions costs more than the work.
 DEFAULT_CONF = {"spark.sql.shuffle.partitions": "8", "spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false",
-                "spark.sql.ansi.enabled": "false"}
+                "spark.sql.ansi.enabled": "false",
+                # The JVM logs its warnings (GC) to stdout by default, into a JSON report written there.
+                "spark.driver.extraJavaOptions": "-Xlog:all=warning:stderr"}
+
+
+def _local_conf(master: str | None) -> dict[str, str]:
+    """In local mode the driver does all the work: its default heap (1 GB) thrashes from about a million
+    events, so it gets a third of the machine."""
+    if master and master.startswith("local"):
+        return {"spark.driver.memory": f"{max(1, machine_memory() // 3 // 2**30)}g"}
+    return {}
 
 
 def session(master: str | None = None, conf: dict[str, str] | None = None):
-    """The active SparkSession, or a new one on `master` (else $SPARK_MASTER, else local[*]) with `conf`."""
+    """The active SparkSession, or a new one on `master` (else $SPARK_MASTER, else spark-submit's --master, else
+    local[*]) with `conf`."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -41,8 +53,12 @@ def session(master: str | None = None, conf: dict[str, str] | None = None):
     if active is not None and master is None:
         spark = active
     else:
-        builder = SparkSession.builder.master(master or os.environ.get("SPARK_MASTER") or DEFAULT_MASTER).appName("dedupaudit")
-        for key, value in {**DEFAULT_CONF, **(conf or {})}.items():
+        builder = SparkSession.builder.appName("dedupaudit")
+        # Under spark-submit the JVM is already up with its --master: it is used unless one is named here.
+        master = master or os.environ.get("SPARK_MASTER") or (None if "PYSPARK_GATEWAY_PORT" in os.environ else DEFAULT_MASTER)
+        if master:
+            builder = builder.master(master)
+        for key, value in {**DEFAULT_CONF, **_local_conf(master), **(conf or {})}.items():
             builder = builder.config(key, value)
         try:
             spark = builder.getOrCreate()

@@ -123,13 +123,11 @@ def test_init_default_is_the_config_name():
 # --- completion -------------------------------------------------------------------------------------
 
 def test_show_completion_prints_a_bash_script():
-    # Click answers any *_COMPLETE variable as a completion request: one left in the environment by another test
-    # (seen once in a full run: "Shell  not supported.") must not decide this one; the message names it.
-    leaked = {k: v for k, v in os.environ.items() if k.endswith("_COMPLETE")}
-    env = {k: v for k, v in os.environ.items() if k not in leaked}
-    result = subprocess.run([sys.executable, "-m", "dedupaudit", "--show-completion", "bash"], capture_output=True,
-                            text=True, cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT), "SHELL": "/bin/bash"})
-    assert result.returncode == 0, (result.stderr, leaked)
+    # Typer takes the shell from the process's ancestors (shellingham), not from an argument: under a bash parent,
+    # as a user types it. Without one (pytest started detached, its parent gone) it answers "Shell  not supported."
+    result = subprocess.run(["bash", "-c", '"$0" -m dedupaudit --show-completion; exit $?', sys.executable], capture_output=True,
+                            text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "SHELL": "/bin/bash"})
+    assert result.returncode == 0, result.stderr
     assert "complete -o default -F" in result.stdout and "_COMPLETE=complete_bash" in result.stdout
 
 

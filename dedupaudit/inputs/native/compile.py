@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 from dedupaudit.inputs.files import COMPRESSIONS, Scan, file_format, loads
 from dedupaudit.inputs.native.capi_logs import (BODY_KEYS, PAYLOAD_KEYS, RESPONSE_KEYS, STATUS_KEYS, TIME_KEYS, URL_KEYS,
                                                 file_scores, join_responses, server_formats, url_matches)
-from dedupaudit.inputs.native.envelope import Functions, records_sql, status_sql, unwrap_sql
+from dedupaudit.inputs.native.envelope import GATEWAY_TEXT, Functions, records_sql, status_sql, unwrap_sql
 from dedupaudit.inputs.native.failures import register as register_partial_failure
 from dedupaudit.inputs.native.jsonio import sniff_records
 from dedupaudit.inputs.native.jsonsql import (_LINE_BREAKS, lit, jpath, prefixes, Ref, Paths, jkind, jtext, kind, string, filled, present, text, nested, number, whole, id_text, on, json_text_start, first_of, short, truthy)
@@ -78,7 +78,7 @@ def _url_function(connection, specs: list[ServerFormat]) -> str:
     return name
 
 
-def _record_sql(source: str, specs: list[ServerFormat], events_keys: set[str], url_fn: str, fn: Functions) -> str:
+def _record_sql(source: str, specs: list[ServerFormat], events_keys: set[str], url_fn: str, fn: Functions, gateway: bool) -> str:
     """Per record: the body (unwrapped as capi_logs.unwrap does, envelope.py; events given as JSON text decoded),
     url, send time, status, response, whether it was wrapped, `odd` (a form only the Python reader reads) and
     `reason` (a reject)."""
@@ -86,7 +86,7 @@ def _record_sql(source: str, specs: list[ServerFormat], events_keys: set[str], u
     keys = list(dict.fromkeys((*BODY_KEYS, *URL_KEYS, *TIME_KEYS, *STATUS_KEYS, *RESPONSE_KEYS, *PAYLOAD_KEYS)))
     for k in keys:
         x(k)
-    records = records_sql(source, x, fn)
+    records = records_sql(source, x, fn, gateway)
     url = "CASE " + " ".join(f"WHEN {kind(x(k))} = 'VARCHAR' THEN {string(x(k))}" for k in URL_KEYS) + " END"
     sent = "CASE " + " ".join(f"WHEN {filled(x(k))} THEN {x(k)}" for k in TIME_KEYS) + " END"
     status = status_sql([x(k) for k in STATUS_KEYS])
@@ -376,11 +376,11 @@ def _format_sql(s: ServerFormat, display: str, partial_fn: str) -> tuple[str, st
 
 
 def _recs_sql(lines: str, layout: str, specs: list[ServerFormat], names: dict[str, set], file_scores: dict[str, int],
-              forced: bool, url_fn: str, fn: Functions) -> str:
+              forced: bool, url_fn: str, fn: Functions, gateway: bool = True) -> str:
     """Per record: the body and its wrapper, the format it is read as (capi_logs.match_format), `reason` for a
     record that is not a body (a reject), `skip` for a logged request to another service, `fallback`."""
     events_keys = {e.split(".")[0] for s in specs for e in s.events if e != "."}
-    records = _record_sql(lines, specs, events_keys, url_fn, fn)
+    records = _record_sql(lines, specs, events_keys, url_fn, fn, gateway)
     where = f"'{'line' if layout == 'jsonl' else 'record'} ' || pos::VARCHAR"
     if forced:
         return f"SELECT *, {lit(specs[0].format)} AS fmt, false AS skip, odd AS fallback, {where} AS where_ FROM ({records})"
@@ -489,7 +489,8 @@ def scan_capi_log(connection, path: Path, rules: dict[str, PlatformRules], force
         scores.pop("decided by the file", None)
         url_fn = _url_function(connection, specs)
         fn = Functions(connection)
-        con.execute(f"CREATE TABLE {recs} AS {_recs_sql(numbered, sample.layout, specs, names, scores, bool(forced), url_fn, fn)}")
+        gateway = con.execute(f"SELECT EXISTS (SELECT 1 FROM {numbered} WHERE {GATEWAY_TEXT})").fetchall()[0][0]
+        con.execute(f"CREATE TABLE {recs} AS {_recs_sql(numbered, sample.layout, specs, names, scores, bool(forced), url_fn, fn, gateway)}")
         made.append(recs)
         con.execute(f"DROP TABLE {lines}")  # each stage's table is dropped once the next one holds what it needs
         made.remove(lines)

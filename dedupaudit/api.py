@@ -124,7 +124,7 @@ def run(merged: cfg.Layer, sources: dict[str, Any], *, platform_reported=None, s
 
     tracker = tracker or _Silent()
     memory = parse_memory(value("memory_limit"))
-    engine = _engine(merged)  # before any input is read: a missing PySpark or Java fails fast
+    spark = _spark(merged)  # before any input is read: a missing PySpark or Java fails fast
     storage = storage_for(value("storage"), [p for found in items.values() for p in found if isinstance(p, Path)], memory, _option(merged, "storage"))
     with Connection(value("memory_limit"), value("threads"), storage) as connection:
         loaded = {}
@@ -135,12 +135,8 @@ def run(merged: cfg.Layer, sources: dict[str, Any], *, platform_reported=None, s
                             load_events(items[side], side, zone, default_platform, set(rules), context, on_read=tracker.file_read,
                                         connection=connection))
         tracker.stage("auditing")
-        try:
-            model = clean_tree(run_audit(loaded["pixel"], loaded["capi"], loaded["orders"], rules, settings, export, platform_reported,
-                                         spend, exchange_rates, engine=engine))
-        finally:
-            if engine is not None:
-                engine.close()
+        model = clean_tree(run_audit(loaded["pixel"], loaded["capi"], loaded["orders"], rules, settings, export, platform_reported,
+                                     spend, exchange_rates, engine=_on_spark(spark)))
         if rejects is not None:
             tracker.stage("writing rejected rows")
             _write_rejects(Path(rejects), loaded)
@@ -278,17 +274,25 @@ def _protect(given: dict, items: dict, other_inputs: list) -> outputs.Inputs:
     return outputs.protect(read, [Path(a) for a in args if Path(a).is_dir()], [a for a in args if glob.has_magic(a)])
 
 
-def _engine(merged: cfg.Layer):
+def _on_spark(spark):
+    """The audit's connection on `spark` (run_audit closes it, giving the session its settings back), or None."""
+    if spark is None:
+        return None
+    from dedupaudit.engine.spark import SparkConnection
+    return SparkConnection(spark)
+
+
+def _spark(merged: cfg.Layer):
     """None for DuckDB (the audit runs on the inputs' connection); for engine: spark, the active SparkSession
     (from the Python API) or a new one on spark_master with spark_conf."""
-    name = cfg.value(merged, "engine", "duckdb")
-    if name not in ("duckdb", "spark"):
-        raise InputError(f"{_option(merged, 'engine')}: '{name}' is not one of duckdb, spark")
+    name, choices = cfg.value(merged, "engine", "duckdb"), cfg.KEYS["engine"].choices
+    if name not in choices:
+        raise InputError(f"{_option(merged, 'engine')}: '{name}' is not one of {', '.join(choices)}")
     if name == "duckdb":
         return None
-    from dedupaudit.engine.spark import SparkConnection, session
+    from dedupaudit.engine.spark import session
     conf = {str(k): str(v) for k, v in (cfg.value(merged, "spark_conf") or {}).items()}
-    return SparkConnection(session(cfg.value(merged, "spark_master"), conf))
+    return session(cfg.value(merged, "spark_master"), conf)
 
 
 def _baseline(baseline) -> tuple[dict, str]:

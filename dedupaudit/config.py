@@ -78,7 +78,7 @@ KEYS: dict[str, Option] = {
                       choices=("auto", "memory", "disk")),
     "engine": Option("duckdb", "text", "where the audit runs: duckdb (this machine) or spark (a Spark cluster, or local[*])",
                      choices=("duckdb", "spark")),
-    "spark_master": Option(None, "text", "the Spark master with engine: spark (default: $SPARK_MASTER, else local[*])",
+    "spark_master": Option(None, "text", "the Spark master with engine: spark (default: $SPARK_MASTER, else spark-submit's, else local[*])",
                            valid="a Spark master URL such as local[4], spark://host:7077, yarn"),
     "spark_conf": Option(None, "mapping", "Spark settings with engine: spark (e.g. spark.sql.shuffle.partitions: 64)",
                          valid="a mapping of Spark setting names to values"),

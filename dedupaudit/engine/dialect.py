@@ -95,9 +95,8 @@ def _joined(agg: exp.GroupConcat, where: exp.Where | None) -> exp.Expression:
 
 
 def _first_n(value: exp.Expression, key: exp.Expression, n: exp.Expression) -> exp.Expression:
-    """DuckDB's min_by(value, key, n): the values of the n smallest keys, in key order."""
-    if isinstance(key, exp.Tuple):
-        key = exp.Struct(expressions=list(key.expressions))
+    """DuckDB's min_by(value, key, n): the values of the n smallest keys, in key order (a tuple key is a struct
+    already: children are rewritten first)."""
     pair = exp.Struct(expressions=[exp.alias_(key, "k"), exp.alias_(value, "v")])
     ordered = exp.func("array_sort", exp.func("collect_list", pair))
     values = exp.func("transform", ordered, exp.Lambda(this=exp.column("v", table="x"), expressions=[exp.to_identifier("x")]))

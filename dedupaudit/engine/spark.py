@@ -6,7 +6,7 @@ checks and metrics have one definition for both engines. A table the SQL creates
 whose rows are materialised once (a local checkpoint), as DuckDB would store them; views stay views.
 Only what the checks fetch (counts, up to five examples, the figures) comes back to the driver.
 
-Times are UTC instants: the session's zone is UTC and every timestamp column is TIMESTAMP (Spark's
+Times are UTC instants: the run sets the session's zone to UTC (RUN_CONF) and every timestamp column is TIMESTAMP (Spark's
 local-time kind), so unix_micros() and the day boundaries (from_utc_timestamp) mean what they mean in
 DuckDB; naive timestamps come back as naive UTC, as from DuckDB.
 """
@@ -29,9 +29,11 @@ warnings.filterwarnings("ignore", message="PySpark does not yet fully support pa
 DEFAULT_MASTER = "local[*]"
 # Small inputs on one machine: Spark's default of 200 shuffle partitions costs more than the work.
 DEFAULT_CONF = {"spark.sql.shuffle.partitions": "8", "spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false",
-                "spark.sql.ansi.enabled": "false",
                 # The JVM logs its warnings (GC) to stdout by default, into a JSON report written there.
                 "spark.driver.extraJavaOptions": "-Xlog:all=warning:stderr"}
+# What the translated SQL means only under (engine/dialect.py): times as UTC instants, DuckDB's non-ANSI
+# casts and arithmetic. Set for the run on any session, a user's own too, and put back at its end.
+RUN_CONF = {"spark.sql.session.timeZone": "UTC", "spark.sql.ansi.enabled": "false"}
 
 
 def _local_conf(master: str | None) -> dict[str, str]:
@@ -68,7 +70,6 @@ def session(master: str | None = None, conf: dict[str, str] | None = None):
     for key, value in (conf or {}).items():  # an existing session still takes the run's SQL settings
         if key.startswith("spark.sql."):
             spark.conf.set(key, value)
-    spark.conf.set("spark.sql.session.timeZone", "UTC")
     return spark
 
 
@@ -89,6 +90,9 @@ class SparkConnection:
         self.spark = spark
         self.con = SparkSQL(spark)
         self._names = 0
+        self._before = {key: spark.conf.get(key, None) for key in RUN_CONF}
+        for key, value in RUN_CONF.items():
+            spark.conf.set(key, value)
 
     def name(self, stem: str) -> str:
         self._names += 1
@@ -96,6 +100,12 @@ class SparkConnection:
 
     def close(self) -> None:
         self.con.drop_all()
+        for key, value in self._before.items():
+            if value is None:
+                self.spark.conf.unset(key)
+            else:
+                self.spark.conf.set(key, value)
+        self._before = {}
 
     def __enter__(self) -> "SparkConnection":
         return self
@@ -177,7 +187,6 @@ class Result:
             self._table = pa.table({}) if self.frame is None else _from_spark_arrow(self.frame.toArrow())
         return self._table
 
-    fetch_arrow_table = arrow = to_arrow_table
 
     @property
     def description(self) -> list[tuple]:
@@ -187,13 +196,6 @@ class Result:
         table = self.to_arrow_table()
         columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
         return list(zip(*columns)) if columns else []
-
-    def fetchone(self):
-        rows = self.fetchall()
-        return rows[0] if rows else None
-
-    def df(self):
-        return self.to_arrow_table().to_pandas()
 
     def to_arrow_reader(self, batch_rows: int = 1_000_000) -> pa.RecordBatchReader:
         table = self.to_arrow_table()

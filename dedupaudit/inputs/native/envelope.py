@@ -136,11 +136,10 @@ def records_sql(source: str, x: Paths, fn: Functions, gateway: bool = True) -> s
     if not gateway:
         return f"({flat.replace('{rows}', source)})"
     # only records that may hold a gateway line take part in the join (the text must name the Type, or escape it)
-    maybe = GATEWAY_TEXT
-    gateway = f"""
+    lines = f"""
         SELECT pos, j, x, {is_req} AS req, {is_resp} AS resp, {key(tid)} AS k1, {key(name)} AS k2, {key(ename)} AS k3,
             ({is_req} OR {is_resp}) AND ({odd_key}) AS odd_key
-        FROM ({flat.replace('{rows}', f'(SELECT * FROM {source} WHERE {maybe})')})"""
+        FROM ({flat.replace('{rows}', f'(SELECT * FROM {source} WHERE {GATEWAY_TEXT})')})"""
     window = "PARTITION BY k1, k2, k3 ORDER BY pos"
     walk = f"""
         SELECT *, greatest(0, -min(d) OVER (PARTITION BY k1, k2, k3 ORDER BY pos ROWS UNBOUNDED PRECEDING)) AS orphans,
@@ -153,7 +152,7 @@ def records_sql(source: str, x: Paths, fn: Functions, gateway: bool = True) -> s
               f"[{{'k': 'response', 'v': coalesce(a.body, 'null'::JSON)}}, {{'k': 'ResponseStatusCode', 'v': coalesce(a.status, 'null'::JSON)}}])")
     body_i, status_i = x.paths.index("ResponseBody") + 1, x.paths.index("ResponseStatusCode") + 1
     return f"""(
-        WITH g AS MATERIALIZED ({gateway}),
+        WITH g AS MATERIALIZED ({lines}),
         w AS ({walk}),
         answers AS (SELECT q.pos, CASE WHEN NOT {dup('q.j')} THEN {obj(answer)} END AS j, {dup('q.j')} AS odd
                     FROM w q JOIN (SELECT k1, k2, k3, nresp - orphans AS n, x[{body_i}] AS body, x[{status_i}] AS status

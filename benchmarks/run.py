@@ -22,7 +22,8 @@ the two, and equal truth.json's on the figures it has (it counts no server-only 
 
 Spark (--spark-events, default none; needs `pip install 'dedupaudit[spark]'` and Java 17): the Parquet
 shop of that size audited with `--engine spark --spark-master local[*]`, beside the embedded run of the
-same files. Its whole JSON result must equal the embedded one's. Its peak memory is that of the process
+same files: once given as local paths (read here, handed to Spark), once as file:// URIs (read by Spark in
+place). Each whole JSON result must equal the embedded one's (file names aside). Its peak memory is that of the process
 tree (Python and the JVM), sampled every 0.2 s.
 """
 
@@ -195,14 +196,22 @@ def measure_native(folder: Path) -> dict:
 
 
 def measure_spark(folder: Path) -> dict:
-    """The Parquet shop on Spark local mode; the embedded audit.json of the same files must exist (measure() wrote it)."""
-    run = fresh_tree([*audit_cmd(folder, "parquet"), "--engine", "spark", "--spark-master", "local[*]"], folder / "spark.json")
-    try:
-        same = run["exit"] == 0 and json.loads((folder / "spark.json").read_text()) == json.loads((folder / "audit.json").read_text())
-    except ValueError:  # not JSON: something else wrote to stdout
-        same = False
-    assert run["exit"] != 0 or same, f"{folder}: the Spark result differs from the embedded one (spark.json, audit.json)"
-    return {"spark": run, "same_result": same}
+    """The Parquet shop on Spark local mode, handed the rows this machine reads, and read by Spark in place (the same
+    files as file:// URIs); the embedded audit.json of the same files must exist (measure() wrote it)."""
+    embedded = json.loads((folder / "audit.json").read_text())
+    lake = [str(a) for a in audit_cmd(folder, "parquet")]
+    lake = [f"file://{a}" if a.endswith(".parquet") else a for a in lake]
+    runs = {"spark": fresh_tree([*audit_cmd(folder, "parquet"), "--engine", "spark", "--spark-master", "local[*]"], folder / "spark.json"),
+            "spark_lake": fresh_tree([*lake, "--engine", "spark", "--spark-master", "local[*]"], folder / "spark-lake.json")}
+    same = {}
+    for name, run in runs.items():
+        try:  # Spark names a file it read by its URI (file:/...), the embedded run by its path
+            text = (folder / f"{name.replace('_', '-')}.json").read_text().replace(f"file:{folder}", str(folder))
+            same[name] = run["exit"] == 0 and json.loads(text) == embedded
+        except ValueError:  # not JSON: something else wrote to stdout
+            same[name] = False
+        assert run["exit"] != 0 or same[name], f"{folder}: the Spark result ({name}) differs from the embedded one (audit.json)"
+    return {**runs, "same_result": same["spark"], "same_result_lake": same["spark_lake"]}
 
 
 def profile(folder: Path, fmt: str) -> list[str]:
@@ -377,17 +386,21 @@ def native_table(native: list[dict]) -> list[str]:
 def spark_table(spark: list[dict]) -> list[str]:
     lines = [
         "## Spark local mode", "",
-        "The Parquet shop of the table above audited with `--engine spark --spark-master local[*]` (the same SQL, translated; "
-        "the inputs read on this machine and handed to Spark as Arrow) beside the embedded run of the same files. "
-        "**same result**: the two JSON results are equal. Spark's memory is the process tree's (Python and the JVM), sampled.", "",
-        "| events | embedded s | embedded MiB | Spark s | Spark MiB | Spark ÷ embedded | same result | commit |",
-        "|---:|---:|---:|---:|---:|---:|---|---|",
+        "The Parquet shop of the table above audited with `--engine spark --spark-master local[*]` (the same SQL, translated) "
+        "beside the embedded run of the same files: **handed**, the files given as local paths, read on this machine and "
+        "their rows handed to Spark as Arrow; **in place**, the same files given as `file://` URIs, read by Spark itself "
+        "(as from object storage). **same result**: each JSON result equals the embedded one (file names aside). Spark's memory "
+        "is the process tree's (Python and the JVM), sampled.", "",
+        "| events | embedded s | embedded MiB | Spark handed s | MiB | Spark in place s | MiB | in place ÷ embedded | same result | commit |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in spark:
-        e, s = r["embedded"], r["spark"]
-        lines.append(f"| {r['events'] or r['events_target']:,} | {e['seconds']} | {e['peak_mib']} | "
-                     f"{s['seconds'] if s['exit'] == 0 else 'failed'} | {s['peak_mib']} | "
-                     f"{ratio(s['seconds'] if s['exit'] == 0 else None, e['seconds'])} | {'yes' if r['same_result'] else 'no'} | {r['commit']} |")
+        e, s, lake = r["embedded"], r["spark"], r.get("spark_lake")
+        seconds = lambda run: (run["seconds"] if run["exit"] == 0 else "failed") if run else "-"  # noqa: E731
+        same = "yes" if r["same_result"] and r.get("same_result_lake", True) else "no"
+        lines.append(f"| {r['events'] or r['events_target']:,} | {e['seconds']} | {e['peak_mib']} | {seconds(s)} | {s['peak_mib']} | "
+                     f"{seconds(lake)} | {lake['peak_mib'] if lake else '-'} | "
+                     f"{ratio(lake['seconds'] if lake and lake['exit'] == 0 else None, e['seconds'])} | {same} | {r['commit']} |")
     return lines + [""]
 
 

@@ -27,6 +27,7 @@ from dedupaudit.errors import InputError
 from dedupaudit.inputs.canonical import Loaded, load_events, load_orders
 from dedupaudit.inputs.detect import ReadContext, check_format
 from dedupaudit.inputs.files import InMemory, expand_paths
+from dedupaudit.inputs.lake import LakePath, SparkTable, is_lake_path, is_spark_frame
 from dedupaudit.inputs.mapping import load_mapping_file, parse_mapping
 from dedupaudit.inputs.platform_reported import load_platform_reported
 from dedupaudit.inputs.spend import load_spend_inputs
@@ -103,7 +104,11 @@ def run(merged: cfg.Layer, sources: dict[str, Any], *, platform_reported=None, s
         check_format(name, side, rules, _source(merged, f"formats.{side}"))
 
     given = {side: sources[side] if side in sources else value(f"inputs.{side}", []) for side in SIDES}
-    items = {side: _items(given[side], side) for side in SIDES}
+    items = {side: _items(given[side], side) + [SparkTable(name) for name in value(f"tables.{side}", [])] for side in SIDES}
+    spark_only = next((i for found in items.values() for i in found if isinstance(i, (LakePath, SparkTable))), None)
+    if spark_only is not None and cfg.value(merged, "engine", "duckdb") != "spark":
+        raise InputError(f"{spark_only}: {'a lake path' if isinstance(spark_only, LakePath) else 'a Spark table'} is read by Spark: "
+                         "add --engine spark (engine: spark)")
     if not items["pixel"] and not items["capi"]:
         raise InputError("give at least one of --pixel and --capi, or inputs in dedupaudit.yaml (see `dedupaudit check --help`)")
     if value("platform_reported"):
@@ -119,7 +124,9 @@ def run(merged: cfg.Layer, sources: dict[str, Any], *, platform_reported=None, s
         outputs.check_target(path, "--output")
     if rejects is not None:
         outputs.check_target(rejects, "--rejects")
-    export = outputs.FailureExport(Path(value("export_failures")), value("export_format", "csv")) if value("export_failures") else None
+    export = outputs.FailureExport(value("export_failures"), value("export_format", "csv")) if value("export_failures") else None
+    if export is not None and export.lake and cfg.value(merged, "engine", "duckdb") != "spark":
+        raise InputError(f"--export-failures {export.folder}: a lake folder is written by Spark: add --engine spark (engine: spark)")
     old = _baseline(baseline) if baseline is not None else None
 
     tracker = tracker or _Silent()
@@ -127,19 +134,24 @@ def run(merged: cfg.Layer, sources: dict[str, Any], *, platform_reported=None, s
     spark = _spark(merged)  # before any input is read: a missing PySpark or Java fails fast
     storage = storage_for(value("storage"), [p for found in items.values() for p in found if isinstance(p, Path)], memory, _option(merged, "storage"))
     with Connection(value("memory_limit"), value("threads"), storage) as connection:
-        loaded = {}
-        for side in SIDES:
-            tracker.stage(f"reading {SIDE_NAMES[side]}")
-            loaded[side] = (load_orders(items[side], zone, context, on_read=tracker.file_read, connection=connection)
-                            if side == "orders" else
-                            load_events(items[side], side, zone, default_platform, set(rules), context, on_read=tracker.file_read,
-                                        connection=connection))
-        tracker.stage("auditing")
-        model = clean_tree(run_audit(loaded["pixel"], loaded["capi"], loaded["orders"], rules, settings, export, platform_reported,
-                                     spend, exchange_rates, engine=_on_spark(spark)))
-        if rejects is not None:
-            tracker.stage("writing rejected rows")
-            _write_rejects(Path(rejects), loaded)
+        engine = _on_spark(spark, connection)  # on Spark the rows are typed and audited there; this machine reads local files
+        try:
+            loaded = {}
+            for side in SIDES:
+                tracker.stage(f"reading {SIDE_NAMES[side]}")
+                loaded[side] = (load_orders(items[side], zone, context, on_read=tracker.file_read, connection=engine or connection)
+                                if side == "orders" else
+                                load_events(items[side], side, zone, default_platform, set(rules), context, on_read=tracker.file_read,
+                                            connection=engine or connection))
+            if rejects is not None:
+                tracker.stage("writing rejected rows")
+                _write_rejects(Path(rejects), loaded)
+            tracker.stage("auditing")
+            model = clean_tree(run_audit(loaded["pixel"], loaded["capi"], loaded["orders"], rules, settings, export, platform_reported,
+                                         spend, exchange_rates, engine=engine))
+        finally:
+            if engine is not None:
+                engine.close()
     diff = None
     if old is not None:
         old_data, old_name = old
@@ -255,14 +267,16 @@ def _items(given, side: str) -> list:
     entries = given if isinstance(given, (list, tuple)) else [given]
     items, paths = [], []
     for number, entry in enumerate(entries):
-        if isinstance(entry, (pd.DataFrame, pa.Table, pa.RecordBatch)):
+        name = f"{side} table {number + 1}" if len(entries) > 1 else f"{side} table"
+        if isinstance(entry, (pd.DataFrame, pa.Table, pa.RecordBatch)) or is_spark_frame(entry) or is_lake_path(entry):
             items.extend(expand_paths(paths, f"--{side}"))
             paths = []
-            items.append(InMemory.of(entry, f"{side} table {number + 1}" if len(entries) > 1 else f"{side} table"))
+            items.append(SparkTable(f"{side} DataFrame", entry) if is_spark_frame(entry) else LakePath(str(entry))
+                         if is_lake_path(entry) else InMemory.of(entry, name))
         elif isinstance(entry, (str, os.PathLike)):
             paths.append(str(entry))
         else:
-            raise InputError(f"{side}: expected a path, a pandas DataFrame or an Arrow table, got {type(entry).__name__}")
+            raise InputError(f"{side}: expected a path, a pandas DataFrame, an Arrow table or a Spark DataFrame, got {type(entry).__name__}")
     return items + expand_paths(paths, f"--{side}")
 
 
@@ -274,12 +288,13 @@ def _protect(given: dict, items: dict, other_inputs: list) -> outputs.Inputs:
     return outputs.protect(read, [Path(a) for a in args if Path(a).is_dir()], [a for a in args if glob.has_magic(a)])
 
 
-def _on_spark(spark):
-    """The audit's connection on `spark` (run_audit closes it, giving the session its settings back), or None."""
+def _on_spark(spark, reader: Connection):
+    """The audit's connection on `spark` (closing it gives the session its settings back), or None; `reader`
+    reads the local files whose rows it is handed."""
     if spark is None:
         return None
     from dedupaudit.engine.spark import SparkConnection
-    return SparkConnection(spark)
+    return SparkConnection(spark, reader)
 
 
 def _spark(merged: cfg.Layer):

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from dedupaudit import yamlfile
 from dedupaudit.errors import UserError
+from dedupaudit.inputs.lake import is_lake_path
 from dedupaudit.inputs.textfile import check_delimiter, check_encoding
 from dedupaudit.options import Option, fail, shown, unknown
 from dedupaudit.settings import DEFAULT_EXCLUDED_STATUSES, FAIL_ON, LINK_TOLERANCE, Settings
@@ -53,6 +54,9 @@ KEYS: dict[str, Option] = {
     "inputs.pixel": Option(None, "paths", "default browser-pixel inputs (files, folders or globs)"),
     "inputs.capi": Option(None, "paths", "default server (CAPI) inputs"),
     "inputs.orders": Option(None, "paths", "default order exports"),
+    "tables.pixel": Option(None, "texts", "Spark tables or views of browser-pixel events, read in place (engine: spark)"),
+    "tables.capi": Option(None, "texts", "Spark tables or views of server (CAPI) events (engine: spark)"),
+    "tables.orders": Option(None, "texts", "Spark tables or views of orders (engine: spark)"),
     "platform": Option(None, "text", "platform of event rows without one", valid="a platform id"),
     "rules": Option(None, "path", "folder of platform rule files replacing the built-in ones"),
     "timezone": Option("UTC", "text", "zone of timestamps written without an offset", valid="an IANA time zone name"),
@@ -142,8 +146,9 @@ def layer_from(data: dict, source: str, base: Path) -> Layer:
             if spec.kind == "paths" and isinstance(value, list):
                 value = [str(v) if isinstance(v, Path) else v for v in value]
             value = spec.check(value, source, key)
-            if spec.kind in ("path", "paths"):
-                value = [str(base / v) for v in value] if isinstance(value, list) else str(base / value)
+            if spec.kind in ("path", "paths"):  # a lake URI (s3a://, hdfs://) is no path of this machine
+                value = ([v if is_lake_path(v) else str(base / v) for v in value] if isinstance(value, list)
+                         else value if is_lake_path(value) else str(base / value))
         layer[key] = (value, source)
     return layer
 
@@ -229,6 +234,10 @@ STARTER = """\
 #   pixel: [exports/pixel/]
 #   capi: [logs/capi/*.jsonl.gz]
 #   orders: [exports/orders.csv]
+# With engine: spark, inputs may be lake paths (s3a://logs/pixel/*.parquet) and Spark tables or views:
+# engine: spark
+# tables:
+#   orders: [warehouse.shop_orders]
 
 # timezone: Europe/Berlin        # zone of timestamps written without an offset (default UTC)
 # since: 2026-10-01              # period: events by event_time, orders by created_at

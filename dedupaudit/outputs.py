@@ -158,16 +158,25 @@ def write_table(path, reader: pa.RecordBatchReader, fmt: str, option: str = "out
 
 class FailureExport:
     """--export-failures: the audit hands each finding and a reader over its rows; one file per finding, named by
-    code, check and platform, streamed (personal data redacted). Format and folder are checked before anything is read."""
+    code, check and platform, streamed (personal data redacted). Format and folder are checked before anything is read.
 
-    def __init__(self, folder: Path, fmt: str):
+    On Spark the audit hands a DataFrame instead: Spark's writers write it where the executors are, as a folder
+    of part files per finding (`<name>.csv/part-*.csv`), cleaned batch by batch on the executors; the folder may
+    be a lake URI (s3a://...)."""
+
+    def __init__(self, folder: Path | str, fmt: str):
+        from dedupaudit.inputs.lake import is_lake_path
+
         if fmt not in ("csv", "parquet"):
             raise UserError(f"--export-format: '{fmt}' is not one of csv, parquet")
-        check_folder(folder, "--export-failures")
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(f"--export-failures {folder}: cannot create the folder ({exc.strerror})") from exc
+        self.lake = is_lake_path(str(folder))
+        if not self.lake:
+            folder = Path(folder)
+            check_folder(folder, "--export-failures")
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise UserError(f"--export-failures {folder}: cannot create the folder ({exc.strerror})") from exc
         self.folder, self.fmt, self.names = folder, fmt, set()
 
     def __call__(self, finding, rows) -> None:
@@ -177,7 +186,34 @@ class FailureExport:
         while name in self.names:
             name, n = f"{stem}-{n}", n + 1
         self.names.add(name)
+        if not isinstance(rows, pa.RecordBatchReader):  # a Spark DataFrame
+            write_frame(f"{str(self.folder).rstrip('/')}/{name}.{self.fmt}", rows, self.fmt)
+            return
+        if self.lake:
+            raise UserError(f"--export-failures {self.folder}: a lake folder is written by Spark: add --engine spark")
         target = self.folder / f"{name}.{self.fmt}"
         if target.resolve().parent != self.folder.resolve():  # cannot happen with the name above; a guard, not a hope
             raise UserError(f"--export-failures: refusing to write {target} outside {self.folder}")
         write_table(target, rows, self.fmt, "--export-failures")
+
+
+def write_frame(path: str, frame, fmt: str) -> None:
+    """A Spark DataFrame written by Spark's writers to the folder `path`, replaced whole, each batch cleaned (and
+    for CSV defused) by `clean_batch` on the executors, as `write_table` does on this machine."""
+    from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+
+    cell = _spreadsheet_cell if fmt == "csv" else clean
+    schema = clean_batch(pa.RecordBatch.from_pylist([], schema=to_arrow_schema(frame.schema)), cell).schema
+
+    def cleaned(batches):
+        for batch in batches:
+            yield clean_batch(batch, cell)
+
+    writer = frame.mapInArrow(cleaned, from_arrow_schema(schema)).write.mode("overwrite")
+    try:
+        if fmt == "csv":
+            writer.option("header", True).option("timestampFormat", "yyyy-MM-dd HH:mm:ss[.SSSSSS]").csv(path)
+        else:
+            writer.parquet(path)
+    except Exception as exc:  # a folder Spark cannot write
+        raise UserError(f"--export-failures {path}: cannot write ({str(exc).strip().splitlines()[0][:300]})") from None

@@ -124,7 +124,7 @@ def test_settings_as_keywords_and_config(tmp_path):
     (dict(timezon="UTC"), "audit(): timezon: unknown key"),
     (dict(threads=0), "audit(): threads: 0 is out of range (valid: a whole number of at least 1)"),
     (dict(fail_on="sometimes"), "audit(): fail_on: 'sometimes' is not a valid value (valid: one of error, warning, info, never)"),
-    (dict(pixel=42), "pixel: expected a path, a pandas DataFrame or an Arrow table, got int"),
+    (dict(pixel=42), "pixel: expected a path, a pandas DataFrame, an Arrow table or a Spark DataFrame, got int"),
     (dict(pixel="no-such-file.csv"), "--pixel no-such-file.csv: no such file or folder"),
     (dict(pixel=None, capi=None), "give at least one of --pixel and --capi"),
 ])

@@ -85,5 +85,6 @@ def test_a_tiny_spark_run_is_checked_against_the_embedded_one(tmp_path):
     assert done.returncode == 0, done.stderr
     row = json.loads((tmp_path / "results.json").read_text())["spark"][0]
     assert row["spark"]["exit"] == 0 and row["same_result"] is True
+    assert row["spark_lake"]["exit"] == 0 and row["same_result_lake"] is True  # the files read by Spark in place
     assert row["spark"]["peak_mib"] > row["embedded"]["peak_mib"]  # the JVM is counted
     assert "## Spark local mode" in (tmp_path / "RESULTS.md").read_text()

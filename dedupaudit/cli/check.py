@@ -46,6 +46,12 @@ def check(
                                         help="With --baseline: METRIC=VALUE, how far a metric may get worse (e.g. inflation_ratio=0.05)."),
     mapping: Path = typer.Option(None, "--mapping", metavar="FILE", show_default=False,
                                  help="Column mapping (YAML) for exports dedupaudit does not recognise; see `dedupaudit formats`."),
+    pixel_table: list[str] = typer.Option([], "--pixel-table", metavar="NAME", show_default=False,
+                                          help="With --engine spark: a Spark table or view of browser-pixel events, read in place (repeatable)."),
+    capi_table: list[str] = typer.Option([], "--capi-table", metavar="NAME", show_default=False,
+                                         help="With --engine spark: a Spark table or view of server events (repeatable)."),
+    orders_table: list[str] = typer.Option([], "--orders-table", metavar="NAME", show_default=False,
+                                           help="With --engine spark: a Spark table or view of orders (repeatable)."),
     pixel_format: str = typer.Option(None, "--pixel-format", metavar="FORMAT", help="Read the pixel files as this format instead of detecting it (see `dedupaudit formats`)."),
     capi_format: str = typer.Option(None, "--capi-format", metavar="FORMAT", help="Read the server files as this format, e.g. meta-capi, tiktok-events-api."),
     orders_format: str = typer.Option(None, "--orders-format", metavar="FORMAT", help="Read the order files as this format, e.g. shopify-orders, woocommerce-orders."),
@@ -101,7 +107,8 @@ def check(
             client=client, fail_on=fail_on, baseline=baseline, mapping=mapping, pixel_format=pixel_format,
             capi_format=capi_format, orders_format=orders_format, export_failures=export_failures, export_format=export_format,
             platform_reported=platform_reported, spend=spend, exchange_rates=exchange_rates, memory_limit=memory_limit, threads=threads, storage=storage, encoding=encoding,
-            delimiter=delimiter, waivers=waivers, engine=engine, spark_master=spark_master, spark_conf=spark_conf)
+            delimiter=delimiter, waivers=waivers, engine=engine, spark_master=spark_master, spark_conf=spark_conf,
+            pixel_table=pixel_table, capi_table=capi_table, orders_table=orders_table)
         merged = config.merge(config.DEFAULTS, config.load_file(config_path) if config_path else {}, cli_layer)
         value = lambda key, default=None: config.value(merged, key, default)  # noqa: E731
         stdout_format, files = _outputs(value("format"), [Path(p) for p in value("outputs", [])])
@@ -135,6 +142,7 @@ def _cli_layer(**args) -> dict:
 
     for side in ("pixel", "capi", "orders"):
         put(f"inputs.{side}", list(args[side]), f"--{side}")
+        put(f"tables.{side}", list(args[f"{side}_table"]), f"--{side}-table")
     put("platform", args["platform"], "--platform")
     put("rules", str(args["rules_dir"]) if args["rules_dir"] else None, "--rules")
     for key in ("timezone", "since", "until", "title", "client", "fail_on", "export_format", "memory_limit", "threads",

@@ -1,4 +1,4 @@
-"""The audit's SQL, written once in DuckDB's dialect, translated for Spark SQL.
+r"""The audit's SQL, written once in DuckDB's dialect, translated for Spark SQL.
 
 Every table and check of the audit is one SQL text (engine/tables.py, engine/metrics.py, checks/). DuckDB
 runs it as written; for Spark, SQLGlot parses it as DuckDB and writes it as Spark SQL, and the few DuckDB
@@ -12,6 +12,14 @@ forms SQLGlot has no Spark equivalent for are rewritten here, each by a small AS
   string_agg(DISTINCT x ...)  the sorted distinct values joined (Spark's listagg fails with FILTER)
   $name parameters           literals (Spark's own parameters do not take lists or NULL timestamps)
 
+and the forms the loading of inputs uses (inputs/canonical.py, inputs/timestamps.py), where a cast that reads
+more than DuckDB's would invent a value:
+
+  try_cast(x AS DOUBLE)      a cast only of text DuckDB reads as a number (Spark's also reads '12d', '12f')
+  regexp_full_match(x, p)    x RLIKE '^(?:p)\z' (Java's $ also matches before a final line break)
+  regexp_replace(x, p, r)    with Java's $1 for DuckDB's \1 (patterns anchored, so first = every match)
+  isnan(x), isfinite(x)      NULL for NULL, as in DuckDB (Spark's isnan(NULL) is false)
+
 Anything else DuckDB-only is kept out of the audit's SQL (recursion, LATERAL, `* REPLACE`, unordered
 row_number); tests/test_spark_parity.py runs the whole audit on both engines.
 """
@@ -20,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 
 import sqlglot
 from sqlglot import exp
@@ -62,6 +71,21 @@ def _spark_node(node: exp.Expression, params: dict) -> exp.Expression:
         if name == "strip":
             space = "[" + "".join(f"\\x{{{ord(c):04x}}}" for c in WHITESPACE) + "]+"
             return exp.func("regexp_replace", args[0], exp.Literal.string(f"^{space}|{space}$"), exp.Literal.string(""))
+        if name == "isfinite":
+            value = args[0]
+            return exp.Case(ifs=[exp.If(this=exp.Is(this=value.copy(), expression=exp.Null()), true=exp.Null())],
+                            default=exp.and_(exp.not_(exp.func("isnan", value.copy())),
+                                             exp.LT(this=exp.func("abs", value.copy()), expression=_INFINITY.copy())))
+    if isinstance(node, exp.IsNan):
+        return exp.Case(ifs=[exp.If(this=exp.Is(this=node.this.copy(), expression=exp.Null()), true=exp.Null())], default=node.copy())
+    if isinstance(node, exp.TryCast) and node.to.this == exp.DataType.Type.DOUBLE:
+        text = exp.cast(node.this.copy(), exp.DataType.build("STRING", dialect="spark"))
+        return exp.Case(ifs=[exp.If(this=exp.RegexpLike(this=text, expression=exp.Literal.string(DUCKDB_DOUBLE)),
+                                    true=exp.cast(node.this.copy(), exp.DataType.build("DOUBLE")))])
+    if isinstance(node, exp.RegexpFullMatch):
+        return exp.RegexpLike(this=node.this, expression=exp.Literal.string(f"^(?:{_pattern(node.expression)})\\z"))
+    if isinstance(node, exp.RegexpReplace):
+        return _replace(node)
     if isinstance(node, exp.TimeToUnix):
         return exp.Div(this=exp.func("unix_micros", node.this), expression=exp.Literal.number("1000000.0"))
     if isinstance(node, exp.DataType) and node.this in (exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPNTZ,
@@ -76,6 +100,29 @@ def _spark_node(node: exp.Expression, params: dict) -> exp.Expression:
     if isinstance(node, exp.Tuple) and isinstance(node.parent, (exp.ArgMin, exp.ArgMax)):
         return exp.Struct(expressions=list(node.expressions))
     return node
+
+
+# The text DuckDB's try_cast(x AS DOUBLE) reads (tests/test_spark_parity.py compares both on a corpus);
+# underscores between digits, which DuckDB also reads, are refused before every such cast in the audit's SQL.
+_SPACE = r"[ \t\n\r\x0B\f]*"
+DUCKDB_DOUBLE = rf"^{_SPACE}[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|(?i:inf|infinity|nan)){_SPACE}\z"
+_INFINITY = exp.cast(exp.Literal.string("Infinity"), exp.DataType.build("DOUBLE"))
+
+
+def _pattern(node: exp.Expression) -> str:
+    if not isinstance(node, exp.Literal) or not node.is_string:
+        raise ValueError(f"only literal regular expressions are translated for Spark, not {node.sql('duckdb')}")
+    return node.this
+
+
+def _replace(node: exp.RegexpReplace) -> exp.Expression:
+    """DuckDB replaces the first match (without 'g'), Spark every match: the same only for an anchored pattern."""
+    pattern, replacement = _pattern(node.expression), _pattern(node.args["replacement"])
+    modifiers = node.args.get("modifiers")
+    if not (pattern.startswith("^") or pattern.endswith("$")) and not (modifiers is not None and "g" in _pattern(modifiers)):
+        raise ValueError(f"regexp_replace with an unanchored pattern and no 'g' is not translated for Spark: {pattern}")
+    java = re.sub(r"\\(\d)", r"$\1", replacement.replace("$", "\\$"))
+    return exp.RegexpReplace(this=node.this, expression=exp.Literal.string(pattern), replacement=exp.Literal.string(java))
 
 
 def _joined(agg: exp.GroupConcat, where: exp.Where | None) -> exp.Expression:

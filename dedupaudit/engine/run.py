@@ -37,7 +37,7 @@ def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, Plat
     `platform_reported` (inputs/platform_reported.py) holds the figures the platforms' dashboards show;
     `spend` and `exchange_rates` (inputs/spend.py) the ad spend and the user's rates, for ROAS.
     `engine` runs the audit elsewhere than on the inputs' DuckDB connection: an engine.spark.SparkConnection
-    (the inputs are copied into it; the audit drops what it created there).
+    (inputs loaded elsewhere are copied into it; its owner closes it, which drops what the audit created there).
     """
     check_settings = resolve_check_settings(settings, set(rules))
     waivers = parse_waivers(settings.waivers, set(rules))
@@ -48,12 +48,12 @@ def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, Plat
     if since is not None and until is not None and since > until:
         raise UserError(f"--since {settings.since} is after --until {settings.until}")
 
-    connection, own = (engine, True) if engine is not None else _shared_connection(pixel, capi, orders)
+    connection, own = (engine, False) if engine is not None else _shared_connection(pixel, capi, orders)
     con = connection.con
-    before = None if own else _temp_objects(con)
+    before = None if own or engine is not None else _temp_objects(con)  # the engine's owner drops what the audit made there
     try:
-        if own:
-            pixel, capi, orders = (_copy(side, connection) for side in (pixel, capi, orders))
+        if own or engine is not None:
+            pixel, capi, orders = (side if side.connection is connection else _copy(side, connection) for side in (pixel, capi, orders))
         build_tables(con, pixel, capi, orders, rules, settings, since, until)
         con.execute("CREATE VIEW rejected_rows AS " + " UNION ALL ".join(
             f"SELECT * EXCLUDE (file_no), '{side}' AS input FROM ({loaded.rejects_sql})"
@@ -85,7 +85,7 @@ def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, Plat
     finally:
         if own:
             connection.close()
-        else:
+        elif before is not None:
             _drop_new(con, before)
 
     findings.sort(key=finding_order)
@@ -218,6 +218,9 @@ def _run_check(check: Check, view: AuditView, config: dict, export) -> tuple[lis
         if export is not None and evidence is not None:
             # Streamed while the connection is open: the rows behind a finding never sit in memory at once.
             sql, params = evidence
+            if hasattr(view.con, "frame"):  # on Spark the rows stay there: Spark's writers write them
+                export(finding, view.con.frame(sql, params))
+                continue
             with view.con.sql(sql, params=params).to_arrow_reader(EXPORT_BATCH_ROWS) as rows:
                 export(finding, rows)
     return findings, waived

@@ -13,6 +13,8 @@ DuckDB; naive timestamps come back as naive UTC, as from DuckDB.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import os
 import re
 import warnings
@@ -86,9 +88,10 @@ def parse_conf(pairs: list[str] | None, option: str = "--spark-conf") -> dict[st
 class SparkConnection:
     """A Spark session in the place of a DuckDB Connection (see the module docstring)."""
 
-    def __init__(self, spark):
+    def __init__(self, spark, reader=None):
         self.spark = spark
         self.con = SparkSQL(spark)
+        self.reader = reader  # a DuckDB connection.Connection that reads the local files whose rows Spark is handed
         self._names = 0
         self._before = {key: spark.conf.get(key, None) for key in RUN_CONF}
         for key, value in RUN_CONF.items():
@@ -97,6 +100,22 @@ class SparkConnection:
     def name(self, stem: str) -> str:
         self._names += 1
         return f"{stem}_{self._names}"
+
+    def scan_input(self, item, side: str, context):
+        """An input as a relation on the session: lake paths and tables read by Spark where they are, local files
+        read on this machine (every format and reader of inputs/) and their rows handed over as Arrow."""
+        from dedupaudit.inputs.detect import scan_input
+        from dedupaudit.inputs.lake import LakePath, SparkTable, scan_lake
+
+        if isinstance(item, (LakePath, SparkTable)):
+            return scan_lake(self, item, context.formats.get(side), context.encoding, context.delimiter)
+        found = scan_input(self.reader, item, side, context)
+        view = self.name("handed")
+        try:
+            self.con.register(view, self.reader.con.sql(f"SELECT * FROM {found.relation}").to_arrow_table())
+        finally:
+            found.drop()
+        return dataclasses.replace(found, relation=view, cleanup=[lambda: self.con.unregister(view)])
 
     def close(self) -> None:
         self.con.drop_all()
@@ -130,7 +149,15 @@ class SparkSQL:
     def sql(self, sql: str, params: dict | None = None) -> "Result":
         return self.execute(sql, params)
 
-    def register(self, name: str, table: pa.Table) -> None:
+    def frame(self, sql: str, params: dict | None = None):
+        """A query's rows as a Spark DataFrame, left on the cluster (--export-failures writes it with Spark's writers)."""
+        (statement,) = to_spark(sql, params)
+        return self.spark.sql(spark_sql(statement))
+
+    def register(self, name: str, table) -> None:
+        """An Arrow table or a pandas DataFrame (the loading's small lookups) as a temporary view."""
+        if not isinstance(table, pa.Table):
+            table = pa.Table.from_pandas(table, preserve_index=False)
         frame = self.spark.createDataFrame(_to_spark_arrow(table))
         frame.createOrReplaceTempView(name)
         self._frames[name] = frame
@@ -142,31 +169,59 @@ class SparkSQL:
         for name in list(self._frames):
             self._drop(name)
 
+    def executemany(self, sql: str, rows: list[tuple]) -> None:
+        """INSERT INTO t VALUES (?, ...) for each row (the lines no reader could use): one union."""
+        (statement,) = to_spark(sql.replace("?", "NULL"))
+        target = self._frames[statement.this.name]
+        if rows:
+            added = self.spark.createDataFrame(list(rows), target.schema)
+            self._store(statement.this.name, target.union(added))
+
     def _run(self, statement) -> "Result":
         from sqlglot import exp
         if isinstance(statement, exp.Create):
+            if isinstance(statement.this, exp.Schema) and statement.expression is None:  # CREATE TABLE t (column type, ...)
+                columns = ", ".join(f"CAST(NULL AS {_spark_type(c.args['kind'])}) AS `{c.name}`" for c in statement.this.expressions)
+                self._store(statement.this.this.name, self.spark.sql(f"SELECT {columns} FROM range(0)"))
+                return Result(None)
             name = statement.this.name
             query = spark_sql(statement.expression)
             if statement.kind == "VIEW":
                 self.spark.sql(f"CREATE OR REPLACE TEMP VIEW {name} AS {query}")
                 self._frames[name] = None
             else:
-                frame = self.spark.sql(query).localCheckpoint(eager=True)
-                frame.createOrReplaceTempView(name)
-                self._frames[name] = frame
+                self._store(name, self.spark.sql(query))
             return Result(None)
-        if isinstance(statement, exp.Insert):  # a table is a checkpointed frame: the rows are appended by position
+        if isinstance(statement, exp.Insert):  # a table is a checkpointed frame: the rows are appended
             name = statement.this.name if isinstance(statement.this, exp.Table) else statement.this.this.name
-            added = self.spark.sql(spark_sql(statement.expression)).localCheckpoint(eager=True)
-            frame = self._frames[name].union(added)
-            frame.createOrReplaceTempView(name)
-            self._frames[name] = frame
+            target = self._frames[name]
+            added = self.spark.sql(spark_sql(statement.expression))
+            if statement.args.get("by_name"):
+                added = added.select(*[f"`{c}`" for c in target.columns])
+            added = added.toDF(*[f"c{i}" for i in range(len(added.columns))])  # by position (a SELECT may repeat a name)
+            added = added.select(*[added[f"c{i}"].cast(f.dataType).alias(f.name) for i, f in enumerate(target.schema.fields)])
+            added = added.localCheckpoint(eager=True)
+            self._store(name, target.union(added), checkpoint=False)
             return Result(None, pa.table({"count": pa.array([added.count()], pa.int64())}))  # what DuckDB's INSERT answers
+        if isinstance(statement, exp.Delete):  # DELETE FROM t WHERE c: the rows for which c is not true stay
+            name = statement.this.name
+            keep = spark_sql(exp.not_(exp.func("coalesce", statement.args["where"].this, exp.false())))
+            self._store(name, self.spark.sql(f"SELECT * FROM {name} WHERE {keep}"))
+            return Result(None)
         if isinstance(statement, exp.Drop):
             for table in statement.args.get("tables") or [statement.this]:
                 self._drop(table.name)
             return Result(None)
         return Result(self.spark.sql(spark_sql(statement)))
+
+    def _store(self, name: str, frame, checkpoint: bool = True) -> None:
+        """A table: its rows computed once (a local checkpoint), as DuckDB stores a table's rows."""
+        frame = frame.localCheckpoint(eager=True) if checkpoint else frame
+        frame.createOrReplaceTempView(name)
+        old = self._frames.get(name)
+        self._frames[name] = frame
+        if checkpoint and old is not None:  # a union still reads the old rows: they stay
+            old.unpersist()
 
     def _drop(self, name: str) -> None:
         frame = self._frames.pop(name, None)
@@ -188,6 +243,9 @@ class Result:
         return self._table
 
 
+    def df(self):
+        return self.to_arrow_table().to_pandas()
+
     @property
     def description(self) -> list[tuple]:
         return [(name, None, None, None, None, None, None) for name in self.to_arrow_table().column_names]
@@ -198,8 +256,29 @@ class Result:
         return list(zip(*columns)) if columns else []
 
     def to_arrow_reader(self, batch_rows: int = 1_000_000) -> pa.RecordBatchReader:
-        table = self.to_arrow_table()
-        return pa.RecordBatchReader.from_batches(table.schema, table.to_batches(batch_rows))
+        """Streamed partition by partition (the rejected rows of a lake input can be many), unless a column holds
+        times: PySpark turns a Row's time into this machine's local time, so those come whole through Arrow."""
+        from pyspark.sql.types import TimestampType
+        if self._table is not None or self.frame is None or any(isinstance(f.dataType, TimestampType) for f in self.frame.schema.fields):
+            table = self.to_arrow_table()
+            return pa.RecordBatchReader.from_batches(table.schema, table.to_batches(batch_rows))
+        from pyspark.sql.pandas.types import to_arrow_schema
+        schema = _from_spark_arrow(to_arrow_schema(self.frame.schema).empty_table()).schema
+
+        def batches():
+            rows = self.frame.toLocalIterator(prefetchPartitions=True)
+            while chunk := list(itertools.islice(rows, batch_rows)):
+                yield pa.RecordBatch.from_pylist([row.asDict() for row in chunk], schema=schema)
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def _spark_type(kind) -> str:
+    """A column type of a CREATE TABLE, for Spark (DuckDB's INTERVAL is a day-time interval there)."""
+    from sqlglot import exp
+    if kind.this == exp.DataType.Type.INTERVAL:
+        return "INTERVAL DAY TO SECOND"
+    return spark_sql(to_spark(f"SELECT CAST(NULL AS {kind.sql('duckdb')})")[0].expressions[0].to)
 
 
 def _to_spark_arrow(table: pa.Table) -> pa.Table:

@@ -132,43 +132,56 @@ def load_events(paths: list, source: str, zone: tzinfo, default_platform: str | 
                 context: ReadContext = ReadContext(), on_read=None, connection: Connection | None = None) -> Loaded:
     """`paths` are files or in-memory tables (files.InMemory). `on_read(path, rows)` is called after each file
     (the progress display). Without a `connection`, a private one is opened (tests); the API passes the audit's."""
-    loaded = _start(connection, "events", EVENT_COLUMNS, paths)
+    loaded = _start(connection, "events", EVENT_COLUMNS)
     aliases = {name: p for name, p in platform_names(context.rules).items() if name != p} if context.rules else {}
-    for number, path in enumerate(paths):
-        _load_one(loaded, number, path, source, context, lambda scan: _event_exprs(scan, source, zone, default_platform, aliases), on_read)
-        _check_platforms(loaded, number, known_platforms)
+    for path in paths:
+        numbers = _load_one(loaded, path, source, context, lambda scan: _event_exprs(scan, source, zone, default_platform, aliases), on_read)
+        _check_platforms(loaded, numbers, known_platforms)
     return loaded
 
 
 def load_orders(paths: list, zone: tzinfo, context: ReadContext = ReadContext(), on_read=None,
                 connection: Connection | None = None) -> Loaded:
-    loaded = _start(connection, "orders", ORDER_COLUMNS, paths)
-    for number, path in enumerate(paths):
-        _load_one(loaded, number, path, "orders", context, lambda scan: _order_exprs(scan, zone), on_read)
+    loaded = _start(connection, "orders", ORDER_COLUMNS)
+    for path in paths:
+        _load_one(loaded, path, "orders", context, lambda scan: _order_exprs(scan, zone), on_read)
     return loaded
 
 
-def _load_one(loaded: Loaded, number: int, path, side: str, context: ReadContext, exprs, on_read) -> None:
-    scan = scan_input(loaded.connection, path, side, context)
-    loaded.texts[number] = scan.text.describe() if scan.text else {"encoding": None}
+def _load_one(loaded: Loaded, path, side: str, context: ReadContext, exprs, on_read) -> range:
+    """One input (a file; on Spark also a folder, a glob or a table) in; the file numbers it took."""
+    scan = _scan(loaded.connection, path, side, context)
+    numbers = range(len(loaded.files), len(loaded.files) + len(scan.files or [scan.path]))
+    loaded.files += scan.files or [scan.path]
+    for number in numbers:
+        loaded.texts[number] = scan.text.describe() if scan.text else {"encoding": None}
     try:
-        _insert(loaded, scan, number, exprs(scan))
+        _insert(loaded, scan, numbers, exprs(scan))
     finally:
         scan.drop()
     if on_read:
-        on_read(path, loaded.scalar(f"SELECT count(*) FROM {loaded.table} WHERE file_no = {number}")
-                + loaded.scalar(f"SELECT count(*) FROM {loaded.broken} WHERE file_no = {number}"))
+        within = f"file_no BETWEEN {numbers.start} AND {numbers.stop - 1}"
+        on_read(path, loaded.scalar(f"SELECT count(*) FROM {loaded.table} WHERE {within}")
+                + loaded.scalar(f"SELECT count(*) FROM {loaded.broken} WHERE {within}"))
+    return numbers
 
 
-def _start(connection: Connection | None, kind: str, columns: tuple[str, ...], paths: list[Path]) -> Loaded:
+def _scan(connection, path, side: str, context: ReadContext) -> Scan:
+    """The input as a relation on the connection its rows are typed on; on Spark (engine/spark.SparkConnection)
+    the session reads lake paths and tables itself and is handed what this machine reads."""
+    if hasattr(connection, "scan_input"):
+        return connection.scan_input(path, side, context)
+    return scan_input(connection, path, side, context)
+
+
+def _start(connection: Connection | None, kind: str, columns: tuple[str, ...]) -> Loaded:
     connection = connection or Connection()
     table, broken = connection.name(f"loaded_{kind}"), connection.name(f"unreadable_{kind}")
-    files = [str(p) for p in paths]
     con = connection.con
     typed = ", ".join(f"{c} {_TYPES.get(c, 'VARCHAR')}" for c in columns)
     con.execute(f"CREATE TABLE {table} ({typed}, reason VARCHAR, reason_value VARCHAR, file_no INTEGER, seq BIGINT)")
     con.execute(f"CREATE TABLE {broken} (file VARCHAR, row BIGINT, source_ref VARCHAR, reason VARCHAR, value VARCHAR, file_no INTEGER)")
-    return Loaded(connection, table, broken, columns, files)
+    return Loaded(connection, table, broken, columns, [])
 
 
 class _Exprs:
@@ -182,7 +195,7 @@ class _Exprs:
 PENDING = "(waiting for Python)"  # a first-pass marker, never left in the table
 
 
-def _insert(loaded: Loaded, scan: Scan, number: int, exprs: _Exprs) -> None:
+def _insert(loaded: Loaded, scan: Scan, numbers: range, exprs: _Exprs) -> None:
     """One statement per file: scan -> cleaned time text -> its form -> SQL readings -> (lookups joined)
     canonical columns -> reasons. Rows whose times no SQL form reads are marked pending, then parsed in
     Python (each distinct value once) and inserted again: the bulk of a file is read in one pass."""
@@ -200,18 +213,19 @@ def _insert(loaded: Loaded, scan: Scan, number: int, exprs: _Exprs) -> None:
                  f"FROM ({second}) s {' '.join(joins)}")
         return second, f"""
             INSERT INTO {loaded.table} BY NAME
-            SELECT * EXCLUDE ({', '.join(helpers)}), {reason} AS reason, {value} AS reason_value, {number} AS file_no
+            SELECT * EXCLUDE ({', '.join(helpers)}), {reason} AS reason, {value} AS reason_value, {numbers.start} + __file_index AS file_no
             FROM (SELECT *, {level('fourth')} FROM ({third}))"""
 
     joins: list[str] = []  # read by levels() when called
     try:
         joins += [j for t in exprs.times for j in t.prepare(loaded.connection, levels("")[0])]
         con.execute(levels("")[1])
-        pending = loaded.scalar(f"SELECT count(*) FROM {loaded.table} WHERE file_no = {number} AND reason = '{PENDING}'")
+        mine = f"file_no BETWEEN {numbers.start} AND {numbers.stop - 1} AND reason = '{PENDING}'"
+        pending = loaded.scalar(f"SELECT count(*) FROM {loaded.table} WHERE {mine}")
         if pending:
             waiting = loaded.connection.name("pending")
-            con.execute(f"CREATE TABLE {waiting} AS SELECT seq FROM {loaded.table} WHERE file_no = {number} AND reason = '{PENDING}'")
-            con.execute(f"DELETE FROM {loaded.table} WHERE file_no = {number} AND reason = '{PENDING}'")
+            con.execute(f"CREATE TABLE {waiting} AS SELECT seq FROM {loaded.table} WHERE {mine}")
+            con.execute(f"DELETE FROM {loaded.table} WHERE {mine}")
             only = f"WHERE s.__seq IN (SELECT seq FROM {waiting})"
             second, insert = levels(only)
             for time in exprs.times:
@@ -222,8 +236,11 @@ def _insert(loaded: Loaded, scan: Scan, number: int, exprs: _Exprs) -> None:
         for time in exprs.times:
             time.release(loaded.connection)
     if scan.broken:
-        rows = [(scan.path, b[0], b[2] if len(b) > 2 else None, b[1], None, number) for b in scan.broken]
+        rows = [(scan.path, b[0], b[2] if len(b) > 2 else None, b[1], None, numbers.start) for b in scan.broken]
         con.executemany(f"INSERT INTO {loaded.broken} VALUES (?, ?, ?, ?, ?, ?)", rows)
+    if scan.broken_sql:  # lines the engine's own reader could not use (a lake file on Spark)
+        con.execute(f"INSERT INTO {loaded.broken} SELECT file, row, NULL, reason, NULL, {numbers.start} + file_index "
+                    f"FROM ({scan.broken_sql})")
 
 
 def _literal(text: str) -> str:
@@ -286,6 +303,13 @@ def _now() -> str:
     return f"TIMESTAMP '{limit.isoformat(sep=' ')}'"
 
 
+def _file(scan: Scan) -> dict[str, str]:
+    """Where each row came from: the file (one of a lake scan's files), its place in the scan's files, the row."""
+    if scan.files:
+        return {"file": "s.__file", "__file_index": "s.__file_index", "row": scan.row}
+    return {"file": _literal(scan.path), "__file_index": "0", "row": scan.row}
+
+
 def _raw(scan: Scan, column: str | None) -> str:
     """A column as read, for the reject's value (cast to text only for rejected rows)."""
     return "NULL" if column is None else scan.quoted(column)
@@ -325,8 +349,7 @@ def _event_exprs(scan: Scan, source: str, zone: tzinfo, default_platform: str | 
     ]
     columns = {
         "source": _literal(source),
-        "file": _literal(scan.path),
-        "row": scan.row,
+        **_file(scan),
         "platform": platform,
         "event_name": text["event_name"],
         "event_id": _blank_to_null(event_id),
@@ -363,8 +386,7 @@ def _order_exprs(scan: Scan, zone: tzinfo) -> _Exprs:
         ("__value_bad", "value is not a number", "__value_raw"),
     ]
     columns = {
-        "file": _literal(scan.path),
-        "row": scan.row,
+        **_file(scan),
         "order_id": order_id,
         "order_key": ORDER_KEY_SQL.format(c=order_id),
         "created_at": created.utc,
@@ -378,12 +400,13 @@ def _order_exprs(scan: Scan, zone: tzinfo) -> _Exprs:
     return _Exprs(columns, problems, [created])
 
 
-def _check_platforms(loaded: Loaded, number: int, known: set[str]) -> None:
+def _check_platforms(loaded: Loaded, numbers: range, known: set[str]) -> None:
     unknown = loaded.con.execute(
-        f"SELECT row, platform FROM {loaded.table} WHERE file_no = $n AND reason IS NULL AND NOT list_contains($known, platform) "
-        "ORDER BY seq LIMIT 1", {"n": number, "known": sorted(known)}).fetchall()
+        f"SELECT file_no, row, platform FROM {loaded.table} WHERE file_no BETWEEN $first AND $last AND reason IS NULL "
+        "AND NOT list_contains($known, platform) ORDER BY file_no, seq LIMIT 1",
+        {"first": numbers.start, "last": numbers.stop - 1, "known": sorted(known)}).fetchall()
     if unknown:
-        row, platform = unknown[0]
+        number, row, platform = unknown[0]
         raise UserError(
             f"{loaded.files[number]} row {row}: unknown platform '{platform}' "
             f"(rule files exist for: {', '.join(sorted(known))}; add one with --rules DIR)"

@@ -1,0 +1,177 @@
+"""Inputs Spark reads where they are (inputs/lake.py): lake paths (here file:// URIs, as s3a:// or hdfs:// would be),
+folders and globs, session tables and DataFrames give the result DuckDB gives on the same files, with the
+same row numbers (also across many small file splits) and every unreadable record accounted for; and the
+DuckDB forms the loading uses are translated without reading more than DuckDB reads."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from dedupaudit import api
+from dedupaudit.cli.main import app
+from dedupaudit.generate.rates import RATES
+from dedupaudit.generate.run import write_shop
+from tests.test_spark_parity import EXAMPLES, PLATFORMS, REQUIRED, spark  # noqa: F401  (the session fixture)
+
+EVERYTHING = {**{k: 0.3 for k in RATES}, "placeholder_ids": 0.05}
+
+
+def _uri(path) -> str:
+    return f"file://{path}"
+
+
+def _local_names(result: dict, root) -> dict:
+    """Spark names a file by its URI (file:/...): the same file DuckDB names by its path."""
+    return json.loads(json.dumps(result).replace(f"file:{root}", str(root)))
+
+
+def _rejects(path) -> list[tuple]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return sorted((r["input"], r["file"], int(r["row"]), r["reason"]) for r in csv.DictReader(handle))
+
+
+def _plant_bad_rows(path, width: int) -> None:
+    """Rows the typing rejects (a bad time, a bad value) and records no reader can split into the header's columns."""
+    with open(path, "a", encoding="utf-8", newline="") as handle:
+        handle.write("meta,Purchase,BAD-1,not a time" + "," * (width - 4) + "\n")
+        handle.write("meta,Purchase,BAD-2\n")  # too few fields
+        handle.write("meta,Purchase,BAD-3,2026-10-05T10:00:00Z" + ",x" * (width - 3) + "\n")  # too many
+
+
+def test_lake_files_folders_and_globs_same_result_as_duckdb(spark, tmp_path):
+    """Pixel events in two CSV files read by a glob, in splits of 4 KB (many per file); server events as JSON Lines
+    in a folder; orders as Parquet: the JSON result and every rejected row (file, row, reason) are DuckDB's."""
+    write_shop(tmp_path, 400, 5, "csv", PLATFORMS, EVERYTHING, truth=False)
+    shop = tmp_path / "lake"
+    (shop / "capi").mkdir(parents=True)
+    rows = (tmp_path / "pixel.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    header, body = rows[0], rows[1:]
+    width = len(header.split(","))
+    halves = [body[: len(body) // 2], body[len(body) // 2:]]
+    pixel = [shop / "pixel-1.csv", shop / "pixel-2.csv"]
+    for path, half in zip(pixel, halves):
+        path.write_text(header + "".join(half), encoding="utf-8")
+        _plant_bad_rows(path, width)
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT * FROM read_csv('{tmp_path / 'capi.csv'}', all_varchar = true)) TO '{shop / 'capi' / 'part-0.jsonl'}' (FORMAT json)")
+    con.execute(f"COPY (SELECT * FROM read_csv('{tmp_path / 'orders.csv'}', all_varchar = true)) TO '{shop / 'orders.parquet'}' (FORMAT parquet)")
+    settings = {"timezone": "Europe/Berlin", "fail_on": "never"}
+
+    duck = api.audit([str(p) for p in pixel], str(shop / "capi" / "part-0.jsonl"), str(shop / "orders.parquet"),
+                     rejects=tmp_path / "duck-rejects.csv", **settings).to_dict()
+    on_spark = api.audit(_uri(shop / "pixel-*.csv"), _uri(shop / "capi" / "*.jsonl"), _uri(shop / "orders.parquet"), engine="spark",
+                         rejects=tmp_path / "spark-rejects.csv",
+                         spark_conf={"spark.sql.files.maxPartitionBytes": "4096", "spark.sql.files.openCostInBytes": "0"},
+                         **settings).to_dict()
+
+    assert len(duck["inputs"]["pixel"]["per_file"]) == 2 and duck["inputs"]["pixel"]["rejected"] == 6
+    spark_rejects = [(i, f.replace(f"file:{shop}", str(shop)), row, _reason(reason)) for i, f, row, reason in _rejects(tmp_path / "spark-rejects.csv")]
+    duck_rejects = [(i, f, row, _reason(reason)) for i, f, row, reason in _rejects(tmp_path / "duck-rejects.csv")]
+    assert sorted(spark_rejects) == duck_rejects
+    assert sum(1 for r in duck_rejects if r[3] == UNSPLIT) == 4
+    assert _same_reasons(_local_names(on_spark, shop)) == _same_reasons(duck)
+
+
+UNSPLIT = "(a record not split into the header's columns)"
+
+
+def _reason(reason: str) -> str:
+    """Each engine's reader words a record it cannot split in its own way (DuckDB's exact reader counts the fields)."""
+    return UNSPLIT if "fields, the header has" in reason or "does not split into the header's columns" in reason else reason
+
+
+def _same_reasons(result: dict) -> dict:
+    for finding in result["findings"]:
+        if finding["code"] == "DA100":  # the rejected rows, with each reason's words
+            finding["message"] = finding["message"].split(":")[0]
+    for side in result["inputs"].values():
+        for entry in [side, *side["per_file"]]:
+            merged: dict[str, int] = {}
+            for reason, n in entry["rejected_reasons"].items():
+                merged[_reason(reason)] = merged.get(_reason(reason), 0) + n
+            entry["rejected_reasons"] = merged
+    return result
+
+
+def test_session_tables_and_dataframes_same_result_as_duckdb(spark, tmp_path):
+    """--pixel-table NAME (a view of the session) from the CLI, and Spark DataFrames given to audit()."""
+    files = [str(tmp_path / f"{name}.parquet") for name in ("pixel", "capi", "orders")]
+    write_shop(tmp_path, 300, 9, "parquet", PLATFORMS, EVERYTHING, truth=False)
+    for name, path in zip(("lake_pixel", "lake_capi", "lake_orders"), files):
+        spark.read.parquet(path).createOrReplaceTempView(name)
+
+    duck = api.audit(*files, fail_on="never").to_dict()
+    frames = api.audit(*(spark.read.parquet(p) for p in files), engine="spark", fail_on="never").to_dict()
+    cli = CliRunner().invoke(app, ["check", "--pixel-table", "lake_pixel", "--capi-table", "lake_capi", "--orders-table", "lake_orders",
+                                   "--engine", "spark", "--format", "json", "--quiet", "--fail-on", "never"])
+    assert cli.exit_code == 0, cli.output
+    on_tables = json.loads(cli.stdout)
+    assert on_tables["inputs"]["pixel"]["files"] == ["lake_pixel"]
+    assert frames["inputs"]["orders"]["files"] == ["orders DataFrame"]
+
+    def unnamed(result: dict, names) -> dict:
+        """The inputs' names (paths, tables, DataFrames) as '-'."""
+        text = json.dumps(result)
+        for name in names:
+            text = text.replace(json.dumps(name)[1:-1], "-")
+        return json.loads(text)
+
+    assert unnamed(frames, [f"{s} DataFrame" for s in ("pixel", "capi", "orders")]) == \
+        unnamed(on_tables, ["lake_pixel", "lake_capi", "lake_orders"]) == unnamed(duck, files)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--pixel", "s3a://bucket/pixel/*.parquet"], "add --engine spark"),
+    (["--pixel-table", "pixel_events"], "add --engine spark"),
+])
+def test_lake_inputs_without_spark_exit_2(args, message):
+    result = CliRunner().invoke(app, ["check", *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--pixel-table", "no_such_table"], "table no_such_table"),
+    (["--pixel", "file:///nowhere/at/all.csv"], "cannot read it as csv on Spark"),
+    (["--pixel", "file:///nowhere/folder/"], "a folder as a glob: file:///nowhere/folder/*.parquet"),
+    (["--pixel", "file:///nowhere/x.har", "--pixel-format", "har"], "on Spark a lake path is read as a canonical table"),
+])
+def test_lake_inputs_spark_cannot_read_exit_2(spark, args, message):
+    result = CliRunner().invoke(app, ["check", *args, "--engine", "spark"])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+
+
+# ------------------------------------------------------------------ the loading's DuckDB forms on Spark
+
+NUMBERS = ["12", " 12 ", "12.", ".5", "1e5", "1E+5", "-1.5e-3", "+3", "12d", "12f", "12D", "inf", "-inf", "Infinity", "nan", "NaN",
+           "0x10", "1,5", "", "  ", "\t12\n", "١٢", "1e", "e5", "--1", "1.2.3", "12 34", "00012", "+.5e1", ".e1", "INF", "\u00a012",
+           "1L", "0b1", "1__0", "5.", "-.", "+"]
+
+
+def test_try_cast_double_reads_on_spark_exactly_what_duckdb_reads(spark):
+    """Spark's cast also reads '12d' and '12f' (Java's float suffixes): a value DuckDB rejects would become a number."""
+    from dedupaudit.engine.spark import SparkConnection
+    con = duckdb.connect()
+    want = [con.execute("SELECT try_cast(? AS DOUBLE)", [v]).fetchone()[0] for v in NUMBERS]
+    with SparkConnection(spark) as engine:
+        engine.con.register("numbers", __import__("pyarrow").table({"i": list(range(len(NUMBERS))), "v": NUMBERS}))
+        got = [v for _, v in engine.con.execute("SELECT i, try_cast(v AS DOUBLE) FROM numbers ORDER BY i").fetchall()]
+    same = lambda a, b: (a is None and b is None) or (a is not None and b is not None and (a == b or a != a and b != b))  # noqa: E731
+    assert [v for v, a, b in zip(NUMBERS, got, want) if not same(a, b)] == []
+
+
+def test_regular_expressions_keep_duckdbs_meaning_on_spark(spark):
+    from dedupaudit.engine.spark import SparkConnection
+    sql = (r"SELECT regexp_full_match('12' || chr(10), '\d+'), regexp_full_match('12', '\d+'), "
+           r"regexp_replace('2026-10-05 10:00:00 UTC', '(\d)\s+UTC$', '\1Z'), regexp_replace('a $1 b', '^a', 'x$'), "
+           r"isnan(CAST(NULL AS DOUBLE)), isfinite(CAST('inf' AS DOUBLE)), isfinite(1.5)")
+    want = duckdb.connect().execute(sql).fetchall()
+    with SparkConnection(spark) as engine:
+        assert engine.con.execute(sql).fetchall() == want
+    assert want == [(False, True, "2026-10-05 10:00:00Z", "x$ $1 b", None, False, True)]

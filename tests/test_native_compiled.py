@@ -129,6 +129,18 @@ def test_platform_decisions_and_rejects(tmp_path):
     assert compare(jsonl(tmp_path / "forced.jsonl", [ambiguous, META, {"data": []}]), "snap-capi") == 2
 
 
+def test_events_that_are_not_objects_are_rejected(tmp_path):
+    """Each one a reject with its source_ref, in a body the URL, the shape or --capi-format decides (the record's
+    own reason column once shadowed the event's, and such events became rows without values)."""
+    body = {"data": [META["data"][0], "not an event", 3, None, ["x"]]}
+    records = [{"timestamp": T, "url": URL, "body": body}, body, {"timestamp": T, "body": json.dumps(body)}]
+    assert compare(jsonl(tmp_path / "log.jsonl", records)) == 3
+    assert compare(write(tmp_path / "log.json", json.dumps(records, indent=1))) == 3
+    assert compare(jsonl(tmp_path / "forced.jsonl", records), "meta-capi") == 3
+    with Connection(threads=2) as connection:
+        assert len(scan_capi_log(connection, tmp_path / "log.jsonl", RULES).broken) == 12
+
+
 def test_forms_left_to_the_python_reader(tmp_path):
     ambiguous = {"data": [{"event_name": "Foo", "event_time": 1791192742}]}
     assert compare(jsonl(tmp_path / "a.jsonl", [ambiguous, ambiguous])) is None  # the Python reader raises, naming them

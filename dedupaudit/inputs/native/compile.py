@@ -344,7 +344,9 @@ def _format_sql(s: ServerFormat, display: str, partial_fn: str) -> tuple[str, st
         select.append(f"coalesce(reason IS NULL AND {numeric.get(column, 'false')}, false) AS __numeric_{column}")
     ref = "CASE WHEN events_path = '.' THEN where_ ELSE where_ || ', ' || events_path || '[' || idx::VARCHAR || ']' END"
     nothing = ", ".join(f"NULL::VARCHAR AS {c}" for c in OUTPUT)
-    recs = (f"SELECT *, {body.extras()} FROM (SELECT *, {body.sql()} AS bx FROM recs "
+    # the record's own `reason` (NULL here) left out: the event's reason below would otherwise be a second column
+    # of that name, and the first one (NULL) the one read, so events that are not objects became empty rows
+    recs = (f"SELECT *, {body.extras()} FROM (SELECT * EXCLUDE (reason), {body.sql()} AS bx FROM recs "
             f"WHERE fmt = {lit(s.format)} AND reason IS NULL)")
     bodies = f"SELECT *, {events} AS evs, {events_path} AS events_path FROM ({recs})"
     name = "bodies_" + re.sub(r"[^a-z0-9]", "_", s.format)

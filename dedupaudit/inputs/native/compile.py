@@ -1,7 +1,8 @@
 """CAPI request logs read by DuckDB: the rule files' `native.server` formats compiled to SQL.
 
-`scan_capi_log` turns a JSON Lines or JSON array log (optionally .gz/.zst) into the same rows, rejects
-and `source_ref`s as the Python reader (`capi_logs.read_capi_log`), but DuckDB reads and parses the
+`scan_capi_log` turns a JSON Lines or JSON array log, a single JSON document (optionally .gz/.zst) or a
+CSV/TSV/Parquet request table (tablelog.py: each row the record the Python reader builds) into the same rows,
+rejects and `source_ref`s as the Python reader (`capi_logs.read_capi_log`), but DuckDB reads and parses the
 file in parallel and no record becomes a Python object. Everything the query does comes from the
 rule files: body shapes (`require`), the event list (`events`), each column's paths (`fields`),
 `names`, test codes, validation flags, test endpoints and the response rules.
@@ -30,12 +31,14 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dedupaudit.errors import UserError
 from dedupaudit.inputs.files import COMPRESSIONS, Scan, file_format, loads
 from dedupaudit.inputs.native.capi_logs import (BODY_KEYS, PAYLOAD_KEYS, RESPONSE_KEYS, STATUS_KEYS, TIME_KEYS, URL_KEYS,
                                                 file_scores, join_responses, server_formats, url_matches)
 from dedupaudit.inputs.native.envelope import GATEWAY_TEXT, Functions, records_sql, status_sql, unwrap_sql
 from dedupaudit.inputs.native.failures import register as register_partial_failure
 from dedupaudit.inputs.native.jsonio import sniff_records
+from dedupaudit.inputs.native.tablelog import read_csv, read_document, read_parquet
 from dedupaudit.inputs.native.jsonsql import (_LINE_BREAKS, lit, jpath, prefixes, Ref, Paths, jkind, jtext, kind, string, filled, present, text, nested, number, whole, id_text, on, json_text_start, first_of, short, truthy)
 from dedupaudit.inputs.native.user_data import EMAIL_KEYS, PHONE_KEYS
 from dedupaudit.inputs.textfile import Text
@@ -49,7 +52,10 @@ FALLBACK_SHAPES = ("nested values written out as JSON text (a field path steppin
                    "gateway TraceIds, Names or EventNames that are neither text nor integers",
                    "text Python's json parses and DuckDB does not (a lone surrogate escape)",
                    "a Google partial_failure_error the Python reader stops on (errors given as text)",
-                   "CSV/TSV/Parquet request tables and single JSON documents")
+                   "request tables the Python reader numbers or types otherwise: a CSV/TSV with a blank line, a CR-only "
+                   "line end, a row DuckDB or Python rejects, an inner line of a quoted value that reads as a row; "
+                   "Parquet that is compressed or has nested, date, float32, NaN, nanosecond or non-UTC timestamp columns",
+                   "a single JSON document with a key twice, or one Python reads otherwise (NaN)")
 ID_COLUMNS = ("event_id", "order_id")
 OUTPUT = ("platform", "event_name", "event_id", "event_time", "received_time", "order_id", "value", "currency", "delivery",
           "delivery_message", "fbp", "external_id", "ttp", "action_source", "conversion_action", "unhashed_user_data")
@@ -450,23 +456,55 @@ def _sample(path: Path):
     return None
 
 
+def _table_sample(con, table: str) -> list | None:
+    """The first records of a table log, joined as `_sample` joins them (rows from the table DuckDB read)."""
+    for limit in (1000, 100_000):
+        rows = con.execute(f"SELECT pos, j FROM {table} ORDER BY pos LIMIT {limit}").fetchall()
+        joined = join_responses([(pos, json.loads(j)) for pos, j in rows])[0]
+        if len(joined) >= 50 or len(rows) < limit:
+            return joined
+    return None
+
+
+def _read_records(con, table: str, path: Path, kind: str) -> tuple[str, str, list, list] | None:
+    """The file's records in table `table`: (layout, a relation of (pos, j), the rejects of lines DuckDB cannot
+    parse, the first records joined for file_scores), or None for the Python reader."""
+    if kind in ("csv", "tsv", "parquet"):
+        if not (read_parquet(con, table, path) if kind == "parquet" else read_csv(con, table, path, kind)):
+            return None
+        joined = _table_sample(con, table)
+        return None if joined is None else ("jsonl", f"(SELECT pos, j FROM {table})", [], joined)
+    sampled = _sample(path)
+    if sampled is None:
+        return None
+    sample, joined = sampled
+    if sample.layout == "document":
+        ok = read_document(con, table, path, sample.items[0][1] if sample.items else None)
+        return ("document", f"(SELECT pos, j FROM {table})", [], joined) if ok else None
+    text = Text.of(path)
+    source, compression = (text.copy, None) if text is not None and text.copy is not None else (path, COMPRESSIONS.get(path.suffix.lower()))
+    _read_lines(con, table, source, sample.layout, compression)
+    odd = con.execute(f"SELECT rowid + 1, j, regexp_matches(j, '[{_LINE_BREAKS}]') FROM {table} "
+                      f"WHERE (NOT json_valid(j) AND strip(j) <> '') OR regexp_matches(j, '[{_LINE_BREAKS}]')").fetchall()
+    broken = [(pos, j) for pos, j, _ in odd]
+    reasons = _broken_lines(broken) if sample.layout == "jsonl" else []
+    if reasons is None or any(b for _, _, b in odd) or (broken and sample.layout != "jsonl"):
+        return None
+    return sample.layout, f"(SELECT rowid + 1 AS pos, j FROM {table} WHERE json_valid(j))", reasons, joined  # blank lines are not valid JSON
+
+
 def scan_capi_log(connection, path: Path, rules: dict[str, PlatformRules], forced: ServerFormat | None = None) -> Scan | None:
     """A CAPI request log as a relation on the connection, read by one compiled query per stage; None when the
     file holds a form only the Python reader reads (FALLBACK_SHAPES): the caller then uses it."""
     path = Path(path)
-    if file_format(path, strict=False) not in ("json", "jsonl"):
+    kind = file_format(path, strict=False)
+    if kind not in ("json", "jsonl", "csv", "tsv", "parquet"):
         return None
-    sampled = _sample(path)
-    if sampled is None or sampled[0].layout not in ("jsonl", "array"):
-        return None
-    sample, joined = sampled
     specs = [forced] if forced else server_formats(rules)
     names = {p: set(n for names in r.events.values() for n in names) for p, r in rules.items()}
-    text = Text.of(path)
-    source, compression = (text.copy, None) if text is not None and text.copy is not None else (path, COMPRESSIONS.get(path.suffix.lower()))
     con = connection.con
     lines, recs, events, out = (connection.name(n) for n in ("native_lines", "native_recs", "native_events", "native_rows"))
-    made: list[str] = []
+    made: list[str] = [lines]
 
     def drop() -> None:
         for table in reversed(made):
@@ -474,25 +512,19 @@ def scan_capi_log(connection, path: Path, rules: dict[str, PlatformRules], force
         made.clear()
 
     try:
-        _read_lines(con, lines, source, sample.layout, compression)
-    except duckdb.Error:
-        return None  # a line longer than DuckDB's limit, an array it cannot read: the Python reader says what is wrong
-    made.append(lines)
+        read = _read_records(con, lines, path, kind)
+    except (duckdb.Error, UserError):
+        read = None  # a line longer than DuckDB's limit, an array it cannot read: the Python reader says what is wrong
+    if read is None:
+        return drop()
+    layout, numbered, reasons, joined = read
     try:
-        numbered = f"(SELECT rowid + 1 AS pos, j FROM {lines} WHERE json_valid(j))"  # blank lines are not valid JSON
-        odd = con.execute(f"SELECT rowid + 1, j, regexp_matches(j, '[{_LINE_BREAKS}]') FROM {lines} "
-                          f"WHERE (NOT json_valid(j) AND strip(j) <> '') OR regexp_matches(j, '[{_LINE_BREAKS}]')").fetchall()
-        breaks = any(b for _, _, b in odd)
-        broken = [(pos, j) for pos, j, _ in odd]
-        reasons = _broken_lines(broken) if sample.layout == "jsonl" else []
-        if reasons is None or breaks or (broken and sample.layout != "jsonl"):
-            return drop()
         scores = {} if forced else file_scores(joined, specs, names)
         scores.pop("decided by the file", None)
         url_fn = _url_function(connection, specs)
         fn = Functions(connection)
         gateway = con.execute(f"SELECT EXISTS (SELECT 1 FROM {numbered} WHERE {GATEWAY_TEXT})").fetchall()[0][0]
-        con.execute(f"CREATE TABLE {recs} AS {_recs_sql(numbered, sample.layout, specs, names, scores, bool(forced), url_fn, fn, gateway)}")
+        con.execute(f"CREATE TABLE {recs} AS {_recs_sql(numbered, layout, specs, names, scores, bool(forced), url_fn, fn, gateway)}")
         made.append(recs)
         con.execute(f"DROP TABLE {lines}")  # each stage's table is dropped once the next one holds what it needs
         made.remove(lines)

@@ -129,15 +129,28 @@ def test_platform_decisions_and_rejects(tmp_path):
     assert compare(jsonl(tmp_path / "forced.jsonl", [ambiguous, META, {"data": []}]), "snap-capi") == 2
 
 
+def test_events_that_are_not_objects_are_rejected(tmp_path):
+    """Each one a reject with its source_ref, in a body the URL, the shape or --capi-format decides (the record's
+    own reason column once shadowed the event's, and such events became rows without values)."""
+    body = {"data": [META["data"][0], "not an event", 3, None, ["x"]]}
+    records = [{"timestamp": T, "url": URL, "body": body}, body, {"timestamp": T, "body": json.dumps(body)}]
+    assert compare(jsonl(tmp_path / "log.jsonl", records)) == 3
+    assert compare(write(tmp_path / "log.json", json.dumps(records, indent=1))) == 3
+    assert compare(jsonl(tmp_path / "forced.jsonl", records), "meta-capi") == 3
+    with Connection(threads=2) as connection:
+        assert len(scan_capi_log(connection, tmp_path / "log.jsonl", RULES).broken) == 12
+
+
 def test_forms_left_to_the_python_reader(tmp_path):
     ambiguous = {"data": [{"event_name": "Foo", "event_time": 1791192742}]}
     assert compare(jsonl(tmp_path / "a.jsonl", [ambiguous, ambiguous])) is None  # the Python reader raises, naming them
     assert compare(jsonl(tmp_path / "b.jsonl", [{"body": "data=%5B%5D&access_token=x"}])) == 0  # a form: read in the query
     assert compare(jsonl(tmp_path / "c.jsonl", [dict(META, data=[dict(META["data"][0], event_id=["a", "b"])])])) is None
     odd_break = json.dumps(dict(META, note="a\u2028b"), ensure_ascii=False)  # a line break to Python, not to DuckDB
-    assert compare(write(tmp_path / "d.jsonl", odd_break + "\n")) is None
+    assert compare(write(tmp_path / "d.jsonl", json.dumps(META) + "\n" + odd_break + "\n")) is None
+    assert compare(write(tmp_path / "d1.jsonl", odd_break + "\n")) == 1  # no whole first line: one document to Python
     assert compare(write(tmp_path / "cr.jsonl", json.dumps(META) + "\r" + json.dumps(META) + "\r\n")) == 2
-    assert compare(write(tmp_path / "e.json", json.dumps(META, indent=2))) is None  # one document
+    assert compare(write(tmp_path / "e.json", json.dumps(META, indent=2))) == 1  # one document: read in the query (tablelog.py)
     assert compare(jsonl(tmp_path / "f.jsonl", [dict(META, test_event_code={"x": 1})])) is None  # a test code that is an object
 
 
@@ -327,3 +340,104 @@ def test_google_partial_failures_compiled(tmp_path):
     stops = [{"timestamp": T, "body": google, "response": {"partialFailureError": failure(details=[{"errors": "x"}])}}]
     with Connection(threads=2) as connection:  # the Python reader stops on it (str has no .get): left to it, as before
         assert scan_capi_log(connection, jsonl(tmp_path / "stops.jsonl", stops), RULES) is None
+
+
+# ---------------------------------------------------------------- request tables and single documents (tablelog.py)
+
+def _python_reading(path: Path):
+    """The Python reader's reading of a file the query declines (asserted): what it does there instead."""
+    with Connection(threads=2) as connection:
+        assert scan_capi_log(connection, path, RULES) is None
+    _, _, found, records, mapping, _ = _decide(path, "capi", ReadContext(rules=RULES))
+    return _read(path, found, "capi", RULES, mapping, records).table
+
+
+def _bigquery() -> list[dict]:
+    """Stape's BigQuery export (tests/fixtures/real/gateways), with rows for the edge cases of a table's cells."""
+    records = [json.loads(line) for line in (REPO / "tests/fixtures/real/gateways/stape_bigquery.jsonl").read_text().splitlines()]
+    row = dict(records[0])
+    return records + [dict(row, request_body=json.dumps(dict(META, data=[dict(META["data"][0], event_id="NW-ml")]), indent=2)),
+                      dict(row, request_body=""), dict(row, request_body="{cut"), dict(row, request_body=FORM),
+                      dict(row, request_body=json.dumps(META), response_status_code="500", response_body="{broken"),
+                      dict(row, request_url="https://oauth2.googleapis.com/token", request_body="grant_type=x"),
+                      dict(row, timestamp="", request_body=json.dumps(TIKTOK), request_url="")]
+
+
+def _table(path: Path, records: list[dict], delimiter: str = ",") -> Path:
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(records[0]), delimiter=delimiter, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(records)
+    return path
+
+
+def test_request_tables_compiled(tmp_path):
+    records = _bigquery()
+    csv_path = _table(tmp_path / "export.csv", records)
+    assert compare(csv_path) == 6
+    assert compare(_table(tmp_path / "export.tsv", records, "\t")) == 6
+    (tmp_path / "export.csv.gz").write_bytes(gzip.compress(csv_path.read_bytes()))
+    assert compare(tmp_path / "export.csv.gz") == 6
+    (tmp_path / "crlf.csv").write_bytes(csv_path.read_bytes().replace(b"\n", b"\r\n"))
+    assert compare(tmp_path / "crlf.csv") == 6
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + csv_path.read_bytes())
+    assert compare(tmp_path / "bom.csv") == 6
+    assert compare(write(tmp_path / "header.csv", "timestamp,request_url,request_body\n")) == 0
+    with Connection(threads=2) as connection:  # the multi-line body's row, and the rows after it, keep their lines
+        scan = scan_capi_log(connection, csv_path, RULES)
+        rows = connection.con.execute(f"SELECT __row, event_id FROM {scan.relation} ORDER BY __seq").fetchall()
+        spanned = records[2]["request_body"].count("\n") + 1
+        assert spanned > 10 and (4, "NW-ml") in rows and scan.broken[0][0] == 4 + spanned  # the empty body's reject
+
+
+def test_typed_request_tables_compiled(tmp_path):
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = pd.DataFrame(_bigquery()).assign(
+        timestamp=lambda f: pd.to_datetime(f["timestamp"].str.replace(" UTC", "Z"), utc=True, errors="coerce"),
+        response_status_code=lambda f: pd.to_numeric(f["response_status_code"]).astype("Int64"))
+    frame.loc[1, "response_body"] = None  # a null cell is no key in the Python reader's record
+    frame.to_parquet(tmp_path / "export.parquet")
+    assert compare(tmp_path / "export.parquet") == 6
+    table = pq.read_table(tmp_path / "export.parquet")
+    naive = table.set_column(0, "timestamp", table["timestamp"].cast(pa.timestamp("ms"))).replace_schema_metadata(None)
+    n = len(table)
+    pq.write_table(naive.append_column("ok", pa.array([True, None] * n)[:n]).append_column("score", pa.array([0.1, 1e16] * n)[:n]),
+                   tmp_path / "naive.parquet")
+    assert compare(tmp_path / "naive.parquet") == 6
+    # values whose text or type only the Python reader's pandas gives: declined
+    for name, column in {"nested": pa.array([{"a": 1}] * n), "nan": pa.array([float("nan")] * n),
+                         "zone": table["timestamp"].cast(pa.timestamp("ms", tz="Europe/Berlin")),
+                         "nanoseconds": table["timestamp"].cast(pa.timestamp("ns", tz="UTC")),
+                         "float32": pa.array([0.1] * n, pa.float32())}.items():
+        pq.write_table(table.append_column("x", column), tmp_path / f"{name}.parquet")
+        assert _python_reading(tmp_path / f"{name}.parquet").arrow.num_rows == 6, name
+
+
+def test_request_tables_the_python_reader_reads_otherwise(tmp_path):
+    records = _bigquery()
+    text = _table(tmp_path / "export.csv", records).read_text()
+    first, rest = text.split("\n", 1)
+    blank = write(tmp_path / "blank.csv", first + "\n\n" + rest)  # a blank line: not a row, but a line
+    assert _python_reading(blank).arrow.num_rows == 6
+    short = write(tmp_path / "short.csv", text + "only,two\n")
+    assert _python_reading(short).broken[-1][1] == "line has 2 fields, the header has 5"
+    row_like = dict(records[0], request_body='{"data":\n1,2,3,4,5\n}')  # an inner line the Python reader takes for a row
+    assert "unbalanced quote" in _python_reading(_table(tmp_path / "swallow.csv", [row_like] + records)).broken[0][1]
+
+
+def test_single_documents_compiled(tmp_path):
+    meta = json.loads((REPO / "tests/fixtures/real/meta/capi_json.jsonl").read_text().splitlines()[0])
+    wrapped = {"timestamp": T, "url": URL, "body": meta, "response": {"events_received": 1, "messages": []}}
+    assert compare(write(tmp_path / "meta.json", json.dumps(meta, indent=2))) == 1
+    assert compare(write(tmp_path / "wrapped.json", "\n\n" + json.dumps(wrapped, indent=4) + "\n")) == 1
+    (tmp_path / "wrapped.json.gz").write_bytes(gzip.compress(json.dumps(wrapped, indent=1).encode()))
+    assert compare(tmp_path / "wrapped.json.gz") == 1
+    rejects = {"timestamp": T, "url": URL, "body": {"data": [META["data"][0], "not an event", "{cut"]}}
+    assert compare(write(tmp_path / "rejects.json", json.dumps(rejects, indent=1))) == 1
+    twice = json.dumps(meta, indent=1).replace('"data"', '"data": [],\n "data"', 1)  # Python keeps the last, a JSON path the first
+    assert _python_reading(write(tmp_path / "twice.json", twice)).arrow.num_rows == 1

@@ -1,7 +1,8 @@
 """CAPI request logs read by DuckDB: the rule files' `native.server` formats compiled to SQL.
 
-`scan_capi_log` turns a JSON Lines or JSON array log (optionally .gz/.zst) into the same rows, rejects
-and `source_ref`s as the Python reader (`capi_logs.read_capi_log`), but DuckDB reads and parses the
+`scan_capi_log` turns a JSON Lines or JSON array log, a single JSON document (optionally .gz/.zst) or a
+CSV/TSV/Parquet request table (tablelog.py: each row the record the Python reader builds) into the same rows,
+rejects and `source_ref`s as the Python reader (`capi_logs.read_capi_log`), but DuckDB reads and parses the
 file in parallel and no record becomes a Python object. Everything the query does comes from the
 rule files: body shapes (`require`), the event list (`events`), each column's paths (`fields`),
 `names`, test codes, validation flags, test endpoints and the response rules.
@@ -30,12 +31,14 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dedupaudit.errors import UserError
 from dedupaudit.inputs.files import COMPRESSIONS, Scan, file_format, loads
 from dedupaudit.inputs.native.capi_logs import (BODY_KEYS, PAYLOAD_KEYS, RESPONSE_KEYS, STATUS_KEYS, TIME_KEYS, URL_KEYS,
                                                 file_scores, join_responses, server_formats, url_matches)
 from dedupaudit.inputs.native.envelope import GATEWAY_TEXT, Functions, records_sql, status_sql, unwrap_sql
 from dedupaudit.inputs.native.failures import register as register_partial_failure
 from dedupaudit.inputs.native.jsonio import sniff_records
+from dedupaudit.inputs.native.tablelog import read_csv, read_document, read_parquet
 from dedupaudit.inputs.native.jsonsql import (_LINE_BREAKS, lit, jpath, prefixes, Ref, Paths, jkind, jtext, kind, string, filled, present, text, nested, number, whole, id_text, on, json_text_start, first_of, short, truthy)
 from dedupaudit.inputs.native.user_data import EMAIL_KEYS, PHONE_KEYS
 from dedupaudit.inputs.textfile import Text
@@ -49,7 +52,10 @@ FALLBACK_SHAPES = ("nested values written out as JSON text (a field path steppin
                    "gateway TraceIds, Names or EventNames that are neither text nor integers",
                    "text Python's json parses and DuckDB does not (a lone surrogate escape)",
                    "a Google partial_failure_error the Python reader stops on (errors given as text)",
-                   "CSV/TSV/Parquet request tables and single JSON documents")
+                   "request tables the Python reader numbers or types otherwise: a CSV/TSV with a blank line, a CR-only "
+                   "line end, a row DuckDB or Python rejects, an inner line of a quoted value that reads as a row; "
+                   "Parquet that is compressed or has nested, date, float32, NaN, nanosecond or non-UTC timestamp columns",
+                   "a single JSON document with a key twice, or one Python reads otherwise (NaN)")
 ID_COLUMNS = ("event_id", "order_id")
 OUTPUT = ("platform", "event_name", "event_id", "event_time", "received_time", "order_id", "value", "currency", "delivery",
           "delivery_message", "fbp", "external_id", "ttp", "action_source", "conversion_action", "unhashed_user_data")
@@ -343,66 +349,75 @@ def _format_sql(s: ServerFormat, display: str, partial_fn: str) -> tuple[str, st
     for column in ID_COLUMNS:
         select.append(f"coalesce(reason IS NULL AND {numeric.get(column, 'false')}, false) AS __numeric_{column}")
     ref = "CASE WHEN events_path = '.' THEN where_ ELSE where_ || ', ' || events_path || '[' || idx::VARCHAR || ']' END"
-    nothing = ", ".join(f"NULL::VARCHAR AS {c}" for c in OUTPUT)
-    recs = (f"SELECT *, {body.extras()} FROM (SELECT *, {body.sql()} AS bx FROM recs "
+    # the record's own `reason` (NULL here) left out: the event's reason below would otherwise be a second column
+    # of that name, and the first one (NULL) the one read, so events that are not objects became empty rows
+    recs = (f"SELECT *, {body.extras()} FROM (SELECT * EXCLUDE (reason), {body.sql()} AS bx FROM recs "
             f"WHERE fmt = {lit(s.format)} AND reason IS NULL)")
-    bodies = f"SELECT *, {events} AS evs, {events_path} AS events_path FROM ({recs})"
+    nolist = f"coalesce({_events_broken(s, body)}, {lit(f'{s.label}: no list of events at ' + ' or '.join(s.events))})"
+    bodies = (f"SELECT *, CASE WHEN evs IS NULL THEN {nolist} END AS nolist FROM ("
+              f"SELECT *, {events} AS evs, {events_path} AS events_path FROM ({recs}))")
     name = "bodies_" + re.sub(r"[^a-z0-9]", "_", s.format)
     with_response = (f"SELECT *, {r.extras()}, len(es)::BIGINT AS n FROM (SELECT *, {r.sql()} AS rx, json_extract(evs, '$[*]') AS es "
-                     f"FROM (SELECT *, CASE WHEN {kind('resp')} = 'OBJECT' THEN resp ELSE '{{}}'::JSON END AS r FROM {name} "
-                     f"WHERE evs IS NOT NULL))")
+                     f"FROM (SELECT *, CASE WHEN {kind('resp')} = 'OBJECT' THEN resp ELSE '{{}}'::JSON END AS r FROM {name}))")
     for column, sql in response_columns:
         with_response = f"SELECT *, {sql} AS {column} FROM ({with_response})"
     outcomes = (f"SELECT *, {outcome} AS outcome, {said} AS said, {body_mark} AS body_mark, "
                 f"coalesce({' OR '.join(body_fallback + [response_fallback]) or 'false'}, false) AS body_fallback FROM ({with_response})")
-    unnested = f"SELECT * EXCLUDE (es), unnest(es) AS raw_ev, unnest(range(n)) AS idx FROM ({outcomes})"
+    # a body without a list of events stays as one row (its reject), so bodies are read in one pass, not materialised
+    unnested = (f"SELECT * EXCLUDE (es), unnest(CASE WHEN nolist IS NULL THEN es ELSE [NULL::JSON] END) AS raw_ev, "
+                f"unnest(CASE WHEN nolist IS NULL THEN range(n) ELSE [0::BIGINT] END) AS idx FROM ({outcomes})")
     text_event = "(raw_t = 'VARCHAR' AND ltrim(raw_ev->>'$', ' \\t\\n\\r')[1] IN ('{', '['))"
     decoded = (f"SELECT *, CASE WHEN raw_t = 'OBJECT' THEN 'OBJECT' ELSE {jkind('ev')} END AS ev_t FROM ("
                f"SELECT *, CASE WHEN raw_t = 'OBJECT' THEN raw_ev WHEN {text_event} AND json_valid(raw_ev->>'$') "
                f"THEN json(raw_ev->>'$') ELSE raw_ev END AS ev FROM (SELECT *, {jkind('raw_ev')} AS raw_t FROM ({unnested})))")
     per = (f"SELECT *, {ev.extras()}, list_transform(pe, lambda v: {jkind('v')}) AS pe_t, list_transform(pe, lambda v: {jtext('v')}) AS pe_s "
-           f"FROM (SELECT *, {ev.sql()} AS ex, {per_event_sql} AS pe, CASE WHEN ev_t = 'OBJECT' THEN NULL "
+           f"FROM (SELECT *, {ev.sql()} AS ex, {per_event_sql} AS pe, CASE WHEN nolist IS NOT NULL THEN nolist WHEN ev_t = 'OBJECT' THEN NULL "
            f"WHEN {text_event} AND NOT json_valid(raw_ev->>'$') THEN events_path || ' is not valid JSON (cut off or broken)' "
            f"ELSE 'the event is not a JSON object' END AS reason FROM ({decoded}))")
     return f"""
-    SELECT pos, -1 AS idx, coalesce({_events_broken(s, body)}, {lit(f"{s.label}: no list of events at {' or '.join(s.events)}")}) AS reason,
-           where_ AS source_ref,
-           false AS fallback, {nothing}, false AS __numeric_event_id, false AS __numeric_order_id
-    FROM {name} WHERE evs IS NULL
-    UNION ALL
-    SELECT pos, idx, reason, {ref} AS source_ref,
-           body_fallback OR coalesce(reason IS NULL AND ({' OR '.join(event_fallback) or 'false'}), false) AS fallback, {', '.join(select)}
-    FROM ({per})""", f"{name} AS MATERIALIZED ({bodies})"
+    SELECT pos, idx, reason, CASE WHEN nolist IS NULL THEN {ref} ELSE where_ END AS source_ref,
+           nolist IS NULL AND (body_fallback OR coalesce(reason IS NULL AND ({' OR '.join(event_fallback) or 'false'}), false)) AS fallback,
+           {', '.join(select)}
+    FROM ({per})""", f"{name} AS ({bodies})"
 
 
-def _recs_sql(lines: str, layout: str, specs: list[ServerFormat], names: dict[str, set], file_scores: dict[str, int],
-              forced: bool, url_fn: str, fn: Functions, gateway: bool = True) -> str:
-    """Per record: the body and its wrapper, the format it is read as (capi_logs.match_format), `reason` for a
-    record that is not a body (a reject), `skip` for a logged request to another service, `fallback`."""
-    events_keys = {e.split(".")[0] for s in specs for e in s.events if e != "."}
+COLUMNS = "pos, url, by_url, sent, status, wrapped, resp, body, where_, fmt, skip, reason, fallback"
+
+
+def _recs_sql(lines: str, layout: str, specs: list[ServerFormat], events_keys: set[str], forced: bool, url_fn: str,
+              fn: Functions, gateway: bool = True) -> str:
+    """Per record: the body and its wrapper, the format its URL gives (the forced one with `forced`), `reason` for a
+    record that is not a body (a reject), `skip`, `fallback`, and `url_hits`: a record whose URL names no single
+    format is decided again by `_shapes_sql` (only when the file has one: most logs' URLs decide every record)."""
     records = _record_sql(lines, specs, events_keys, url_fn, fn, gateway)
     where = f"'{'line' if layout == 'jsonl' else 'record'} ' || pos::VARCHAR"
     if forced:
-        return f"SELECT *, {lit(specs[0].format)} AS fmt, false AS skip, odd AS fallback, {where} AS where_ FROM ({records})"
+        return f"SELECT *, {lit(specs[0].format)} AS fmt, false AS skip, odd AS fallback, {where} AS where_, [] AS url_hits FROM ({records})"
+    hits = "list_filter(string_split(split_part(by_url, '|', 1), ','), lambda f: f <> '')"
+    return f"""SELECT * EXCLUDE (odd), CASE WHEN len(url_hits) = 1 AND reason IS NULL AND body IS NOT NULL THEN url_hits[1] END AS fmt,
+                      false AS skip, odd AS fallback, odd, {where} AS where_
+               FROM (SELECT *, CASE WHEN coalesce(url, '') <> '' THEN {hits} ELSE [] END AS url_hits FROM ({records}))"""
+
+
+def _shapes_sql(s0: str, specs: list[ServerFormat], names: dict[str, set], file_scores: dict[str, int]) -> str:
+    """capi_logs.match_format for the records of table `s0` whose URL does not decide: by the body's shape, then the
+    fields only one platform uses, then the file's first records; the other records as they are."""
     body = Paths("body", "bx")
     fmts = [s.format for s in specs]
     shape = {s.format: "(" + " AND ".join("(" + " OR ".join(present(body(p)) for p in alts) + ")" for alts in s.require) + ")"
              for s in specs}
     through = [json_text_start(body(q)) for s in specs for alts in s.require for a in alts for q in prefixes(a)]
-    hits = "list_filter(string_split(split_part(by_url, '|', 1), ','), lambda f: f <> '')"
     nshape = " + ".join(f"shape_{i}::INT" for i in range(len(fmts)))
-    scores = ", ".join(f"CASE WHEN shape_{i} AND nshape >= 2 AND len(url_hits) <> 1 THEN {_score_sql(s, names, _events_list(s, body))} "
+    scores = ", ".join(f"CASE WHEN shape_{i} AND nshape >= 2 THEN {_score_sql(s, names, _events_list(s, body))} "
                        f"END AS score_{i}" for i, s in enumerate(specs))
     # capi_logs.score decodes the first 20 events: one that is cut-off JSON text rejects the body
     cut = " OR ".join(f"(shape_{i} AND coalesce(list_bool_or(list_transform(list_slice(json_extract({_events_list(s, body)}, '$[*]'), 1, 20), "
                       f"lambda e: {json_text_start('e')} AND NOT json_valid(e->>'$'))), false))" for i, s in enumerate(specs))
-    # the body's paths are read only where the URL does not decide (capi_logs.match_format looks no further)
-    stage0 = "SELECT * FROM s0 WHERE len(url_hits) <> 1"
     stage1 = ("SELECT *, " + ", ".join(f"coalesce({shape[f]}, false) AS shape_{i}" for i, f in enumerate(fmts))
               + f", coalesce({' OR '.join(through) or 'false'}, false) AS through "
-              + f"FROM (SELECT *, {body.extras()} FROM (SELECT *, CASE WHEN len(url_hits) <> 1 THEN {body.sql()} END AS bx "
-              + f"FROM ({stage0})))")
-    stage2 = f"SELECT *, {scores}, nshape >= 2 AND len(url_hits) <> 1 AND ({cut}) AS cut FROM (SELECT *, {nshape} AS nshape FROM ({stage1}))"
+              + f"FROM (SELECT *, {body.extras()} FROM (SELECT * EXCLUDE (fmt, skip, fallback), {body.sql()} AS bx "
+              + f"FROM {s0} WHERE len(url_hits) <> 1))")
+    stage2 = f"SELECT *, {scores}, nshape >= 2 AND ({cut}) AS cut FROM (SELECT *, {nshape} AS nshape FROM ({stage1}))"
     best = f"greatest({', '.join(f'coalesce(score_{i}, -1)' for i in range(len(fmts)))})"
     stage3 = f"SELECT *, {best} AS best FROM ({stage2})"
     win = [f"(shape_{i} AND best > 0 AND score_{i} = best)" for i in range(len(fmts))]
@@ -414,19 +429,16 @@ def _recs_sql(lines: str, layout: str, specs: list[ServerFormat], names: dict[st
     nf = " + ".join(f"{w}::INT" for w in fwin)
     stage5 = f"SELECT *, {nf} AS nf, " + ", ".join(f"{w} AS fwin_{i}" for i, w in enumerate(fwin)) + \
         f" FROM (SELECT *, {fbest} AS fbest FROM ({stage4}))"
-    chosen = ("CASE WHEN reason IS NOT NULL OR body IS NULL THEN NULL WHEN len(url_hits) = 1 THEN url_hits[1] WHEN cut THEN NULL "
+    chosen = ("CASE WHEN reason IS NOT NULL OR body IS NULL THEN NULL WHEN cut THEN NULL "
               + " ".join(f"WHEN nshape = 1 AND shape_{i} THEN {lit(f)}" for i, f in enumerate(fmts))
               + " " + " ".join(f"WHEN nshape > 1 AND nwin = 1 AND win_{i} THEN {lit(f)}" for i, f in enumerate(fmts))
               + " " + " ".join(f"WHEN nshape > 1 AND nwin <> 1 AND nf = 1 AND fwin_{i} THEN {lit(f)}" for i, f in enumerate(fmts))
               + " END")
     unknown = "not a request body of a known platform (no rule file's native.server shape matches)"
     return f"""
-    WITH s0 AS MATERIALIZED (SELECT *, CASE WHEN coalesce(url, '') <> '' THEN {hits} ELSE [] END AS url_hits FROM ({records}))
-    SELECT pos, url, by_url, sent, status, wrapped, resp, body, {where} AS where_,
-        CASE WHEN reason IS NULL AND body IS NOT NULL THEN url_hits[1] END AS fmt, false AS skip, reason, odd AS fallback
-    FROM s0 WHERE len(url_hits) = 1
+    SELECT {COLUMNS} FROM {s0} WHERE len(url_hits) = 1
     UNION ALL
-    SELECT pos, url, by_url, sent, status, wrapped, resp, body, {where} AS where_, fmt,
+    SELECT pos, url, by_url, sent, status, wrapped, resp, body, where_, fmt,
         fmt IS NULL AND reason IS NULL AND body IS NOT NULL AND nshape = 0 AND coalesce(url, '') <> '' AND len(url_hits) = 0 AS skip,
         CASE WHEN reason IS NOT NULL THEN reason WHEN fmt IS NULL AND cut THEN 'event is not valid JSON (cut off or broken)'
              WHEN fmt IS NULL AND nshape = 0 AND NOT (coalesce(url, '') <> '' AND len(url_hits) = 0)
@@ -448,23 +460,55 @@ def _sample(path: Path):
     return None
 
 
+def _table_sample(con, table: str) -> list | None:
+    """The first records of a table log, joined as `_sample` joins them (rows from the table DuckDB read)."""
+    for limit in (1000, 100_000):
+        rows = con.execute(f"SELECT pos, j FROM {table} ORDER BY pos LIMIT {limit}").fetchall()
+        joined = join_responses([(pos, json.loads(j)) for pos, j in rows])[0]
+        if len(joined) >= 50 or len(rows) < limit:
+            return joined
+    return None
+
+
+def _read_records(con, table: str, path: Path, kind: str) -> tuple[str, str, list, list] | None:
+    """The file's records in table `table`: (layout, a relation of (pos, j), the rejects of lines DuckDB cannot
+    parse, the first records joined for file_scores), or None for the Python reader."""
+    if kind in ("csv", "tsv", "parquet"):
+        if not (read_parquet(con, table, path) if kind == "parquet" else read_csv(con, table, path, kind)):
+            return None
+        joined = _table_sample(con, table)
+        return None if joined is None else ("jsonl", f"(SELECT pos, j FROM {table})", [], joined)
+    sampled = _sample(path)
+    if sampled is None:
+        return None
+    sample, joined = sampled
+    if sample.layout == "document":
+        ok = read_document(con, table, path, sample.items[0][1] if sample.items else None)
+        return ("document", f"(SELECT pos, j FROM {table})", [], joined) if ok else None
+    text = Text.of(path)
+    source, compression = (text.copy, None) if text is not None and text.copy is not None else (path, COMPRESSIONS.get(path.suffix.lower()))
+    _read_lines(con, table, source, sample.layout, compression)
+    odd = con.execute(f"SELECT rowid + 1, j, regexp_matches(j, '[{_LINE_BREAKS}]') FROM {table} "
+                      f"WHERE (NOT json_valid(j) AND strip(j) <> '') OR regexp_matches(j, '[{_LINE_BREAKS}]')").fetchall()
+    broken = [(pos, j) for pos, j, _ in odd]
+    reasons = _broken_lines(broken) if sample.layout == "jsonl" else []
+    if reasons is None or any(b for _, _, b in odd) or (broken and sample.layout != "jsonl"):
+        return None
+    return sample.layout, f"(SELECT rowid + 1 AS pos, j FROM {table} WHERE json_valid(j))", reasons, joined  # blank lines are not valid JSON
+
+
 def scan_capi_log(connection, path: Path, rules: dict[str, PlatformRules], forced: ServerFormat | None = None) -> Scan | None:
     """A CAPI request log as a relation on the connection, read by one compiled query per stage; None when the
     file holds a form only the Python reader reads (FALLBACK_SHAPES): the caller then uses it."""
     path = Path(path)
-    if file_format(path, strict=False) not in ("json", "jsonl"):
+    kind = file_format(path, strict=False)
+    if kind not in ("json", "jsonl", "csv", "tsv", "parquet"):
         return None
-    sampled = _sample(path)
-    if sampled is None or sampled[0].layout not in ("jsonl", "array"):
-        return None
-    sample, joined = sampled
     specs = [forced] if forced else server_formats(rules)
     names = {p: set(n for names in r.events.values() for n in names) for p, r in rules.items()}
-    text = Text.of(path)
-    source, compression = (text.copy, None) if text is not None and text.copy is not None else (path, COMPRESSIONS.get(path.suffix.lower()))
     con = connection.con
     lines, recs, events, out = (connection.name(n) for n in ("native_lines", "native_recs", "native_events", "native_rows"))
-    made: list[str] = []
+    made: list[str] = [lines]
 
     def drop() -> None:
         for table in reversed(made):
@@ -472,28 +516,30 @@ def scan_capi_log(connection, path: Path, rules: dict[str, PlatformRules], force
         made.clear()
 
     try:
-        _read_lines(con, lines, source, sample.layout, compression)
-    except duckdb.Error:
-        return None  # a line longer than DuckDB's limit, an array it cannot read: the Python reader says what is wrong
-    made.append(lines)
+        read = _read_records(con, lines, path, kind)
+    except (duckdb.Error, UserError):
+        read = None  # a line longer than DuckDB's limit, an array it cannot read: the Python reader says what is wrong
+    if read is None:
+        return drop()
+    layout, numbered, reasons, joined = read
     try:
-        numbered = f"(SELECT rowid + 1 AS pos, j FROM {lines} WHERE json_valid(j))"  # blank lines are not valid JSON
-        odd = con.execute(f"SELECT rowid + 1, j, regexp_matches(j, '[{_LINE_BREAKS}]') FROM {lines} "
-                          f"WHERE (NOT json_valid(j) AND strip(j) <> '') OR regexp_matches(j, '[{_LINE_BREAKS}]')").fetchall()
-        breaks = any(b for _, _, b in odd)
-        broken = [(pos, j) for pos, j, _ in odd]
-        reasons = _broken_lines(broken) if sample.layout == "jsonl" else []
-        if reasons is None or breaks or (broken and sample.layout != "jsonl"):
-            return drop()
         scores = {} if forced else file_scores(joined, specs, names)
         scores.pop("decided by the file", None)
         url_fn = _url_function(connection, specs)
         fn = Functions(connection)
         gateway = con.execute(f"SELECT EXISTS (SELECT 1 FROM {numbered} WHERE {GATEWAY_TEXT})").fetchall()[0][0]
-        con.execute(f"CREATE TABLE {recs} AS {_recs_sql(numbered, sample.layout, specs, names, scores, bool(forced), url_fn, fn, gateway)}")
+        events_keys = {e.split(".")[0] for s in specs for e in s.events if e != "."}
+        con.execute(f"CREATE TABLE {recs} AS {_recs_sql(numbered, layout, specs, events_keys, bool(forced), url_fn, fn, gateway)}")
         made.append(recs)
         con.execute(f"DROP TABLE {lines}")  # each stage's table is dropped once the next one holds what it needs
         made.remove(lines)
+        if not forced and con.execute(f"SELECT EXISTS (SELECT 1 FROM {recs} WHERE len(url_hits) <> 1)").fetchall()[0][0]:
+            decided = connection.name("native_decided")
+            con.execute(f"CREATE TABLE {decided} AS {_shapes_sql(recs, specs, names, scores)}")
+            made.append(decided)
+            con.execute(f"DROP TABLE {recs}")
+            made.remove(recs)
+            recs = decided
         if con.execute(f"SELECT count(*) FROM {recs} WHERE fallback").fetchall()[0][0]:
             return drop()
         used = {f for (f,) in con.execute(f"SELECT DISTINCT fmt FROM {recs} WHERE fmt IS NOT NULL AND reason IS NULL").fetchall()}

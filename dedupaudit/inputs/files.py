@@ -198,10 +198,7 @@ def _scan_csv(connection, path: Path, delimiter: str, compression: str | None) -
     """DuckDB's parallel reader, trusted only when every physical line became one row (as `_read_csv`'s
     fast path): no broken line, no quoted newline, no blank line, no CR-only line end. Else None."""
     source = path
-    with _open(path) as stream:
-        header = _header(path, stream.read(1 << 16), delimiter)
-    with _open(path) as stream:  # compressed streams do not seek
-        lines, plain = _lines(iter(lambda: stream.read(1 << 24), b""))
+    header, lines, plain = csv_shape(path, delimiter)
     if not plain:
         return None
     con = connection.con
@@ -225,6 +222,16 @@ def _scan_csv(connection, path: Path, delimiter: str, compression: str | None) -
     con.execute(f"CREATE VIEW {view} AS SELECT rowid + 2 AS __row, rowid AS __seq, * FROM {table}")
     cleanup.insert(0, lambda: con.execute(f"DROP VIEW {view}"))
     return Scan(str(source), view, header, {c: "VARCHAR" for c in header}, cleanup=cleanup)
+
+
+def csv_shape(path: Path, delimiter: str) -> tuple[list[str], int, bool]:
+    """A CSV/TSV file's header, its number of lines, and whether it is plain (`_lines`): what a fast reader's row
+    count is checked against."""
+    with _open(path) as stream:
+        header = _header(path, stream.read(1 << 16), delimiter)
+    with _open(path) as stream:  # compressed streams do not seek
+        lines, plain = _lines(iter(lambda: stream.read(1 << 24), b""))
+    return header, lines, plain
 
 
 def _header(path: Path, data: bytes, delimiter: str) -> list[str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dedupaudit.inputs.files import COMPRESSIONS, MAX_RECORD_LINES, _header, _lines, _open, _to_pandas, delimiter_of
+from dedupaudit.inputs.files import COMPRESSIONS, MAX_RECORD_LINES, _to_pandas, csv_shape, delimiter_of
 from dedupaudit.inputs.native.jsonsql import lit
 from dedupaudit.inputs.textfile import Text
 
@@ -48,10 +48,7 @@ def read_csv(con, table: str, path: Path, kind: str) -> bool:
     """A CSV/TSV request log as (pos, j), numbered as files._read_csv numbers it: the header is line 1 and a row
     starts on the line after the previous row's last."""
     delimiter = delimiter_of(path, kind)
-    with _open(path) as stream:
-        header = _header(path, stream.read(1 << 16), delimiter)
-    with _open(path) as stream:  # compressed streams do not seek
-        lines, plain = _lines(iter(lambda: stream.read(1 << 24), b""))
+    header, lines, plain = csv_shape(path, delimiter)
     if not plain:
         return False
     source, compression = _source(path)

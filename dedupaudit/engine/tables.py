@@ -9,7 +9,8 @@ Everything here is set-based SQL, so it can move to Spark SQL unchanged in spiri
   events                 events in the period the platform accepted (identifiers hashed), with name_key,
                          event_type, scope and offline (simulate); events_base is the same rows untyped
   by_id, dedup           per typed event: does the platform count it, and which key merged it (simulate)
-  purchases              purchase events tied to an order (link_key, link_method)
+  purchases              purchase events tied to an order (link_key, link_method): a view of audit_events,
+                         the one wide table (events, counts, merged_by and the links)
   order_checks           per platform and order seen on both paths: ID mismatch, name drift, late pair
   pair_gaps              per platform and order seen on both paths: hours between the first events of each path
 
@@ -196,11 +197,12 @@ def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], pr
 # An event's order: its own order_id; else the order of other events with the same ID (when they
 # agree on one order); else the single non-excluded order with the same value created within the
 # tolerance of the event. Orders are put in time buckets so the value join stays small. A tolerance
-# of 0 turns value+time linking off (no buckets, so no division by zero either).
+# of 0 turns value+time linking off (no buckets, so no division by zero either). Computed on the model's
+# narrow rows (typed_events) and written into audit_events, so purchases is a view, not a second wide copy.
 LINK_SQL = """
-CREATE TABLE purchases AS
+CREATE TABLE links AS
 WITH p AS (
-    SELECT * FROM events WHERE event_type = 'purchase'
+    SELECT eid, platform, event_id, order_key, value, event_time FROM typed_events WHERE event_type = 'purchase'
 ), needs_link AS (
     SELECT DISTINCT platform, event_id FROM p WHERE order_key IS NULL AND event_id IS NOT NULL
 ), by_id AS (
@@ -222,7 +224,7 @@ WITH p AS (
      AND abs(epoch(o.created_at) - epoch(u.event_time)) <= $tolerance_s
     GROUP BY u.eid HAVING count(DISTINCT o.order_key) = 1
 )
-SELECT p.*,
+SELECT p.eid,
        coalesce(p.order_key, i.key, v.key) AS link_key,
        CASE WHEN p.order_key IS NOT NULL THEN 'order_id'
             WHEN i.key IS NOT NULL THEN 'event_id'
@@ -295,7 +297,7 @@ def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dic
     bounds = {"since": since, "until": until}
     in_period = period.format(col="e.event_time")
     # Identifiers are compared as sent but kept only as hashes, so no table of the audit holds them.
-    hashed = ", ".join(f"sha256({c}) AS {c}" if c in IDENTIFIER_COLUMNS else c for c in MODEL_COLUMNS)
+    hashed = ", ".join(f"sha256({c}) AS {c}" if c in IDENTIFIER_COLUMNS else c for c in (*MODEL_COLUMNS, "value"))  # value: the links
     base = f"(SELECT {hashed} FROM events_in e WHERE e.delivery IS NULL AND {in_period})"
     con.execute(f"CREATE TABLE undelivered AS SELECT * EXCLUDE ({', '.join(IDENTIFIER_COLUMNS)}) FROM events_in e "
                 f"WHERE e.delivery IS NOT NULL AND {in_period}", bounds)
@@ -304,20 +306,22 @@ def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dic
         SELECT *, coalesce(list_contains($excluded, status), false) AS excluded
         FROM orders_in WHERE {period.format(col='created_at')}""",
         {**bounds, "excluded": [s.lower() for s in settings.excluded_statuses]})
-    # The model runs over the columns it reads (typed_events); the events' one wide table is written once,
-    # after it, with the model's columns and the hashed identifiers taken from there.
+    # The model runs over the columns it reads (typed_events), the links too; the events' one wide table is
+    # written once, after them, with the model's columns and the hashed identifiers taken from there.
     simulate(con, rules, "", typed="typed_events", into="dedup", base=base, base_params=bounds)
+    tolerance = LINK_TOLERANCE.check(settings.link_tolerance_minutes, "settings", "link_tolerance_minutes")
+    con.execute(LINK_SQL, {"tolerance_s": float(tolerance) * 60})
     con.execute(f"""
         CREATE TABLE audit_events AS
         SELECT {', '.join(f't.{c}' if c in IDENTIFIER_COLUMNS else f'w.{c}' for c in ('eid', *pixel.columns))},
-               t.offline, t.name_key, t.event_type, t.scope, coalesce(d.counts, false) AS counts, d.merged_by
-        FROM events_in w JOIN typed_events t USING (eid) LEFT JOIN dedup d USING (eid)""")
-    con.execute("DROP TABLE typed_events")
-    # `events` and (for the other readings) `events_base`, the columns the model reads untyped, are views of it.
-    con.execute("CREATE VIEW events AS SELECT * EXCLUDE (counts, merged_by) FROM audit_events")
+               t.offline, t.name_key, t.event_type, t.scope, coalesce(d.counts, false) AS counts, d.merged_by, l.link_key, l.link_method
+        FROM events_in w JOIN typed_events t USING (eid) LEFT JOIN dedup d USING (eid) LEFT JOIN links l USING (eid)""")
+    for table in ("typed_events", "links"):
+        con.execute(f"DROP TABLE {table}")
+    # `events`, `purchases` and (for the other readings) `events_base`, the columns the model reads untyped, are views of it.
+    con.execute("CREATE VIEW events AS SELECT * EXCLUDE (counts, merged_by, link_key, link_method) FROM audit_events")
+    con.execute("CREATE VIEW purchases AS SELECT * EXCLUDE (counts, merged_by) FROM audit_events WHERE event_type = 'purchase'")
     con.execute(f"CREATE VIEW events_base AS SELECT {', '.join(MODEL_COLUMNS)} FROM events")
-    tolerance = LINK_TOLERANCE.check(settings.link_tolerance_minutes, "settings", "link_tolerance_minutes")
-    con.execute(LINK_SQL, {"tolerance_s": float(tolerance) * 60})
     con.execute(ORDER_CHECKS_SQL)
     con.execute(PAIR_GAPS_SQL)
 

@@ -56,11 +56,7 @@ LEFT JOIN {p}taxonomy t ON t.platform = n.platform AND t.name_key = coalesce(m.i
 #    winner; only keys spanning more than one window (rare: late batches, reused IDs) go through the
 #    steps of NEXT_WINDOW_SQL, which find each next window's opening event.
 DEDUP_SQL = """
-CREATE TABLE {p}keyed AS
-SELECT e.eid, e.received_time, e.source, r.window_us, e.platform, e.name_key, e.event_id, e.scope,
-       CASE WHEN e.offline THEN e.eid ELSE -1 END AS lone, {slot} AS slot
-FROM {typed} e JOIN {p}rules r USING (platform)
-WHERE e.event_type IS NOT NULL AND e.event_id IS NOT NULL;
+CREATE TABLE {p}keyed AS {keyed};
 
 CREATE TABLE {p}groups AS
 SELECT platform, name_key, event_id, scope, lone, slot, window_us, min(received_time) AS first_t,
@@ -97,10 +93,31 @@ SELECT m.eid,
        AND row_number() OVER (PARTITION BY m.gid, m.received_time ORDER BY m.source = 'pixel' DESC, m.eid) = 1
 FROM {p}multi_window m LEFT JOIN {p}anchors a ON a.gid = m.gid AND a.t = m.received_time;
 """
+# The events a key holds, one SELECT per kind of platform ({same}: the platforms whose rules deduplicate
+# same-source events, or the others), so the slot's window function runs only over the platforms that need it.
+# {only}: a reading that types the events as the rule files do runs only the IDs it can change (simulate).
+KEYED_SQL = """
+SELECT e.eid, e.received_time, e.source, r.window_us, e.platform, e.name_key, e.event_id, e.scope,
+       CASE WHEN e.offline THEN e.eid ELSE -1 END AS lone, {slot} AS slot
+FROM {typed} e JOIN {p}rules r USING (platform){only}
+WHERE e.event_type IS NOT NULL AND e.event_id IS NOT NULL AND {same}
+"""
 # When a rule file says same-source duplicates are not deduplicated, the k-th browser event of a key
 # pairs only with the k-th server event: the slot is that k. Otherwise every event of a key shares slot 0.
-SLOT_SQL = ("CASE WHEN r.same_source_dedup THEN 0 ELSE row_number() OVER "
-            "(PARTITION BY e.platform, e.name_key, e.event_id, e.scope, CASE WHEN e.offline THEN e.eid ELSE -1 END, e.source ORDER BY e.received_time, e.eid) END")
+SLOT_SQL = ("row_number() OVER (PARTITION BY e.platform, e.name_key, e.event_id, e.scope, "
+            "CASE WHEN e.offline THEN e.eid ELSE -1 END, e.source ORDER BY e.received_time, e.eid)")
+# The IDs whose events another reading of the window or of same-source deduplication can count otherwise
+# (typed as the rule files do): of a key whose events all come one per path, the first counts under any
+# same-source rule, so only IDs with a repeated path, or (another window) with more than one event, run again.
+CHANGED_IDS_SQL = """
+CREATE TABLE {p}changed_ids AS
+SELECT platform, event_id
+FROM (SELECT platform, event_id, source, count(*) AS n FROM {typed}
+      WHERE event_type IS NOT NULL AND event_id IS NOT NULL GROUP BY platform, event_id, source) k
+JOIN {p}rules r USING (platform) JOIN rules b USING (platform)
+GROUP BY platform, event_id, r.window_us, b.window_us
+HAVING max(n) > 1 OR (sum(n) > 1 AND r.window_us IS DISTINCT FROM b.window_us)
+"""
 
 # 3. The fallback key (Meta's fbp / external_id): an event the ID did not merge is dropped when an
 #    earlier event (ties: browser first, then input order) with the same name, scope and fallback value
@@ -153,7 +170,8 @@ def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], pr
     their name key, type and scope; `into` gets (eid, platform, event_type, counts, merged_by) per typed event.
 
     `reuse` names stages whose inputs are the same as the rule files' reading, taken from the tables the
-    first run kept: "typed" (the `events` table) and "by_id" (the `by_id` table). `base_params` are the
+    first run kept: "typed" (the `events` table) and "by_id" (the `by_id` table). With "typed" alone, only
+    the IDs the other window or same-source rule can change (CHANGED_IDS_SQL) run the ID key again. `base_params` are the
     values `base` binds (values are never pasted into SQL text). With `view`, `into` is a view (read once,
     by the other readings' counts) and the caller drops it and the fallback tables it reads."""
     con.register("rules_in", rules_table(rules))
@@ -172,12 +190,21 @@ def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], pr
     if "by_id" in reuse:
         con.execute(f"CREATE OR REPLACE VIEW {prefix}by_id AS SELECT * FROM by_id")
     else:
-        slot = "0" if all(r.same_source_dedup for r in rules.values()) else f"({SLOT_SQL})"
-        con.execute(DEDUP_SQL.format(slot=slot, **names))
+        only = ""
+        if "typed" in reuse:
+            con.execute(CHANGED_IDS_SQL.format(**names))
+            only = f" SEMI JOIN {prefix}changed_ids c USING (platform, event_id)"
+        keyed = " UNION ALL ".join(KEYED_SQL.format(slot=slot, same=same, only=only, **names) for slot, same, wanted in (
+            ("0", "r.same_source_dedup", any(r.same_source_dedup for r in rules.values())),
+            (SLOT_SQL, "NOT coalesce(r.same_source_dedup, false)", not all(r.same_source_dedup for r in rules.values()))) if wanted)
+        con.execute(DEDUP_SQL.format(keyed=keyed, **names))
         step = 1  # an INSERT answers with the number of rows it added: none, and every key's last window is found
         while con.execute(NEXT_WINDOW_SQL.format(**names), {"step": step}).fetchall()[0][0]:
             step += 1
         con.execute(BY_ID_SQL.format(**names))
+        if only:  # the other IDs count as in the first run
+            con.execute(f"INSERT INTO {prefix}by_id SELECT * FROM by_id ANTI JOIN {prefix}keyed USING (eid)")
+            con.execute(f"DROP TABLE {prefix}changed_ids")
         for table in ("keyed", "groups", "multi_window", "anchors"):
             con.execute(f"DROP TABLE {prefix}{table}")
     keys = sorted({key for r in rules.values() if r.fallback for key in r.fallback.keys})

@@ -8,7 +8,8 @@ Everything here is set-based SQL, so it can move to Spark SQL unchanged in spiri
   rules, taxonomy, merges  the platform rule files as tables (simulate)
   events                 events in the period the platform accepted (identifiers hashed), with name_key,
                          event_type, scope and offline (simulate); events_base is the same rows untyped
-  by_id, dedup           per typed event: does the platform count it, and which key merged it (simulate)
+  by_id, dedup           per typed event: does the platform count it, and which key merged it (simulate;
+                         dedup is a view, read once into audit_events)
   purchases              purchase events tied to an order (link_key, link_method): a view of audit_events,
                          the one wide table (events, counts, merged_by and the links)
   order_checks           per platform and order seen on both paths: ID mismatch, name drift, late pair
@@ -155,7 +156,7 @@ FALLBACK_COLUMNS = {"fbp": "fbp", "external_id": "external_id", "ttp": "ttp", "o
 
 # 4. Per typed event: does the platform count it, and if not, which key merged it.
 COUNTS_SQL = """
-CREATE {kind} {into} AS
+CREATE VIEW {into} AS
 SELECT e.eid, e.platform, e.event_type,
        coalesce(i.counts, true) AND f.eid IS NULL AS counts,
        CASE WHEN NOT i.counts THEN 'event_id' WHEN f.eid IS NOT NULL THEN 'fallback' END AS merged_by
@@ -165,15 +166,15 @@ WHERE e.event_type IS NOT NULL
 
 
 def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], prefix: str, typed: str, into: str,
-             reuse: tuple[str, ...] = (), base: str = "events_base", base_params: dict | None = None, view: bool = False) -> None:
+             reuse: tuple[str, ...] = (), base: str = "events_base", base_params: dict | None = None) -> None:
     """Run the dedup model for `rules` over events_base: `typed` gets the events of these platforms with
     their name key, type and scope; `into` gets (eid, platform, event_type, counts, merged_by) per typed event.
 
     `reuse` names stages whose inputs are the same as the rule files' reading, taken from the tables the
     first run kept: "typed" (the `events` table) and "by_id" (the `by_id` table). With "typed" alone, only
     the IDs the other window or same-source rule can change (CHANGED_IDS_SQL) run the ID key again. `base_params` are the
-    values `base` binds (values are never pasted into SQL text). With `view`, `into` is a view (read once,
-    by the other readings' counts) and the caller drops it and the fallback tables it reads."""
+    values `base` binds (values are never pasted into SQL text). `into` is a view, read once (by audit_events,
+    or by a reading's counts): the caller drops it and the tables it reads ({prefix}fallback_keys, {prefix}by_fallback)."""
     con.register("rules_in", rules_table(rules))
     con.execute(f"CREATE OR REPLACE TABLE {prefix}rules AS SELECT * FROM rules_in")
     con.register("taxonomy_in", _taxonomy_frame(rules))
@@ -215,10 +216,7 @@ def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], pr
                              f"NULL::VARCHAR AS key, NULL::VARCHAR AS value FROM {typed} WHERE false")
     con.execute(FALLBACK_KEYS_SQL.format(branches=branches, **names), {f"key_{i}": key for i, key in enumerate(keys)})
     con.execute(FALLBACK_SQL.format(**names))
-    con.execute(COUNTS_SQL.format(kind="VIEW" if view else "TABLE", **names))
-    if not view:
-        con.execute(f"DROP TABLE {prefix}fallback_keys")
-        con.execute(f"DROP TABLE {prefix}by_fallback")
+    con.execute(COUNTS_SQL.format(**names))
 
 
 # An event's order: its own order_id; else the order of other events with the same ID (when they
@@ -343,7 +341,8 @@ def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dic
         SELECT {', '.join(f't.{c}' if c in IDENTIFIER_COLUMNS else f'w.{c}' for c in ('eid', *pixel.columns))},
                t.offline, t.name_key, t.event_type, t.scope, coalesce(d.counts, false) AS counts, d.merged_by, l.link_key, l.link_method
         FROM events_in w JOIN typed_events t USING (eid) LEFT JOIN dedup d USING (eid) LEFT JOIN links l USING (eid)""")
-    for table in ("typed_events", "links"):
+    con.execute("DROP VIEW dedup")
+    for table in ("typed_events", "links", "fallback_keys", "by_fallback"):
         con.execute(f"DROP TABLE {table}")
     # `events`, `purchases` and (for the other readings) `events_base`, the columns the model reads untyped, are views of it.
     con.execute("CREATE VIEW events AS SELECT * EXCLUDE (counts, merged_by, link_key, link_method) FROM audit_events")

@@ -332,13 +332,15 @@ def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dic
         FROM orders_in WHERE {period.format(col='created_at')}""",
         {**bounds, "excluded": [s.lower() for s in settings.excluded_statuses]})
     # The model runs over the columns it reads (typed_events), the links too; the events' one wide table is
-    # written once, after them, with the model's columns and the hashed identifiers taken from there.
+    # written once, after them, with the model's columns taken from there. The identifiers are hashed again
+    # rather than carried through the join: three 64-character hashes per row in its hash table cost more
+    # memory (at the audit's peak, this statement) than hashing costs time.
     simulate(con, rules, "", typed="typed_events", into="dedup", base=base, base_params=bounds)
     tolerance = LINK_TOLERANCE.check(settings.link_tolerance_minutes, "settings", "link_tolerance_minutes")
     con.execute(LINK_SQL, {"tolerance_s": float(tolerance) * 60})
     con.execute(f"""
         CREATE TABLE audit_events AS
-        SELECT {', '.join(f't.{c}' if c in IDENTIFIER_COLUMNS else f'w.{c}' for c in ('eid', *pixel.columns))},
+        SELECT {', '.join(f'sha256(w.{c}) AS {c}' if c in IDENTIFIER_COLUMNS else f'w.{c}' for c in ('eid', *pixel.columns))},
                t.offline, t.name_key, t.event_type, t.scope, coalesce(d.counts, false) AS counts, d.merged_by, l.link_key, l.link_method
         FROM events_in w JOIN typed_events t USING (eid) LEFT JOIN dedup d USING (eid) LEFT JOIN links l USING (eid)""")
     con.execute("DROP VIEW dedup")

@@ -10,8 +10,8 @@ Everything here is set-based SQL, so it can move to Spark SQL unchanged in spiri
                          event_type, scope and offline (simulate); events_base is the same rows untyped
   by_id, dedup           per typed event: does the platform count it, and which key merged it (simulate;
                          dedup is a view, read once into audit_events)
-  purchases              purchase events tied to an order (link_key, link_method): a view of audit_events,
-                         the one wide table (events, counts, merged_by and the links)
+  purchases              purchase events tied to an order (link_key, link_method), with counts: a view of
+                         audit_events, the one wide table (events, counts, merged_by and the links)
   order_checks           per platform and order seen on both paths: ID mismatch, name drift, late pair
   pair_gaps              per platform and order seen on both paths: hours between the first events of each path
 
@@ -348,7 +348,7 @@ def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dic
         con.execute(f"DROP TABLE {table}")
     # `events`, `purchases` and (for the other readings) `events_base`, the columns the model reads untyped, are views of it.
     con.execute("CREATE VIEW events AS SELECT * EXCLUDE (counts, merged_by, link_key, link_method) FROM audit_events")
-    con.execute("CREATE VIEW purchases AS SELECT * EXCLUDE (counts, merged_by) FROM audit_events WHERE event_type = 'purchase'")
+    con.execute("CREATE VIEW purchases AS SELECT * FROM audit_events WHERE event_type = 'purchase'")
     con.execute(f"CREATE VIEW events_base AS SELECT {', '.join(MODEL_COLUMNS)} FROM events")
     con.execute(ORDER_CHECKS_SQL)
     con.execute(PAIR_GAPS_SQL)

@@ -91,16 +91,16 @@ class AuditView:
     def event_hits(self, where: str, params: dict | None = None, by_type: bool = True) -> list[tuple[str, str | None, int, list[dict], tuple]]:
         """Count the events matching `where` per platform (and type), with up to five example rows and the evidence query."""
         group = "platform, event_type" if by_type else "platform"
-        counts = self.rows(f"SELECT {group}, count(*) AS n FROM audit_events WHERE {where} GROUP BY {group} ORDER BY {group}", params)
-        examples = self.rows(f"""
-            SELECT {group}, source AS side, event_name, event_id, order_id, event_time, received_time, file, row, source_ref
-            FROM audit_events WHERE {where}
-            QUALIFY row_number() OVER (PARTITION BY {group} ORDER BY event_time, file, row) <= {EXAMPLE_LIMIT}
-            ORDER BY {group}, event_time, file, row""", params)
+        # One pass: the count and the first five rows (by time, then place in the input) of each group.
+        fields = ", ".join(f"'{name}': {name}" for name in ("event_name", "event_id", "order_id", "event_time", "received_time",
+                                                          "file", "row", "source_ref"))
+        counts = self.rows(f"""
+            SELECT {group}, count(*) AS n, {first_examples(f"{{'side': source, {fields}}}", "(event_time, file, row)")} AS examples
+            FROM audit_events WHERE {where} GROUP BY {group} ORDER BY {group}""", params)
         out = []
         for c in counts:
             key = (c["platform"], c.get("event_type"))
-            rows = [_example(e) for e in examples if (e["platform"], e.get("event_type")) == key]
+            rows = [_example(e) for e in c["examples"]]
             scope = "platform = $_platform" + (" AND event_type = $_type" if by_type else "")
             evidence = (f"SELECT {EVIDENCE_COLUMNS} FROM audit_events WHERE ({where}) AND {scope} ORDER BY file, row",
                         {**(params or {}), "_platform": key[0], **({"_type": key[1]} if by_type else {})})

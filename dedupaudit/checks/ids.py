@@ -226,8 +226,8 @@ NEAR_MISS_IDS = Check(
 _SPLIT_ORDERS = """
     SELECT p.platform, p.link_key, min(p.order_id) AS order_id,
            string_agg(DISTINCT p.scope, ' + ' ORDER BY p.scope) AS counted_in, count(*) AS counted_events
-    FROM purchases p JOIN audit_events a USING (eid)
-    WHERE a.counts AND p.link_key IS NOT NULL AND p.platform IN (SELECT platform FROM rules WHERE scope_column IS NOT NULL)
+    FROM purchases p
+    WHERE p.counts AND p.link_key IS NOT NULL AND p.platform IN (SELECT platform FROM rules WHERE scope_column IS NOT NULL)
     GROUP BY p.platform, p.link_key HAVING count(DISTINCT p.scope) > 1
 """
 

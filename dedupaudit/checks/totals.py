@@ -162,15 +162,15 @@ def _find_unreal_orders(view: AuditView, options: dict):
                count(*) FILTER (WHERE o.excluded) AS excluded_events,
                count(*) FILTER (WHERE o.order_key IS NULL) AS unknown_events,
                count(DISTINCT p.link_key) AS orders
-        FROM (SELECT pu.platform, pu.link_key FROM purchases pu JOIN audit_events a USING (eid) WHERE a.counts AND pu.link_key IS NOT NULL) p
+        FROM (SELECT platform, link_key FROM purchases WHERE counts AND link_key IS NOT NULL) p
         LEFT JOIN (SELECT order_key, bool_and(excluded) AS excluded FROM orders GROUP BY order_key) o ON o.order_key = p.link_key
         WHERE (o.excluded OR o.order_key IS NULL) AND EXISTS (SELECT 1 FROM orders)
         GROUP BY p.platform ORDER BY p.platform""")
     examples = view.rows("""
         SELECT p.platform, p.source AS side, p.event_name, p.event_id, p.order_id, coalesce(o.status, '(not in orders)') AS order_status, p.file, p.row
-        FROM purchases p JOIN audit_events a USING (eid)
+        FROM purchases p
         LEFT JOIN (SELECT order_key, any_value(status) AS status, bool_and(excluded) AS excluded FROM orders GROUP BY order_key) o ON o.order_key = p.link_key
-        WHERE a.counts AND p.link_key IS NOT NULL AND (o.excluded OR o.order_key IS NULL)
+        WHERE p.counts AND p.link_key IS NOT NULL AND (o.excluded OR o.order_key IS NULL)
         QUALIFY row_number() OVER (PARTITION BY p.platform ORDER BY p.link_key, p.file, p.row) <= 5
         ORDER BY p.platform, p.link_key""")
     for r in rows:
@@ -184,10 +184,10 @@ def _find_unreal_orders(view: AuditView, options: dict):
             [{k: v for k, v in e.items() if k != "platform"} for e in examples if e["platform"] == r["platform"]],
             evidence=("""SELECT p.source AS side, p.file, p.row, p.platform, p.event_name, p.event_id, p.order_id,
                                 p.event_time, p.received_time, p.value, p.currency, coalesce(o.status, '(not in orders)') AS order_status
-                         FROM purchases p JOIN audit_events a USING (eid)
+                         FROM purchases p
                          LEFT JOIN (SELECT order_key, any_value(status) AS status, bool_and(excluded) AS excluded FROM orders GROUP BY order_key) o
                            ON o.order_key = p.link_key
-                         WHERE a.counts AND p.platform = $p AND p.link_key IS NOT NULL AND (o.excluded OR o.order_key IS NULL)
+                         WHERE p.counts AND p.platform = $p AND p.link_key IS NOT NULL AND (o.excluded OR o.order_key IS NULL)
                          ORDER BY p.file, p.row""",
                       {"p": r["platform"]}),
         )

@@ -47,8 +47,8 @@ WITH typed AS (
     FROM purchases GROUP BY platform
 ), scopes AS (  -- orders counted in more than one conversion action (Google) or channel (Reddit)
     SELECT platform, count(*) AS split_orders
-    FROM (SELECT p.platform, p.link_key FROM purchases p JOIN audit_events a USING (eid)
-          WHERE a.counts AND p.link_key IS NOT NULL GROUP BY ALL HAVING count(DISTINCT p.scope) > 1)
+    FROM (SELECT p.platform, p.link_key FROM purchases p
+          WHERE p.counts AND p.link_key IS NOT NULL GROUP BY ALL HAVING count(DISTINCT p.scope) > 1)
     GROUP BY platform
 )
 SELECT t.*, r.scope_column IS NOT NULL AS scoped, coalesce(s.split_orders, 0) AS split_orders, coalesce(o.mismatched_event_id, 0) AS mismatched_event_id, coalesce(o.event_name_drift, 0) AS event_name_drift,
@@ -177,7 +177,7 @@ WITH real AS (
     FROM orders WHERE NOT excluded GROUP BY order_key
 ), reported AS (
     SELECT a.platform, coalesce(nullif(a.currency, ''), o.currency) AS currency, sum(a.value) AS value
-    FROM audit_events a LEFT JOIN purchases p USING (eid) LEFT JOIN real o ON o.order_key = p.link_key
+    FROM audit_events a LEFT JOIN real o ON o.order_key = a.link_key
     WHERE a.event_type = 'purchase' AND a.counts AND a.value IS NOT NULL
     GROUP BY ALL
 ), deduplicated AS (

@@ -91,7 +91,8 @@ def _counts_many(con: duckdb.DuckDBPyConnection, jobs: list[tuple[PlatformRules,
         same = lambda fields: all(getattr(rule, f) == getattr(default, f) for f in fields)  # noqa: E731
         if same(_KEYS_BY) and _names_equivalent(con, rule, default):
             # Only the naming differs, and on this shop's names it groups and types the events as before.
-            results[i] = dict(con.execute("SELECT event_type, count(*) FILTER (WHERE counts) FROM dedup WHERE platform = $p GROUP BY ALL",
+            results[i] = dict(con.execute("SELECT event_type, count(*) FILTER (WHERE counts) FROM audit_events "
+                                          "WHERE platform = $p AND event_type IS NOT NULL GROUP BY ALL",
                                           {"p": rule.platform}).fetchall())
             continue
         reuse = tuple(stage for stage, fields in (("typed", _TYPED_BY), ("by_id", _BY_ID_BY)) if same(fields))
@@ -109,7 +110,7 @@ def _counts_many(con: duckdb.DuckDBPyConnection, jobs: list[tuple[PlatformRules,
 
 
 def _run(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], reuse: tuple[str, ...]) -> dict[str, dict[str, int]]:
-    simulate(con, rules, _PREFIX, typed=f"{_PREFIX}typed", into=f"{_PREFIX}counts", reuse=reuse, view=True)
+    simulate(con, rules, _PREFIX, typed=f"{_PREFIX}typed", into=f"{_PREFIX}counts", reuse=reuse)
     try:
         out: dict[str, dict[str, int]] = {}
         for platform, event_type, n in con.execute(

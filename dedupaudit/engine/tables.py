@@ -8,8 +8,10 @@ Everything here is set-based SQL, so it can move to Spark SQL unchanged in spiri
   rules, taxonomy, merges  the platform rule files as tables (simulate)
   events                 events in the period the platform accepted (identifiers hashed), with name_key,
                          event_type, scope and offline (simulate); events_base is the same rows untyped
-  by_id, dedup           per typed event: does the platform count it, and which key merged it (simulate)
-  purchases              purchase events tied to an order (link_key, link_method)
+  by_id, dedup           per typed event: does the platform count it, and which key merged it (simulate;
+                         dedup is a view, read once into audit_events)
+  purchases              purchase events tied to an order (link_key, link_method), with counts: a view of
+                         audit_events, the one wide table (events, counts, merged_by and the links)
   order_checks           per platform and order seen on both paths: ID mismatch, name drift, late pair
   pair_gaps              per platform and order seen on both paths: hours between the first events of each path
 
@@ -55,11 +57,7 @@ LEFT JOIN {p}taxonomy t ON t.platform = n.platform AND t.name_key = coalesce(m.i
 #    winner; only keys spanning more than one window (rare: late batches, reused IDs) go through the
 #    steps of NEXT_WINDOW_SQL, which find each next window's opening event.
 DEDUP_SQL = """
-CREATE TABLE {p}keyed AS
-SELECT e.eid, e.received_time, e.source, r.window_us, e.platform, e.name_key, e.event_id, e.scope,
-       CASE WHEN e.offline THEN e.eid ELSE -1 END AS lone, {slot} AS slot
-FROM {typed} e JOIN {p}rules r USING (platform)
-WHERE e.event_type IS NOT NULL AND e.event_id IS NOT NULL;
+CREATE TABLE {p}keyed AS {keyed};
 
 CREATE TABLE {p}groups AS
 SELECT platform, name_key, event_id, scope, lone, slot, window_us, min(received_time) AS first_t,
@@ -96,10 +94,31 @@ SELECT m.eid,
        AND row_number() OVER (PARTITION BY m.gid, m.received_time ORDER BY m.source = 'pixel' DESC, m.eid) = 1
 FROM {p}multi_window m LEFT JOIN {p}anchors a ON a.gid = m.gid AND a.t = m.received_time;
 """
+# The events a key holds, one SELECT per kind of platform ({same}: the platforms whose rules deduplicate
+# same-source events, or the others), so the slot's window function runs only over the platforms that need it.
+# {only}: a reading that types the events as the rule files do runs only the IDs it can change (simulate).
+KEYED_SQL = """
+SELECT e.eid, e.received_time, e.source, r.window_us, e.platform, e.name_key, e.event_id, e.scope,
+       CASE WHEN e.offline THEN e.eid ELSE -1 END AS lone, {slot} AS slot
+FROM {typed} e JOIN {p}rules r USING (platform){only}
+WHERE e.event_type IS NOT NULL AND e.event_id IS NOT NULL AND {same}
+"""
 # When a rule file says same-source duplicates are not deduplicated, the k-th browser event of a key
 # pairs only with the k-th server event: the slot is that k. Otherwise every event of a key shares slot 0.
-SLOT_SQL = ("CASE WHEN r.same_source_dedup THEN 0 ELSE row_number() OVER "
-            "(PARTITION BY e.platform, e.name_key, e.event_id, e.scope, CASE WHEN e.offline THEN e.eid ELSE -1 END, e.source ORDER BY e.received_time, e.eid) END")
+SLOT_SQL = ("row_number() OVER (PARTITION BY e.platform, e.name_key, e.event_id, e.scope, "
+            "CASE WHEN e.offline THEN e.eid ELSE -1 END, e.source ORDER BY e.received_time, e.eid)")
+# The IDs whose events another reading of the window or of same-source deduplication can count otherwise
+# (typed as the rule files do): of a key whose events all come one per path, the first counts under any
+# same-source rule, so only IDs with a repeated path, or (another window) with more than one event, run again.
+CHANGED_IDS_SQL = """
+CREATE TABLE {p}changed_ids AS
+SELECT platform, event_id
+FROM (SELECT platform, event_id, source, count(*) AS n FROM {typed}
+      WHERE event_type IS NOT NULL AND event_id IS NOT NULL GROUP BY platform, event_id, source) k
+JOIN {p}rules r USING (platform) JOIN rules b USING (platform)
+GROUP BY platform, event_id, r.window_us, b.window_us
+HAVING max(n) > 1 OR (sum(n) > 1 AND r.window_us IS DISTINCT FROM b.window_us)
+"""
 
 # 3. The fallback key (Meta's fbp / external_id): an event the ID did not merge is dropped when an
 #    earlier event (ties: browser first, then input order) with the same name, scope and fallback value
@@ -137,7 +156,7 @@ FALLBACK_COLUMNS = {"fbp": "fbp", "external_id": "external_id", "ttp": "ttp", "o
 
 # 4. Per typed event: does the platform count it, and if not, which key merged it.
 COUNTS_SQL = """
-CREATE {kind} {into} AS
+CREATE VIEW {into} AS
 SELECT e.eid, e.platform, e.event_type,
        coalesce(i.counts, true) AND f.eid IS NULL AS counts,
        CASE WHEN NOT i.counts THEN 'event_id' WHEN f.eid IS NOT NULL THEN 'fallback' END AS merged_by
@@ -147,14 +166,15 @@ WHERE e.event_type IS NOT NULL
 
 
 def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], prefix: str, typed: str, into: str,
-             reuse: tuple[str, ...] = (), base: str = "events_base", base_params: dict | None = None, view: bool = False) -> None:
+             reuse: tuple[str, ...] = (), base: str = "events_base", base_params: dict | None = None) -> None:
     """Run the dedup model for `rules` over events_base: `typed` gets the events of these platforms with
     their name key, type and scope; `into` gets (eid, platform, event_type, counts, merged_by) per typed event.
 
     `reuse` names stages whose inputs are the same as the rule files' reading, taken from the tables the
-    first run kept: "typed" (the `events` table) and "by_id" (the `by_id` table). `base_params` are the
-    values `base` binds (values are never pasted into SQL text). With `view`, `into` is a view (read once,
-    by the other readings' counts) and the caller drops it and the fallback tables it reads."""
+    first run kept: "typed" (the `events` table) and "by_id" (the `by_id` table). With "typed" alone, only
+    the IDs the other window or same-source rule can change (CHANGED_IDS_SQL) run the ID key again. `base_params` are the
+    values `base` binds (values are never pasted into SQL text). `into` is a view, read once (by audit_events,
+    or by a reading's counts): the caller drops it and the tables it reads ({prefix}fallback_keys, {prefix}by_fallback)."""
     con.register("rules_in", rules_table(rules))
     con.execute(f"CREATE OR REPLACE TABLE {prefix}rules AS SELECT * FROM rules_in")
     con.register("taxonomy_in", _taxonomy_frame(rules))
@@ -171,12 +191,21 @@ def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], pr
     if "by_id" in reuse:
         con.execute(f"CREATE OR REPLACE VIEW {prefix}by_id AS SELECT * FROM by_id")
     else:
-        slot = "0" if all(r.same_source_dedup for r in rules.values()) else f"({SLOT_SQL})"
-        con.execute(DEDUP_SQL.format(slot=slot, **names))
+        only = ""
+        if "typed" in reuse:
+            con.execute(CHANGED_IDS_SQL.format(**names))
+            only = f" SEMI JOIN {prefix}changed_ids c USING (platform, event_id)"
+        keyed = " UNION ALL ".join(KEYED_SQL.format(slot=slot, same=same, only=only, **names) for slot, same, wanted in (
+            ("0", "r.same_source_dedup", any(r.same_source_dedup for r in rules.values())),
+            (SLOT_SQL, "NOT coalesce(r.same_source_dedup, false)", not all(r.same_source_dedup for r in rules.values()))) if wanted)
+        con.execute(DEDUP_SQL.format(keyed=keyed, **names))
         step = 1  # an INSERT answers with the number of rows it added: none, and every key's last window is found
         while con.execute(NEXT_WINDOW_SQL.format(**names), {"step": step}).fetchall()[0][0]:
             step += 1
         con.execute(BY_ID_SQL.format(**names))
+        if only:  # the other IDs count as in the first run
+            con.execute(f"INSERT INTO {prefix}by_id SELECT * FROM by_id ANTI JOIN {prefix}keyed USING (eid)")
+            con.execute(f"DROP TABLE {prefix}changed_ids")
         for table in ("keyed", "groups", "multi_window", "anchors"):
             con.execute(f"DROP TABLE {prefix}{table}")
     keys = sorted({key for r in rules.values() if r.fallback for key in r.fallback.keys})
@@ -187,20 +216,18 @@ def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], pr
                              f"NULL::VARCHAR AS key, NULL::VARCHAR AS value FROM {typed} WHERE false")
     con.execute(FALLBACK_KEYS_SQL.format(branches=branches, **names), {f"key_{i}": key for i, key in enumerate(keys)})
     con.execute(FALLBACK_SQL.format(**names))
-    con.execute(COUNTS_SQL.format(kind="VIEW" if view else "TABLE", **names))
-    if not view:
-        con.execute(f"DROP TABLE {prefix}fallback_keys")
-        con.execute(f"DROP TABLE {prefix}by_fallback")
+    con.execute(COUNTS_SQL.format(**names))
 
 
 # An event's order: its own order_id; else the order of other events with the same ID (when they
 # agree on one order); else the single non-excluded order with the same value created within the
 # tolerance of the event. Orders are put in time buckets so the value join stays small. A tolerance
-# of 0 turns value+time linking off (no buckets, so no division by zero either).
+# of 0 turns value+time linking off (no buckets, so no division by zero either). Computed on the model's
+# narrow rows (typed_events) and written into audit_events, so purchases is a view, not a second wide copy.
 LINK_SQL = """
-CREATE TABLE purchases AS
+CREATE TABLE links AS
 WITH p AS (
-    SELECT * FROM events WHERE event_type = 'purchase'
+    SELECT eid, platform, event_id, order_key, value, event_time FROM typed_events WHERE event_type = 'purchase'
 ), needs_link AS (
     SELECT DISTINCT platform, event_id FROM p WHERE order_key IS NULL AND event_id IS NOT NULL
 ), by_id AS (
@@ -222,7 +249,7 @@ WITH p AS (
      AND abs(epoch(o.created_at) - epoch(u.event_time)) <= $tolerance_s
     GROUP BY u.eid HAVING count(DISTINCT o.order_key) = 1
 )
-SELECT p.*,
+SELECT p.eid,
        coalesce(p.order_key, i.key, v.key) AS link_key,
        CASE WHEN p.order_key IS NOT NULL THEN 'order_id'
             WHEN i.key IS NOT NULL THEN 'event_id'
@@ -295,7 +322,7 @@ def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dic
     bounds = {"since": since, "until": until}
     in_period = period.format(col="e.event_time")
     # Identifiers are compared as sent but kept only as hashes, so no table of the audit holds them.
-    hashed = ", ".join(f"sha256({c}) AS {c}" if c in IDENTIFIER_COLUMNS else c for c in MODEL_COLUMNS)
+    hashed = ", ".join(f"sha256({c}) AS {c}" if c in IDENTIFIER_COLUMNS else c for c in (*MODEL_COLUMNS, "value"))  # value: the links
     base = f"(SELECT {hashed} FROM events_in e WHERE e.delivery IS NULL AND {in_period})"
     con.execute(f"CREATE TABLE undelivered AS SELECT * EXCLUDE ({', '.join(IDENTIFIER_COLUMNS)}) FROM events_in e "
                 f"WHERE e.delivery IS NOT NULL AND {in_period}", bounds)
@@ -304,20 +331,25 @@ def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dic
         SELECT *, coalesce(list_contains($excluded, status), false) AS excluded
         FROM orders_in WHERE {period.format(col='created_at')}""",
         {**bounds, "excluded": [s.lower() for s in settings.excluded_statuses]})
-    # The model runs over the columns it reads (typed_events); the events' one wide table is written once,
-    # after it, with the model's columns and the hashed identifiers taken from there.
+    # The model runs over the columns it reads (typed_events), the links too; the events' one wide table is
+    # written once, after them, with the model's columns taken from there. The identifiers are hashed again
+    # rather than carried through the join: three 64-character hashes per row in its hash table cost more
+    # memory (at the audit's peak, this statement) than hashing costs time.
     simulate(con, rules, "", typed="typed_events", into="dedup", base=base, base_params=bounds)
-    con.execute(f"""
-        CREATE TABLE audit_events AS
-        SELECT {', '.join(f't.{c}' if c in IDENTIFIER_COLUMNS else f'w.{c}' for c in ('eid', *pixel.columns))},
-               t.offline, t.name_key, t.event_type, t.scope, coalesce(d.counts, false) AS counts, d.merged_by
-        FROM events_in w JOIN typed_events t USING (eid) LEFT JOIN dedup d USING (eid)""")
-    con.execute("DROP TABLE typed_events")
-    # `events` and (for the other readings) `events_base`, the columns the model reads untyped, are views of it.
-    con.execute("CREATE VIEW events AS SELECT * EXCLUDE (counts, merged_by) FROM audit_events")
-    con.execute(f"CREATE VIEW events_base AS SELECT {', '.join(MODEL_COLUMNS)} FROM events")
     tolerance = LINK_TOLERANCE.check(settings.link_tolerance_minutes, "settings", "link_tolerance_minutes")
     con.execute(LINK_SQL, {"tolerance_s": float(tolerance) * 60})
+    con.execute(f"""
+        CREATE TABLE audit_events AS
+        SELECT {', '.join(f'sha256(w.{c}) AS {c}' if c in IDENTIFIER_COLUMNS else f'w.{c}' for c in ('eid', *pixel.columns))},
+               t.offline, t.name_key, t.event_type, t.scope, coalesce(d.counts, false) AS counts, d.merged_by, l.link_key, l.link_method
+        FROM events_in w JOIN typed_events t USING (eid) LEFT JOIN dedup d USING (eid) LEFT JOIN links l USING (eid)""")
+    con.execute("DROP VIEW dedup")
+    for table in ("typed_events", "links", "fallback_keys", "by_fallback"):
+        con.execute(f"DROP TABLE {table}")
+    # `events`, `purchases` and (for the other readings) `events_base`, the columns the model reads untyped, are views of it.
+    con.execute("CREATE VIEW events AS SELECT * EXCLUDE (counts, merged_by, link_key, link_method) FROM audit_events")
+    con.execute("CREATE VIEW purchases AS SELECT * FROM audit_events WHERE event_type = 'purchase'")
+    con.execute(f"CREATE VIEW events_base AS SELECT {', '.join(MODEL_COLUMNS)} FROM events")
     con.execute(ORDER_CHECKS_SQL)
     con.execute(PAIR_GAPS_SQL)
 

@@ -181,6 +181,7 @@ def _numbered(connection, frame, fmt: str | None, name: str, first_row: int, che
         for temp in (view, view + "_all", raw):
             spark.catalog.dropTempView(temp)
         connection.con.unregister(splits_view)
+        keyed.unpersist()  # the parsed copy, once the typed rows are in
 
     return Scan(name, view, data, types, files=files, broken_sql=broken_sql, cleanup=[drop])
 

@@ -58,10 +58,10 @@ def test_python_reader_rows_reach_the_engine_without_pandas(tmp_path, monkeypatc
         loaded = load_events([_tiktok_har(tmp_path)], "pixel", UTC, None, set(RULES))
         assert loaded.frame["event_id"].tolist() == ["1001"] and loaded.frame["order_id"].tolist() == ["77"]
         assert loaded.numeric_ids == 1
-    else:  # a Segment delivery record as one JSON document: read by the Python reader, not the compiled query
+    else:  # a Segment delivery record as one JSON document with a key twice: the compiled query leaves it to the Python reader
         record = json.loads((REAL / "gateways/segment_delivery.jsonl").read_text().splitlines()[0])
         document = tmp_path / "delivery.json"
-        document.write_text(json.dumps(record, indent=2))
+        document.write_text('{"note": "first", ' + json.dumps(record, indent=2)[1:-1] + ', "note": "last"}')
         loaded = load_events([document], "capi", UTC, None, set(RULES))
         assert len(loaded.frame) > 0
     assert len(built) == 1

@@ -189,8 +189,6 @@ class FailureExport:
         if not isinstance(rows, pa.RecordBatchReader):  # a Spark DataFrame
             write_frame(f"{str(self.folder).rstrip('/')}/{name}.{self.fmt}", rows, self.fmt)
             return
-        if self.lake:
-            raise UserError(f"--export-failures {self.folder}: a lake folder is written by Spark: add --engine spark")
         target = self.folder / f"{name}.{self.fmt}"
         if target.resolve().parent != self.folder.resolve():  # cannot happen with the name above; a guard, not a hope
             raise UserError(f"--export-failures: refusing to write {target} outside {self.folder}")
@@ -203,7 +201,8 @@ def write_frame(path: str, frame, fmt: str) -> None:
     from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
     cell = _spreadsheet_cell if fmt == "csv" else clean
-    schema = clean_batch(pa.RecordBatch.from_pylist([], schema=to_arrow_schema(frame.schema)), cell).schema
+    # Spark hands mapInArrow its times as UTC instants (the run's session zone is UTC: engine/spark.RUN_CONF).
+    schema = clean_batch(pa.RecordBatch.from_pylist([], schema=to_arrow_schema(frame.schema, timezone="UTC")), cell).schema
 
     def cleaned(batches):
         for batch in batches:

@@ -9,6 +9,7 @@ import csv
 import json
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -105,8 +106,14 @@ def test_session_tables_and_dataframes_same_result_as_duckdb(spark, tmp_path):
     for name, path in zip(("lake_pixel", "lake_capi", "lake_orders"), files):
         spark.read.parquet(path).createOrReplaceTempView(name)
 
-    duck = api.audit(*files, fail_on="never").to_dict()
-    frames = api.audit(*(spark.read.parquet(p) for p in files), engine="spark", fail_on="never").to_dict()
+    duck = api.audit(*files, fail_on="never", export_failures=tmp_path / "duck-rows", export_format="parquet").to_dict()
+    frames = api.audit(*(spark.read.parquet(p) for p in files), engine="spark", fail_on="never",
+                       export_failures=tmp_path / "spark-rows", export_format="parquet").to_dict()
+    # --export-failures on Spark: Spark's writers, a folder of part files per finding, the same rows and columns.
+    exported = {p.name: pq.read_table(p) for p in (tmp_path / "duck-rows").iterdir()}
+    on_spark = {p.name: pq.read_table(p) for p in (tmp_path / "spark-rows").iterdir() if p.is_dir()}
+    assert len(exported) >= 5 and set(on_spark) == set(exported)
+    assert {n: (t.num_rows, t.column_names) for n, t in on_spark.items()} == {n: (t.num_rows, t.column_names) for n, t in exported.items()}
     cli = CliRunner().invoke(app, ["check", "--pixel-table", "lake_pixel", "--capi-table", "lake_capi", "--orders-table", "lake_orders",
                                    "--engine", "spark", "--format", "json", "--quiet", "--fail-on", "never"])
     assert cli.exit_code == 0, cli.output

@@ -175,3 +175,5 @@ def test_translation_refuses_what_it_cannot_keep_exact():
         _spark_text("SELECT string_agg(DISTINCT s, ',' ORDER BY t) FROM x")
     with pytest.raises(KeyError):
         _spark_text("SELECT $missing")
+    with pytest.raises(ValueError, match="unanchored pattern"):  # DuckDB replaces the first match, Spark every one
+        _spark_text("SELECT regexp_replace(s, 'a', 'b') FROM x")

@@ -102,7 +102,7 @@ def _spark_node(node: exp.Expression, params: dict) -> exp.Expression:
     return node
 
 
-# The text DuckDB's try_cast(x AS DOUBLE) reads (tests/test_spark_parity.py compares both on a corpus);
+# The text DuckDB's try_cast(x AS DOUBLE) reads (tests/test_spark_lake.py compares both on a corpus);
 # underscores between digits, which DuckDB also reads, are refused before every such cast in the audit's SQL.
 _SPACE = r"[ \t\n\r\x0B\f]*"
 DUCKDB_DOUBLE = rf"^{_SPACE}[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|(?i:inf|infinity|nan)){_SPACE}\z"

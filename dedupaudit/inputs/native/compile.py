@@ -488,13 +488,29 @@ def _read_records(con, table: str, path: Path, kind: str) -> tuple[str, str, lis
     text = Text.of(path)
     source, compression = (text.copy, None) if text is not None and text.copy is not None else (path, COMPRESSIONS.get(path.suffix.lower()))
     _read_lines(con, table, source, sample.layout, compression)
-    odd = con.execute(f"SELECT rowid + 1, j, regexp_matches(j, '[{_LINE_BREAKS}]') FROM {table} "
+    valid = valid_lines(con, table, sample.layout, "rowid + 1")
+    return None if valid is None else (sample.layout, *valid, joined)
+
+
+def valid_lines(con, table: str, layout: str, pos: str = "pos") -> tuple[str, list] | None:
+    """A relation of (pos, j) over the records of `table` that are JSON, and the rejects of those that are not
+    (blank lines are no record), or None when Python parses a line DuckDB does not, or a line holds a line break
+    of its own (the file then goes to the Python reader)."""
+    odd = con.execute(f"SELECT {pos}, j, regexp_matches(j, '[{_LINE_BREAKS}]') FROM {table} "
                       f"WHERE (NOT json_valid(j) AND strip(j) <> '') OR regexp_matches(j, '[{_LINE_BREAKS}]')").fetchall()
-    broken = [(pos, j) for pos, j, _ in odd]
-    reasons = _broken_lines(broken) if sample.layout == "jsonl" else []
-    if reasons is None or any(b for _, _, b in odd) or (broken and sample.layout != "jsonl"):
+    broken = [(p, j) for p, j, _ in odd]
+    reasons = _broken_lines(broken) if layout == "jsonl" else []
+    if reasons is None or any(b for _, _, b in odd) or (broken and layout != "jsonl"):
         return None
-    return sample.layout, f"(SELECT rowid + 1 AS pos, j FROM {table} WHERE json_valid(j))", reasons, joined  # blank lines are not valid JSON
+    return f"(SELECT {pos} AS pos, j FROM {table} WHERE json_valid(j))", reasons
+
+
+class Declined(Exception):
+    """The log holds a form the compiled query leaves to the Python reader (FALLBACK_SHAPES); the message says which."""
+
+
+def platform_names(rules: dict[str, PlatformRules]) -> dict[str, set]:
+    return {p: set(n for names in r.events.values() for n in names) for p, r in rules.items()}
 
 
 def scan_capi_log(connection, path: Path, rules: dict[str, PlatformRules], forced: ServerFormat | None = None) -> Scan | None:
@@ -505,9 +521,8 @@ def scan_capi_log(connection, path: Path, rules: dict[str, PlatformRules], force
     if kind not in ("json", "jsonl", "csv", "tsv", "parquet"):
         return None
     specs = [forced] if forced else server_formats(rules)
-    names = {p: set(n for names in r.events.values() for n in names) for p, r in rules.items()}
     con = connection.con
-    lines, recs, events, out = (connection.name(n) for n in ("native_lines", "native_recs", "native_events", "native_rows"))
+    lines = connection.name("native_lines")
     made: list[str] = [lines]
 
     def drop() -> None:
@@ -523,52 +538,75 @@ def scan_capi_log(connection, path: Path, rules: dict[str, PlatformRules], force
         return drop()
     layout, numbered, reasons, joined = read
     try:
-        scores = {} if forced else file_scores(joined, specs, names)
-        scores.pop("decided by the file", None)
-        url_fn = _url_function(connection, specs)
-        fn = Functions(connection)
-        gateway = con.execute(f"SELECT EXISTS (SELECT 1 FROM {numbered} WHERE {GATEWAY_TEXT})").fetchall()[0][0]
-        events_keys = {e.split(".")[0] for s in specs for e in s.events if e != "."}
-        con.execute(f"CREATE TABLE {recs} AS {_recs_sql(numbered, layout, specs, events_keys, bool(forced), url_fn, fn, gateway)}")
-        made.append(recs)
-        con.execute(f"DROP TABLE {lines}")  # each stage's table is dropped once the next one holds what it needs
-        made.remove(lines)
-        if not forced and con.execute(f"SELECT EXISTS (SELECT 1 FROM {recs} WHERE len(url_hits) <> 1)").fetchall()[0][0]:
-            decided = connection.name("native_decided")
-            con.execute(f"CREATE TABLE {decided} AS {_shapes_sql(recs, specs, names, scores)}")
-            made.append(decided)
-            con.execute(f"DROP TABLE {recs}")
-            made.remove(recs)
-            recs = decided
-        if con.execute(f"SELECT count(*) FROM {recs} WHERE fallback").fetchall()[0][0]:
-            return drop()
-        used = {f for (f,) in con.execute(f"SELECT DISTINCT fmt FROM {recs} WHERE fmt IS NOT NULL AND reason IS NULL").fetchall()}
-        rejects = con.execute(f"SELECT pos, reason, where_ FROM {recs} WHERE reason IS NOT NULL").fetchall()
-        partial_fn = register_partial_failure(connection)
-        parts = [_format_sql(s, rules[s.platform].display_name, partial_fn) for s in specs if s.format in used] or [_format_sql(specs[0], "", partial_fn)]
-        sql = f"CREATE TABLE {events} AS WITH {', '.join(w for _, w in parts)} SELECT * FROM ({' UNION ALL '.join(q for q, _ in parts)})"
-        con.execute(sql.replace(" recs ", f" {recs} "))
-        made.append(events)
-        con.execute(f"DROP TABLE {recs}")
-        made.remove(recs)
-        if con.execute(f"SELECT count(*) FROM {events} WHERE fallback").fetchall()[0][0]:
-            return drop()
-        rejects += con.execute(f"SELECT pos, reason, source_ref FROM {events} WHERE reason IS NOT NULL").fetchall()
-        con.execute(f"""CREATE TABLE {out} AS SELECT pos AS __row, {', '.join(OUTPUT)}, source_ref,
-                        __numeric_event_id, __numeric_order_id FROM {events} WHERE reason IS NULL ORDER BY pos, idx""")
-        made.append(out)
-        con.execute(f"DROP TABLE {events}")
-        made.remove(events)
+        scores = {} if forced else file_scores(joined, specs, platform_names(rules))
+        out, rejects = normalise(connection, numbered, layout, rules, specs, scores, bool(forced), made)
+    except Declined:
+        return drop()
     except Exception:
         drop()
         raise
     view = connection.name("native_scan")
-    con.execute(f"CREATE VIEW {view} AS SELECT rowid AS __seq, * FROM {out}")
+    con.execute(f"CREATE VIEW {view} AS SELECT rowid AS __seq, * EXCLUDE (__idx) FROM {out}")
     columns = [*OUTPUT, "source_ref"]
-    broken_rows = sorted([*reasons, *((pos, reason, ref) for pos, reason, ref in rejects)])
+    broken_rows = sorted([*reasons, *rejects])
     return Scan(str(path), view, columns, {c: "VARCHAR" for c in columns}, broken_rows,
                 {c: f"__numeric_{c}" for c in ID_COLUMNS},
                 cleanup=[lambda: con.execute(f"DROP VIEW IF EXISTS {view}"), lambda: con.execute(f"DROP TABLE IF EXISTS {out}")])
+
+
+def normalise(connection, numbered: str, layout: str, rules: dict[str, PlatformRules], specs: list[ServerFormat],
+              scores: dict[str, int], forced: bool, made: list[str], gateway_joins: bool = True) -> tuple[str, list[tuple]]:
+    """The records of relation `numbered` (pos, j) as canonical rows: (a table of them in file order, with __row and
+    __idx, the place in the body's event list; the rejects as (pos, reason, where)). Each stage's table is dropped
+    once the next one holds what it needs; `made` lists the tables standing (the caller drops them on an error).
+    Raises Declined for a form the query leaves to the Python reader, and for a gateway log's request and response
+    lines (joined by TraceId) without `gateway_joins`."""
+    con = connection.con
+    recs, events, out = (connection.name(n) for n in ("native_recs", "native_events", "native_rows"))
+    names = platform_names(rules)
+    scores = {f: n for f, n in scores.items() if f != "decided by the file"}
+    url_fn = _url_function(connection, specs)
+    fn = Functions(connection)
+    gateway = con.execute(f"SELECT EXISTS (SELECT 1 FROM {numbered} WHERE {GATEWAY_TEXT})").fetchall()[0][0]
+    if gateway and not gateway_joins:
+        raise Declined("gateway request and response lines joined by TraceId (Stape)")
+    events_keys = {e.split(".")[0] for s in specs for e in s.events if e != "."}
+    con.execute(f"CREATE TABLE {recs} AS {_recs_sql(numbered, layout, specs, events_keys, forced, url_fn, fn, gateway)}")
+    made.append(recs)
+    for table in [t for t in made if t != recs]:  # the lines
+        con.execute(f"DROP TABLE {table}")
+        made.remove(table)
+    if not forced and con.execute(f"SELECT EXISTS (SELECT 1 FROM {recs} WHERE len(url_hits) <> 1)").fetchall()[0][0]:
+        decided = connection.name("native_decided")
+        con.execute(f"CREATE TABLE {decided} AS {_shapes_sql(recs, specs, names, scores)}")
+        made.append(decided)
+        con.execute(f"DROP TABLE {recs}")
+        made.remove(recs)
+        recs = decided
+    _decline_fallback(con, recs, "pos")
+    used = {f for (f,) in con.execute(f"SELECT DISTINCT fmt FROM {recs} WHERE fmt IS NOT NULL AND reason IS NULL").fetchall()}
+    rejects = con.execute(f"SELECT pos, reason, where_ FROM {recs} WHERE reason IS NOT NULL").fetchall()
+    partial_fn = register_partial_failure(connection)
+    parts = [_format_sql(s, rules[s.platform].display_name, partial_fn) for s in specs if s.format in used] or [_format_sql(specs[0], "", partial_fn)]
+    sql = f"CREATE TABLE {events} AS WITH {', '.join(w for _, w in parts)} SELECT * FROM ({' UNION ALL '.join(q for q, _ in parts)})"
+    con.execute(sql.replace(" recs ", f" {recs} "))
+    made.append(events)
+    con.execute(f"DROP TABLE {recs}")
+    made.remove(recs)
+    _decline_fallback(con, events, "pos")
+    rejects += con.execute(f"SELECT pos, reason, source_ref FROM {events} WHERE reason IS NOT NULL").fetchall()
+    con.execute(f"""CREATE TABLE {out} AS SELECT pos AS __row, idx AS __idx, {', '.join(OUTPUT)}, source_ref,
+                    __numeric_event_id, __numeric_order_id FROM {events} WHERE reason IS NULL ORDER BY pos, idx""")
+    made.append(out)
+    con.execute(f"DROP TABLE {events}")
+    made.remove(events)
+    return out, rejects
+
+
+def _decline_fallback(con, table: str, pos: str) -> None:
+    first = con.execute(f"SELECT min({pos}) FROM {table} WHERE fallback").fetchall()[0][0]
+    if first is not None:
+        raise Declined(f"record {first}: a form only the Python reader reads (one of compile.FALLBACK_SHAPES)")
 
 
 def _read_lines(con, table: str, source, layout: str, compression: str | None) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
@@ -182,3 +183,81 @@ def test_regular_expressions_keep_duckdbs_meaning_on_spark(spark):
     with SparkConnection(spark) as engine:
         assert engine.con.execute(sql).fetchall() == want
     assert want == [(False, True, "2026-10-05 10:00:00Z", "x$ $1 b", None, False, True)]
+
+
+def test_native_capi_log_read_in_place_same_result_as_duckdb(spark, tmp_path):
+    """A CAPI request log of four platforms in two JSON Lines files, one gzipped, one read in 4 KB splits, with lines
+    the reader rejects (broken JSON, a body of no known platform, an event without a name) and a blank line: normalised
+    on the executors, the JSON result and every reject (file, row, reason) are those of DuckDB reading the same files."""
+    import gzip
+
+    write_shop(tmp_path, 300, 3, "parquet", PLATFORMS, EVERYTHING, truth=False, native=True)
+    lines = (tmp_path / "capi.native.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    shop = tmp_path / "lake"
+    shop.mkdir()
+    bad = ['{"url": "https://graph.facebook.com/1/events", "body": {"data": [{"event_name"\n', "\n",
+           '{"body": {"something": "else"}}\n', '{"url": "https://graph.facebook.com/1/events", "body": {"data": [{"event_id": "x"}]}}\n']
+    mid = len(lines) // 2
+    first, second = lines[:mid] + bad, lines[mid:mid + 5] + bad + lines[mid + 5:]
+    (shop / "capi-1.jsonl").write_text("".join(first), encoding="utf-8")
+    with gzip.open(shop / "capi-2.jsonl.gz", "wt", encoding="utf-8") as handle:
+        handle.write("".join(second))
+    files = [str(shop / "capi-1.jsonl"), str(shop / "capi-2.jsonl.gz")]
+    settings = {"timezone": "UTC", "fail_on": "never"}
+    pixel, orders = str(tmp_path / "pixel.parquet"), str(tmp_path / "orders.parquet")
+
+    duck = api.audit(pixel, files, orders, rejects=tmp_path / "duck-rejects.csv", **settings).to_dict()
+    on_spark = api.audit(_uri(pixel), _uri(shop / "capi-*.jsonl*"), _uri(orders), engine="spark", rejects=tmp_path / "spark-rejects.csv",
+                         spark_conf={"spark.sql.files.maxPartitionBytes": "4096", "spark.sql.files.openCostInBytes": "0"},
+                         **settings).to_dict()
+
+    duck_rejects = _rejects(tmp_path / "duck-rejects.csv")
+    assert len([r for r in duck_rejects if r[0] == "capi"]) == 6
+    assert sorted((i, f.replace(f"file:{tmp_path}", str(tmp_path)), row, reason) for i, f, row, reason in _rejects(tmp_path / "spark-rejects.csv")) == duck_rejects
+    assert duck["inputs"]["capi"]["rows"] > 1000
+    assert _local_names(on_spark, tmp_path) == duck
+
+
+REAL = Path(__file__).parent / "fixtures" / "real"
+
+
+def test_real_request_logs_read_in_place_same_result_as_duckdb(spark, tmp_path):
+    """The public payloads of tests/fixtures/real (every JSON Lines request log but the gateway logs, whose lines are
+    joined by TraceId): one folder read by a glob on Spark gives the rows, rejects and result of DuckDB's reading."""
+    logs = [p for p in sorted(REAL.rglob("*.jsonl")) if "TraceId" not in p.read_text(encoding="utf-8")]
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    for n, path in enumerate(logs):
+        (folder / f"part-{n:02}.jsonl").write_bytes(path.read_bytes())
+    parts = sorted(str(p) for p in folder.iterdir())
+    settings = {"timezone": "UTC", "fail_on": "never"}
+
+    duck = api.audit(capi=parts, rejects=tmp_path / "duck-rejects.csv", **settings).to_dict()
+    on_spark = api.audit(capi=_uri(folder / "*.jsonl"), engine="spark", rejects=tmp_path / "spark-rejects.csv", **settings).to_dict()
+
+    assert len(logs) >= 15 and len(duck["inputs"]["capi"]["per_file"]) == len(logs)
+    assert sorted((i, f.replace(f"file:{tmp_path}", str(tmp_path)), row, reason) for i, f, row, reason in _rejects(tmp_path / "spark-rejects.csv")) \
+        == _rejects(tmp_path / "duck-rejects.csv")
+    assert _local_names(on_spark, tmp_path) == duck
+
+
+def test_forced_log_format_on_a_lake_path(spark, tmp_path):
+    """--capi-format names the body shape: the lake reader uses it as the local reader does."""
+    log = tmp_path / "meta.jsonl"
+    log.write_bytes((REAL / "meta" / "capi_json.jsonl").read_bytes())
+    duck = api.audit(capi=str(log), formats={"capi": "meta-capi"}, fail_on="never").to_dict()
+    on_spark = api.audit(capi=_uri(log), formats={"capi": "meta-capi"}, engine="spark", fail_on="never").to_dict()
+    assert duck["inputs"]["capi"]["rows"] > 0
+    assert _local_names(on_spark, tmp_path) == duck
+
+
+@pytest.mark.parametrize("fixture, message", [
+    ("x/stape_log.jsonl", "gateway request and response lines joined by TraceId"),
+    ("snap/capi_v3_stape_log.jsonl", "gateway request and response lines joined by TraceId"),
+])
+def test_lake_logs_the_lake_reader_leaves_to_a_local_read_exit_2(spark, tmp_path, fixture, message):
+    log = tmp_path / "log.jsonl"
+    log.write_bytes((REAL / fixture).read_bytes())
+    result = CliRunner().invoke(app, ["check", "--capi", _uri(log), "--engine", "spark"])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "read this file from a local path" in result.output and "Traceback" not in result.output

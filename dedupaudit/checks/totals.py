@@ -172,7 +172,7 @@ def _find_unreal_orders(view: AuditView, options: dict):
         LEFT JOIN (SELECT order_key, any_value(status) AS status, bool_and(excluded) AS excluded FROM orders GROUP BY order_key) o ON o.order_key = p.link_key
         WHERE p.counts AND p.link_key IS NOT NULL AND (o.excluded OR o.order_key IS NULL)
         QUALIFY row_number() OVER (PARTITION BY p.platform ORDER BY p.link_key, p.file, p.row) <= 5
-        ORDER BY p.platform, p.link_key""")
+        ORDER BY p.platform, p.link_key, p.file, p.row""")
     for r in rows:
         count = r["excluded_events"] + r["unknown_events"]
         yield Hit(

@@ -108,7 +108,7 @@ class SparkConnection:
         from dedupaudit.inputs.lake import LakePath, SparkTable, scan_lake
 
         if isinstance(item, (LakePath, SparkTable)):
-            return scan_lake(self, item, context.formats.get(side), context.encoding, context.delimiter)
+            return scan_lake(self, item, side, context)
         found = scan_input(self.reader, item, side, context)
         view = self.name("handed")
         try:

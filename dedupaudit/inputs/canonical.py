@@ -239,7 +239,7 @@ def _insert(loaded: Loaded, scan: Scan, numbers: range, exprs: _Exprs) -> None:
         rows = [(scan.path, b[0], b[2] if len(b) > 2 else None, b[1], None, numbers.start) for b in scan.broken]
         con.executemany(f"INSERT INTO {loaded.broken} VALUES (?, ?, ?, ?, ?, ?)", rows)
     if scan.broken_sql:  # lines the engine's own reader could not use (a lake file on Spark)
-        con.execute(f"INSERT INTO {loaded.broken} SELECT file, row, NULL, reason, NULL, {numbers.start} + file_index "
+        con.execute(f"INSERT INTO {loaded.broken} SELECT file, row, source_ref, reason, NULL, {numbers.start} + file_index "
                     f"FROM ({scan.broken_sql})")
 
 

@@ -88,7 +88,7 @@ class Scan:
     row: str = "s.__row"
     text: Text | None = None  # the file's encoding and delimiter (None: Parquet)
     files: list[str] | None = None  # a scan of several files (a lake folder or glob on Spark): the relation's __file, __file_index
-    broken_sql: str | None = None  # the engine's own unreadable lines: file, row, reason, file_index
+    broken_sql: str | None = None  # the engine's own unreadable lines: file, row, source_ref, reason, file_index
 
     def quoted(self, column: str) -> str:
         return "s." + _ident(column)

@@ -7,7 +7,8 @@ record's place in its file, counted per file split: each split's records are num
 monotonically increasing id is contiguous within a split) and the splits of a file add up in file order,
 from a small per-split count. Records Spark's reader cannot split into the header's columns are the
 file's unreadable lines, with their row. Spark skips blank lines and reads a CSV value that runs over
-several lines as broken records: in such files the numbers count records, not lines.
+several lines as broken records: in such files the numbers count records, not lines. CAPI request logs
+in JSON Lines are read as lines (blank ones too) and normalised on the executors: lake_logs.py.
 """
 
 from __future__ import annotations
@@ -59,12 +60,9 @@ def is_spark_frame(value) -> bool:
     return type(value).__module__.startswith("pyspark.sql") and hasattr(value, "schema") and hasattr(value, "createOrReplaceTempView")
 
 
-def lake_format(path: str, forced: str | None) -> str:
+def lake_format(path: str) -> str:
     """The file type of a lake path, from its name: a folder is given as a glob with the files' extension."""
-    if forced not in (None, "auto", "canonical"):
-        raise UserError(f"{path}: on Spark a lake path is read as a canonical table ({', '.join(LAKE_FORMATS)}), not as "
-                        f"'{forced}'; read other formats from a local path")
-    name = path.rstrip("/").lower()
+    name = path.rstrip("/").lower().rstrip("*")  # capi-*.jsonl* also takes the compressed files
     for suffix in _COMPRESSED:
         name = name.removesuffix(suffix)
     found = next((fmt for ext, fmt in _EXTENSIONS.items() if name.endswith(ext)), None)
@@ -74,21 +72,40 @@ def lake_format(path: str, forced: str | None) -> str:
     return found
 
 
-def scan_lake(connection, item, forced_format: str | None = None, encoding: str | None = None,
-              delimiter: str | None = None):
-    """A lake path or a session table as a relation on `connection` (engine.spark.SparkConnection)."""
+def scan_lake(connection, item, side: str, context):
+    """A lake path or a session table as a relation on `connection` (engine.spark.SparkConnection). JSON Lines
+    are a canonical table or a CAPI request log (lake_logs.py), told apart by their first lines."""
     spark = connection.spark
     if isinstance(item, SparkTable):
         frame = item.frame if item.frame is not None else _table(spark, item.name)
         return _numbered(connection, frame, None, item.name, first_row=1, checkpoint=True)
+    from dedupaudit.inputs.detect import bundled_rules
+    from dedupaudit.inputs.lake_logs import log_formats, scan_lake_log, sniff
     from dedupaudit.inputs.textfile import Text
 
-    fmt = lake_format(item.path, forced_format)
+    forced = context.formats.get(side)
+    forced = None if forced in (None, "auto") else forced
+    rules = context.rules or bundled_rules()
+    if forced not in (None, "canonical", *log_formats(rules)):
+        raise UserError(f"{item.path}: on Spark a lake path is read as a canonical table ({', '.join(LAKE_FORMATS)}) or a CAPI "
+                        f"request log (JSON Lines), not as '{forced}'; read other formats from a local path")
+    fmt = lake_format(item.path)
+    if fmt == "jsonl":
+        kind = forced or sniff(spark, item.path, side, rules)
+        if kind != "canonical":
+            return scan_lake_log(connection, item.path, kind, rules)
+    elif forced not in (None, "canonical"):
+        raise UserError(f"{item.path}: on Spark a CAPI request log is read from JSON Lines (.jsonl, .json, .ndjson; .gz too)")
+    encoding, delimiter = context.encoding, context.delimiter
     sep = (delimiter or ("\t" if fmt == "tsv" else ",")) if fmt in ("csv", "tsv") else None
     frame = _read(spark, item.path, fmt, _JAVA_ENCODINGS.get(encoding or "utf-8", encoding), sep)
     scan = _numbered(connection, frame, fmt, item.path, first_row=2 if sep else 1)
     scan.text = None if fmt == "parquet" else Text(encoding or "utf-8", sep)  # what the per-file accounting shows
     return scan
+
+
+def read_error(path: str, what: str, exc: Exception) -> UserError:
+    return UserError(f"{path}: cannot read it as {what} on Spark ({_first_line(exc)})")
 
 
 def _table(spark, name: str):
@@ -118,7 +135,7 @@ def _read(spark, path: str, fmt: str, encoding: str, sep: str | None):
     except UserError:
         raise
     except Exception as exc:
-        raise UserError(f"{path}: cannot read it as {fmt} on Spark ({_first_line(exc)})") from None
+        raise read_error(path, fmt, exc) from None
 
 
 def _numbered(connection, frame, fmt: str | None, name: str, first_row: int, checkpoint: bool = False):
@@ -171,7 +188,7 @@ def _numbered(connection, frame, fmt: str | None, name: str, first_row: int, che
         spark.sql(f"SELECT * FROM {view}_all WHERE {_CORRUPT} IS NULL").createOrReplaceTempView(view)
         reason = ("the line does not split into the header's columns (a value over several lines, or broken quoting)"
                   if fmt in ("csv", "tsv") else "invalid JSON")
-        broken_sql = (f"SELECT __file AS file, __row AS row, '{reason.replace(chr(39), chr(39) * 2)}' AS reason, "
+        broken_sql = (f"SELECT __file AS file, __row AS row, NULL AS source_ref, '{reason.replace(chr(39), chr(39) * 2)}' AS reason, "
                       f"__file_index AS file_index FROM {view}_all WHERE {_CORRUPT} IS NOT NULL")
     else:
         spark.sql(f"SELECT * FROM {view}_all").createOrReplaceTempView(view)

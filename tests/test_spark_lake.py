@@ -251,13 +251,20 @@ def test_forced_log_format_on_a_lake_path(spark, tmp_path):
     assert _local_names(on_spark, tmp_path) == duck
 
 
-@pytest.mark.parametrize("fixture, message", [
-    ("x/stape_log.jsonl", "gateway request and response lines joined by TraceId"),
-    ("snap/capi_v3_stape_log.jsonl", "gateway request and response lines joined by TraceId"),
-])
-def test_lake_logs_the_lake_reader_leaves_to_a_local_read_exit_2(spark, tmp_path, fixture, message):
+OBJECT_TEST_CODE = "".join('{"url": "https://graph.facebook.com/v19.0/1/events", "body": {"data": [{"event_name": "Purchase", '
+                           '"event_id": "a1", "event_time": 1730000000, "action_source": "website"}]%s}}\n' % extra
+                           for extra in ("", ', "test_event_code": {"a": 1}'))
+
+
+@pytest.mark.parametrize("content, message", [
+    ((REAL / "x/stape_log.jsonl").read_text(encoding="utf-8"), "gateway request and response lines joined by TraceId"),
+    ((REAL / "snap/capi_v3_stape_log.jsonl").read_text(encoding="utf-8"), "gateway request and response lines joined by TraceId"),
+    (OBJECT_TEST_CODE, "record 2: a form only the Python reader reads"),  # a test code that is an object
+], ids=["x stape", "snap stape", "fallback form"])
+def test_lake_logs_the_lake_reader_leaves_to_a_local_read_exit_2(spark, tmp_path, content, message):
     log = tmp_path / "log.jsonl"
-    log.write_bytes((REAL / fixture).read_bytes())
+    log.write_text(content, encoding="utf-8")
+    assert CliRunner().invoke(app, ["check", "--capi", str(log), "--format", "json", "--fail-on", "never"]).exit_code == 0  # read locally
     result = CliRunner().invoke(app, ["check", "--capi", _uri(log), "--engine", "spark"])
     assert result.exit_code == 2, result.output
     assert message in result.output and "read this file from a local path" in result.output and "Traceback" not in result.output

@@ -496,8 +496,8 @@ def valid_lines(con, table: str, layout: str, pos: str = "pos") -> tuple[str, li
     """A relation of (pos, j) over the records of `table` that are JSON, and the rejects of those that are not
     (blank lines are no record), or None when Python parses a line DuckDB does not, or a line holds a line break
     of its own (the file then goes to the Python reader)."""
-    odd = con.execute(f"SELECT {pos}, j, regexp_matches(j, '[{_LINE_BREAKS}]') FROM {table} "
-                      f"WHERE (NOT json_valid(j) AND strip(j) <> '') OR regexp_matches(j, '[{_LINE_BREAKS}]')").fetchall()
+    breaks = " OR ".join(f"contains(j, chr({ord(c)}))" for c in _LINE_BREAKS)  # a sixth of one regexp's cost
+    odd = con.execute(f"SELECT {pos}, j, {breaks} FROM {table} WHERE (NOT json_valid(j) AND strip(j) <> '') OR {breaks}").fetchall()
     broken = [(p, j) for p, j, _ in odd]
     reasons = _broken_lines(broken) if layout == "jsonl" else []
     if reasons is None or any(b for _, _, b in odd) or (broken and layout != "jsonl"):

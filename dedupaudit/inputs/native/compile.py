@@ -39,7 +39,7 @@ from dedupaudit.inputs.native.envelope import GATEWAY_TEXT, Functions, records_s
 from dedupaudit.inputs.native.failures import register as register_partial_failure
 from dedupaudit.inputs.native.jsonio import sniff_records
 from dedupaudit.inputs.native.tablelog import read_csv, read_document, read_parquet
-from dedupaudit.inputs.native.jsonsql import (_LINE_BREAKS, lit, jpath, prefixes, Ref, Paths, jkind, jtext, kind, string, filled, present, text, nested, number, whole, id_text, on, json_text_start, first_of, short, truthy)
+from dedupaudit.inputs.native.jsonsql import (_LINE_BREAKS, lit, not_blank, jpath, prefixes, Ref, Paths, jkind, jtext, kind, string, filled, present, text, nested, number, whole, id_text, on, json_text_start, first_of, short, truthy)
 from dedupaudit.inputs.native.user_data import EMAIL_KEYS, PHONE_KEYS
 from dedupaudit.inputs.textfile import Text
 from dedupaudit.platforms.rules import FieldSpec, PlatformRules, ServerFormat
@@ -502,7 +502,9 @@ def valid_lines(con, table: str, layout: str, pos: str = "pos") -> tuple[str, li
     reasons = _broken_lines(broken) if layout == "jsonl" else []
     if reasons is None or any(b for _, _, b in odd) or (broken and layout != "jsonl"):
         return None
-    return f"(SELECT {pos} AS pos, j FROM {table} WHERE json_valid(j))", reasons
+    # without a broken line, the lines that are JSON are those that are not blank: no second parse of each
+    keep = "json_valid(j)" if broken else not_blank("j")
+    return f"(SELECT {pos} AS pos, j FROM {table} WHERE {keep})", reasons
 
 
 class Declined(Exception):

@@ -39,7 +39,7 @@ from dedupaudit.inputs.native.envelope import GATEWAY_TEXT, Functions, records_s
 from dedupaudit.inputs.native.failures import register as register_partial_failure
 from dedupaudit.inputs.native.jsonio import sniff_records
 from dedupaudit.inputs.native.tablelog import read_csv, read_document, read_parquet
-from dedupaudit.inputs.native.jsonsql import (_LINE_BREAKS, lit, jpath, prefixes, Ref, Paths, jkind, jtext, kind, string, filled, present, text, nested, number, whole, id_text, on, json_text_start, first_of, short, truthy)
+from dedupaudit.inputs.native.jsonsql import (_LINE_BREAKS, lit, not_blank, jpath, prefixes, Ref, Paths, jkind, jtext, kind, string, filled, present, text, nested, number, whole, id_text, on, json_text_start, first_of, short, truthy)
 from dedupaudit.inputs.native.user_data import EMAIL_KEYS, PHONE_KEYS
 from dedupaudit.inputs.textfile import Text
 from dedupaudit.platforms.rules import FieldSpec, PlatformRules, ServerFormat
@@ -496,13 +496,15 @@ def valid_lines(con, table: str, layout: str, pos: str = "pos") -> tuple[str, li
     """A relation of (pos, j) over the records of `table` that are JSON, and the rejects of those that are not
     (blank lines are no record), or None when Python parses a line DuckDB does not, or a line holds a line break
     of its own (the file then goes to the Python reader)."""
-    odd = con.execute(f"SELECT {pos}, j, regexp_matches(j, '[{_LINE_BREAKS}]') FROM {table} "
-                      f"WHERE (NOT json_valid(j) AND strip(j) <> '') OR regexp_matches(j, '[{_LINE_BREAKS}]')").fetchall()
+    breaks = " OR ".join(f"contains(j, chr({ord(c)}))" for c in _LINE_BREAKS)  # a sixth of one regexp's cost
+    odd = con.execute(f"SELECT {pos}, j, {breaks} FROM {table} WHERE (NOT json_valid(j) AND strip(j) <> '') OR {breaks}").fetchall()
     broken = [(p, j) for p, j, _ in odd]
     reasons = _broken_lines(broken) if layout == "jsonl" else []
     if reasons is None or any(b for _, _, b in odd) or (broken and layout != "jsonl"):
         return None
-    return f"(SELECT {pos} AS pos, j FROM {table} WHERE json_valid(j))", reasons
+    # without a broken line, the lines that are JSON are those that are not blank: no second parse of each
+    keep = "json_valid(j)" if broken else not_blank("j")
+    return f"(SELECT {pos} AS pos, j FROM {table} WHERE {keep})", reasons
 
 
 class Declined(Exception):

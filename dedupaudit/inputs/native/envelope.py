@@ -70,6 +70,13 @@ def lead(s: str) -> str:
     return f"left(regexp_replace({s}, '^[{_SPACE}]+', ''), 1)"
 
 
+def names_key(text: str, key: str) -> str:
+    """contains(text, '"key"'), under CASE WHEN: 'key"' is looked for first, which is as exact and five times
+    cheaper on most texts (a needle that starts with '"' is tried at every quote of a JSON text, and the
+    condition of a CASE stops at the first test that fails)."""
+    return f"(contains({text}, {lit(key + chr(34))}) AND contains({text}, {lit(chr(34) + key + chr(34))}))"
+
+
 def entries(v: str) -> str:
     """The members of a JSON object as a list of {k, v} (in order; duplicate keys stay, see `dup`)."""
     return f"list_transform(list_zip(json_keys({v}), json_extract({v}, '$.*')), lambda p: {{'k': p[1], 'v': p[2]}})"
@@ -186,7 +193,7 @@ def _rudder(v: str) -> str:
 
     pick = " ".join(f"WHEN {jkind(part(k))} = 'OBJECT' AND {part(k)}::VARCHAR <> '{{}}' THEN {part(k)}" for k in RUDDER_BODY_KEYS)
     # most bodies name none of the keys: their text says so without parsing them
-    named = " OR ".join(f"contains({v}::VARCHAR, {lit(chr(34) + k + chr(34))})" for k in RUDDER_KEYS)
+    named = " OR ".join(names_key(f"{v}::VARCHAR", k) for k in RUDDER_KEYS)
     return f"CASE WHEN {jkind(v)} = 'OBJECT' AND ({named} OR contains({v}::VARCHAR, '\\u')) THEN CASE WHEN {only} THEN CASE {pick} ELSE {v} END ELSE {v} END ELSE {v} END"
 
 
@@ -210,7 +217,7 @@ def unwrap_sql(records: str, x: Paths, url: str, sent: str, status: str, fn: Fun
     n = Paths("b1", "n", typed=False)
     for k in ("url", "method", *NESTED_BODY_KEYS):
         n(k)
-    named = "(" + " OR ".join(f"contains(b1::VARCHAR, {lit(t)})" for t in ('"url"', '"method"', '\\u')) + ")"  # else no parse
+    named = f"({names_key('b1::VARCHAR', 'url')} OR {names_key('b1::VARCHAR', 'method')} OR contains(b1::VARCHAR, '\\u'))"  # else no parse
     opened = f"coalesce({jkind('b1')} = 'OBJECT' AND ({has(n('url'))} OR {has(n('method'))}), false)"
     inner_key = "CASE " + " ".join(f"WHEN {has(n(k))} THEN {lit(k)}" for k in NESTED_BODY_KEYS) + " END"
     inner = "CASE " + " ".join(f"WHEN {has(n(k))} THEN {n(k)}" for k in NESTED_BODY_KEYS) + " END"

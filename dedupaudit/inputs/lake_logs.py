@@ -20,6 +20,7 @@ import pyarrow as pa
 from dedupaudit.errors import UserError
 from dedupaudit.inputs.files import Scan
 from dedupaudit.inputs.native.capi_logs import file_scores, join_responses, server_formats
+from dedupaudit.inputs.native.jsonsql import lit
 from dedupaudit.inputs.native.compile import ID_COLUMNS, OUTPUT, Declined, normalise, platform_names, valid_lines
 from dedupaudit.inputs.textfile import Text
 from dedupaudit.platforms.rules import PlatformRules
@@ -160,7 +161,7 @@ class _Task:
             except Declined as exc:
                 yield _batch({"kind": ["declined"], "__file": [file], "__file_index": [file_index], "reason": [str(exc)]})
                 return
-            rows = con.execute(f"SELECT 'event' AS kind, ? AS __file, ?::BIGINT AS __file_index, * FROM {out}", [file, file_index]).to_arrow_table()
+            rows = con.sql(f"SELECT 'event' AS kind, {lit(file)} AS __file, {int(file_index)}::BIGINT AS __file_index, * FROM {out}").to_arrow_table()
             yield from (_conform(b) for b in rows.to_batches())
             broken = [(b[0], b[1], b[2] if len(b) > 2 else None) for b in (*reasons, *rejects)]
             if broken:

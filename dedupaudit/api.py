@@ -122,7 +122,10 @@ def run(merged: cfg.Layer, sources: dict[str, Any], *, platform_reported=None, s
     parse_waivers(settings.waivers, set(rules))  # waiver errors before anything is read
     for path in report_files:
         outputs.check_target(path, "--output")
-    if rejects is not None:
+    if rejects is not None and is_lake_path(str(rejects)):
+        if cfg.value(merged, "engine", "duckdb") != "spark":
+            raise InputError(f"--rejects {rejects}: a lake path is written by Spark: add --engine spark (engine: spark)")
+    elif rejects is not None:
         outputs.check_target(rejects, "--rejects")
     export = outputs.FailureExport(value("export_failures"), value("export_format", "csv")) if value("export_failures") else None
     if export is not None and export.lake and cfg.value(merged, "engine", "duckdb") != "spark":
@@ -145,7 +148,7 @@ def run(merged: cfg.Layer, sources: dict[str, Any], *, platform_reported=None, s
                                             connection=engine or connection))
             if rejects is not None:
                 tracker.stage("writing rejected rows")
-                _write_rejects(Path(rejects), loaded)
+                _write_rejects(str(rejects), loaded)
             tracker.stage("auditing")
             model = clean_tree(run_audit(loaded["pixel"], loaded["capi"], loaded["orders"], rules, settings, export, platform_reported,
                                          spend, exchange_rates, engine=engine))
@@ -344,12 +347,16 @@ def _option(merged: cfg.Layer, key: str) -> str:
     return source if source.startswith("--") else f"{source}: {key}"
 
 
-def _write_rejects(path: Path, loaded: dict[str, Loaded]) -> None:
+def _write_rejects(path: str, loaded: dict[str, Loaded]) -> None:
     """Stream every rejected row from DuckDB to the CSV (a hostile file can be all rejects: never a frame of them),
-    side by side in input order, each side by file and row as `Loaded.rejects`; cleaned and defused by `outputs.write_table`."""
+    side by side in input order, each side by file and row as `Loaded.rejects`; cleaned and defused by `outputs.write_table`.
+    A lake path (on Spark) is written by Spark's writers where the executors are: a folder of CSV part files."""
     con = next(iter(loaded.values())).con
     sides = " UNION ALL ".join(f"SELECT '{side}' AS input, *, {number} AS side_no FROM ({l.rejects_sql})"
                                for number, (side, l) in enumerate(loaded.items()))
     sql = f"SELECT {', '.join(REJECT_COLUMNS)} FROM ({sides}) ORDER BY side_no, file_no, row"
+    if is_lake_path(path):
+        outputs.write_frame(path, con.frame(sql), "csv", "--rejects")
+        return
     with con.sql(sql).to_arrow_reader(REJECT_BATCH_ROWS) as rows:
-        outputs.write_table(path, rows, "csv", "--rejects")
+        outputs.write_table(Path(path), rows, "csv", "--rejects")

@@ -195,7 +195,7 @@ class FailureExport:
         write_table(target, rows, self.fmt, "--export-failures")
 
 
-def write_frame(path: str, frame, fmt: str) -> None:
+def write_frame(path: str, frame, fmt: str, option: str = "--export-failures") -> None:
     """A Spark DataFrame written by Spark's writers to the folder `path`, replaced whole, each batch cleaned (and
     for CSV defused) by `clean_batch` on the executors, as `write_table` does on this machine."""
     from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
@@ -215,4 +215,4 @@ def write_frame(path: str, frame, fmt: str) -> None:
         else:
             writer.parquet(path)
     except Exception as exc:  # a folder Spark cannot write
-        raise UserError(f"--export-failures {path}: cannot write ({str(exc).strip().splitlines()[0][:300]})") from None
+        raise UserError(f"{option} {path}: cannot write ({str(exc).strip().splitlines()[0][:300]})") from None

@@ -33,8 +33,13 @@ def _local_names(result: dict, root) -> dict:
 
 
 def _rejects(path) -> list[tuple]:
-    with open(path, newline="", encoding="utf-8") as handle:
-        return sorted((r["input"], r["file"], int(r["row"]), r["reason"]) for r in csv.DictReader(handle))
+    """The rows of a --rejects CSV, or of the CSV part files Spark wrote to a lake folder."""
+    path = Path(path)
+    found = []
+    for part in sorted(path.glob("part-*.csv")) if path.is_dir() else [path]:
+        with open(part, newline="", encoding="utf-8") as handle:
+            found += [(r["input"], r["file"], int(r["row"]), r["reason"]) for r in csv.DictReader(handle)]
+    return sorted(found)
 
 
 def _plant_bad_rows(path, width: int) -> None:
@@ -67,12 +72,13 @@ def test_lake_files_folders_and_globs_same_result_as_duckdb(spark, tmp_path):
     duck = api.audit([str(p) for p in pixel], str(shop / "capi" / "part-0.jsonl"), str(shop / "orders.parquet"),
                      rejects=tmp_path / "duck-rejects.csv", **settings).to_dict()
     on_spark = api.audit(_uri(shop / "pixel-*.csv"), _uri(shop / "capi" / "*.jsonl"), _uri(shop / "orders.parquet"), engine="spark",
-                         rejects=tmp_path / "spark-rejects.csv",
+                         rejects=_uri(tmp_path / "spark-rejects"),  # a lake folder: Spark's writers write it
                          spark_conf={"spark.sql.files.maxPartitionBytes": "4096", "spark.sql.files.openCostInBytes": "0"},
                          **settings).to_dict()
 
     assert len(duck["inputs"]["pixel"]["per_file"]) == 2 and duck["inputs"]["pixel"]["rejected"] == 6
-    spark_rejects = [(i, f.replace(f"file:{shop}", str(shop)), row, _reason(reason)) for i, f, row, reason in _rejects(tmp_path / "spark-rejects.csv")]
+    assert (tmp_path / "spark-rejects" / "_SUCCESS").exists()
+    spark_rejects = [(i, f.replace(f"file:{shop}", str(shop)), row, _reason(reason)) for i, f, row, reason in _rejects(tmp_path / "spark-rejects")]
     duck_rejects = [(i, f, row, _reason(reason)) for i, f, row, reason in _rejects(tmp_path / "duck-rejects.csv")]
     assert sorted(spark_rejects) == duck_rejects
     assert sum(1 for r in duck_rejects if r[3] == UNSPLIT) == 4
@@ -136,6 +142,11 @@ def test_session_tables_and_dataframes_same_result_as_duckdb(spark, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--pixel", "s3a://bucket/pixel/*.parquet"], "add --engine spark"),
     (["--pixel-table", "pixel_events"], "add --engine spark"),
+    # the URI is kept as given (a Path would make it s3a:/bucket)
+    (["--pixel", EXAMPLES[0], "--rejects", "s3a://bucket/rejects"],
+     "--rejects s3a://bucket/rejects: a lake path is written by Spark: add --engine spark"),
+    (["--pixel", EXAMPLES[0], "--export-failures", "s3a://bucket/failures"],
+     "--export-failures s3a://bucket/failures: a lake folder is written by Spark: add --engine spark"),
 ])
 def test_lake_inputs_without_spark_exit_2(args, message):
     result = CliRunner().invoke(app, ["check", *args])
@@ -256,15 +267,67 @@ OBJECT_TEST_CODE = "".join('{"url": "https://graph.facebook.com/v19.0/1/events",
                            for extra in ("", ', "test_event_code": {"a": 1}'))
 
 
-@pytest.mark.parametrize("content, message", [
-    ((REAL / "x/stape_log.jsonl").read_text(encoding="utf-8"), "gateway request and response lines joined by TraceId"),
-    ((REAL / "snap/capi_v3_stape_log.jsonl").read_text(encoding="utf-8"), "gateway request and response lines joined by TraceId"),
-    (OBJECT_TEST_CODE, "record 2: a form only the Python reader reads"),  # a test code that is an object
-], ids=["x stape", "snap stape", "fallback form"])
-def test_lake_logs_the_lake_reader_leaves_to_a_local_read_exit_2(spark, tmp_path, content, message):
-    log = tmp_path / "log.jsonl"
-    log.write_text(content, encoding="utf-8")
-    assert CliRunner().invoke(app, ["check", "--capi", str(log), "--format", "json", "--fail-on", "never"]).exit_code == 0  # read locally
-    result = CliRunner().invoke(app, ["check", "--capi", _uri(log), "--engine", "spark"])
+def _records(path: Path) -> list:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _same_on_spark(tmp_path, folder: Path, glob: str) -> dict:
+    """The folder's files read locally and as a lake glob on Spark: the same result and the same rejects."""
+    import glob as globbing
+
+    parts = sorted(globbing.glob(str(folder / glob)))
+    settings = {"timezone": "UTC", "fail_on": "never"}
+    duck = api.audit(capi=parts, rejects=tmp_path / "duck-rejects.csv", **settings).to_dict()
+    on_spark = api.audit(capi=_uri(folder / glob), engine="spark", rejects=tmp_path / "spark-rejects.csv", **settings).to_dict()
+    assert sorted((i, f.replace(f"file:{tmp_path}", str(tmp_path)), row, reason) for i, f, row, reason in _rejects(tmp_path / "spark-rejects.csv")) \
+        == _rejects(tmp_path / "duck-rejects.csv")
+    assert _local_names(on_spark, tmp_path) == duck
+    return duck
+
+
+@pytest.mark.parametrize("content", [
+    (REAL / "x/stape_log.jsonl").read_text(encoding="utf-8"),
+    (REAL / "snap/capi_v3_stape_log.jsonl").read_text(encoding="utf-8"),
+    OBJECT_TEST_CODE,  # a test code that is an object: the Python reader's form
+], ids=["x stape", "snap stape", "python reader form"])
+def test_lake_logs_the_split_reading_cannot_take_are_read_whole(spark, tmp_path, content):
+    """Gateway logs whose request and response lines are joined by TraceId, and forms the compiled query leaves to the
+    Python reader, are read again whole by the local reader on an executor: the local result, beside a plain log."""
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text(content, encoding="utf-8")
+    (folder / "b.jsonl").write_bytes((REAL / "meta" / "capi_json.jsonl").read_bytes())
+    duck = _same_on_spark(tmp_path, folder, "*.jsonl")
+    assert [f["used"] > 0 for f in duck["inputs"]["capi"]["per_file"]] == [True, True]
+
+
+def test_json_arrays_and_documents_read_whole_in_place(spark, tmp_path):
+    """A folder of JSON Lines, pretty-printed JSON arrays (one gzipped) and a single JSON document, read by one glob:
+    each file that is not JSON Lines is read whole, so the arrays' lines are never taken for broken records."""
+    import gzip
+
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / "a.jsonl").write_bytes((REAL / "meta" / "capi_json.jsonl").read_bytes())
+    (folder / "b.json").write_text(json.dumps(_records(REAL / "linkedin" / "capi.jsonl"), indent=2), encoding="utf-8")
+    with gzip.open(folder / "c.json.gz", "wt", encoding="utf-8") as handle:
+        handle.write(json.dumps(_records(REAL / "pinterest" / "capi_v5.jsonl"), indent=1))
+    (folder / "d.json").write_text(json.dumps(_records(REAL / "tiktok" / "events_api_stape.jsonl")[0], indent=2), encoding="utf-8")
+    duck = _same_on_spark(tmp_path, folder, "*.json*")
+    per_file = duck["inputs"]["capi"]["per_file"]
+    assert len(per_file) == 4 and all(f["used"] > 0 for f in per_file), per_file
+
+    only_arrays = tmp_path / "arrays"
+    only_arrays.mkdir()
+    (only_arrays / "b.json").write_bytes((folder / "b.json").read_bytes())
+    (only_arrays / "c.json.gz").write_bytes((folder / "c.json.gz").read_bytes())
+    (tmp_path / "duck-rejects.csv").unlink()
+    assert _same_on_spark(tmp_path, only_arrays, "*.json*")["inputs"]["capi"]["rows"] > 0
+
+
+def test_a_json_array_that_is_no_request_log_exit_2(spark, tmp_path):
+    rows = [{"platform": "meta", "event_name": "Purchase", "event_id": "a1", "event_time": "2026-10-05T10:00:00Z"}]
+    (tmp_path / "events.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    result = CliRunner().invoke(app, ["check", "--capi", _uri(tmp_path / "events.json"), "--engine", "spark"])
     assert result.exit_code == 2, result.output
-    assert message in result.output and "read this file from a local path" in result.output and "Traceback" not in result.output
+    assert "events.json: reads as canonical" in result.output and "Traceback" not in result.output

@@ -65,8 +65,11 @@ def check(
     waivers: Path = typer.Option(None, "--waivers", metavar="FILE", show_default=False,
                                  help="YAML list of accepted findings (check, reason; optional platform, event, event_names, "
                                       "event_ids, order_ids, expires), applied with the config's waivers."),
-    rejects: Path = typer.Option(None, "--rejects", metavar="FILE", help="Write every rejected input row, with its reason, to this CSV file.", show_default=False),
-    export_failures: Path = typer.Option(None, "--export-failures", metavar="FOLDER", show_default=False,
+    # text, not Path: a lake URI (s3a://bucket/x) keeps its two slashes
+    rejects: str = typer.Option(None, "--rejects", metavar="FILE", show_default=False,
+                                help="Write every rejected input row, with its reason, to this CSV file (on Spark, also a lake "
+                                     "folder of CSV part files)."),
+    export_failures: str = typer.Option(None, "--export-failures", metavar="FOLDER", show_default=False,
                                          help="Write the events behind each finding to this folder, one file per finding."),
     export_format: str = typer.Option(None, "--export-format", metavar="FORMAT", help="csv or parquet, for --export-failures. [default: csv]", show_default=False),
     encoding: str = typer.Option(None, "--encoding", metavar="NAME", show_default=False,

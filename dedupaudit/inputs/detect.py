@@ -83,6 +83,14 @@ def describe_input(path: Path, side: str | None, context: ReadContext = ReadCont
     return read
 
 
+def decide_format(path: Path, side: str | None, context: ReadContext = ReadContext()) -> str:
+    """The format `scan_input` reads a file as (a mapping that names it, a forced format, else detection)."""
+    path = Path(path)
+    with tempfile.TemporaryDirectory(prefix="dedupaudit-") as folder, \
+            opened(path, file_format(path, strict=False), context.encoding, context.delimiter, folder):
+        return _decide(path, side, context)[2]
+
+
 def scan_input(connection, path: Path, side: str, context: ReadContext = ReadContext()) -> Scan:
     """One file as a relation on the audit's connection, in canonical column names. A canonical table is
     scanned by the engine itself (files.scan), and so is a mapped CSV/Parquet file, the mapping applied in

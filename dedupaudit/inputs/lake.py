@@ -8,7 +8,8 @@ monotonically increasing id is contiguous within a split) and the splits of a fi
 from a small per-split count. Records Spark's reader cannot split into the header's columns are the
 file's unreadable lines, with their row. Spark skips blank lines and reads a CSV value that runs over
 several lines as broken records: in such files the numbers count records, not lines. CAPI request logs
-in JSON Lines are read as lines (blank ones too) and normalised on the executors: lake_logs.py.
+in JSON (JSON Lines as lines, blank ones too; JSON arrays and documents a file at a time) are normalised on the
+executors: lake_logs.py.
 """
 
 from __future__ import annotations
@@ -88,14 +89,14 @@ def scan_lake(connection, item, side: str, context):
     rules = context.rules or bundled_rules()
     if forced not in (None, "canonical", *log_formats(rules)):
         raise UserError(f"{item.path}: on Spark a lake path is read as a canonical table ({', '.join(LAKE_FORMATS)}) or a CAPI "
-                        f"request log (JSON Lines), not as '{forced}'; read other formats from a local path")
+                        f"request log (JSON), not as '{forced}'; read other formats from a local path")
     fmt = lake_format(item.path)
     if fmt == "jsonl":
         kind = forced or sniff(spark, item.path, side, rules)
         if kind != "canonical":
-            return scan_lake_log(connection, item.path, kind, rules)
+            return scan_lake_log(connection, item.path, kind, rules, side, context)
     elif forced not in (None, "canonical"):
-        raise UserError(f"{item.path}: on Spark a CAPI request log is read from JSON Lines (.jsonl, .json, .ndjson; .gz too)")
+        raise UserError(f"{item.path}: on Spark a CAPI request log is read from JSON (.jsonl, .json, .ndjson; .gz too)")
     encoding, delimiter = context.encoding, context.delimiter
     sep = (delimiter or ("\t" if fmt == "tsv" else ",")) if fmt in ("csv", "tsv") else None
     frame = _read(spark, item.path, fmt, _JAVA_ENCODINGS.get(encoding or "utf-8", encoding), sep)

@@ -130,6 +130,8 @@ def test_paths_folders_and_globs(tmp_path):
         expand_paths([str(tmp_path / "nope.csv")], "--capi")
     with pytest.raises(UserError, match="no file matches"):
         expand_paths([str(tmp_path / "*.parquet")], "--capi")
+    (tmp_path / "logs" / "orders[2026].csv").write_text("x")  # a file whose name holds glob characters is that file
+    assert [p.name for p in expand_paths([str(tmp_path / "logs" / "orders[2026].csv")], "--orders")] == ["orders[2026].csv"]
 
 
 def test_unreadable_file_is_a_user_error(tmp_path):

@@ -324,12 +324,12 @@ def expand_paths(args: list[str], option: str) -> list[Path]:
             matches = sorted(p for p in path.rglob("*") if p.is_file() and file_format(p, strict=False))
             if not matches:
                 raise UserError(f"{option} {arg}: the folder holds no .csv, .tsv, .jsonl, .json or .parquet file")
+        elif path.is_file():  # before globbing: an export named orders[2026].csv is that file
+            matches = [path]
         elif glob.has_magic(arg):
             matches = sorted(Path(p) for p in glob.glob(arg, recursive=True) if Path(p).is_file())
             if not matches:
                 raise UserError(f"{option} {arg}: no file matches this pattern")
-        elif path.is_file():
-            matches = [path]
         else:
             raise UserError(f"{option} {arg}: no such file or folder")
         found.extend(m for m in matches if m not in found)

@@ -21,6 +21,7 @@ import json
 import re
 import tempfile
 from pathlib import Path
+from urllib.parse import unquote
 
 import pyarrow as pa
 
@@ -142,6 +143,11 @@ def _uri(path: str) -> str:
     return re.sub(r"^file:/*", "file:/", path)
 
 
+def _key(path: str) -> str:
+    """A file as both of Spark's spellings name it: its readers' file paths are URL-encoded (a%20b), binaryFile's not."""
+    return unquote(_uri(path))
+
+
 def _listed(spark, path: str) -> list[str]:
     from dedupaudit.inputs.lake import read_error
 
@@ -152,9 +158,10 @@ def _listed(spark, path: str) -> list[str]:
 
 
 def _read_whole(spark, paths: list[str], files: list[str], task: "_WholeFiles"):
-    """The files `paths` each read whole by one task; `files` numbers them as the scan does."""
-    task.index = {_uri(f): n for n, f in enumerate(files)}
-    return spark.read.format("binaryFile").load(paths).select("path", "content").mapInArrow(task, _spark_schema())
+    """The files `paths` each read whole by one task; `files` numbers (and names) them as the scan does."""
+    task.index = {_key(f): (f, n) for n, f in enumerate(files)}
+    literal = [re.sub(r"([\\\[\]{}*?])", r"\\\1", _key(p)) for p in paths]  # a path, not a glob: a[1].json is that file
+    return spark.read.format("binaryFile").load(literal).select("path", "content").mapInArrow(task, _spark_schema())
 
 
 def _spark_schema():
@@ -246,8 +253,7 @@ class _WholeFiles:
         for batch in batches:
             paths, contents = batch.column("path"), batch.column("content")
             for n in range(batch.num_rows):
-                path = _uri(paths[n].as_py())
-                yield from self._file(path, self.index[path], contents[n].as_py())
+                yield from self._file(*self.index[_key(paths[n].as_py())], contents[n].as_py())
 
     def _file(self, file: str, file_index: int, content: bytes):
         from dedupaudit.connection import Connection

@@ -57,11 +57,7 @@ def sniff(spark, path: str, side: str, rules: dict[str, PlatformRules]) -> str:
         lines = [r.value for r in spark.read.text(path).limit(SNIFF).collect()]
     except Exception as exc:
         raise read_error(path, "JSON", exc) from None
-    first = next((line for line in lines if line.strip()), "").lstrip("\ufeff")
-    try:
-        if not isinstance(json.loads(first), dict):
-            return WHOLE
-    except ValueError:
+    if not _one_object(next((line for line in lines if line.strip()), "")):
         return WHOLE
     with tempfile.TemporaryDirectory(prefix="dedupaudit-sniff-") as folder:
         head = Path(folder) / "head.jsonl"
@@ -72,8 +68,15 @@ def sniff(spark, path: str, side: str, rules: dict[str, PlatformRules]) -> str:
             raise UserError(str(exc).replace(str(head), path)) from None
 
 
-def scan_lake_log(connection, path: str, fmt: str, rules: dict[str, PlatformRules], side: str = "capi",
-                  context=None) -> Scan:
+def _one_object(line: str) -> bool:
+    """Whether a file's first line is one JSON object, as in JSON Lines; a file whose first line is not is read whole."""
+    try:
+        return isinstance(json.loads(line.lstrip("\ufeff")), dict)
+    except ValueError:
+        return False
+
+
+def scan_lake_log(connection, path: str, fmt: str, rules: dict[str, PlatformRules], side: str, context) -> Scan:
     """A CAPI request log (format `fmt`: 'capi-log', one platform's server format, or WHOLE) as a view on the session."""
     from dedupaudit.inputs.lake import _numbered, read_error
 
@@ -83,12 +86,11 @@ def scan_lake_log(connection, path: str, fmt: str, rules: dict[str, PlatformRule
     if forced is None and fmt not in ("capi-log", WHOLE):
         raise UserError(f"{path}: the first lines read as {fmt}; on Spark a lake path is read as a canonical table or a CAPI "
                         f"request log (JSON): read it from a local path")
-    whole = _WholeFiles(rules, side, None if fmt == WHOLE else fmt, context)
     cleanup, again = [], []
     try:
         if fmt == WHOLE:
             files = _listed(spark, path)
-            result = _read_whole(spark, files, files, whole)
+            result = _read_whole(spark, files, _WholeFiles(rules, side, None, context, files))
         else:
             frame = spark.read.text(path)
             lines = _numbered(connection, frame, "text", path, first_row=1)
@@ -101,7 +103,9 @@ def scan_lake_log(connection, path: str, fmt: str, rules: dict[str, PlatformRule
             cleanup.append(result.unpersist)
             again = sorted({r["__file"] for r in result.where("kind = 'declined'").select("__file").distinct().collect()})
             # these files again, each whole, in place of their declined splits
-            result = result.where("kind <> 'declined'").unionByName(_read_whole(spark, again, files, whole)) if again else result
+            if again:
+                whole = _read_whole(spark, again, _WholeFiles(rules, side, fmt, context, files))
+                result = result.where("kind <> 'declined'").unionByName(whole)
         if fmt == WHOLE or again:  # kept once read: the rows are read twice below (errors, then the scan)
             result = result.localCheckpoint(eager=True)
             cleanup.append(result.unpersist)
@@ -157,9 +161,8 @@ def _listed(spark, path: str) -> list[str]:
         raise read_error(path, "JSON", exc) from None
 
 
-def _read_whole(spark, paths: list[str], files: list[str], task: "_WholeFiles"):
-    """The files `paths` each read whole by one task; `files` numbers (and names) them as the scan does."""
-    task.index = {_key(f): (f, n) for n, f in enumerate(files)}
+def _read_whole(spark, paths: list[str], task: "_WholeFiles"):
+    """The files `paths` each read whole by one task."""
     literal = [re.sub(r"([\\\[\]{}*?])", r"\\\1", _key(p)) for p in paths]  # a path, not a glob: a[1].json is that file
     return spark.read.format("binaryFile").load(literal).select("path", "content").mapInArrow(task, _spark_schema())
 
@@ -174,17 +177,16 @@ def _file_heads(numbered, specs, names, forced: bool) -> tuple[dict[str, dict[st
     """Each file's evidence from its first records (capi_logs.file_scores), and the files whose first line is not one
     JSON object (read whole), computed where the lines are."""
     def heads(head: pa.Table) -> pa.Table:
-        items, whole = [], None
+        items, first = [], None
         for row, value in sorted(zip(head["__row"].to_pylist(), head["value"].to_pylist())):
+            first = value if first is None and (value or "").strip() else first
             try:
-                item = json.loads(value)
+                items.append((row, json.loads(value)))
             except (TypeError, ValueError):
-                whole = True if whole is None and (value or "").strip() else whole
                 continue
-            whole = not isinstance(item, dict) if whole is None else whole
-            items.append((row, item))
         found = {} if forced else file_scores(join_responses(items)[0], specs, names)
-        return pa.table({"file": [head["__file"][0].as_py()], "scores": [json.dumps(found)], "whole": [bool(whole)]})
+        whole = first is not None and not _one_object(first)
+        return pa.table({"file": [head["__file"][0].as_py()], "scores": [json.dumps(found)], "whole": [whole]})
 
     found = (numbered.where(f"__row <= {HEAD}").groupBy("__file").applyInArrow(heads, "file string, scores string, whole boolean")
              .collect())
@@ -233,21 +235,17 @@ class _Task:
                 return
             rows = con.sql(f"SELECT 'event' AS kind, {lit(file)} AS __file, {int(file_index)}::BIGINT AS __file_index, * FROM {out}").to_arrow_table()
             yield from (_conform(b) for b in rows.to_batches())
-            broken = [(b[0], b[1], b[2] if len(b) > 2 else None) for b in (*reasons, *rejects)]
-            if broken:
-                pos, reason, where = zip(*broken)
-                yield _batch({"kind": ["reject"] * len(pos), "__file": [file] * len(pos), "__file_index": [file_index] * len(pos),
-                              "__row": list(pos), "reason": list(reason), "source_ref": list(where)})
+            yield from _rejected(file, file_index, [*reasons, *rejects])
 
 
 class _WholeFiles:
     """The work of one task reading files whole: each file's bytes, copied to the task's temporary folder, read as
     a local file is (detect.scan_input: format decision, compiled query or Python reader), in an embedded DuckDB."""
 
-    def __init__(self, rules, side: str, fmt: str | None, context):
-        self.rules, self.side, self.fmt, self.index = rules, side, fmt, {}
-        self.encoding = getattr(context, "encoding", None)
-        self.delimiter = getattr(context, "delimiter", None)
+    def __init__(self, rules, side: str, fmt: str | None, context, files: list[str]):
+        self.rules, self.side, self.fmt = rules, side, fmt
+        self.encoding, self.delimiter = context.encoding, context.delimiter
+        self.index = {_key(f): (f, n) for n, f in enumerate(files)}  # each file's name and number as the scan has them
 
     def __call__(self, batches):
         for batch in batches:
@@ -276,23 +274,22 @@ class _WholeFiles:
             except UserError as exc:
                 yield _batch({"kind": ["error"], "__file": [file], "__file_index": [file_index], "reason": [str(exc).replace(str(local), file)]})
                 return
-            values = [f"s.{_quoted(c)}::VARCHAR" if c in scan.columns else "NULL" for c in (*OUTPUT, "source_ref")]
-            flags = [scan.numeric_flag(c) or "NULL" for c in ID_COLUMNS]
+            values = [f"{scan.quoted(c)}::VARCHAR AS {c}" if c in scan.columns else f"NULL AS {c}" for c in (*OUTPUT, "source_ref")]
+            flags = [f"{scan.numeric_flag(c) or 'NULL'} AS __numeric_{c}" for c in ID_COLUMNS]
             rows = connection.con.sql(
                 f"SELECT 'event' AS kind, {lit(file)} AS __file, {int(file_index)}::BIGINT AS __file_index, {scan.row} AS __row, "
-                f"s.__seq AS __idx, {', '.join(f'{v} AS {_quoted(c)}' for v, c in zip(values, (*OUTPUT, 'source_ref')))}, "
-                f"{', '.join(f'{v} AS __numeric_{c}' for v, c in zip(flags, ID_COLUMNS))} FROM {scan.relation} s").to_arrow_table()
+                f"s.__seq AS __idx, {', '.join([*values, *flags])} FROM {scan.relation} s").to_arrow_table()
             yield from (_conform(b) for b in rows.to_batches())
-            broken = [(b[0], b[1], b[2] if len(b) > 2 else None) for b in scan.broken]
+            yield from _rejected(file, file_index, scan.broken)
             scan.drop()
-            if broken:
-                pos, reason, where = zip(*broken)
-                yield _batch({"kind": ["reject"] * len(pos), "__file": [file] * len(pos), "__file_index": [file_index] * len(pos),
-                              "__row": list(pos), "reason": list(reason), "source_ref": list(where)})
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+def _rejected(file: str, file_index: int, broken: list[tuple]):
+    """A file's rejects, (row, reason) or (row, reason, where in the row), as one batch."""
+    if broken:
+        pos, reason, where = zip(*((b[0], b[1], b[2] if len(b) > 2 else None) for b in broken))
+        yield _batch({"kind": ["reject"] * len(pos), "__file": [file] * len(pos), "__file_index": [file_index] * len(pos),
+                      "__row": list(pos), "reason": list(reason), "source_ref": list(where)})
 
 
 def _batch(columns: dict) -> pa.RecordBatch:

@@ -8,7 +8,9 @@ forms SQLGlot has no Spark equivalent for are rewritten here, each by a small AS
   TIMESTAMP                  TIMESTAMP_LTZ: times are UTC instants; the Spark session's zone is UTC
   min_by(v, k, n)            the n values with the smallest k, from a sorted collect_list
   timezone(zone, t)          from_utc_timestamp(t, zone)
+  list_has_any(a, b)         arrays_overlap(a, b) (SQLGlot writes a logical AND)
   strip(x)                   the connection's macro (Python's str.strip) as a regexp_replace
+  earliest_eid(t, eid)       the connection's macro (a packed 128-bit min) as min_by(eid, struct(t, eid))
   string_agg(DISTINCT x ...)  the sorted distinct values joined (Spark's listagg fails with FILTER)
   $name parameters           literals (Spark's own parameters do not take lists or NULL timestamps)
 
@@ -66,6 +68,8 @@ def _spark_node(node: exp.Expression, params: dict) -> exp.Expression:
         name, args = node.name.lower(), node.expressions
         if name == "epoch_us":
             return exp.func("unix_micros", *args)
+        if name == "earliest_eid":  # the connection's macro: the eid of the earliest (time, eid)
+            return exp.func("min_by", args[1], exp.Struct(expressions=[args[0], args[1].copy()]))
         if name == "timezone" and len(args) == 2:
             return exp.func("from_utc_timestamp", args[1], args[0])
         if name == "strip":
@@ -76,6 +80,8 @@ def _spark_node(node: exp.Expression, params: dict) -> exp.Expression:
             return exp.Case(ifs=[exp.If(this=exp.Is(this=value.copy(), expression=exp.Null()), true=exp.Null())],
                             default=exp.and_(exp.not_(exp.func("isnan", value.copy())),
                                              exp.LT(this=exp.func("abs", value.copy()), expression=_INFINITY.copy())))
+    if isinstance(node, exp.ArrayOverlaps):  # SQLGlot writes DuckDB's list_has_any as Spark's `&&`, a logical AND
+        return exp.func("arrays_overlap", node.this, node.expression)
     if isinstance(node, exp.IsNan):
         return exp.Case(ifs=[exp.If(this=exp.Is(this=node.this.copy(), expression=exp.Null()), true=exp.Null())], default=node.copy())
     if isinstance(node, exp.TryCast) and node.to.this == exp.DataType.Type.DOUBLE:

@@ -12,8 +12,8 @@ Everything here is set-based SQL, so it can move to Spark SQL unchanged in spiri
                          dedup is a view, read once into audit_events)
   purchases              purchase events tied to an order (link_key, link_method), with counts: a view of
                          audit_events, the one wide table (events, counts, merged_by and the links)
-  order_checks           per platform and order seen on both paths: ID mismatch, name drift, late pair
-  pair_gaps              per platform and order seen on both paths: hours between the first events of each path
+  order_checks           per platform and order seen on both paths: ID mismatch, name drift, late pair, and
+                         the hours between the first events of each path (pair_gaps, a view of it)
 
 Checks and metrics only read these tables.
 """
@@ -53,7 +53,7 @@ LEFT JOIN {p}taxonomy t ON t.platform = n.platform AND t.name_key = coalesce(m.i
 
 # 2. The event-ID key. The window of a key is [first received_time, first + window], inclusive. One
 #    aggregate per key gives its first and last time and its winner (the earliest event; ties: browser
-#    first, then input order). A key whose events all fall in its first window counts once, at its
+#    first, then input order, which is the order of eid: build_tables). A key whose events all fall in its first window counts once, at its
 #    winner; only keys spanning more than one window (rare: late batches, reused IDs) go through the
 #    steps of NEXT_WINDOW_SQL, which find each next window's opening event.
 DEDUP_SQL = """
@@ -62,7 +62,7 @@ CREATE TABLE {p}keyed AS {keyed};
 CREATE TABLE {p}groups AS
 SELECT platform, name_key, event_id, scope, lone, slot, window_us, min(received_time) AS first_t,
        window_us IS NOT NULL AND epoch_us(max(received_time)) - epoch_us(min(received_time)) > window_us AS multi,
-       arg_min(eid, (received_time, source <> 'pixel', eid)) AS winner
+       earliest_eid(received_time, eid) AS winner
 FROM {p}keyed GROUP BY platform, name_key, event_id, scope, lone, slot, window_us;
 
 CREATE TABLE {p}multi_window AS
@@ -259,15 +259,19 @@ FROM p LEFT JOIN by_id i ON p.order_key IS NULL AND i.platform = p.platform AND 
 LEFT JOIN by_value_time v USING (eid);
 """
 
-# One pass per (order, name, ID) gives everything: an ID both sides sent, the widest time between a
-# browser and a server event with that name and ID (latest of one side minus earliest of the other),
-# and which names each side used. No self-join, so it stays linear in the number of events.
+# One pass per (order, name, ID), then one per order, gives everything: an ID both sides sent, the widest
+# time between a browser and a server event with that name and ID (latest of one side minus earliest of
+# the other), which names each side used, and how far apart the two paths first reported the order
+# (gap_hours: the first browser vs the first server event). No self-join, so it stays linear in the
+# number of events. Name and ID sets are per order (a handful of values), compared as sorted lists.
 ORDER_CHECKS_SQL = """
 CREATE TABLE order_checks AS
 WITH keys AS (
     SELECT platform, link_key, name_key, event_id,
            count(*) FILTER (WHERE source = 'pixel') AS n_pixel,
            count(*) FILTER (WHERE source = 'capi') AS n_capi,
+           min(received_time) FILTER (WHERE source = 'pixel') AS first_pixel,
+           min(received_time) FILTER (WHERE source = 'capi') AS first_capi,
            greatest(max(epoch_us(received_time)) FILTER (WHERE source = 'pixel') - min(epoch_us(received_time)) FILTER (WHERE source = 'capi'),
                     max(epoch_us(received_time)) FILTER (WHERE source = 'capi') - min(epoch_us(received_time)) FILTER (WHERE source = 'pixel'))
                AS widest_us
@@ -278,34 +282,24 @@ WITH keys AS (
            sum(k.n_pixel) AS pixel_events, sum(k.n_capi) AS capi_events,
            coalesce(sum(k.n_pixel) FILTER (WHERE k.event_id IS NOT NULL), 0) AS pixel_ids,
            coalesce(sum(k.n_capi) FILTER (WHERE k.event_id IS NOT NULL), 0) AS capi_ids,
-           coalesce(bool_or(k.event_id IS NOT NULL AND r.window_us IS NOT NULL AND k.widest_us > r.window_us), false) AS outside_window
+           coalesce(bool_or(k.event_id IS NOT NULL AND r.window_us IS NOT NULL AND k.widest_us > r.window_us), false) AS outside_window,
+           -- an ID both sides sent, whatever the names
+           coalesce(list_has_any(list(k.event_id) FILTER (WHERE k.n_pixel > 0 AND k.event_id IS NOT NULL),
+                                 list(k.event_id) FILTER (WHERE k.n_capi > 0 AND k.event_id IS NOT NULL)), false) AS shared_id,
+           -- equal name sets: every name used is used on both sides
+           list_sort(list_distinct(list(k.name_key) FILTER (WHERE k.n_pixel > 0)))
+               = list_sort(list_distinct(list(k.name_key) FILTER (WHERE k.n_capi > 0))) AS same_names,
+           abs(epoch(min(k.first_pixel)) - epoch(min(k.first_capi))) / 3600.0 AS gap_hours
     FROM keys k JOIN rules r USING (platform)
     GROUP BY k.platform, k.link_key
     HAVING sum(k.n_pixel) > 0 AND sum(k.n_capi) > 0
-), same_names AS (  -- equal name sets: every name used is used on both sides
-    SELECT platform, link_key, bool_and(on_pixel AND on_capi) AS same
-    FROM (SELECT platform, link_key, name_key, sum(n_pixel) > 0 AS on_pixel, sum(n_capi) > 0 AS on_capi
-          FROM keys GROUP BY platform, link_key, name_key)
-    GROUP BY platform, link_key
-), shared_ids AS (  -- an ID both sides sent, whatever the names
-    SELECT DISTINCT platform, link_key
-    FROM (SELECT platform, link_key, event_id FROM keys WHERE event_id IS NOT NULL
-          GROUP BY platform, link_key, event_id HAVING sum(n_pixel) > 0 AND sum(n_capi) > 0)
 )
-SELECT o.*,
-       o.pixel_ids > 0 AND o.capi_ids > 0 AND i.link_key IS NULL AS mismatched_event_id,
-       NOT n.same AS event_name_drift
-FROM per_order o JOIN same_names n USING (platform, link_key) LEFT JOIN shared_ids i USING (platform, link_key);
-"""
+SELECT platform, link_key, pixel_events, capi_events, pixel_ids, capi_ids, outside_window, gap_hours,
+       pixel_ids > 0 AND capi_ids > 0 AND NOT shared_id AS mismatched_event_id,
+       NOT same_names AS event_name_drift
+FROM per_order;
 
-# How far apart the two paths report the same order: the first pixel vs the first server event.
-PAIR_GAPS_SQL = """
-CREATE TABLE pair_gaps AS
-SELECT platform, link_key,
-       abs(epoch(min(received_time) FILTER (WHERE source = 'pixel')) - epoch(min(received_time) FILTER (WHERE source = 'capi'))) / 3600.0 AS gap_hours
-FROM purchases WHERE link_key IS NOT NULL
-GROUP BY platform, link_key
-HAVING count(*) FILTER (WHERE source = 'pixel') > 0 AND count(*) FILTER (WHERE source = 'capi') > 0;
+CREATE VIEW pair_gaps AS SELECT platform, link_key, gap_hours FROM order_checks;
 """
 
 
@@ -351,7 +345,6 @@ def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dic
     con.execute("CREATE VIEW purchases AS SELECT * FROM audit_events WHERE event_type = 'purchase'")
     con.execute(f"CREATE VIEW events_base AS SELECT {', '.join(MODEL_COLUMNS)} FROM events")
     con.execute(ORDER_CHECKS_SQL)
-    con.execute(PAIR_GAPS_SQL)
 
 
 def rules_table(rules: dict[str, PlatformRules]) -> pa.Table:

@@ -81,3 +81,25 @@ def test_without_same_source_dedup_the_kth_browser_event_pairs_with_the_kth_serv
     separate = platform_entry(audit(pixel, capi, rules_dir=rules), "tiktok")
     assert merged.reported_conversions == 1  # the shipped rule: same-source duplicates merge too
     assert separate.reported_conversions == 2  # 1st pixel + 1st server pair up; the 2nd pixel event counts alone
+
+
+def test_a_reading_without_the_fallback_counts_what_the_rule_files_fallback_merged(audit, tmp_path):
+    """The other reading of a fallback the rule file applies: the events it merged count again (the reading's
+    count is the audit's plus what changed, engine/readings.py, so the events the first run merged must be among them)."""
+    import shutil
+
+    from dedupaudit.platforms.rules import bundled_rules_dir
+
+    rules = tmp_path / "rules"
+    shutil.copytree(bundled_rules_dir(), rules)
+    path = rules / "tiktok.yaml"
+    ttp = "{keys: [ttp], order: any, window_hours: 48, same_source: false, applies_to: without_event_id}"
+    text = path.read_text().replace("fallback: null", f"fallback: {ttp}", 1)
+    path.write_text(text.replace(f"alternative: {ttp}", "alternative: null", 1))
+    pixel = [{"platform": "tiktok", "event_name": "Purchase", "event_time": "2026-01-05T10:00:00Z", "order_id": "1", "ttp": "t-1"},
+             {"platform": "tiktok", "event_name": "Purchase", "event_time": "2026-01-06T10:00:00Z", "order_id": "2", "ttp": "t-2"}]
+    capi = [dict(p, event_time=p["event_time"].replace(":00Z", ":05Z")) for p in pixel]
+    entry = platform_entry(audit(pixel, capi, rules_dir=rules), "tiktok")
+    assert entry.reported_conversions == 2  # each server event merged into its browser event by ttp
+    assert entry.reported_range == {"low": 2, "high": 4}
+    assert {u["rule"]: [u["reported_if_true"], u["reported_if_false"]] for u in entry.unconfirmed_rules} == {"fallback": [2, 4]}

@@ -84,7 +84,7 @@ GROUP BY m.gid
 """
 BY_ID_SQL = """
 
-CREATE TABLE {p}by_id AS
+CREATE TABLE {by_id} AS
 SELECT k.eid, w.winner IS NOT NULL AS counts
 FROM {p}keyed k LEFT JOIN (SELECT winner FROM {p}groups WHERE NOT multi) w ON w.winner = k.eid
 ANTI JOIN {p}multi_window m ON m.eid = k.eid
@@ -172,7 +172,8 @@ def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], pr
 
     `reuse` names stages whose inputs are the same as the rule files' reading, taken from the tables the
     first run kept: "typed" (the `events` table) and "by_id" (the `by_id` table). With "typed" alone, only
-    the IDs the other window or same-source rule can change (CHANGED_IDS_SQL) run the ID key again. `base_params` are the
+    the IDs the other window or same-source rule can change (CHANGED_IDS_SQL) run the ID key again: their
+    events' rows are {prefix}by_id_rerun, and {prefix}by_id is a view of them and the first run's other rows. `base_params` are the
     values `base` binds (values are never pasted into SQL text). `into` is a view, read once (by audit_events,
     or by a reading's counts): the caller drops it and the tables it reads ({prefix}fallback_keys, {prefix}by_fallback)."""
     con.register("rules_in", rules_table(rules))
@@ -202,9 +203,10 @@ def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], pr
         step = 1  # an INSERT answers with the number of rows it added: none, and every key's last window is found
         while con.execute(NEXT_WINDOW_SQL.format(**names), {"step": step}).fetchall()[0][0]:
             step += 1
-        con.execute(BY_ID_SQL.format(**names))
+        con.execute(BY_ID_SQL.format(by_id=f"{prefix}by_id_rerun" if only else f"{prefix}by_id", **names))
         if only:  # the other IDs count as in the first run
-            con.execute(f"INSERT INTO {prefix}by_id SELECT * FROM by_id ANTI JOIN {prefix}keyed USING (eid)")
+            con.execute(f"CREATE VIEW {prefix}by_id AS SELECT * FROM {prefix}by_id_rerun "
+                        f"UNION ALL SELECT * FROM by_id ANTI JOIN {prefix}by_id_rerun USING (eid)")
             con.execute(f"DROP TABLE {prefix}changed_ids")
         for table in ("keyed", "groups", "multi_window", "anchors"):
             con.execute(f"DROP TABLE {prefix}{table}")

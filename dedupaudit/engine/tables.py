@@ -34,8 +34,7 @@ from dedupaudit.settings import LINK_TOLERANCE, Settings
 # 1. typed: each event's name key (case folding, merged legacy names), event type and scope (what must
 #    match besides name and ID: Google's conversion action, Reddit's channel). A server event the rules
 #    call offline (received too long after it happened) never deduplicates: it gets a key of its own.
-TYPED_SQL = """
-CREATE TABLE {typed} AS
+TYPED_SELECT = """
 WITH named AS (
     SELECT e.*, CASE WHEN r.names_case_sensitive THEN e.event_name ELSE lower(e.event_name) END AS raw_key,
            r.scope_column IS NOT NULL AS scoped,
@@ -50,6 +49,7 @@ FROM named n
 LEFT JOIN {p}merges m ON m.platform = n.platform AND m.from_key = n.raw_key
 LEFT JOIN {p}taxonomy t ON t.platform = n.platform AND t.name_key = coalesce(m.into_key, n.raw_key)
 """
+TYPED_SQL = "CREATE TABLE {typed} AS " + TYPED_SELECT
 
 # 2. The event-ID key. The window of a key is [first received_time, first + window], inclusive. One
 #    aggregate per key gives its first and last time and its winner (the earliest event; ties: browser
@@ -154,13 +154,14 @@ MODEL_COLUMNS = ("eid", "platform", "source", "event_name", "event_time", "recei
 # Canonical column behind each fallback key name (rule files say `order_id`; orders are compared by their key).
 FALLBACK_COLUMNS = {"fbp": "fbp", "external_id": "external_id", "ttp": "ttp", "order_id": "order_key"}
 
-# 4. Per typed event: does the platform count it, and if not, which key merged it.
-COUNTS_SQL = """
-CREATE VIEW {into} AS
-SELECT e.eid, e.platform, e.event_type,
-       coalesce(i.counts, true) AND f.eid IS NULL AS counts,
-       CASE WHEN NOT i.counts THEN 'event_id' WHEN f.eid IS NOT NULL THEN 'fallback' END AS merged_by
-FROM {typed} e LEFT JOIN {p}by_id i USING (eid) LEFT JOIN {p}by_fallback f USING (eid)
+# 4. Per typed event (e): does the platform count it, and if not, which key merged it (i: its by_id row, f: its
+#    by_fallback row; an event without a type is in neither).
+COUNTS = "e.event_type IS NOT NULL AND coalesce(i.counts, true) AND f.eid IS NULL"
+MERGED_BY = "CASE WHEN NOT i.counts THEN 'event_id' WHEN f.eid IS NOT NULL THEN 'fallback' END"
+COUNTS_SQL = f"""
+CREATE VIEW {{into}} AS
+SELECT e.eid, e.platform, e.event_type, {COUNTS} AS counts, {MERGED_BY} AS merged_by
+FROM {{typed}} e LEFT JOIN {{p}}by_id i USING (eid) LEFT JOIN {{p}}by_fallback f USING (eid)
 WHERE e.event_type IS NOT NULL
 """
 
@@ -265,41 +266,53 @@ LEFT JOIN by_value_time v USING (eid);
 # time between a browser and a server event with that name and ID (latest of one side minus earliest of
 # the other), which names each side used, and how far apart the two paths first reported the order
 # (gap_hours: the first browser vs the first server event). No self-join, so it stays linear in the
-# number of events. Name and ID sets are per order (a handful of values), compared as sorted lists.
+# number of events. An order with one event name (nearly all) has the same names on both sides, and an ID
+# both sides sent is one key with events on both; only orders with several names (multi_name) are looked
+# at again by name and by ID, whatever the other.
 ORDER_CHECKS_SQL = """
+CREATE TABLE order_keys AS
+SELECT platform, link_key, name_key, event_id,
+       count(*) FILTER (WHERE source = 'pixel') AS n_pixel,
+       count(*) FILTER (WHERE source = 'capi') AS n_capi,
+       min(received_time) FILTER (WHERE source = 'pixel') AS first_pixel,
+       min(received_time) FILTER (WHERE source = 'capi') AS first_capi,
+       greatest(max(epoch_us(received_time)) FILTER (WHERE source = 'pixel') - min(epoch_us(received_time)) FILTER (WHERE source = 'capi'),
+                max(epoch_us(received_time)) FILTER (WHERE source = 'capi') - min(epoch_us(received_time)) FILTER (WHERE source = 'pixel'))
+           AS widest_us
+FROM purchases WHERE link_key IS NOT NULL
+GROUP BY platform, link_key, name_key, event_id;
+
 CREATE TABLE order_checks AS
-WITH keys AS (
-    SELECT platform, link_key, name_key, event_id,
-           count(*) FILTER (WHERE source = 'pixel') AS n_pixel,
-           count(*) FILTER (WHERE source = 'capi') AS n_capi,
-           min(received_time) FILTER (WHERE source = 'pixel') AS first_pixel,
-           min(received_time) FILTER (WHERE source = 'capi') AS first_capi,
-           greatest(max(epoch_us(received_time)) FILTER (WHERE source = 'pixel') - min(epoch_us(received_time)) FILTER (WHERE source = 'capi'),
-                    max(epoch_us(received_time)) FILTER (WHERE source = 'capi') - min(epoch_us(received_time)) FILTER (WHERE source = 'pixel'))
-               AS widest_us
-    FROM purchases WHERE link_key IS NOT NULL
-    GROUP BY platform, link_key, name_key, event_id
-), per_order AS (
+WITH per_order AS (
     SELECT k.platform, k.link_key,
            sum(k.n_pixel) AS pixel_events, sum(k.n_capi) AS capi_events,
            coalesce(sum(k.n_pixel) FILTER (WHERE k.event_id IS NOT NULL), 0) AS pixel_ids,
            coalesce(sum(k.n_capi) FILTER (WHERE k.event_id IS NOT NULL), 0) AS capi_ids,
            coalesce(bool_or(k.event_id IS NOT NULL AND r.window_us IS NOT NULL AND k.widest_us > r.window_us), false) AS outside_window,
-           -- an ID both sides sent, whatever the names
-           coalesce(list_has_any(list(k.event_id) FILTER (WHERE k.n_pixel > 0 AND k.event_id IS NOT NULL),
-                                 list(k.event_id) FILTER (WHERE k.n_capi > 0 AND k.event_id IS NOT NULL)), false) AS shared_id,
-           -- equal name sets: every name used is used on both sides
-           list_sort(list_distinct(list(k.name_key) FILTER (WHERE k.n_pixel > 0)))
-               = list_sort(list_distinct(list(k.name_key) FILTER (WHERE k.n_capi > 0))) AS same_names,
+           coalesce(bool_or(k.event_id IS NOT NULL AND k.n_pixel > 0 AND k.n_capi > 0), false) AS shared_key,
+           min(k.name_key) <> max(k.name_key) AS multi_name,
            abs(epoch(min(k.first_pixel)) - epoch(min(k.first_capi))) / 3600.0 AS gap_hours
-    FROM keys k JOIN rules r USING (platform)
+    FROM order_keys k JOIN rules r USING (platform)
     GROUP BY k.platform, k.link_key
     HAVING sum(k.n_pixel) > 0 AND sum(k.n_capi) > 0
+), multi AS (
+    SELECT * FROM order_keys SEMI JOIN (SELECT platform, link_key FROM per_order WHERE multi_name) m USING (platform, link_key)
+), same_names AS (  -- equal name sets: every name used is used on both sides
+    SELECT platform, link_key, bool_and(on_pixel AND on_capi) AS same
+    FROM (SELECT platform, link_key, name_key, sum(n_pixel) > 0 AS on_pixel, sum(n_capi) > 0 AS on_capi
+          FROM multi GROUP BY platform, link_key, name_key)
+    GROUP BY platform, link_key
+), shared_ids AS (  -- an ID both sides sent, whatever the names
+    SELECT DISTINCT platform, link_key
+    FROM (SELECT platform, link_key, event_id FROM multi WHERE event_id IS NOT NULL
+          GROUP BY platform, link_key, event_id HAVING sum(n_pixel) > 0 AND sum(n_capi) > 0)
 )
-SELECT platform, link_key, pixel_events, capi_events, pixel_ids, capi_ids, outside_window, gap_hours,
-       pixel_ids > 0 AND capi_ids > 0 AND NOT shared_id AS mismatched_event_id,
-       NOT same_names AS event_name_drift
-FROM per_order;
+SELECT o.platform, o.link_key, o.pixel_events, o.capi_events, o.pixel_ids, o.capi_ids, o.outside_window, o.gap_hours,
+       o.pixel_ids > 0 AND o.capi_ids > 0 AND NOT (o.shared_key OR i.link_key IS NOT NULL) AS mismatched_event_id,
+       coalesce(NOT n.same, false) AS event_name_drift
+FROM per_order o LEFT JOIN same_names n USING (platform, link_key) LEFT JOIN shared_ids i USING (platform, link_key);
+
+DROP TABLE order_keys;
 
 CREATE VIEW pair_gaps AS SELECT platform, link_key, gap_hours FROM order_checks;
 """
@@ -318,8 +331,8 @@ def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dic
     bounds = {"since": since, "until": until}
     in_period = period.format(col="e.event_time")
     # Identifiers are compared as sent but kept only as hashes, so no table of the audit holds them.
-    hashed = ", ".join(f"sha256({c}) AS {c}" if c in IDENTIFIER_COLUMNS else c for c in (*MODEL_COLUMNS, "value"))  # value: the links
-    base = f"(SELECT {hashed} FROM events_in e WHERE e.delivery IS NULL AND {in_period})"
+    hashed = lambda columns: ", ".join(f"sha256({c}) AS {c}" if c in IDENTIFIER_COLUMNS else c for c in columns)  # noqa: E731
+    base = f"(SELECT {hashed((*MODEL_COLUMNS, 'value'))} FROM events_in e WHERE e.delivery IS NULL AND {in_period})"  # value: the links
     con.execute(f"CREATE TABLE undelivered AS SELECT * EXCLUDE ({', '.join(IDENTIFIER_COLUMNS)}) FROM events_in e "
                 f"WHERE e.delivery IS NOT NULL AND {in_period}", bounds)
     con.execute(f"""
@@ -328,17 +341,18 @@ def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dic
         FROM orders_in WHERE {period.format(col='created_at')}""",
         {**bounds, "excluded": [s.lower() for s in settings.excluded_statuses]})
     # The model runs over the columns it reads (typed_events), the links too; the events' one wide table is
-    # written once, after them, with the model's columns taken from there. The identifiers are hashed again
-    # rather than carried through the join: three 64-character hashes per row in its hash table cost more
-    # memory (at the audit's peak, this statement) than hashing costs time.
+    # written once, after them, from the inputs typed again (a few expressions and joins with the small rule
+    # tables per row, cheaper than joining the wide rows to typed_events on eid), with the model's results
+    # joined by eid. The identifiers are hashed again rather than carried through a join.
     simulate(con, rules, "", typed="typed_events", into="dedup", base=base, base_params=bounds)
     tolerance = LINK_TOLERANCE.check(settings.link_tolerance_minutes, "settings", "link_tolerance_minutes")
     con.execute(LINK_SQL, {"tolerance_s": float(tolerance) * 60})
+    wide = f"(SELECT {hashed(('eid', *pixel.columns))} FROM events_in e WHERE e.delivery IS NULL AND {in_period})"
     con.execute(f"""
         CREATE TABLE audit_events AS
-        SELECT {', '.join(f'sha256(w.{c}) AS {c}' if c in IDENTIFIER_COLUMNS else f'w.{c}' for c in ('eid', *pixel.columns))},
-               t.offline, t.name_key, t.event_type, t.scope, coalesce(d.counts, false) AS counts, d.merged_by, l.link_key, l.link_method
-        FROM events_in w JOIN typed_events t USING (eid) LEFT JOIN dedup d USING (eid) LEFT JOIN links l USING (eid)""")
+        SELECT e.*, {COUNTS} AS counts, {MERGED_BY} AS merged_by, l.link_key, l.link_method
+        FROM ({TYPED_SELECT.format(p='', base=wide)}) e
+        LEFT JOIN by_id i USING (eid) LEFT JOIN by_fallback f USING (eid) LEFT JOIN links l USING (eid)""", bounds)
     con.execute("DROP VIEW dedup")
     for table in ("typed_events", "links", "fallback_keys", "by_fallback"):
         con.execute(f"DROP TABLE {table}")

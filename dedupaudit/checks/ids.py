@@ -100,13 +100,16 @@ PLACEHOLDER_IDS = Check(
 )
 
 
-# Purchase event IDs used on `$min_orders` or more different orders.
+# Purchase event IDs used on `$min_orders` (at least 2) or more different orders: counted per order only for
+# the IDs on two orders or more (one pass over the IDs first; nearly every ID has one order).
 _REUSED = """
     SELECT platform, event_id, count(*) AS orders, sum(events) AS events,
            min(event_name) AS event_name, min(first_received) AS first_received
     FROM (SELECT platform, event_id, link_key, count(*) AS events, min(event_name) AS event_name,
                  min(received_time) AS first_received
-          FROM purchases WHERE event_id IS NOT NULL AND link_key IS NOT NULL
+          FROM purchases SEMI JOIN (SELECT platform, event_id FROM purchases WHERE event_id IS NOT NULL AND link_key IS NOT NULL
+                                    GROUP BY platform, event_id HAVING min(link_key) <> max(link_key)) USING (platform, event_id)
+          WHERE link_key IS NOT NULL
           GROUP BY platform, event_id, link_key)
     GROUP BY platform, event_id HAVING count(*) >= $min_orders
 """

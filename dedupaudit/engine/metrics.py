@@ -23,20 +23,23 @@ WITH typed AS (
            count(*) FILTER (WHERE merged_by = 'event_id') AS merged_by_event_id,
            count(*) FILTER (WHERE merged_by = 'fallback') AS merged_by_fallback
     FROM audit_events WHERE event_type IS NOT NULL GROUP BY platform, event_type
-), per_order AS (
+), order_flags AS (
     SELECT platform,
            count(*) FILTER (WHERE mismatched_event_id) AS mismatched_event_id,
            count(*) FILTER (WHERE event_name_drift) AS event_name_drift,
            count(*) FILTER (WHERE outside_window) AS outside_window
     FROM order_checks GROUP BY platform
-), coverage AS (
+), per_order AS (  -- each linked order: which paths reported it, and in how many scopes it counted
+    SELECT p.platform, p.link_key, bool_or(p.source = 'pixel') AS on_pixel, bool_or(p.source = 'capi') AS on_capi,
+           min(p.scope) FILTER (WHERE p.counts) <> max(p.scope) FILTER (WHERE p.counts) AS split
+    FROM purchases p WHERE p.link_key IS NOT NULL
+    GROUP BY p.platform, p.link_key
+), coverage AS (  -- of the real orders
     SELECT platform,
            count(*) FILTER (WHERE on_pixel) AS pixel_orders,
            count(*) FILTER (WHERE on_capi) AS capi_orders,
            count(*) AS any_orders
-    FROM (SELECT p.platform, p.link_key, bool_or(p.source = 'pixel') AS on_pixel, bool_or(p.source = 'capi') AS on_capi
-          FROM purchases p SEMI JOIN (SELECT order_key FROM orders WHERE NOT excluded) o ON o.order_key = p.link_key
-          GROUP BY p.platform, p.link_key)
+    FROM per_order p SEMI JOIN (SELECT order_key FROM orders WHERE NOT excluded) o ON o.order_key = p.link_key
     GROUP BY platform
 ), links AS (
     SELECT platform,
@@ -46,17 +49,14 @@ WITH typed AS (
            count(*) FILTER (WHERE link_method = 'unlinked') AS unlinked
     FROM purchases GROUP BY platform
 ), scopes AS (  -- orders counted in more than one conversion action (Google) or channel (Reddit)
-    SELECT platform, count(*) AS split_orders
-    FROM (SELECT p.platform, p.link_key FROM purchases p
-          WHERE p.counts AND p.link_key IS NOT NULL GROUP BY ALL HAVING count(DISTINCT p.scope) > 1)
-    GROUP BY platform
+    SELECT platform, count(*) AS split_orders FROM per_order WHERE split GROUP BY platform
 )
 SELECT t.*, r.scope_column IS NOT NULL AS scoped, coalesce(s.split_orders, 0) AS split_orders, coalesce(o.mismatched_event_id, 0) AS mismatched_event_id, coalesce(o.event_name_drift, 0) AS event_name_drift,
        coalesce(o.outside_window, 0) AS outside_window,
        coalesce(c.pixel_orders, 0) AS pixel_orders, coalesce(c.capi_orders, 0) AS capi_orders, coalesce(c.any_orders, 0) AS any_orders,
        l.by_order_id, l.by_event_id, l.by_value_time, l.unlinked
 FROM typed t
-LEFT JOIN per_order o ON o.platform = t.platform AND t.event_type = 'purchase'
+LEFT JOIN order_flags o ON o.platform = t.platform AND t.event_type = 'purchase'
 LEFT JOIN coverage c ON c.platform = t.platform AND t.event_type = 'purchase'
 LEFT JOIN links l ON l.platform = t.platform AND t.event_type = 'purchase'
 LEFT JOIN scopes s ON s.platform = t.platform AND t.event_type = 'purchase'

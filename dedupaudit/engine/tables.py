@@ -57,7 +57,7 @@ TYPED_SQL = "CREATE TABLE {typed} AS " + TYPED_SELECT
 #    winner; only keys spanning more than one window (rare: late batches, reused IDs) go through the
 #    steps of NEXT_WINDOW_SQL, which find each next window's opening event.
 DEDUP_SQL = """
-CREATE TABLE {p}keyed AS {keyed};
+CREATE {keyed_kind} {p}keyed AS {keyed};
 
 CREATE TABLE {p}groups AS
 SELECT platform, name_key, event_id, scope, lone, slot, window_us, min(received_time) AS first_t,
@@ -200,7 +200,10 @@ def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], pr
         keyed = " UNION ALL ".join(KEYED_SQL.format(slot=slot, same=same, only=only, **names) for slot, same, wanted in (
             ("0", "r.same_source_dedup", any(r.same_source_dedup for r in rules.values())),
             (SLOT_SQL, "NOT coalesce(r.same_source_dedup, false)", not all(r.same_source_dedup for r in rules.values()))) if wanted)
-        con.execute(DEDUP_SQL.format(keyed=keyed, **names))
+        # Without the slot's window function, keyed is a filter of the typed events: a view, read three times,
+        # costs less than writing it.
+        slots = not all(r.same_source_dedup for r in rules.values())
+        con.execute(DEDUP_SQL.format(keyed=keyed, keyed_kind="TABLE" if slots else "VIEW", **names))
         step = 1  # an INSERT answers with the number of rows it added: none, and every key's last window is found
         while con.execute(NEXT_WINDOW_SQL.format(**names), {"step": step}).fetchall()[0][0]:
             step += 1
@@ -209,8 +212,8 @@ def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], pr
             con.execute(f"CREATE VIEW {prefix}by_id AS SELECT * FROM {prefix}by_id_rerun "
                         f"UNION ALL SELECT * FROM by_id ANTI JOIN {prefix}by_id_rerun USING (eid)")
             con.execute(f"DROP TABLE {prefix}changed_ids")
-        for table in ("keyed", "groups", "multi_window", "anchors"):
-            con.execute(f"DROP TABLE {prefix}{table}")
+        con.execute(f"DROP TABLE {prefix}multi_window; DROP TABLE {prefix}anchors; DROP TABLE {prefix}groups; "
+                    f"DROP {'TABLE' if slots else 'VIEW'} {prefix}keyed")
     keys = sorted({key for r in rules.values() if r.fallback for key in r.fallback.keys})
     branches = " UNION ALL ".join(
         f"SELECT eid, platform, name_key, scope, source, received_time, event_id, event_type, $key_{i}::VARCHAR AS key, "

@@ -214,13 +214,19 @@ def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], pr
             con.execute(f"DROP TABLE {prefix}changed_ids")
         con.execute(f"DROP TABLE {prefix}multi_window; DROP TABLE {prefix}anchors; DROP TABLE {prefix}groups; "
                     f"DROP {'TABLE' if slots else 'VIEW'} {prefix}keyed")
-    keys = sorted({key for r in rules.values() if r.fallback for key in r.fallback.keys})
+    # Each key's branch reads only the platforms whose rules use it (order_id, set on nearly every event, would
+    # otherwise bring every platform's events to the rules' filter).
+    users = {key: sorted(p for p, r in rules.items() if r.fallback and key in r.fallback.keys)
+             for r in rules.values() if r.fallback for key in r.fallback.keys}
+    keys = sorted(users)
     branches = " UNION ALL ".join(
         f"SELECT eid, platform, name_key, scope, source, received_time, event_id, event_type, $key_{i}::VARCHAR AS key, "
-        f"{FALLBACK_COLUMNS[key]} AS value FROM {typed} WHERE event_type IS NOT NULL AND {FALLBACK_COLUMNS[key]} IS NOT NULL"
+        f"{FALLBACK_COLUMNS[key]} AS value FROM {typed} WHERE event_type IS NOT NULL AND {FALLBACK_COLUMNS[key]} IS NOT NULL "
+        f"AND list_contains($users_{i}, platform)"
         for i, key in enumerate(keys)) or (f"SELECT eid, platform, name_key, scope, source, received_time, event_id, event_type, "
                              f"NULL::VARCHAR AS key, NULL::VARCHAR AS value FROM {typed} WHERE false")
-    con.execute(FALLBACK_KEYS_SQL.format(branches=branches, **names), {f"key_{i}": key for i, key in enumerate(keys)})
+    con.execute(FALLBACK_KEYS_SQL.format(branches=branches, **names),
+                {**{f"key_{i}": key for i, key in enumerate(keys)}, **{f"users_{i}": users[key] for i, key in enumerate(keys)}})
     con.execute(FALLBACK_SQL.format(**names))
     con.execute(COUNTS_SQL.format(**names))
 

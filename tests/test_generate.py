@@ -176,6 +176,7 @@ def test_cli_writes_refuses_a_full_folder_and_checks_options(tmp_path):
     again = run_cli(out, "--orders", 50)
     assert again.exit_code == 2 and "not an empty folder" in again.stderr
     assert run_cli(out, "--orders", 50, "--force", "--no-truth").exit_code == 0
+    assert not (out / "truth.json").exists()  # the earlier truth.json described the files just replaced
     for bad in (["--format", "xml"], ["--platforms", "meta,myspace"]):
         result = run_cli(tmp_path / "other", "--orders", 5, *bad)
         assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1, result.output

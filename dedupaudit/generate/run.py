@@ -38,6 +38,8 @@ def write_shop(outdir: Path, n_orders: int, seed: int, fmt: str, platforms: list
     if model:
         summary["platforms"] = model.figures()
         (outdir / "truth.json").write_text(json.dumps(summary, indent=2) + "\n")
+    else:  # a truth.json left by an earlier run (--force) would describe other files
+        (outdir / "truth.json").unlink(missing_ok=True)
     summary["seconds"] = {"total": round(time.perf_counter() - started, 2),
                           "truth": round(model.seconds, 2) if model else None}
     return summary

@@ -114,7 +114,8 @@ def _counts_many(con: duckdb.DuckDBPyConnection, jobs: list[tuple[PlatformRules,
 # events, what each now counts minus what it counted (an event the ID key merged has merged_by 'event_id').
 DELTA_SQL = """
 WITH changed AS (
-    {rerun}
+    SELECT eid FROM {rerun}
+    UNION
     SELECT eid FROM {p}by_fallback
     UNION
     SELECT eid FROM audit_events WHERE merged_by = 'fallback' AND platform IN (SELECT platform FROM {p}rules)
@@ -122,30 +123,29 @@ WITH changed AS (
 SELECT a.platform, a.event_type,
        sum(CASE WHEN coalesce(r.counts, a.merged_by IS DISTINCT FROM 'event_id') AND f.eid IS NULL THEN 1 ELSE 0 END
            - CASE WHEN a.counts THEN 1 ELSE 0 END) AS change
-FROM changed c JOIN audit_events a USING (eid) {rerun_join} LEFT JOIN {p}by_fallback f USING (eid)
+FROM changed c JOIN audit_events a USING (eid) LEFT JOIN {rerun} r USING (eid) LEFT JOIN {p}by_fallback f USING (eid)
 WHERE a.event_type IS NOT NULL
 GROUP BY a.platform, a.event_type
 """
 
 
 def _run(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], reuse: tuple[str, ...]) -> dict[str, dict[str, int]]:
-    simulate(con, rules, _PREFIX, typed=f"{_PREFIX}typed", into=f"{_PREFIX}counts", reuse=reuse)
+    delta = "typed" in reuse
+    simulate(con, rules, _PREFIX, typed=f"{_PREFIX}typed", into=None if delta else f"{_PREFIX}counts", reuse=reuse)
     try:
         out: dict[str, dict[str, int]] = {}
-        if "typed" in reuse:
-            rerun = "by_id" not in reuse
+        if not delta:
             for platform, event_type, n in con.execute(
-                    "SELECT platform, event_type, count(*) FILTER (WHERE counts) FROM audit_events "
-                    f"WHERE event_type IS NOT NULL AND platform IN (SELECT platform FROM {_PREFIX}rules) GROUP BY ALL").fetchall():
+                    f"SELECT platform, event_type, count(*) FILTER (WHERE counts) FROM {_PREFIX}counts GROUP BY ALL").fetchall():
                 out.setdefault(platform, {})[event_type] = n
-            for platform, event_type, change in con.execute(DELTA_SQL.format(
-                    p=_PREFIX, rerun=f"SELECT eid FROM {_PREFIX}by_id_rerun UNION" if rerun else "",
-                    rerun_join=f"LEFT JOIN {_PREFIX}by_id_rerun r USING (eid)" if rerun else "LEFT JOIN (SELECT NULL::BIGINT AS eid, NULL::BOOLEAN AS counts) r USING (eid)")).fetchall():
-                out.setdefault(platform, {})[event_type] = out.get(platform, {}).get(event_type, 0) + change
             return out
         for platform, event_type, n in con.execute(
-                f"SELECT platform, event_type, count(*) FILTER (WHERE counts) FROM {_PREFIX}counts GROUP BY ALL").fetchall():
+                "SELECT platform, event_type, count(*) FILTER (WHERE counts) FROM audit_events "
+                f"WHERE event_type IS NOT NULL AND platform IN (SELECT platform FROM {_PREFIX}rules) GROUP BY ALL").fetchall():
             out.setdefault(platform, {})[event_type] = n
+        rerun = f"{_PREFIX}by_id_rerun" if "by_id" not in reuse else "(SELECT NULL::BIGINT AS eid, NULL::BOOLEAN AS counts WHERE false)"
+        for platform, event_type, change in con.execute(DELTA_SQL.format(p=_PREFIX, rerun=rerun)).fetchall():
+            out.setdefault(platform, {})[event_type] = out.get(platform, {}).get(event_type, 0) + change
         return out
     finally:
         con.execute(f"DROP VIEW IF EXISTS {_PREFIX}counts")

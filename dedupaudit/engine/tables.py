@@ -8,8 +8,8 @@ Everything here is set-based SQL, so it can move to Spark SQL unchanged in spiri
   rules, taxonomy, merges  the platform rule files as tables (simulate)
   events                 events in the period the platform accepted (identifiers hashed), with name_key,
                          event_type, scope and offline (simulate); events_base is the same rows untyped
-  by_id, dedup           per typed event: does the platform count it, and which key merged it (simulate;
-                         dedup is a view, read once into audit_events)
+  by_id, by_fallback     per typed event: which key merged it, the event ID's or the fallback's (simulate;
+                         COUNTS and MERGED_BY read them into audit_events)
   purchases              purchase events tied to an order (link_key, link_method), with counts: a view of
                          audit_events, the one wide table (events, counts, merged_by and the links)
   order_checks           per platform and order seen on both paths: ID mismatch, name drift, late pair, and
@@ -53,9 +53,9 @@ TYPED_SQL = "CREATE TABLE {typed} AS " + TYPED_SELECT
 
 # 2. The event-ID key. The window of a key is [first received_time, first + window], inclusive. One
 #    aggregate per key gives its first and last time and its winner (the earliest event; ties: browser
-#    first, then input order, which is the order of eid: build_tables). A key whose events all fall in its first window counts once, at its
-#    winner; only keys spanning more than one window (rare: late batches, reused IDs) go through the
-#    steps of NEXT_WINDOW_SQL, which find each next window's opening event.
+#    first, then input order, which is the order of eid: build_tables). A key whose events all fall in its
+#    first window counts once, at its winner; only keys spanning more than one window (rare: late batches,
+#    reused IDs) go through the steps of NEXT_WINDOW_SQL, which find each next window's opening event.
 DEDUP_SQL = """
 CREATE {keyed_kind} {p}keyed AS {keyed};
 
@@ -166,17 +166,18 @@ WHERE e.event_type IS NOT NULL
 """
 
 
-def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], prefix: str, typed: str, into: str,
+def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], prefix: str, typed: str, into: str | None,
              reuse: tuple[str, ...] = (), base: str = "events_base", base_params: dict | None = None) -> None:
     """Run the dedup model for `rules` over events_base: `typed` gets the events of these platforms with
-    their name key, type and scope; `into` gets (eid, platform, event_type, counts, merged_by) per typed event.
+    their name key, type and scope; {prefix}by_id and {prefix}by_fallback which key merged which event; `into`
+    (unless None) gets (eid, platform, event_type, counts, merged_by) per typed event.
 
     `reuse` names stages whose inputs are the same as the rule files' reading, taken from the tables the
     first run kept: "typed" (the `events` table) and "by_id" (the `by_id` table). With "typed" alone, only
     the IDs the other window or same-source rule can change (CHANGED_IDS_SQL) run the ID key again: their
-    events' rows are {prefix}by_id_rerun, and {prefix}by_id is a view of them and the first run's other rows. `base_params` are the
-    values `base` binds (values are never pasted into SQL text). `into` is a view, read once (by audit_events,
-    or by a reading's counts): the caller drops it and the tables it reads ({prefix}fallback_keys, {prefix}by_fallback)."""
+    events' rows are {prefix}by_id_rerun, and {prefix}by_id is a view of them and the first run's other rows.
+    `base_params` are the values `base` binds (values are never pasted into SQL text). `into` is a view, read
+    once (by a reading's counts): the caller drops it and the tables it reads ({prefix}fallback_keys, {prefix}by_fallback)."""
     con.register("rules_in", rules_table(rules))
     con.execute(f"CREATE OR REPLACE TABLE {prefix}rules AS SELECT * FROM rules_in")
     con.register("taxonomy_in", _taxonomy_frame(rules))
@@ -228,7 +229,8 @@ def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], pr
     con.execute(FALLBACK_KEYS_SQL.format(branches=branches, **names),
                 {**{f"key_{i}": key for i, key in enumerate(keys)}, **{f"users_{i}": users[key] for i, key in enumerate(keys)}})
     con.execute(FALLBACK_SQL.format(**names))
-    con.execute(COUNTS_SQL.format(**names))
+    if into is not None:
+        con.execute(COUNTS_SQL.format(**names))
 
 
 # An event's order: its own order_id; else the order of other events with the same ID (when they
@@ -276,8 +278,8 @@ LEFT JOIN by_value_time v USING (eid);
 # the other), which names each side used, and how far apart the two paths first reported the order
 # (gap_hours: the first browser vs the first server event). No self-join, so it stays linear in the
 # number of events. An order with one event name (nearly all) has the same names on both sides, and an ID
-# both sides sent is one key with events on both; only orders with several names (multi_name) are looked
-# at again by name and by ID, whatever the other.
+# both sides sent is one key with events on both; only orders with several names (multi_name) are looked at
+# again: by name, and by ID across names.
 ORDER_CHECKS_SQL = """
 CREATE TABLE order_keys AS
 SELECT platform, link_key, name_key, event_id,
@@ -353,7 +355,7 @@ def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dic
     # written once, after them, from the inputs typed again (a few expressions and joins with the small rule
     # tables per row, cheaper than joining the wide rows to typed_events on eid), with the model's results
     # joined by eid. The identifiers are hashed again rather than carried through a join.
-    simulate(con, rules, "", typed="typed_events", into="dedup", base=base, base_params=bounds)
+    simulate(con, rules, "", typed="typed_events", into=None, base=base, base_params=bounds)
     tolerance = LINK_TOLERANCE.check(settings.link_tolerance_minutes, "settings", "link_tolerance_minutes")
     con.execute(LINK_SQL, {"tolerance_s": float(tolerance) * 60})
     wide = f"(SELECT {hashed(('eid', *pixel.columns))} FROM events_in e WHERE e.delivery IS NULL AND {in_period})"
@@ -362,7 +364,6 @@ def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dic
         SELECT e.*, {COUNTS} AS counts, {MERGED_BY} AS merged_by, l.link_key, l.link_method
         FROM ({TYPED_SELECT.format(p='', base=wide)}) e
         LEFT JOIN by_id i USING (eid) LEFT JOIN by_fallback f USING (eid) LEFT JOIN links l USING (eid)""", bounds)
-    con.execute("DROP VIEW dedup")
     for table in ("typed_events", "links", "fallback_keys", "by_fallback"):
         con.execute(f"DROP TABLE {table}")
     # `events`, `purchases` and (for the other readings) `events_base`, the columns the model reads untyped, are views of it.

@@ -159,6 +159,9 @@ def test_translation_of_the_duckdb_only_forms():
     assert "SLICE(TRANSFORM(ARRAY_SORT(COLLECT_LIST(STRUCT(STRUCT(-n, k) AS k, v AS v))), x -> x.v), 1, 5)" in \
         _spark_text("SELECT min_by(v, (-n, k), 5) FROM x")
     assert "MIN_BY(v, STRUCT(a, b))" in _spark_text("SELECT arg_min(v, (a, b)) FROM x")
+    # the connection's macros: the earliest (time, eid), and the overlap of two lists (SQLGlot alone writes `&&`)
+    assert _spark_text("SELECT earliest_eid(t, eid) FROM x") == "SELECT MIN_BY(eid, STRUCT(t, eid)) FROM x"
+    assert _spark_text("SELECT list_has_any(a, b) FROM x") == "SELECT ARRAYS_OVERLAP(a, b) FROM x"
     joined = _spark_text("SELECT string_agg(DISTINCT s, ', ' ORDER BY s) FILTER (WHERE k = 1) FROM x")
     assert "ARRAY_JOIN(ARRAY_SORT(COLLECT_SET(s) FILTER(WHERE k = 1)), ', ')" in joined and "THEN NULL" in joined
     assert "FROM_UTC_TIMESTAMP(CAST(t AS TIMESTAMP_LTZ), 'Europe/Paris')" in _spark_text(

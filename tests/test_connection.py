@@ -109,3 +109,15 @@ def test_the_audit_gives_the_same_result_on_disk_as_in_memory():
         assert done.returncode == 0, done.stderr
         results[storage] = {k: v for k, v in json.loads(done.stdout).items() if k not in ("run", "settings")}
     assert results["disk"] == results["memory"]
+
+
+def test_earliest_eid_is_the_eid_of_the_earliest_time_then_the_lowest_eid_before_1970_too():
+    """The connection's macro packs (time, eid) in one 128-bit number; times before 1970 are negative."""
+    with Connection() as connection:
+        rows = connection.con.execute("""
+            SELECT g, earliest_eid(t, eid) FROM (VALUES
+                (1, TIMESTAMP '1969-12-31 23:59:59', 9::BIGINT), (1, TIMESTAMP '1969-12-31 23:59:59', 4), (1, TIMESTAMP '2026-01-01', 1),
+                (2, TIMESTAMP '2026-01-01', 4611686018427387905), (2, TIMESTAMP '2026-01-01', 4611686018427387904),
+                (2, TIMESTAMP '2026-01-02', 3)) v(g, t, eid)
+            GROUP BY g ORDER BY g""").fetchall()
+    assert rows == [(1, 4), (2, 4611686018427387904)]

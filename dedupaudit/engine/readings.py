@@ -31,7 +31,10 @@ def ranges(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules],
            counted: dict[tuple[str, str], int]) -> dict[tuple[str, str], Range]:
     """(platform, event type) -> the range of reported conversions, for every entry of `counted` (the rule files' reading)."""
     platforms = {p: r for p, r in sorted(rules.items()) if r.alternatives and any(q == p for q, _ in counted)}
-    alternatives = _counts_many(con, [(alt.rules, rule) for rule in platforms.values() for alt in rule.alternatives])
+    audit: dict[str, dict[str, int]] = {}  # the rule files' reading, per platform
+    for (platform, event_type), n in counted.items():
+        audit.setdefault(platform, {})[event_type] = n
+    alternatives = _counts_many(con, [(alt.rules, rule) for rule in platforms.values() for alt in rule.alternatives], audit)
     by_reading = {}
     for rule in platforms.values():
         by_reading[rule.platform] = {alt.rule: alternatives.pop(0) for alt in rule.alternatives}
@@ -42,7 +45,7 @@ def ranges(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules],
                 if len(moved) > 1:
                     ends_needed[(platform, frozenset(moved))] = None
     keys = list(ends_needed)
-    for key, counts in zip(keys, _counts_many(con, [(platforms[p].combined(sorted(m)), platforms[p]) for p, m in keys])):
+    for key, counts in zip(keys, _counts_many(con, [(platforms[p].combined(sorted(m)), platforms[p]) for p, m in keys], audit)):
         ends_needed[key] = counts
     out = {}
     for (platform, event_type), base in counted.items():
@@ -80,8 +83,10 @@ _NAMES_BY = ("names_case_sensitive", "merged_names", "events")
 _KEYS_BY = ("dedup_scope", "offline_after_hours", "dedup_window_hours", "same_source_dedup", "fallback")
 
 
-def _counts_many(con: duckdb.DuckDBPyConnection, jobs: list[tuple[PlatformRules, PlatformRules]]) -> list[dict[str, int]]:
-    """Reported conversions per event type for each (reading, the rule files' reading) of one platform.
+def _counts_many(con: duckdb.DuckDBPyConnection, jobs: list[tuple[PlatformRules, PlatformRules]],
+                 audit: dict[str, dict[str, int]]) -> list[dict[str, int]]:
+    """Reported conversions per event type for each (reading, the rule files' reading) of one platform;
+    `audit`: per platform, the counts under the rule files' reading.
 
     Readings of different platforms that can reuse the same stages of the first run share one run of
     the model (its tables partition by platform), so ten readings cost a few passes, not ten."""
@@ -91,9 +96,7 @@ def _counts_many(con: duckdb.DuckDBPyConnection, jobs: list[tuple[PlatformRules,
         same = lambda fields: all(getattr(rule, f) == getattr(default, f) for f in fields)  # noqa: E731
         if same(_KEYS_BY) and _names_equivalent(con, rule, default):
             # Only the naming differs, and on this shop's names it groups and types the events as before.
-            results[i] = dict(con.execute("SELECT event_type, count(*) FILTER (WHERE counts) FROM audit_events "
-                                          "WHERE platform = $p AND event_type IS NOT NULL GROUP BY ALL",
-                                          {"p": rule.platform}).fetchall())
+            results[i] = dict(audit.get(rule.platform, {}))
             continue
         reuse = tuple(stage for stage, fields in (("typed", _TYPED_BY), ("by_id", _BY_ID_BY)) if same(fields))
         groups = batches.setdefault(reuse, [])
@@ -103,7 +106,7 @@ def _counts_many(con: duckdb.DuckDBPyConnection, jobs: list[tuple[PlatformRules,
         free.append(i)
     for reuse, groups in batches.items():
         for group in groups:
-            counts = _run(con, {jobs[i][0].platform: jobs[i][0] for i in group}, reuse)
+            counts = _run(con, {jobs[i][0].platform: jobs[i][0] for i in group}, reuse, audit)
             for i in group:
                 results[i] = counts.get(jobs[i][0].platform, {})
     return results
@@ -129,7 +132,8 @@ GROUP BY a.platform, a.event_type
 """
 
 
-def _run(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], reuse: tuple[str, ...]) -> dict[str, dict[str, int]]:
+def _run(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], reuse: tuple[str, ...],
+         audit: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
     delta = "typed" in reuse
     simulate(con, rules, _PREFIX, typed=f"{_PREFIX}typed", into=None if delta else f"{_PREFIX}counts", reuse=reuse)
     try:
@@ -139,13 +143,10 @@ def _run(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], reuse:
                     f"SELECT platform, event_type, count(*) FILTER (WHERE counts) FROM {_PREFIX}counts GROUP BY ALL").fetchall():
                 out.setdefault(platform, {})[event_type] = n
             return out
-        for platform, event_type, n in con.execute(
-                "SELECT platform, event_type, count(*) FILTER (WHERE counts) FROM audit_events "
-                f"WHERE event_type IS NOT NULL AND platform IN (SELECT platform FROM {_PREFIX}rules) GROUP BY ALL").fetchall():
-            out.setdefault(platform, {})[event_type] = n
+        out = {platform: dict(audit.get(platform, {})) for platform in rules}
         rerun = f"{_PREFIX}by_id_rerun" if "by_id" not in reuse else "(SELECT NULL::BIGINT AS eid, NULL::BOOLEAN AS counts WHERE false)"
         for platform, event_type, change in con.execute(DELTA_SQL.format(p=_PREFIX, rerun=rerun)).fetchall():
-            out.setdefault(platform, {})[event_type] = out.get(platform, {}).get(event_type, 0) + change
+            out[platform][event_type] = out[platform].get(event_type, 0) + change
         return out
     finally:
         con.execute(f"DROP VIEW IF EXISTS {_PREFIX}counts")

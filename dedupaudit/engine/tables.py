@@ -198,12 +198,12 @@ def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], pr
         if "typed" in reuse:
             con.execute(CHANGED_IDS_SQL.format(**names))
             only = f" SEMI JOIN {prefix}changed_ids c USING (platform, event_id)"
+        slots = not all(r.same_source_dedup for r in rules.values())  # some platform needs the slot's window function
         keyed = " UNION ALL ".join(KEYED_SQL.format(slot=slot, same=same, only=only, **names) for slot, same, wanted in (
             ("0", "r.same_source_dedup", any(r.same_source_dedup for r in rules.values())),
-            (SLOT_SQL, "NOT coalesce(r.same_source_dedup, false)", not all(r.same_source_dedup for r in rules.values()))) if wanted)
+            (SLOT_SQL, "NOT coalesce(r.same_source_dedup, false)", slots)) if wanted)
         # Without the slot's window function, keyed is a filter of the typed events: a view, read three times,
         # costs less than writing it.
-        slots = not all(r.same_source_dedup for r in rules.values())
         con.execute(DEDUP_SQL.format(keyed=keyed, keyed_kind="TABLE" if slots else "VIEW", **names))
         step = 1  # an INSERT answers with the number of rows it added: none, and every key's last window is found
         while con.execute(NEXT_WINDOW_SQL.format(**names), {"step": step}).fetchall()[0][0]:

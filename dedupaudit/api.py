@@ -151,7 +151,7 @@ def run(merged: cfg.Layer, sources: dict[str, Any], *, platform_reported=None, s
                 _write_rejects(str(rejects), loaded)
             tracker.stage("auditing")
             model = clean_tree(run_audit(loaded["pixel"], loaded["capi"], loaded["orders"], rules, settings, export, platform_reported,
-                                         spend, exchange_rates, engine=engine))
+                                         spend, exchange_rates, engine=engine, release_inputs=True))
         finally:
             if engine is not None:
                 engine.close()

@@ -121,3 +121,39 @@ def test_earliest_eid_is_the_eid_of_the_earliest_time_then_the_lowest_eid_before
                 (2, TIMESTAMP '2026-01-02', 3)) v(g, t, eid)
             GROUP BY g ORDER BY g""").fetchall()
     assert rows == [(1, 4), (2, 4611686018427387904)]
+
+
+def _example_audit(release: bool, log) -> tuple[dict, set, set]:
+    """The example shop, plus a CAPI log that sends an email unhashed, audited on one shared connection:
+    (the JSON result, the tables before, the tables after)."""
+    from dedupaudit.engine.run import run_audit
+    from dedupaudit.inputs.canonical import load_events, load_orders
+    from dedupaudit.inputs.timestamps import resolve_timezone
+    from dedupaudit.platforms.rules import load_rules
+    from dedupaudit.reports.json_report import render
+    from dedupaudit.settings import Settings
+
+    rules, utc = load_rules(), resolve_timezone("UTC")
+    tables = lambda con: {n for (n,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}  # noqa: E731
+    with Connection() as connection:
+        sides = [load_events([EXAMPLES / "pixel_events.csv"], "pixel", utc, None, set(rules), connection=connection),
+                 load_events([EXAMPLES / "capi_events.jsonl", log], "capi", utc, None, set(rules), connection=connection),
+                 load_orders([EXAMPLES / "orders.csv"], utc, connection=connection)]
+        before = tables(connection.con)
+        result = json.loads(render(run_audit(*sides, rules, Settings(), release_inputs=release)))
+        return result, before, tables(connection.con)
+
+
+def test_an_audit_that_releases_its_inputs_drops_them_and_reports_the_same(tmp_path):
+    """The CLI and api.audit read their inputs once: the audit drops them when its own tables hold their rows.
+    Every figure, finding (rejected rows, unhashed user data) and input count must be the same as when they stay."""
+    from tests.test_hostile_values import META, _unhashed
+    log = tmp_path / "meta_capi.jsonl"
+    log.write_text(json.dumps(_unhashed(META)) + "\n")
+    kept, before, after_kept = _example_audit(False, log)
+    released, before_released, after_released = _example_audit(True, log)
+    assert after_kept == before  # the caller's inputs stay, the audit's tables go
+    assert before_released and not (after_released & before_released)
+    assert released == kept
+    names = {f["name"] for f in kept["findings"]}
+    assert {"rejected-rows", "unhashed-user-data"} <= names, names  # the findings that read the inputs after the build

@@ -8,10 +8,10 @@ from dedupaudit.checks.base import AuditView, Check, Hit, plural
 def _find_unhashed(view: AuditView, options: dict):
     counts = view.rows("""
         SELECT platform, count(*) AS n, string_agg(DISTINCT unhashed_user_data, '; ' ORDER BY unhashed_user_data) AS fields
-        FROM events_in WHERE unhashed_user_data IS NOT NULL GROUP BY platform ORDER BY platform""")
+        FROM unhashed_events GROUP BY platform ORDER BY platform""")
     examples = view.rows("""
         SELECT platform, source AS side, event_name, event_id, unhashed_user_data AS unhashed_fields, file, row, source_ref
-        FROM events_in WHERE unhashed_user_data IS NOT NULL
+        FROM unhashed_events
         QUALIFY row_number() OVER (PARTITION BY platform ORDER BY file, row) <= 5""")
     for c in counts:
         name = view.rules[c["platform"]].display_name if c["platform"] in view.rules else c["platform"]
@@ -24,7 +24,7 @@ def _find_unhashed(view: AuditView, options: dict):
             "user_data.em / user_data.ph (or the platform's email and phone fields).",
             [{k: v for k, v in e.items() if k != "platform"} for e in examples if e["platform"] == c["platform"]],
             evidence=("SELECT source AS side, file, row, source_ref, platform, event_name, event_id, unhashed_user_data "
-                      "FROM events_in WHERE unhashed_user_data IS NOT NULL AND platform = $p ORDER BY file, row", {"p": c["platform"]}),
+                      "FROM unhashed_events WHERE platform = $p ORDER BY file, row", {"p": c["platform"]}),
         )
 
 

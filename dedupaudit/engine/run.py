@@ -13,7 +13,7 @@ import pyarrow as pa
 from dedupaudit import __version__
 from dedupaudit.engine.metrics import (add_order_value, add_platform_reported, add_ranges, add_roas, daily_series, no_coverage_without_input,
                                        pair_gaps, platform_metrics)
-from dedupaudit.engine.tables import build_tables
+from dedupaudit.engine.tables import build_order_checks, build_tables
 from dedupaudit.checks import ALL_CHECKS, get_check
 from dedupaudit.checks.base import AuditView, Check, CheckOptions
 from dedupaudit.connection import Connection
@@ -31,13 +31,16 @@ from dedupaudit.waivers import parse as parse_waivers, waive
 def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, PlatformRules], settings: Settings,
               export: Callable[[Finding, pa.RecordBatchReader], None] | None = None,
               platform_reported: pd.DataFrame | None = None, spend: pd.DataFrame | None = None,
-              exchange_rates: pd.DataFrame | None = None, engine=None) -> AuditResult:
+              exchange_rates: pd.DataFrame | None = None, engine=None, release_inputs: bool = False) -> AuditResult:
     """Audit the loaded inputs. With `export`, hand it each finding and a reader over the rows behind it (--export-failures).
 
     `platform_reported` (inputs/platform_reported.py) holds the figures the platforms' dashboards show;
     `spend` and `exchange_rates` (inputs/spend.py) the ad spend and the user's rates, for ROAS.
     `engine` runs the audit elsewhere than on the inputs' DuckDB connection: an engine.spark.SparkConnection
     (inputs loaded elsewhere are copied into it; its owner closes it, which drops what the audit created there).
+    `release_inputs`: the caller will not read the loaded inputs again, so their tables are dropped once the
+    audit's own tables hold their rows: at scale the memory (or spill) they held is the largest part of the
+    audit's (DuckDB only; inputs the audit copied for itself are always released).
     """
     check_settings = resolve_check_settings(settings, set(rules))
     waivers = parse_waivers(settings.waivers, set(rules))
@@ -55,14 +58,18 @@ def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, Plat
         if own or engine is not None:
             pixel, capi, orders = (side if side.connection is connection else _copy(side, connection) for side in (pixel, capi, orders))
         build_tables(con, pixel, capi, orders, rules, settings, since, until)
-        con.execute("CREATE VIEW rejected_rows AS " + " UNION ALL ".join(
-            f"SELECT * EXCLUDE (file_no), '{side}' AS input FROM ({loaded.rejects_sql})"
-            for side, loaded in (("pixel", pixel), ("capi", capi), ("orders", orders))))
         inputs = {
             "pixel": _input_summary(pixel, con, "pixel"),
             "capi": _input_summary(capi, con, "capi"),
             "orders": _input_summary(orders, con, None),
         }
+        release = (own or release_inputs) and engine is None
+        con.execute(f"CREATE {'TABLE' if release else 'VIEW'} rejected_rows AS " + " UNION ALL ".join(
+            f"SELECT * EXCLUDE (file_no), '{side}' AS input FROM ({loaded.rejects_sql})"
+            for side, loaded in (("pixel", pixel), ("capi", capi), ("orders", orders))))
+        if release:
+            _release(con, (pixel, capi, orders))
+        build_order_checks(con)
         # Without an orders input the number of real orders is unknown (null), not zero.
         order_count = con.execute("SELECT count(DISTINCT order_key) FROM orders WHERE NOT excluded").fetchall()[0][0] if orders.files else None
         metrics = platform_metrics(con, rules, order_count)
@@ -119,6 +126,14 @@ def _copy(loaded: Loaded, connection: Connection) -> Loaded:
         connection.con.execute(f"CREATE TABLE {target} AS SELECT * FROM copy_in")
         connection.con.unregister("copy_in")
     return copy
+
+
+def _release(con, sides: tuple[Loaded, ...]) -> None:
+    """Drop the loaded inputs, once everything the audit reads of them is in its own tables (build_tables:
+    audit_events, undelivered, orders, unhashed_events; run_audit: the input summaries, rejected_rows)."""
+    con.execute("DROP VIEW events_in; DROP VIEW orders_in")
+    for loaded in sides:
+        con.execute(f"DROP TABLE {loaded.table}; DROP TABLE {loaded.broken}")
 
 
 def _temp_objects(con) -> dict[str, str]:

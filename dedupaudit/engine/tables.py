@@ -4,6 +4,7 @@ Everything here is set-based SQL, so it can move to Spark SQL unchanged in spiri
 
   events_in, orders_in   views of the loaded inputs' used rows (inputs/canonical.py)
   undelivered            events in the period sent as test traffic or refused by the platform (never counted)
+  unhashed_events        events that sent an email or phone number unhashed (the names of the fields only)
   orders                 orders in the period, with `excluded` (test / cancelled / ...)
   rules, taxonomy, merges  the platform rule files as tables (simulate)
   events                 events in the period the platform accepted (identifiers hashed), with name_key,
@@ -12,7 +13,7 @@ Everything here is set-based SQL, so it can move to Spark SQL unchanged in spiri
                          COUNTS and MERGED_BY read them into audit_events)
   purchases              purchase events tied to an order (link_key, link_method), with counts: a view of
                          audit_events, the one wide table (events, counts, merged_by and the links)
-  order_checks           per platform and order seen on both paths: ID mismatch, name drift, late pair, and
+  order_checks           (build_order_checks) per platform and order seen on both paths: ID mismatch, name drift, late pair, and
                          the hours between the first events of each path (pair_gaps, a view of it)
 
 Checks and metrics only read these tables.
@@ -331,7 +332,8 @@ CREATE VIEW pair_gaps AS SELECT platform, link_key, gap_hours FROM order_checks;
 
 def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dict[str, PlatformRules], settings: Settings,
                  since, until) -> None:
-    """Create every derived table on `con` from the loaded inputs (inputs.canonical.Loaded: tables on `con`).
+    """Create every derived table on `con` from the loaded inputs (inputs.canonical.Loaded: tables on `con`),
+    but order_checks (build_order_checks), which reads none of the inputs.
 
     `eid` is each event's place in the input, browser events first: ties in the dedup model go by it."""
     used = lambda loaded, offset: (f"SELECT {offset} + (file_no::BIGINT << 40) + seq AS eid, {', '.join(loaded.columns)} "  # noqa: E731
@@ -346,6 +348,9 @@ def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dic
     base = f"(SELECT {hashed((*MODEL_COLUMNS, 'value'))} FROM events_in e WHERE e.delivery IS NULL AND {in_period})"  # value: the links
     con.execute(f"CREATE TABLE undelivered AS SELECT * EXCLUDE ({', '.join(IDENTIFIER_COLUMNS)}) FROM events_in e "
                 f"WHERE e.delivery IS NOT NULL AND {in_period}", bounds)
+    # What the privacy check shows of the rows that sent personal data unhashed (every used row, in the period or not).
+    con.execute("CREATE TABLE unhashed_events AS SELECT platform, source, event_name, event_id, unhashed_user_data, file, row, "
+                "source_ref FROM events_in WHERE unhashed_user_data IS NOT NULL")
     con.execute(f"""
         CREATE TABLE orders AS
         SELECT *, coalesce(list_contains($excluded, status), false) AS excluded
@@ -358,18 +363,25 @@ def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dic
     simulate(con, rules, "", typed="typed_events", into=None, base=base, base_params=bounds)
     tolerance = LINK_TOLERANCE.check(settings.link_tolerance_minutes, "settings", "link_tolerance_minutes")
     con.execute(LINK_SQL, {"tolerance_s": float(tolerance) * 60})
+    for table in ("typed_events", "fallback_keys"):  # freed before the wide table is written: its memory is the peak's
+        con.execute(f"DROP TABLE {table}")
     wide = f"(SELECT {hashed(('eid', *pixel.columns))} FROM events_in e WHERE e.delivery IS NULL AND {in_period})"
     con.execute(f"""
         CREATE TABLE audit_events AS
         SELECT e.*, {COUNTS} AS counts, {MERGED_BY} AS merged_by, l.link_key, l.link_method
         FROM ({TYPED_SELECT.format(p='', base=wide)}) e
         LEFT JOIN by_id i USING (eid) LEFT JOIN by_fallback f USING (eid) LEFT JOIN links l USING (eid)""", bounds)
-    for table in ("typed_events", "links", "fallback_keys", "by_fallback"):
+    for table in ("links", "by_fallback"):
         con.execute(f"DROP TABLE {table}")
     # `events`, `purchases` and (for the other readings) `events_base`, the columns the model reads untyped, are views of it.
     con.execute("CREATE VIEW events AS SELECT * EXCLUDE (counts, merged_by, link_key, link_method) FROM audit_events")
     con.execute("CREATE VIEW purchases AS SELECT * FROM audit_events WHERE event_type = 'purchase'")
     con.execute(f"CREATE VIEW events_base AS SELECT {', '.join(MODEL_COLUMNS)} FROM events")
+
+
+def build_order_checks(con: duckdb.DuckDBPyConnection) -> None:
+    """order_checks and pair_gaps, from audit_events alone: apart from build_tables so that inputs the caller
+    releases (engine/run.py) are gone before this large aggregation runs."""
     con.execute(ORDER_CHECKS_SQL)
 
 

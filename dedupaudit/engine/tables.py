@@ -2,7 +2,8 @@
 
 Everything here is set-based SQL, so it can move to Spark SQL unchanged in spirit. Build order:
 
-  events_in, orders_in   views of the loaded inputs' used rows (inputs/canonical.py)
+  events_in, orders_in   views of the loaded inputs' used rows (inputs/canonical.py); dropped with the inputs
+                         after build_tables when the caller releases them (engine/run.py)
   undelivered            events in the period sent as test traffic or refused by the platform (never counted)
   unhashed_events        events that sent an email or phone number unhashed (the names of the fields only)
   orders                 orders in the period, with `excluded` (test / cancelled / ...)
@@ -365,7 +366,10 @@ def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dic
     con.execute(LINK_SQL, {"tolerance_s": float(tolerance) * 60})
     for table in ("typed_events", "fallback_keys"):  # freed before the wide table is written: its memory is the peak's
         con.execute(f"DROP TABLE {table}")
-    wide = f"(SELECT {hashed(('eid', *pixel.columns))} FROM events_in e WHERE e.delivery IS NULL AND {in_period})"
+    # Not carried: what only the inputs' accounting, undelivered and unhashed_events read (each would cost 16 bytes
+    # an event, NULL or not).
+    kept = [c for c in pixel.columns if c not in ("delivery", "delivery_message", "numeric_ids", "unhashed_user_data")]
+    wide = f"(SELECT {hashed(('eid', *kept))} FROM events_in e WHERE e.delivery IS NULL AND {in_period})"
     con.execute(f"""
         CREATE TABLE audit_events AS
         SELECT e.*, {COUNTS} AS counts, {MERGED_BY} AS merged_by, l.link_key, l.link_method

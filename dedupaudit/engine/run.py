@@ -57,18 +57,15 @@ def run_audit(pixel: Loaded, capi: Loaded, orders: Loaded, rules: dict[str, Plat
     try:
         if own or engine is not None:
             pixel, capi, orders = (side if side.connection is connection else _copy(side, connection) for side in (pixel, capi, orders))
-        build_tables(con, pixel, capi, orders, rules, settings, since, until)
-        inputs = {
-            "pixel": _input_summary(pixel, con, "pixel"),
-            "capi": _input_summary(capi, con, "capi"),
-            "orders": _input_summary(orders, con, None),
-        }
+        # What the audit reads of the inputs themselves is taken first: build_tables may release them.
+        inputs = {"pixel": _input_summary(pixel), "capi": _input_summary(capi), "orders": _input_summary(orders)}
         release = (own or release_inputs) and engine is None
         con.execute(f"CREATE {'TABLE' if release else 'VIEW'} rejected_rows AS " + " UNION ALL ".join(
             f"SELECT * EXCLUDE (file_no), '{side}' AS input FROM ({loaded.rejects_sql})"
             for side, loaded in (("pixel", pixel), ("capi", capi), ("orders", orders))))
-        if release:
-            _release(con, (pixel, capi, orders))
+        build_tables(con, pixel, capi, orders, rules, settings, since, until, release=release)
+        for side, n in con.execute("SELECT source, n FROM outside_period").fetchall():
+            inputs[side].outside_period = int(n)
         build_order_checks(con)
         # Without an orders input the number of real orders is unknown (null), not zero.
         order_count = con.execute("SELECT count(DISTINCT order_key) FROM orders WHERE NOT excluded").fetchall()[0][0] if orders.files else None
@@ -126,14 +123,6 @@ def _copy(loaded: Loaded, connection: Connection) -> Loaded:
         connection.con.execute(f"CREATE TABLE {target} AS SELECT * FROM copy_in")
         connection.con.unregister("copy_in")
     return copy
-
-
-def _release(con, sides: tuple[Loaded, ...]) -> None:
-    """Drop the loaded inputs, once everything the audit reads of them is in its own tables (build_tables:
-    audit_events, undelivered, orders, unhashed_events; run_audit: the input summaries, rejected_rows)."""
-    con.execute("DROP VIEW events_in; DROP VIEW orders_in")
-    for loaded in sides:
-        con.execute(f"DROP TABLE {loaded.table}; DROP TABLE {loaded.broken}")
 
 
 def _temp_objects(con) -> dict[str, str]:
@@ -240,15 +229,11 @@ def _run_check(check: Check, view: AuditView, config: dict, export) -> tuple[lis
                 export(finding, rows)
     return findings, waived
 
-def _input_summary(loaded: Loaded, con, source: str | None) -> InputSummary:
-    if source is None:
-        outside = con.execute("SELECT (SELECT count(*) FROM orders_in) - (SELECT count(*) FROM orders)").fetchall()[0][0]
-    else:
-        outside = con.execute("SELECT (SELECT count(*) FROM events_in WHERE source = $s) - (SELECT count(*) FROM events WHERE source = $s)"
-                              " - (SELECT count(*) FROM undelivered WHERE source = $s)", {"s": source}).fetchall()[0][0]
+def _input_summary(loaded: Loaded) -> InputSummary:
+    """What the loaded tables say of one input (outside_period comes later, from build_tables)."""
     reasons = loaded.reason_counts()
     return InputSummary(files=loaded.files, rows=loaded.rows, rejected=sum(reasons.values()),
-                        rejected_reasons=reasons, outside_period=int(outside),
+                        rejected_reasons=reasons,
                         normalised_order_ids=loaded.normalised_order_ids,
                         numeric_ids=loaded.numeric_ids, per_file=loaded.per_file())  # issue 9: input accounting
 

@@ -3,7 +3,8 @@
 Everything here is set-based SQL, so it can move to Spark SQL unchanged in spirit. Build order:
 
   events_in, orders_in   views of the loaded inputs' used rows (inputs/canonical.py); dropped with the inputs
-                         after build_tables when the caller releases them (engine/run.py)
+                         while audit_events is written, when the caller releases them (engine/run.py)
+  outside_period         per input, the used rows outside --since/--until
   undelivered            events in the period sent as test traffic or refused by the platform (never counted)
   unhashed_events        events that sent an email or phone number unhashed (the names of the fields only)
   orders                 orders in the period, with `excluded` (test / cancelled / ...)
@@ -332,11 +333,13 @@ CREATE VIEW pair_gaps AS SELECT platform, link_key, gap_hours FROM order_checks;
 
 
 def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dict[str, PlatformRules], settings: Settings,
-                 since, until) -> None:
+                 since, until, release: bool = False) -> None:
     """Create every derived table on `con` from the loaded inputs (inputs.canonical.Loaded: tables on `con`),
     but order_checks (build_order_checks), which reads none of the inputs.
 
-    `eid` is each event's place in the input, browser events first: ties in the dedup model go by it."""
+    `eid` is each event's place in the input, browser events first: ties in the dedup model go by it.
+    `release`: the caller has taken what it reads of the inputs (engine/run.py), so each side's loaded table is
+    dropped as soon as audit_events holds its rows: the browser's before the server's part is written."""
     used = lambda loaded, offset: (f"SELECT {offset} + (file_no::BIGINT << 40) + seq AS eid, {', '.join(loaded.columns)} "  # noqa: E731
                                    f"FROM {loaded.table} WHERE reason IS NULL")
     con.execute(f"CREATE VIEW events_in AS {used(pixel, 0)} UNION ALL {used(capi, 1 << 62)}")
@@ -352,6 +355,10 @@ def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dic
     # What the privacy check shows of the rows that sent personal data unhashed (every used row, in the period or not).
     con.execute("CREATE TABLE unhashed_events AS SELECT platform, source, event_name, event_id, unhashed_user_data, file, row, "
                 "source_ref FROM events_in WHERE unhashed_user_data IS NOT NULL")
+    # Rows left out by --since/--until (the input summaries): every used row not in the period.
+    con.execute(f"CREATE TABLE outside_period AS SELECT source, count(*) FILTER (WHERE NOT coalesce({in_period}, false)) AS n "
+                f"FROM events_in e GROUP BY source UNION ALL SELECT 'orders', count(*) FILTER (WHERE NOT coalesce("
+                f"{period.format(col='created_at')}, false)) FROM orders_in", bounds)
     con.execute(f"""
         CREATE TABLE orders AS
         SELECT *, coalesce(list_contains($excluded, status), false) AS excluded
@@ -369,12 +376,20 @@ def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dic
     # Not carried: what only the inputs' accounting, undelivered and unhashed_events read (each would cost 16 bytes
     # an event, NULL or not).
     kept = [c for c in pixel.columns if c not in ("delivery", "delivery_message", "numeric_ids", "unhashed_user_data")]
-    wide = f"(SELECT {hashed(('eid', *kept))} FROM events_in e WHERE e.delivery IS NULL AND {in_period})"
-    con.execute(f"""
-        CREATE TABLE audit_events AS
-        SELECT e.*, {COUNTS} AS counts, {MERGED_BY} AS merged_by, l.link_key, l.link_method
-        FROM ({TYPED_SELECT.format(p='', base=wide)}) e
-        LEFT JOIN by_id i USING (eid) LEFT JOIN by_fallback f USING (eid) LEFT JOIN links l USING (eid)""", bounds)
+    # One side at a time (eid ranges apart: browser below 2^62), so a released side's table goes before the next is read.
+    if release:
+        con.execute(f"DROP VIEW events_in; DROP VIEW orders_in; DROP TABLE {orders.table}; DROP TABLE {orders.broken}")
+    for i, (side, offset) in enumerate(((pixel, 0), (capi, 1 << 62))):
+        wide = f"(SELECT {hashed(('eid', *kept))} FROM ({used(side, offset)}) e WHERE e.delivery IS NULL AND {in_period})"
+        part = f"eid {'<' if offset == 0 else '>='} {1 << 62}"
+        con.execute(f"""
+            {'CREATE TABLE audit_events AS' if i == 0 else 'INSERT INTO audit_events'}
+            SELECT e.*, {COUNTS} AS counts, {MERGED_BY} AS merged_by, l.link_key, l.link_method
+            FROM ({TYPED_SELECT.format(p='', base=wide)}) e
+            LEFT JOIN (SELECT * FROM by_id WHERE {part}) i USING (eid) LEFT JOIN (SELECT * FROM by_fallback WHERE {part}) f USING (eid)
+            LEFT JOIN (SELECT * FROM links WHERE {part}) l USING (eid)""", bounds)
+        if release:
+            con.execute(f"DROP TABLE {side.table}; DROP TABLE {side.broken}")
     for table in ("links", "by_fallback"):
         con.execute(f"DROP TABLE {table}")
     # `events`, `purchases` and (for the other readings) `events_base`, the columns the model reads untyped, are views of it.

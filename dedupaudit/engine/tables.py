@@ -376,18 +376,20 @@ def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dic
     # Not carried: what only the inputs' accounting, undelivered and unhashed_events read (each would cost 16 bytes
     # an event, NULL or not).
     kept = [c for c in pixel.columns if c not in ("delivery", "delivery_message", "numeric_ids", "unhashed_user_data")]
-    # One side at a time (eid ranges apart: browser below 2^62), so a released side's table goes before the next is read.
+    # Released inputs: one side at a time (eid ranges apart: browser below 2^62), so each side's table goes before
+    # the next is read. Kept inputs (and Spark, whose optimizer fails on the per-side statement): one statement.
     if release:
         con.execute(f"DROP VIEW events_in; DROP VIEW orders_in; DROP TABLE {orders.table}; DROP TABLE {orders.broken}")
-    for i, (side, offset) in enumerate(((pixel, 0), (capi, 1 << 62))):
-        wide = f"(SELECT {hashed(('eid', *kept))} FROM ({used(side, offset)}) e WHERE e.delivery IS NULL AND {in_period})"
-        part = f"eid {'<' if offset == 0 else '>='} {1 << 62}"
+    for i, (side, offset) in enumerate(((pixel, 0), (capi, 1 << 62)) if release else ((None, None),)):
+        source = "events_in" if side is None else f"({used(side, offset)})"
+        only = lambda table: table if side is None else f"(SELECT * FROM {table} WHERE eid {'<' if offset == 0 else '>='} {1 << 62})"  # noqa: E731
+        wide = f"(SELECT {hashed(('eid', *kept))} FROM {source} e WHERE e.delivery IS NULL AND {in_period})"
         con.execute(f"""
             {'CREATE TABLE audit_events AS' if i == 0 else 'INSERT INTO audit_events'}
             SELECT e.*, {COUNTS} AS counts, {MERGED_BY} AS merged_by, l.link_key, l.link_method
             FROM ({TYPED_SELECT.format(p='', base=wide)}) e
-            LEFT JOIN (SELECT * FROM by_id WHERE {part}) i USING (eid) LEFT JOIN (SELECT * FROM by_fallback WHERE {part}) f USING (eid)
-            LEFT JOIN (SELECT * FROM links WHERE {part}) l USING (eid)""", bounds)
+            LEFT JOIN {only('by_id')} i USING (eid) LEFT JOIN {only('by_fallback')} f USING (eid) LEFT JOIN {only('links')} l USING (eid)""",
+            bounds)
         if release:
             con.execute(f"DROP TABLE {side.table}; DROP TABLE {side.broken}")
     for table in ("links", "by_fallback"):

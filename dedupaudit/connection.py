@@ -102,7 +102,7 @@ class Connection:
         # struct (engine/dialect.py writes the struct form for Spark). A product, not `<< 64`: DuckDB refuses to
         # shift a negative number (a time before 1970), and the low 64 bits of the two's complement are the eid.
         self.con.execute("CREATE TEMP MACRO earliest_eid(t, eid) AS "
-                         "(min(epoch_us(t)::HUGEINT * 18446744073709551616 + eid) & 18446744073709551615::HUGEINT)::BIGINT")
+                         "(min(epoch_us(t)::HUGEINT * 18446744073709551616::HUGEINT + eid) & 18446744073709551615::HUGEINT)::BIGINT")
         self._names = 0
 
     def name(self, stem: str) -> str:

@@ -80,6 +80,7 @@ _BY_ID_BY = _TYPED_BY + ("dedup_window_hours", "same_source_dedup")
 
 
 _NAMES_BY = ("names_case_sensitive", "merged_names", "events")
+_SCOPE_BY = tuple(f for f in _TYPED_BY if f not in _NAMES_BY)  # the rest of the typing: scope and offline
 _KEYS_BY = ("dedup_scope", "offline_after_hours", "dedup_window_hours", "same_source_dedup", "fallback")
 
 
@@ -99,6 +100,8 @@ def _counts_many(con: duckdb.DuckDBPyConnection, jobs: list[tuple[PlatformRules,
             results[i] = dict(audit.get(rule.platform, {}))
             continue
         reuse = tuple(stage for stage, fields in (("typed", _TYPED_BY), ("by_id", _BY_ID_BY)) if same(fields))
+        if not reuse and same(_SCOPE_BY):  # only the naming differs: the events are renamed, not typed again
+            reuse = ("renamed",)
         groups = batches.setdefault(reuse, [])
         free = next((g for g in groups if all(jobs[j][0].platform != rule.platform for j in g)), None)
         if free is None:
@@ -112,29 +115,37 @@ def _counts_many(con: duckdb.DuckDBPyConnection, jobs: list[tuple[PlatformRules,
     return results
 
 
-# A reading that types the events as the rule files do counts otherwise only the events it ran the ID key
-# for again ({p}by_id_rerun) and those either fallback merged: its counts are the audit's plus, over those
-# events, what each now counts minus what it counted (an event the ID key merged has merged_by 'event_id').
+# A reading that types the events as the rule files do, up to the naming, counts otherwise only the events it
+# ran the ID key for again ({p}by_id_rerun), those either fallback merged and ({retyped}) those its naming types
+# otherwise: its counts are the audit's plus, over those events, what each now counts under its type in this
+# reading minus what it counted under its type in the audit (an event the ID key merged has merged_by 'event_id').
 DELTA_SQL = """
 WITH changed AS (
     SELECT eid FROM {rerun}
     UNION
     SELECT eid FROM {p}by_fallback
     UNION
-    SELECT eid FROM audit_events WHERE merged_by = 'fallback' AND platform IN (SELECT platform FROM {p}rules)
+    SELECT eid FROM audit_events WHERE merged_by = 'fallback' AND platform IN (SELECT platform FROM {p}rules){retyped}
 )
-SELECT a.platform, a.event_type,
-       sum(CASE WHEN coalesce(r.counts, a.merged_by IS DISTINCT FROM 'event_id') AND f.eid IS NULL THEN 1 ELSE 0 END
-           - CASE WHEN a.counts THEN 1 ELSE 0 END) AS change
-FROM changed c JOIN audit_events a USING (eid) LEFT JOIN {rerun} r USING (eid) LEFT JOIN {p}by_fallback f USING (eid)
-WHERE a.event_type IS NOT NULL
-GROUP BY a.platform, a.event_type
+SELECT platform, event_type, sum(change) AS change
+FROM (SELECT t.platform, t.event_type,
+             CASE WHEN coalesce(r.counts, a.merged_by IS DISTINCT FROM 'event_id') AND f.eid IS NULL THEN 1 ELSE 0 END AS change
+      FROM changed c JOIN {typed} t USING (eid) JOIN audit_events a USING (eid)
+      LEFT JOIN {rerun} r USING (eid) LEFT JOIN {p}by_fallback f USING (eid)
+      WHERE t.event_type IS NOT NULL
+      UNION ALL
+      SELECT a.platform, a.event_type, -1 FROM changed c JOIN audit_events a USING (eid) WHERE a.counts)
+GROUP BY platform, event_type
 """
+RETYPED = """
+    UNION
+    SELECT eid FROM events SEMI JOIN (SELECT platform, event_name FROM {p}names WHERE event_type IS DISTINCT FROM audit_type)
+                                USING (platform, event_name)"""
 
 
 def _run(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], reuse: tuple[str, ...],
          audit: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
-    delta = "typed" in reuse
+    delta = "typed" in reuse or "renamed" in reuse
     simulate(con, rules, _PREFIX, typed=f"{_PREFIX}typed", into=None if delta else f"{_PREFIX}counts", reuse=reuse)
     try:
         out: dict[str, dict[str, int]] = {}
@@ -145,14 +156,16 @@ def _run(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], reuse:
             return out
         out = {platform: dict(audit.get(platform, {})) for platform in rules}
         rerun = f"{_PREFIX}by_id_rerun" if "by_id" not in reuse else "(SELECT NULL::BIGINT AS eid, NULL::BOOLEAN AS counts WHERE false)"
-        for platform, event_type, change in con.execute(DELTA_SQL.format(p=_PREFIX, rerun=rerun)).fetchall():
+        retyped = RETYPED.format(p=_PREFIX) if "renamed" in reuse else ""
+        for platform, event_type, change in con.execute(
+                DELTA_SQL.format(p=_PREFIX, rerun=rerun, typed=f"{_PREFIX}typed", retyped=retyped)).fetchall():
             out[platform][event_type] = out[platform].get(event_type, 0) + change
         return out
     finally:
         con.execute(f"DROP VIEW IF EXISTS {_PREFIX}counts")
-        con.execute(f"DROP {'VIEW' if 'typed' in reuse else 'TABLE'} IF EXISTS {_PREFIX}typed")
-        con.execute(f"DROP {'VIEW' if 'typed' in reuse else 'TABLE'} IF EXISTS {_PREFIX}by_id")
-        for table in ("by_id_rerun", "fallback_keys", "by_fallback", "rules", "taxonomy", "merges"):
+        con.execute(f"DROP {'VIEW' if delta else 'TABLE'} IF EXISTS {_PREFIX}typed")
+        con.execute(f"DROP {'VIEW' if delta else 'TABLE'} IF EXISTS {_PREFIX}by_id")
+        for table in ("by_id_rerun", "fallback_keys", "by_fallback", "names", "rules", "taxonomy", "merges"):
             con.execute(f"DROP TABLE IF EXISTS {_PREFIX}{table}")
 
 

@@ -110,18 +110,38 @@ WHERE e.event_type IS NOT NULL AND e.event_id IS NOT NULL AND {same}
 # pairs only with the k-th server event: the slot is that k. Otherwise every event of a key shares slot 0.
 SLOT_SQL = ("row_number() OVER (PARTITION BY e.platform, e.name_key, e.event_id, e.scope, "
             "CASE WHEN e.offline THEN e.eid ELSE -1 END, e.source ORDER BY e.received_time, e.eid)")
-# The IDs whose events another reading of the window or of same-source deduplication can count otherwise
-# (typed as the rule files do): of a key whose events all come one per path, the first counts under any
-# same-source rule, so only IDs with a repeated path, or (another window) with more than one event, run again.
+# The IDs whose events another reading can count otherwise, when it types the events as the rule files do up
+# to the naming ({typed} carries both: audit_key and audit_type are the rule files'). Of a key whose events all
+# come one per path, the first counts under any same-source rule, so only IDs with a repeated path, or (another
+# window) with more than one event, run again; {renamed}: an ID whose events the other naming types otherwise,
+# or whose typed events do not share one key under both namings (only then can the namings group them otherwise).
 CHANGED_IDS_SQL = """
 CREATE TABLE {p}changed_ids AS
 SELECT platform, event_id
-FROM (SELECT platform, event_id, source, count(*) AS n FROM {typed}
-      WHERE event_type IS NOT NULL AND event_id IS NOT NULL GROUP BY platform, event_id, source) k
-JOIN {p}rules r USING (platform) JOIN rules b USING (platform)
+FROM {typed} JOIN {p}rules r USING (platform) JOIN rules b USING (platform)
+WHERE event_id IS NOT NULL AND (event_type IS NOT NULL OR audit_type IS NOT NULL)
 GROUP BY platform, event_id, r.window_us, b.window_us
-HAVING max(n) > 1 OR (sum(n) > 1 AND r.window_us IS DISTINCT FROM b.window_us)
+HAVING count(*) FILTER (WHERE event_type IS NOT NULL AND source = 'pixel') > 1
+    OR count(*) FILTER (WHERE event_type IS NOT NULL AND source = 'capi') > 1
+    OR (count(*) FILTER (WHERE event_type IS NOT NULL) > 1 AND r.window_us IS DISTINCT FROM b.window_us){renamed}
 """
+RENAMED_IDS = """
+    OR bool_or(event_type IS DISTINCT FROM audit_type)
+    OR min(name_key) FILTER (WHERE event_type IS NOT NULL) <> max(name_key) FILTER (WHERE event_type IS NOT NULL)
+    OR min(audit_key) FILTER (WHERE event_type IS NOT NULL) <> max(audit_key) FILTER (WHERE event_type IS NOT NULL)"""
+# Another naming of the events (letter case, merged legacy names, the event lists) with the rest of the typing
+# as the rule files say: each distinct name's key and type under it (TYPED_SELECT over the names alone), beside
+# the rule files'. The events then take their key and type from this handful of rows instead of being typed again.
+NAMES_SQL = """
+CREATE TABLE {p}names AS
+SELECT a.platform, a.event_name, a.audit_key, a.audit_type, n.name_key, n.event_type
+FROM (SELECT DISTINCT platform, event_name, name_key AS audit_key, event_type AS audit_type
+      FROM events WHERE platform IN (SELECT platform FROM {p}rules)) a
+JOIN ({names_typed}) n USING (platform, event_name)
+"""
+NAMES_BASE = ("(SELECT DISTINCT platform, event_name, NULL::VARCHAR AS source, NULL::TIMESTAMP AS event_time, "
+              "NULL::TIMESTAMP AS received_time, NULL::VARCHAR AS conversion_action, NULL::VARCHAR AS action_source "
+              "FROM events WHERE platform IN (SELECT platform FROM {p}rules))")
 
 # 3. The fallback key (Meta's fbp / external_id): an event the ID did not merge is dropped when an
 #    earlier event (ties: browser first, then input order) with the same name, scope and fallback value
@@ -176,9 +196,11 @@ def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], pr
     (unless None) gets (eid, platform, event_type, counts, merged_by) per typed event.
 
     `reuse` names stages whose inputs are the same as the rule files' reading, taken from the tables the
-    first run kept: "typed" (the `events` table) and "by_id" (the `by_id` table). With "typed" alone, only
-    the IDs the other window or same-source rule can change (CHANGED_IDS_SQL) run the ID key again: their
-    events' rows are {prefix}by_id_rerun, and {prefix}by_id is a view of them and the first run's other rows.
+    first run kept: "typed" (the `events` table) and "by_id" (the `by_id` table); "renamed": the `events` table
+    with each name's key and type under this reading's naming (NAMES_SQL), its scope and offline as they are.
+    Without "by_id", only the IDs the other naming, window or same-source rule can change (CHANGED_IDS_SQL) run
+    the ID key again: their events' rows are {prefix}by_id_rerun, and {prefix}by_id is a view of them and the
+    first run's other rows.
     `base_params` are the values `base` binds (values are never pasted into SQL text). `into` is a view, read
     once (by a reading's counts): the caller drops it and the tables it reads ({prefix}fallback_keys, {prefix}by_fallback)."""
     con.register("rules_in", rules_table(rules))
@@ -191,15 +213,20 @@ def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], pr
         con.unregister(name)
     names = {"p": prefix, "typed": typed, "into": into, "base": base}
     if "typed" in reuse:
-        con.execute(f"CREATE OR REPLACE VIEW {typed} AS SELECT * FROM events WHERE platform IN (SELECT platform FROM {prefix}rules)")
+        con.execute(f"CREATE OR REPLACE VIEW {typed} AS SELECT *, name_key AS audit_key, event_type AS audit_type FROM events "
+                    f"WHERE platform IN (SELECT platform FROM {prefix}rules)")
+    elif "renamed" in reuse:
+        con.execute(NAMES_SQL.format(names_typed=TYPED_SELECT.format(p=prefix, base=NAMES_BASE.format(p=prefix)), **names))
+        con.execute(f"CREATE OR REPLACE VIEW {typed} AS SELECT e.* EXCLUDE (name_key, event_type), n.name_key, n.event_type, "
+                    f"e.name_key AS audit_key, e.event_type AS audit_type FROM events e JOIN {prefix}names n USING (platform, event_name)")
     else:
         con.execute(TYPED_SQL.format(**names), base_params or {})
     if "by_id" in reuse:
         con.execute(f"CREATE OR REPLACE VIEW {prefix}by_id AS SELECT * FROM by_id")
     else:
         only = ""
-        if "typed" in reuse:
-            con.execute(CHANGED_IDS_SQL.format(**names))
+        if "typed" in reuse or "renamed" in reuse:
+            con.execute(CHANGED_IDS_SQL.format(renamed=RENAMED_IDS if "renamed" in reuse else "", **names))
             only = f" SEMI JOIN {prefix}changed_ids c USING (platform, event_id)"
         slots = not all(r.same_source_dedup for r in rules.values())  # some platform needs the slot's window function
         keyed = " UNION ALL ".join(KEYED_SQL.format(slot=slot, same=same, only=only, **names) for slot, same, wanted in (

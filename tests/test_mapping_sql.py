@@ -60,7 +60,7 @@ def _outcome(paths, side: str, mapping, zone: str, context: dict):
             loaded = load_events(paths, side, resolve_timezone(zone), None, set(RULES), context)
     except UserError as error:
         return ("error", str(error))
-    table = loaded.con.execute(f"SELECT * EXCLUDE (file) FROM {loaded.table} ORDER BY file_no, seq").df()
+    table = loaded.con.execute(f"SELECT * FROM {loaded.table} ORDER BY file_no, seq").df()
     broken = loaded.con.execute(f"SELECT * EXCLUDE (file) FROM {loaded.broken} ORDER BY file_no, row").df()
     loaded.connection.close()
     return table, broken

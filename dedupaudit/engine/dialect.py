@@ -5,6 +5,7 @@ runs it as written; for Spark, SQLGlot parses it as DuckDB and writes it as Spar
 forms SQLGlot has no Spark equivalent for are rewritten here, each by a small AST transform:
 
   epoch_us(t), epoch(t)      unix_micros(t) (and / 1e6): Spark's unix_timestamp() drops the fraction
+  list_extract(l, i)         element_at(l, i): both count from 1 (SQLGlot keeps Spark's 0-based l[i])
   TIMESTAMP                  TIMESTAMP_LTZ: times are UTC instants; the Spark session's zone is UTC
   min_by(v, k, n)            the n values with the smallest k, from a sorted collect_list
   timezone(zone, t)          from_utc_timestamp(t, zone)
@@ -68,6 +69,8 @@ def _spark_node(node: exp.Expression, params: dict) -> exp.Expression:
         name, args = node.name.lower(), node.expressions
         if name == "epoch_us":
             return exp.func("unix_micros", *args)
+        if name == "list_extract":  # 1-based in both; Spark's [i] is 0-based
+            return exp.func("element_at", *args)
         if name == "earliest_eid":  # the connection's macro: the eid of the earliest (time, eid)
             return exp.func("min_by", args[1], exp.Struct(expressions=[args[0], args[1].copy()]))
         if name == "timezone" and len(args) == 2:

@@ -11,7 +11,7 @@ Everything here is set-based SQL, so it can move to Spark SQL unchanged in spiri
   rules, taxonomy, merges  the platform rule files as tables (simulate)
   events                 events in the period the platform accepted (identifiers hashed), with name_key,
                          event_type, scope and offline (simulate); events_base is the same rows untyped
-  by_id, by_fallback     per typed event: which key merged it, the event ID's or the fallback's (simulate;
+  by_id, by_fallback     the typed events the event ID's key merged, and those the fallback's did (simulate;
                          COUNTS and MERGED_BY read them into audit_events)
   purchases              purchase events tied to an order (link_key, link_method), with counts: a view of
                          audit_events, the one wide table (events, counts, merged_by and the links)
@@ -85,17 +85,22 @@ FROM {p}anchors a JOIN {p}multi_window m ON m.gid = a.gid AND epoch_us(m.receive
 WHERE a.step = $step - 1
 GROUP BY m.gid
 """
+# {kept}: a run's by_id holds only the events the ID key merged (a third of the keyed events in the benchmark
+# shop; every reader takes an event without a row as counted); a reading's rerun holds every event it ran,
+# since its rows replace the first run's (DELTA_SQL).
 BY_ID_SQL = """
 
 CREATE TABLE {by_id} AS
-SELECT k.eid, w.winner IS NOT NULL AS counts
-FROM {p}keyed k LEFT JOIN (SELECT winner FROM {p}groups WHERE NOT multi) w ON w.winner = k.eid
-ANTI JOIN {p}multi_window m ON m.eid = k.eid
-UNION ALL
-SELECT m.eid,
-       a.t IS NOT NULL
-       AND row_number() OVER (PARTITION BY m.gid, m.received_time ORDER BY m.source = 'pixel' DESC, m.eid) = 1
-FROM {p}multi_window m LEFT JOIN {p}anchors a ON a.gid = m.gid AND a.t = m.received_time;
+SELECT * FROM (
+    SELECT k.eid, w.winner IS NOT NULL AS counts
+    FROM {p}keyed k LEFT JOIN (SELECT winner FROM {p}groups WHERE NOT multi) w ON w.winner = k.eid
+    ANTI JOIN {p}multi_window m ON m.eid = k.eid
+    UNION ALL
+    SELECT m.eid,
+           a.t IS NOT NULL
+           AND row_number() OVER (PARTITION BY m.gid, m.received_time ORDER BY m.source = 'pixel' DESC, m.eid) = 1
+    FROM {p}multi_window m LEFT JOIN {p}anchors a ON a.gid = m.gid AND a.t = m.received_time
+) WHERE {kept};
 """
 # The events a key holds, one SELECT per kind of platform ({same}: the platforms whose rules deduplicate
 # same-source events, or the others), so the slot's window function runs only over the platforms that need it.
@@ -238,7 +243,8 @@ def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], pr
         step = 1  # an INSERT answers with the number of rows it added: none, and every key's last window is found
         while con.execute(NEXT_WINDOW_SQL.format(**names), {"step": step}).fetchall()[0][0]:
             step += 1
-        con.execute(BY_ID_SQL.format(by_id=f"{prefix}by_id_rerun" if only else f"{prefix}by_id", **names))
+        con.execute(BY_ID_SQL.format(by_id=f"{prefix}by_id_rerun" if only else f"{prefix}by_id", kept="true" if only else "NOT counts",
+                                     **names))
         if only:  # the other IDs count as in the first run
             con.execute(f"CREATE VIEW {prefix}by_id AS SELECT * FROM {prefix}by_id_rerun "
                         f"UNION ALL SELECT * FROM by_id ANTI JOIN {prefix}by_id_rerun USING (eid)")
@@ -367,10 +373,10 @@ def build_tables(con: duckdb.DuckDBPyConnection, pixel, capi, orders, rules: dic
     `eid` is each event's place in the input, browser events first: ties in the dedup model go by it.
     `release`: the caller has taken what it reads of the inputs (engine/run.py), so each side's loaded table is
     dropped as soon as audit_events holds its rows: the browser's before the server's part is written."""
-    used = lambda loaded, offset: (f"SELECT {offset} + (file_no::BIGINT << 40) + seq AS eid, {', '.join(loaded.columns)} "  # noqa: E731
+    used = lambda loaded, offset: (f"SELECT {offset} + (file_no::BIGINT << 40) + seq AS eid, {loaded.select_list} "  # noqa: E731
                                    f"FROM {loaded.table} WHERE reason IS NULL")
     con.execute(f"CREATE VIEW events_in AS {used(pixel, 0)} UNION ALL {used(capi, 1 << 62)}")
-    con.execute(f"CREATE VIEW orders_in AS SELECT {', '.join(orders.columns)} FROM {orders.table} WHERE reason IS NULL")
+    con.execute(f"CREATE VIEW orders_in AS SELECT {orders.select_list} FROM {orders.table} WHERE reason IS NULL")
     period = "($since::TIMESTAMP IS NULL OR {col} >= $since) AND ($until::TIMESTAMP IS NULL OR {col} <= $until)"
     bounds = {"since": since, "until": until}
     in_period = period.format(col="e.event_time")

@@ -65,6 +65,16 @@ def test_broken_csv_lines_are_rejected_with_their_line_number(tmp_path):
     assert loaded.rows == 3
 
 
+def test_each_row_and_reject_names_its_own_file(tmp_path):
+    """The loaded table keeps a file number per row; the name must come back right for every file of a side."""
+    first, second = tmp_path / "a.csv", tmp_path / "it's b.csv"  # a quote in the name: it is an SQL literal
+    first.write_text(_csv(ROWS))
+    second.write_text("platform,event_name,event_time\nmeta,Purchase,2026-01-05T10:00:00Z\nmeta,,2026-01-05T11:00:00Z\n")
+    loaded = load_events([first, second], "pixel", UTC, None, KNOWN)
+    assert loaded.frame["file"].tolist() == [str(first), str(first), str(second)]
+    assert loaded.rejects[["file", "row"]].values.tolist() == [[str(second), 3]]
+
+
 def test_invalid_json_lines_are_rejected_with_their_line_number(tmp_path):
     path = tmp_path / "events.jsonl"
     path.write_text('{"platform": "meta", "event_name": "Purchase", "event_time": 1767607200}\n{not json\n["a list"]\n')

@@ -128,11 +128,11 @@ WITH changed AS (
     SELECT eid FROM audit_events WHERE merged_by = 'fallback' AND platform IN (SELECT platform FROM {p}rules){retyped}
 )
 SELECT platform, event_type, sum(change) AS change
-FROM (SELECT t.platform, t.event_type,
+FROM (SELECT a.platform, {new_type} AS event_type,
              CASE WHEN coalesce(r.counts, a.merged_by IS DISTINCT FROM 'event_id') AND f.eid IS NULL THEN 1 ELSE 0 END AS change
-      FROM changed c JOIN {typed} t USING (eid) JOIN audit_events a USING (eid)
+      FROM changed c JOIN audit_events a USING (eid){names}
       LEFT JOIN {rerun} r USING (eid) LEFT JOIN {p}by_fallback f USING (eid)
-      WHERE t.event_type IS NOT NULL
+      WHERE {new_type} IS NOT NULL
       UNION ALL
       SELECT a.platform, a.event_type, -1 FROM changed c JOIN audit_events a USING (eid) WHERE a.counts)
 GROUP BY platform, event_type
@@ -156,9 +156,12 @@ def _run(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], reuse:
             return out
         out = {platform: dict(audit.get(platform, {})) for platform in rules}
         rerun = f"{_PREFIX}by_id_rerun" if "by_id" not in reuse else "(SELECT NULL::BIGINT AS eid, NULL::BOOLEAN AS counts WHERE false)"
-        retyped = RETYPED.format(p=_PREFIX) if "renamed" in reuse else ""
-        for platform, event_type, change in con.execute(
-                DELTA_SQL.format(p=_PREFIX, rerun=rerun, typed=f"{_PREFIX}typed", retyped=retyped)).fetchall():
+        # A renamed event's type under this reading comes from the names table (a handful of rows), not the typed view.
+        renamed = "renamed" in reuse
+        sql = DELTA_SQL.format(p=_PREFIX, rerun=rerun, retyped=RETYPED.format(p=_PREFIX) if renamed else "",
+                               names=f" JOIN {_PREFIX}names n ON n.platform = a.platform AND n.event_name = a.event_name" if renamed else "",
+                               new_type="n.event_type" if renamed else "a.event_type")
+        for platform, event_type, change in con.execute(sql).fetchall():
             out[platform][event_type] = out[platform].get(event_type, 0) + change
         return out
     finally:

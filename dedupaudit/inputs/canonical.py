@@ -228,7 +228,7 @@ def _insert(loaded: Loaded, scan: Scan, numbers: range, exprs: _Exprs) -> None:
                  f"FROM ({second}) s {' '.join(joins)}")
         return second, f"""
             INSERT INTO {loaded.table} BY NAME
-            SELECT * EXCLUDE ({', '.join(helpers + ['file'])}), {reason} AS reason, {value} AS reason_value, {numbers.start} + __file_index AS file_no
+            SELECT * EXCLUDE ({', '.join(helpers)}), {reason} AS reason, {value} AS reason_value, {numbers.start} + __file_index AS file_no
             FROM (SELECT *, {level('fourth')} FROM ({third}))"""
 
     joins: list[str] = []  # read by levels() when called
@@ -319,10 +319,8 @@ def _now() -> str:
 
 
 def _file(scan: Scan) -> dict[str, str]:
-    """Where each row came from: the file (one of a lake scan's files), its place in the scan's files, the row."""
-    if scan.files:
-        return {"file": "s.__file", "__file_index": "s.__file_index", "row": scan.row}
-    return {"file": _literal(scan.path), "__file_index": "0", "row": scan.row}
+    """Where each row came from: its file's place in the scan's files (Loaded.file_sql names it), the row."""
+    return {"__file_index": "s.__file_index" if scan.files else "0", "row": scan.row}
 
 
 def _raw(scan: Scan, column: str | None) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from dedupaudit.engine.tables import simulate
+from dedupaudit.engine.tables import BUSY_EVENTS_SQL, EVENT_NAMES_SQL, simulate
 from dedupaudit.platforms.rules import PlatformRules
 
 _PREFIX = "reading_"
@@ -31,10 +31,22 @@ def ranges(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules],
            counted: dict[tuple[str, str], int]) -> dict[tuple[str, str], Range]:
     """(platform, event type) -> the range of reported conversions, for every entry of `counted` (the rule files' reading)."""
     platforms = {p: r for p, r in sorted(rules.items()) if r.alternatives and any(q == p for q, _ in counted)}
+    if not platforms:
+        return {}
     audit: dict[str, dict[str, int]] = {}  # the rule files' reading, per platform
     for (platform, event_type), n in counted.items():
         audit.setdefault(platform, {})[event_type] = n
-    alternatives = _counts_many(con, [(alt.rules, rule) for rule in platforms.values() for alt in rule.alternatives], audit)
+    con.execute(EVENT_NAMES_SQL)
+    try:
+        return _ranges(con, platforms, counted, audit)
+    finally:
+        con.execute("DROP TABLE IF EXISTS event_names; DROP TABLE IF EXISTS busy_events")
+
+
+def _ranges(con: duckdb.DuckDBPyConnection, platforms: dict[str, PlatformRules], counted: dict[tuple[str, str], int],
+            audit: dict[str, dict[str, int]]) -> dict[tuple[str, str], Range]:
+    made: set[str] = set()  # busy_events, built by the first run that reads it
+    alternatives = _counts_many(con, [(alt.rules, rule) for rule in platforms.values() for alt in rule.alternatives], audit, made)
     by_reading = {}
     for rule in platforms.values():
         by_reading[rule.platform] = {alt.rule: alternatives.pop(0) for alt in rule.alternatives}
@@ -45,7 +57,7 @@ def ranges(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules],
                 if len(moved) > 1:
                     ends_needed[(platform, frozenset(moved))] = None
     keys = list(ends_needed)
-    for key, counts in zip(keys, _counts_many(con, [(platforms[p].combined(sorted(m)), platforms[p]) for p, m in keys], audit)):
+    for key, counts in zip(keys, _counts_many(con, [(platforms[p].combined(sorted(m)), platforms[p]) for p, m in keys], audit, made)):
         ends_needed[key] = counts
     out = {}
     for (platform, event_type), base in counted.items():
@@ -85,9 +97,9 @@ _KEYS_BY = ("dedup_scope", "offline_after_hours", "dedup_window_hours", "same_so
 
 
 def _counts_many(con: duckdb.DuckDBPyConnection, jobs: list[tuple[PlatformRules, PlatformRules]],
-                 audit: dict[str, dict[str, int]]) -> list[dict[str, int]]:
+                 audit: dict[str, dict[str, int]], made: set[str]) -> list[dict[str, int]]:
     """Reported conversions per event type for each (reading, the rule files' reading) of one platform;
-    `audit`: per platform, the counts under the rule files' reading.
+    `audit`: per platform, the counts under the rule files' reading; `made`: the shared tables built so far.
 
     Readings of different platforms that can reuse the same stages of the first run share one run of
     the model (its tables partition by platform), so ten readings cost a few passes, not ten."""
@@ -109,7 +121,13 @@ def _counts_many(con: duckdb.DuckDBPyConnection, jobs: list[tuple[PlatformRules,
         free.append(i)
     for reuse, groups in batches.items():
         for group in groups:
-            counts = _run(con, {jobs[i][0].platform: jobs[i][0] for i in group}, reuse, audit)
+            # A reading that keeps every window reruns the ID key only among the busy IDs' events, built once.
+            busy = reuse in (("typed",), ("renamed",)) and all(
+                jobs[i][0].dedup_window_hours == jobs[i][1].dedup_window_hours for i in group)
+            if busy and "busy_events" not in made:
+                con.execute(BUSY_EVENTS_SQL)
+                made.add("busy_events")
+            counts = _run(con, {jobs[i][0].platform: jobs[i][0] for i in group}, reuse, audit, busy)
             for i in group:
                 results[i] = counts.get(jobs[i][0].platform, {})
     return results
@@ -144,9 +162,9 @@ RETYPED = """
 
 
 def _run(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], reuse: tuple[str, ...],
-         audit: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+         audit: dict[str, dict[str, int]], busy: bool) -> dict[str, dict[str, int]]:
     delta = "typed" in reuse or "renamed" in reuse
-    simulate(con, rules, _PREFIX, typed=f"{_PREFIX}typed", into=None if delta else f"{_PREFIX}counts", reuse=reuse)
+    simulate(con, rules, _PREFIX, typed=f"{_PREFIX}typed", into=None if delta else f"{_PREFIX}counts", reuse=reuse, busy=busy)
     try:
         out: dict[str, dict[str, int]] = {}
         if not delta:
@@ -177,7 +195,7 @@ def _names_equivalent(con: duckdb.DuckDBPyConnection, rule: PlatformRules, defau
 
     Checked on the distinct names the shop sent (a handful), so a reading about letter case or legacy
     names that no event of this shop touches costs no second run."""
-    names = [n for (n,) in con.execute("SELECT DISTINCT event_name FROM events_base WHERE platform = $p", {"p": rule.platform}).fetchall()]
+    names = [n for (n,) in con.execute("SELECT event_name FROM event_names WHERE platform = $p", {"p": rule.platform}).fetchall()]
     forward, backward = {}, {}
     for name in names:
         (key, kind), (other_key, other_kind) = _key_and_type(default, name), _key_and_type(rule, name)

@@ -15,6 +15,8 @@ Everything here is set-based SQL, so it can move to Spark SQL unchanged in spiri
                          COUNTS and MERGED_BY read them into audit_events)
   purchases              purchase events tied to an order (link_key, link_method), with counts: a view of
                          audit_events, the one wide table (events, counts, merged_by and the links)
+  event_names, busy_events  (engine/readings.py, while the other readings run) each event name's key and type, and
+                         the events of the IDs another naming or same-source rule can group otherwise (BUSY_EVENTS_SQL)
   order_checks           (build_order_checks) per platform and order seen on both paths: ID mismatch, name drift, late pair, and
                          the hours between the first events of each path (pair_gaps, a view of it)
 
@@ -104,11 +106,12 @@ SELECT * FROM (
 """
 # The events a key holds, one SELECT per kind of platform ({same}: the platforms whose rules deduplicate
 # same-source events, or the others), so the slot's window function runs only over the platforms that need it.
-# {only}: a reading that types the events as the rule files do runs only the IDs it can change (simulate).
+# {only}: a reading that types the events as the rule files do runs only the IDs it can change (simulate); {ids}
+# is then the typed events of the IDs it may change ({typed} restricted to busy_events), else {typed}.
 KEYED_SQL = """
 SELECT e.eid, e.received_time, e.source, r.window_us, e.platform, e.name_key, e.event_id, e.scope,
        CASE WHEN e.offline THEN e.eid ELSE -1 END AS lone, {slot} AS slot
-FROM {typed} e JOIN {p}rules r USING (platform){only}
+FROM {ids} e JOIN {p}rules r USING (platform){only}
 WHERE e.event_type IS NOT NULL AND e.event_id IS NOT NULL AND {same}
 """
 # When a rule file says same-source duplicates are not deduplicated, the k-th browser event of a key
@@ -123,7 +126,7 @@ SLOT_SQL = ("row_number() OVER (PARTITION BY e.platform, e.name_key, e.event_id,
 CHANGED_IDS_SQL = """
 CREATE TABLE {p}changed_ids AS
 SELECT platform, event_id
-FROM {typed} JOIN {p}rules r USING (platform) JOIN rules b USING (platform)
+FROM {ids} JOIN {p}rules r USING (platform) JOIN rules b USING (platform)
 WHERE event_id IS NOT NULL AND (event_type IS NOT NULL OR audit_type IS NOT NULL)
 GROUP BY platform, event_id, r.window_us, b.window_us
 HAVING count(*) FILTER (WHERE event_type IS NOT NULL AND source = 'pixel') > 1
@@ -134,19 +137,36 @@ RENAMED_IDS = """
     OR bool_or(event_type IS DISTINCT FROM audit_type)
     OR min(name_key) FILTER (WHERE event_type IS NOT NULL) <> max(name_key) FILTER (WHERE event_type IS NOT NULL)
     OR min(audit_key) FILTER (WHERE event_type IS NOT NULL) <> max(audit_key) FILTER (WHERE event_type IS NOT NULL)"""
+# The events of the IDs a reading that changes only the naming or the same-source rule can group otherwise: those
+# with a repeated path, more than one name, or more than one event and one the rule files leave untyped. The other IDs
+# (at most one event per path, all under one name, typed when there are two) keep their one key under any such
+# reading, renamed at most; a changed type moves their counted event (DELTA_SQL: the retyped events). So
+# CHANGED_IDS_SQL and the rerun read these rows (about a tenth of the events with an ID), not every event.
+# Built once for all readings (engine/readings.py), not when the readings change a window.
+BUSY_EVENTS_SQL = """
+CREATE TABLE busy_events AS
+SELECT eid, platform, source, event_name, received_time, event_id, scope, offline, name_key, event_type
+FROM events SEMI JOIN (
+    SELECT platform, event_id FROM events WHERE event_id IS NOT NULL GROUP BY platform, event_id
+    HAVING count(*) FILTER (WHERE source = 'pixel') > 1 OR count(*) FILTER (WHERE source = 'capi') > 1
+        OR min(event_name) <> max(event_name) OR (count(*) > 1 AND bool_or(event_type IS NULL))
+) b USING (platform, event_id)
+"""
+# Each distinct event name with its key and type under the rule files: what the namings are compared on.
+EVENT_NAMES_SQL = "CREATE TABLE event_names AS SELECT DISTINCT platform, event_name, name_key, event_type FROM events"
 # Another naming of the events (letter case, merged legacy names, the event lists) with the rest of the typing
 # as the rule files say: each distinct name's key and type under it (TYPED_SELECT over the names alone), beside
 # the rule files'. The events then take their key and type from this handful of rows instead of being typed again.
 NAMES_SQL = """
 CREATE TABLE {p}names AS
 SELECT a.platform, a.event_name, a.audit_key, a.audit_type, n.name_key, n.event_type
-FROM (SELECT DISTINCT platform, event_name, name_key AS audit_key, event_type AS audit_type
-      FROM events WHERE platform IN (SELECT platform FROM {p}rules)) a
+FROM (SELECT platform, event_name, name_key AS audit_key, event_type AS audit_type
+      FROM event_names WHERE platform IN (SELECT platform FROM {p}rules)) a
 JOIN ({names_typed}) n USING (platform, event_name)
 """
-NAMES_BASE = ("(SELECT DISTINCT platform, event_name, NULL::VARCHAR AS source, NULL::TIMESTAMP AS event_time, "
+NAMES_BASE = ("(SELECT platform, event_name, NULL::VARCHAR AS source, NULL::TIMESTAMP AS event_time, "
               "NULL::TIMESTAMP AS received_time, NULL::VARCHAR AS conversion_action, NULL::VARCHAR AS action_source "
-              "FROM events WHERE platform IN (SELECT platform FROM {p}rules))")
+              "FROM event_names WHERE platform IN (SELECT platform FROM {p}rules))")
 
 # 3. The fallback key (Meta's fbp / external_id): an event the ID did not merge is dropped when an
 #    earlier event (ties: browser first, then input order) with the same name, scope and fallback value
@@ -195,7 +215,7 @@ WHERE e.event_type IS NOT NULL
 
 
 def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], prefix: str, typed: str, into: str | None,
-             reuse: tuple[str, ...] = (), base: str = "events_base", base_params: dict | None = None) -> None:
+             reuse: tuple[str, ...] = (), base: str = "events_base", base_params: dict | None = None, busy: bool = False) -> None:
     """Run the dedup model for `rules` over events_base: `typed` gets the events of these platforms with
     their name key, type and scope; {prefix}by_id and {prefix}by_fallback which key merged which event; `into`
     (unless None) gets (eid, platform, event_type, counts, merged_by) per typed event.
@@ -205,7 +225,8 @@ def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], pr
     with each name's key and type under this reading's naming (NAMES_SQL), its scope and offline as they are.
     Without "by_id", only the IDs the other naming, window or same-source rule can change (CHANGED_IDS_SQL) run
     the ID key again: their events' rows are {prefix}by_id_rerun, and {prefix}by_id is a view of them and the
-    first run's other rows.
+    first run's other rows. `busy`: the busy_events table exists (BUSY_EVENTS_SQL) and this reading keeps every
+    window, so those IDs are looked for among its rows alone.
     `base_params` are the values `base` binds (values are never pasted into SQL text). `into` is a view, read
     once (by a reading's counts): the caller drops it and the tables it reads ({prefix}fallback_keys, {prefix}by_fallback)."""
     con.register("rules_in", rules_table(rules))
@@ -216,14 +237,18 @@ def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], pr
     con.execute(f"CREATE OR REPLACE TABLE {prefix}merges AS SELECT * FROM merges_in")
     for name in ("rules_in", "taxonomy_in", "merges_in"):
         con.unregister(name)
-    names = {"p": prefix, "typed": typed, "into": into, "base": base}
-    if "typed" in reuse:
-        con.execute(f"CREATE OR REPLACE VIEW {typed} AS SELECT *, name_key AS audit_key, event_type AS audit_type FROM events "
-                    f"WHERE platform IN (SELECT platform FROM {prefix}rules)")
-    elif "renamed" in reuse:
-        con.execute(NAMES_SQL.format(names_typed=TYPED_SELECT.format(p=prefix, base=NAMES_BASE.format(p=prefix)), **names))
-        con.execute(f"CREATE OR REPLACE VIEW {typed} AS SELECT e.* EXCLUDE (name_key, event_type), n.name_key, n.event_type, "
-                    f"e.name_key AS audit_key, e.event_type AS audit_type FROM events e JOIN {prefix}names n USING (platform, event_name)")
+    rerun = ("typed" in reuse or "renamed" in reuse) and "by_id" not in reuse  # only the IDs the reading can change
+    ids = f"{typed}_busy" if busy and rerun else typed
+    names = {"p": prefix, "typed": typed, "into": into, "base": base, "ids": ids}
+    if "typed" in reuse or "renamed" in reuse:
+        if "renamed" in reuse:
+            con.execute(NAMES_SQL.format(names_typed=TYPED_SELECT.format(p=prefix, base=NAMES_BASE.format(p=prefix)), **names))
+        for view, source in ((typed, "events"), (ids, "busy_events")) if ids != typed else ((typed, "events"),):
+            con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT e.* EXCLUDE (name_key, event_type), n.name_key, n.event_type, "
+                        f"e.name_key AS audit_key, e.event_type AS audit_type FROM {source} e JOIN {prefix}names n USING (platform, event_name)"
+                        if "renamed" in reuse else
+                        f"CREATE OR REPLACE VIEW {view} AS SELECT *, name_key AS audit_key, event_type AS audit_type FROM {source} "
+                        f"WHERE platform IN (SELECT platform FROM {prefix}rules)")
     else:
         con.execute(TYPED_SQL.format(**names), base_params or {})
     if "by_id" in reuse:
@@ -251,6 +276,8 @@ def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], pr
             con.execute(f"DROP TABLE {prefix}changed_ids")
         con.execute(f"DROP TABLE {prefix}multi_window; DROP TABLE {prefix}anchors; DROP TABLE {prefix}groups; "
                     f"DROP {'TABLE' if slots else 'VIEW'} {prefix}keyed")
+        if ids != typed:
+            con.execute(f"DROP VIEW {ids}")
     # Each key's branch reads only the platforms whose rules use it (order_id, set on nearly every event, would
     # otherwise bring every platform's events to the rules' filter).
     users = {key: sorted(p for p, r in rules.items() if r.fallback and key in r.fallback.keys)

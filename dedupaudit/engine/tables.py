@@ -141,7 +141,7 @@ RENAMED_IDS = """
 # with a repeated path, more than one name, or more than one event and one the rule files leave untyped. The other IDs
 # (at most one event per path, all under one name, typed when there are two) keep their one key under any such
 # reading, renamed at most; a changed type moves their counted event (DELTA_SQL: the retyped events). So
-# CHANGED_IDS_SQL and the rerun read these rows (about a tenth of the events with an ID), not every event.
+# CHANGED_IDS_SQL and the rerun read these rows (495,447 of 10M events in the 10M benchmark shop), not every event.
 # Built once for all readings (engine/readings.py), not when the readings change a window.
 BUSY_EVENTS_SQL = """
 CREATE TABLE busy_events AS

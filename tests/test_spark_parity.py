@@ -164,6 +164,7 @@ def test_translation_of_the_duckdb_only_forms():
     assert _spark_text("SELECT list_has_any(a, b) FROM x") == "SELECT ARRAYS_OVERLAP(a, b) FROM x"
     joined = _spark_text("SELECT string_agg(DISTINCT s, ', ' ORDER BY s) FILTER (WHERE k = 1) FROM x")
     assert "ARRAY_JOIN(ARRAY_SORT(COLLECT_SET(s) FILTER(WHERE k = 1)), ', ')" in joined and "THEN NULL" in joined
+    assert "ARRAY_JOIN(ARRAY_SORT(COLLECT_LIST(s)), ' + ')" in _spark_text("SELECT string_agg(s, ' + ' ORDER BY s) FROM x")
     assert "FROM_UTC_TIMESTAMP(CAST(t AS TIMESTAMP_LTZ), 'Europe/Paris')" in _spark_text(
         "SELECT timezone($z, t::TIMESTAMPTZ)::DATE FROM x", {"z": "Europe/Paris"})
     assert _spark_text("SELECT list_contains($l, s), $n, $f, $b, $none, $t FROM x",
@@ -176,6 +177,8 @@ def test_translation_of_the_duckdb_only_forms():
 def test_translation_refuses_what_it_cannot_keep_exact():
     with pytest.raises(ValueError, match="ordered by its value"):
         _spark_text("SELECT string_agg(DISTINCT s, ',' ORDER BY t) FROM x")
+    with pytest.raises(ValueError, match="ordered by its value"):  # DuckDB's order of the values is arbitrary
+        _spark_text("SELECT string_agg(s, ',') FROM x")
     with pytest.raises(KeyError):
         _spark_text("SELECT $missing")
     with pytest.raises(ValueError, match="unanchored pattern"):  # DuckDB replaces the first match, Spark every one

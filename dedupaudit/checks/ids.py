@@ -226,12 +226,16 @@ NEAR_MISS_IDS = Check(
 
 
 # Orders whose counted purchase events fall in more than one scope (Google conversion action, Reddit channel).
+# Grouped by scope first, so each order's few scopes are joined without a DISTINCT aggregate over its events
+# (1.1-1.4 s against 1.9-2.2 s at 10M events).
 _SPLIT_ORDERS = """
-    SELECT p.platform, p.link_key, min(p.order_id) AS order_id,
-           string_agg(DISTINCT p.scope, ' + ' ORDER BY p.scope) AS counted_in, count(*) AS counted_events
-    FROM purchases p
-    WHERE p.counts AND p.link_key IS NOT NULL AND p.platform IN (SELECT platform FROM rules WHERE scope_column IS NOT NULL)
-    GROUP BY p.platform, p.link_key HAVING count(DISTINCT p.scope) > 1
+    SELECT platform, link_key, min(order_id) AS order_id, string_agg(scope, ' + ' ORDER BY scope) AS counted_in,
+           sum(n) AS counted_events
+    FROM (SELECT p.platform, p.link_key, p.scope, min(p.order_id) AS order_id, count(*) AS n
+          FROM purchases p
+          WHERE p.counts AND p.link_key IS NOT NULL AND p.platform IN (SELECT platform FROM rules WHERE scope_column IS NOT NULL)
+          GROUP BY p.platform, p.link_key, p.scope)
+    GROUP BY platform, link_key HAVING count(*) > 1
 """
 
 

@@ -12,7 +12,7 @@ forms SQLGlot has no Spark equivalent for are rewritten here, each by a small AS
   list_has_any(a, b)         arrays_overlap(a, b) (SQLGlot writes a logical AND)
   strip(x)                   the connection's macro (Python's str.strip) as a regexp_replace
   earliest_eid(t, eid)       the connection's macro (a packed 128-bit min) as min_by(eid, struct(t, eid))
-  string_agg(DISTINCT x ...)  the sorted distinct values joined (Spark's listagg fails with FILTER)
+  string_agg([DISTINCT] x ...)  the sorted (distinct) values joined (Spark's listagg fails with FILTER)
   $name parameters           literals (Spark's own parameters do not take lists or NULL timestamps)
 
 and the forms the loading of inputs uses (inputs/canonical.py, inputs/timestamps.py), where a cast that reads
@@ -135,13 +135,16 @@ def _replace(node: exp.RegexpReplace) -> exp.Expression:
 
 
 def _joined(agg: exp.GroupConcat, where: exp.Where | None) -> exp.Expression:
-    """DuckDB's string_agg(DISTINCT x, sep ORDER BY x): the distinct values, sorted, joined; NULL when there are none."""
+    """DuckDB's string_agg([DISTINCT] x, sep ORDER BY x): the (distinct) values, sorted, joined; NULL when there are none."""
     value = agg.this.this if isinstance(agg.this, exp.Order) else agg.this
-    if not isinstance(value, exp.Distinct) or len(value.expressions) != 1:
-        raise ValueError(f"only string_agg(DISTINCT x, sep ORDER BY x) is translated for Spark, not {agg.sql('duckdb')}")
-    if isinstance(agg.this, exp.Order) and [o.this for o in agg.this.expressions] != value.expressions:
+    distinct = isinstance(value, exp.Distinct)
+    if distinct and len(value.expressions) != 1:
+        raise ValueError(f"only string_agg([DISTINCT] x, sep ORDER BY x) is translated for Spark, not {agg.sql('duckdb')}")
+    x = value.expressions[0] if distinct else value
+    ordered = isinstance(agg.this, exp.Order)
+    if (ordered and [o.this for o in agg.this.expressions] != [x]) or not (ordered or distinct):  # else DuckDB's order is arbitrary
         raise ValueError(f"string_agg must be ordered by its value for Spark: {agg.sql('duckdb')}")
-    values = exp.func("collect_set", value.expressions[0].copy())
+    values = exp.func("collect_set" if distinct else "collect_list", x.copy())
     if where is not None:
         values = exp.Filter(this=values, expression=where.copy())
     values = exp.func("array_sort", values)

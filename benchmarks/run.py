@@ -280,7 +280,8 @@ def main() -> None:
         print(json.dumps(row), flush=True)
     # The profile is of the smallest size; a run of large sizes only keeps the previous one.
     small = args.events and min(args.events) <= 10_000_000
-    prof = profile(args.work / str(min(args.events)) / args.formats[-1], args.formats[-1]) if small else None
+    fmt = "parquet" if "parquet" in args.formats else args.formats[-1]  # one format run after run: the before and after compare
+    prof = profile(args.work / str(min(args.events)) / fmt, fmt) if small else None
     write_results(*kept_rows(rows, native, spark, args), args, prof)
 
 
@@ -348,12 +349,13 @@ def canonical_table(rows: list[dict], args) -> list[str]:
                          f"{ratio(a['seconds'], s['seconds'])} | {ratio(a['seconds'], p['seconds'])} | "
                          f"{ratio(a['peak_mib'], s['peak_mib'])} | {' = '.join(m['checked'])} | {r.get('commit', '-')} |")
     first = rows[0]
-    if len(rows) == 1:
+    same = [r for r in rows[1:] if r["commit"] == first["commit"]]  # a ratio across commits would mix code changes in
+    if not same:
         return lines + [""]
-    lines += ["", f"Scaling: time at each size ÷ time at {first['events'] or first['events_target']:,} events "
-                  "(10x the events should be about 10x the time).", "",
+    lines += ["", f"Scaling: time at each size ÷ time at {first['events'] or first['events_target']:,} events, rows of the same "
+                  f"commit ({first['commit']}) only (10x the events should be about 10x the time).", "",
               "| events | format | audit | SQL |", "|---:|---|---:|---:|"]
-    for r in rows[1:]:
+    for r in same:
         for fmt in [f for f in FORMATS if f in r and f in first]:
             lines.append(f"| {r['events'] or r['events_target']:,} | {fmt} | "
                          f"{ratio(r[fmt]['audit']['seconds'] if r[fmt]['audit']['exit'] == 0 else None, first[fmt]['audit']['seconds'])} | "

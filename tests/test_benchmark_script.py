@@ -88,3 +88,15 @@ def test_a_tiny_spark_run_is_checked_against_the_embedded_one(tmp_path):
     assert row["spark_lake"]["exit"] == 0 and row["same_result_lake"] is True  # the files read by Spark in place
     assert row["spark"]["peak_mib"] > row["embedded"]["peak_mib"]  # the JVM is counted
     assert "## Spark local mode" in (tmp_path / "RESULTS.md").read_text()
+
+
+def test_scaling_compares_only_rows_of_the_first_rows_commit():
+    run = _module()
+    timed = lambda seconds: {"seconds": seconds, "peak_mib": 100, "exit": 0}  # noqa: E731
+    row = lambda events, commit, seconds: {"events_target": events, "events": events, "commit": commit, "parquet": {  # noqa: E731
+        "audit": timed(seconds), "sql": timed(seconds / 10), "pyarrow": timed(seconds / 20), "checked": ["audit", "sql"]}}
+    lines = run.canonical_table([row(10, "new", 1.0), row(100, "new", 8.0), row(1000, "old", 200.0)], None)
+    scaling = lines[lines.index(next(line for line in lines if line.startswith("Scaling"))):]
+    assert "(new)" in scaling[0]
+    assert [line for line in scaling if line.startswith("| 1")] == ["| 100 | parquet | 8.0x | 8.0x |"]
+    assert not any(line.startswith("Scaling") for line in run.canonical_table([row(10, "new", 1.0), row(1000, "old", 2.0)], None))

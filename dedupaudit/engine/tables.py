@@ -245,12 +245,14 @@ def simulate(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules], pr
     if "typed" in reuse or "renamed" in reuse:
         if "renamed" in reuse:
             con.execute(NAMES_SQL.format(names_typed=TYPED_SELECT.format(p=prefix, base=NAMES_BASE.format(p=prefix)), **names))
-        for view, source in ((typed, "events"), (ids, "busy_events")) if ids != typed else ((typed, "events"),):
-            con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT e.* EXCLUDE (name_key, event_type), n.name_key, n.event_type, "
-                        f"e.name_key AS audit_key, e.event_type AS audit_type FROM {source} e JOIN {prefix}names n USING (platform, event_name)"
-                        if "renamed" in reuse else
-                        f"CREATE OR REPLACE VIEW {view} AS SELECT *, name_key AS audit_key, event_type AS audit_type FROM {source} "
-                        f"WHERE platform IN (SELECT platform FROM {prefix}rules)")
+        # The typed events are a view of `events` (and the busy IDs' of busy_events), renamed or as they are.
+        select = (f"SELECT e.* EXCLUDE (name_key, event_type), n.name_key, n.event_type, e.name_key AS audit_key, "
+                  f"e.event_type AS audit_type FROM {{source}} e JOIN {prefix}names n USING (platform, event_name)"
+                  if "renamed" in reuse else
+                  f"SELECT *, name_key AS audit_key, event_type AS audit_type FROM {{source}} "
+                  f"WHERE platform IN (SELECT platform FROM {prefix}rules)")
+        for view, source in [(typed, "events"), *([(ids, "busy_events")] if ids != typed else [])]:
+            con.execute(f"CREATE OR REPLACE VIEW {view} AS " + select.format(source=source))
     else:
         con.execute(TYPED_SQL.format(**names), base_params or {})
     if "by_id" in reuse:

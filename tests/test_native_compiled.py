@@ -441,3 +441,24 @@ def test_single_documents_compiled(tmp_path):
     assert compare(write(tmp_path / "rejects.json", json.dumps(rejects, indent=1))) == 1
     twice = json.dumps(meta, indent=1).replace('"data"', '"data": [],\n "data"', 1)  # Python keeps the last, a JSON path the first
     assert _python_reading(write(tmp_path / "twice.json", twice)).arrow.num_rows == 1
+
+
+def test_wrapper_keys_no_record_has_are_left_out_of_the_query_and_only_those(tmp_path):
+    """The record stage compiles a wrapper key no record has as NULL (compile._absent_keys). Every record counts,
+    not the head the format is decided on: a key only a late record uses (here the 61st: its body as JSON text,
+    a status and a refusal) is read as the Python reader reads it."""
+    from dedupaudit.inputs.native.compile import WRAPPER_KEYS, _absent_keys
+
+    plain = [{"timestamp": T, "url": URL, "body": dict(META, data=[dict(META["data"][0], event_id=f"NW-{i}")])} for i in range(60)]
+    late = {"sent_at": 1791192900000, "request": json.dumps(META), "status": 500, "response": "upstream timeout"}
+    assert compare(jsonl(tmp_path / "plain.jsonl", plain)) == 60
+    assert compare(jsonl(tmp_path / "late.jsonl", [*plain, late])) == 61
+    with Connection(threads=2) as connection:
+        con = connection.con
+        con.execute("CREATE TABLE lines AS SELECT * FROM (VALUES (1, ?), (2, ?), (3, '[1]'), (4, '\"text\"')) t(pos, j)",
+                    [json.dumps(plain[0]), json.dumps(late)])
+        absent = _absent_keys(con, "lines", gateway=False)
+        assert absent == WRAPPER_KEYS - {"timestamp", "url", "body", "sent_at", "request", "status", "response"}
+        assert _absent_keys(con, "lines", gateway=True) == frozenset()  # a response line joined to its request adds keys
+        con.execute("INSERT INTO lines VALUES (5, ?)", [json.dumps({"timestamp": T, "jsonPayload": {"body": META}})])
+        assert _absent_keys(con, "lines", gateway=False) == frozenset()  # a payload's keys are merged into its record

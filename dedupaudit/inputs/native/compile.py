@@ -35,7 +35,7 @@ from dedupaudit.errors import UserError
 from dedupaudit.inputs.files import COMPRESSIONS, Scan, file_format, loads
 from dedupaudit.inputs.native.capi_logs import (BODY_KEYS, PAYLOAD_KEYS, RESPONSE_KEYS, STATUS_KEYS, TIME_KEYS, URL_KEYS,
                                                 file_scores, join_responses, server_formats, url_matches)
-from dedupaudit.inputs.native.envelope import GATEWAY_TEXT, Functions, records_sql, status_sql, unwrap_sql
+from dedupaudit.inputs.native.envelope import GATEWAY_KEYS, GATEWAY_TEXT, Functions, records_sql, status_sql, unwrap_sql
 from dedupaudit.inputs.native.failures import register as register_partial_failure
 from dedupaudit.inputs.native.jsonio import sniff_records
 from dedupaudit.inputs.native.tablelog import read_csv, read_document, read_parquet
@@ -84,11 +84,12 @@ def _url_function(connection, specs: list[ServerFormat]) -> str:
     return name
 
 
-def _record_sql(source: str, specs: list[ServerFormat], events_keys: set[str], url_fn: str, fn: Functions, gateway: bool) -> str:
+def _record_sql(source: str, specs: list[ServerFormat], events_keys: set[str], url_fn: str, fn: Functions, gateway: bool,
+                absent: frozenset = frozenset()) -> str:
     """Per record: the body (unwrapped as capi_logs.unwrap does, envelope.py; events given as JSON text decoded),
     url, send time, status, response, whether it was wrapped, `odd` (a form only the Python reader reads) and
-    `reason` (a reject)."""
-    x = Paths("j", "x", typed=False)  # most keys are absent: their types are read only where asked
+    `reason` (a reject). `absent`: the wrapper keys no record of the file has (`_absent_keys`)."""
+    x = Paths("j", "x", typed=False, absent=absent)  # most keys are absent: their types are read only where asked
     keys = list(dict.fromkeys((*BODY_KEYS, *URL_KEYS, *TIME_KEYS, *STATUS_KEYS, *RESPONSE_KEYS, *PAYLOAD_KEYS)))
     for k in keys:
         x(k)
@@ -385,11 +386,11 @@ COLUMNS = "pos, url, by_url, sent, status, wrapped, resp, body, where_, fmt, ski
 
 
 def _recs_sql(lines: str, layout: str, specs: list[ServerFormat], events_keys: set[str], forced: bool, url_fn: str,
-              fn: Functions, gateway: bool = True) -> str:
+              fn: Functions, gateway: bool = True, absent: frozenset = frozenset()) -> str:
     """Per record: the body and its wrapper, the format its URL gives (the forced one with `forced`), `reason` for a
     record that is not a body (a reject), `skip`, `fallback`, and `url_hits`: a record whose URL names no single
     format is decided again by `_shapes_sql` (only when the file has one: most logs' URLs decide every record)."""
-    records = _record_sql(lines, specs, events_keys, url_fn, fn, gateway)
+    records = _record_sql(lines, specs, events_keys, url_fn, fn, gateway, absent)
     where = f"'{'line' if layout == 'jsonl' else 'record'} ' || pos::VARCHAR"
     if forced:
         return f"SELECT *, {lit(specs[0].format)} AS fmt, false AS skip, odd AS fallback, {where} AS where_, [] AS url_hits FROM ({records})"
@@ -573,7 +574,8 @@ def normalise(connection, numbered: str, layout: str, rules: dict[str, PlatformR
     if gateway and not gateway_joins:
         raise Declined("gateway request and response lines joined by TraceId (Stape)")
     events_keys = {e.split(".")[0] for s in specs for e in s.events if e != "."}
-    con.execute(f"CREATE TABLE {recs} AS {_recs_sql(numbered, layout, specs, events_keys, forced, url_fn, fn, gateway)}")
+    absent = _absent_keys(con, numbered, gateway)
+    con.execute(f"CREATE TABLE {recs} AS {_recs_sql(numbered, layout, specs, events_keys, forced, url_fn, fn, gateway, absent)}")
     made.append(recs)
     for table in [t for t in made if t != recs]:  # the lines
         con.execute(f"DROP TABLE {table}")
@@ -603,6 +605,21 @@ def normalise(connection, numbered: str, layout: str, rules: dict[str, PlatformR
     con.execute(f"DROP TABLE {events}")
     made.remove(events)
     return out, rejects
+
+
+# Every key the record stage looks for in a record (capi_logs.unwrap's and join_responses' keys).
+WRAPPER_KEYS = frozenset((*BODY_KEYS, *URL_KEYS, *TIME_KEYS, *STATUS_KEYS, *RESPONSE_KEYS, *PAYLOAD_KEYS, *GATEWAY_KEYS))
+
+
+def _absent_keys(con, numbered: str, gateway: bool) -> frozenset:
+    """The wrapper keys no record of relation `numbered` has at its top level: compiled as NULL, they take their
+    tests out of the record stage (a plain log names 3 of the 33: the record stage took 45% less time on a 1M-event
+    log). Nothing is left out where keys come from elsewhere than the record's own: a Cloud Logging payload merged
+    into its record, or a gateway's response line joined to its request."""
+    if gateway:
+        return frozenset()
+    keys = {k for (k,) in con.execute(f"SELECT DISTINCT unnest(json_keys(j)) FROM {numbered}").fetchall()}
+    return frozenset() if keys & set(PAYLOAD_KEYS) else WRAPPER_KEYS - keys
 
 
 def _decline_fallback(con, table: str, pos: str) -> None:

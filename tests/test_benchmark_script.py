@@ -34,6 +34,13 @@ def test_a_tiny_run_writes_both_tables_with_the_figures_checked(tmp_path):
     assert figures["truth"] == {k: figures["audit"][k] for k in ("events", "purchase_events")}
     assert set(figures["audit"]["reported"]) == {"meta"}
     assert results["rows"][0]["parquet"]["checked"] == ["audit", "sql", "truth"]
+    # Where the time goes: both runs profiled by stage, the stages and what is outside the queries adding up to the wall time.
+    assert set(results["stages"]) == {"canonical", "native"}
+    for profiled in results["stages"].values():
+        stages = profiled["stages"]
+        assert stages["reading and typing the inputs"] > 0 and stages["the dedup model"] > 0
+        assert abs(sum(stages.values()) - profiled["wall"]) < 0.05
+    assert text.count("| the checks: counts and examples | ") == 2
 
 
 def test_figures_that_differ_are_caught():
@@ -100,3 +107,28 @@ def test_scaling_compares_only_rows_of_the_first_rows_commit():
     assert "(new)" in scaling[0]
     assert [line for line in scaling if line.startswith("| 1")] == ["| 100 | parquet | 8.0x | 8.0x |"]
     assert not any(line.startswith("Scaling") for line in run.canonical_table([row(10, "new", 1.0), row(1000, "old", 2.0)], None))
+
+
+def test_targets_say_met_or_missed_by_how_much_from_the_rows():
+    run = _module()
+    timed = lambda seconds, mib=100, code=0: {"seconds": seconds, "peak_mib": mib, "exit": code}  # noqa: E731
+    row = lambda events, commit, audit, sql, parse, mib=100: {"events_target": events, "events": events, "commit": commit,  # noqa: E731
+                                                              "parquet": {"audit": timed(audit, mib), "sql": timed(sql), "pyarrow": timed(parse)}}
+    rows = [row(1_000_000, "c1", 5.0, 1.0, 1.0), row(10_000_000, "c1", 26.0, 4.0, 2.0, mib=300),
+            row(100_000_000, "c0", 900.0, 50.0, 20.0, mib=30_000)]
+    native = [{"events_target": 1_000_000, "commit": "c1", "audit": timed(1.2, 150), "sql": timed(1.0, 100)},
+              {"events_target": 10_000_000, "commit": "c1", "audit": timed(80.0, 7000, code=0), "sql": timed(6.0)}]
+    lines = run.targets_table(rows, native)
+    table = {line.split(" | ")[0][2:]: line.split(" | ")[1:] for line in lines if line.startswith("| ") and not line.startswith("| target")}
+    assert table["audit ÷ hand-written SQL ≤ 1.3 at 10M events (parquet)"] == ["6.5x", "no: missed by 5.0x", "c1 |"]
+    assert table["audit ÷ pyarrow parse ≤ 4 at 10M events (parquet)"] == ["13.0x", "no: missed by 3.2x", "c1 |"]
+    assert table["peak memory ≤ 1.5x the SQL's at 10M events (parquet)"] == ["3.0x", "no: missed by 2.0x", "c1 |"]
+    assert table["time at 10M ≤ 11x time at 1M (parquet)"] == ["5.2x", "yes", "c1 |"]
+    assert table["100M events complete in 24 GiB (parquet)"] == ["exit 0, peak 30,000 MiB", "no", "c0 |"]  # over 24 GiB
+    assert table["native log: audit ÷ the read_json query ≤ 2 at 1M events"] == ["1.2x", "yes", "c1 |"]
+    assert table["native log: peak memory ≤ 2x the query's at 1M events"] == ["1.5x", "yes", "c1 |"]
+    assert table["native log: 10M events complete on this machine (24 GiB)"] == ["exit 0, peak 7,000 MiB", "yes", "c1 |"]
+    # The scaling target compares rows of one commit only; nothing measured, no section.
+    rows[0]["commit"] = "other"
+    assert not any("time at 10M" in line for line in run.targets_table(rows, native))
+    assert run.targets_table([], []) == []

@@ -509,11 +509,11 @@ def stages_table(stages: dict, rows: list[dict], native: list[dict]) -> list[str
         if kind == "canonical":
             row = next((r for r in rows if r["events_target"] == profiled["events_target"] and profiled["format"] in r), None)
             sql = row[profiled["format"]]["sql"] if row else None
-            title = f"{profiled['events_target']:,} events, {profiled['format']}"
+            title = f"{(row or {}).get('events') or profiled['events_target']:,} events, {profiled['format']}"
         else:
             row = next((r for r in native if r["events_target"] == profiled["events_target"]), None)
             sql = row["sql"] if row else None
-            title = f"native CAPI log, {profiled['events_target']:,} server events"
+            title = f"native CAPI log, {(row or {}).get('events') or profiled['events_target']:,} server events"
         sql_seconds = sql["seconds"] if _done(sql) else None
         lines += [f"**{title}** (commit {profiled['commit']}): {profiled['wall']} s in all"
                   + (f"; the hand-written query {sql_seconds} s" if sql_seconds else "") + ".", "",

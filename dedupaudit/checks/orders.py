@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dedupaudit.checks.base import AuditView, Check, Hit, agree, first_examples, plural
 
+# The orders whose rows give more than one status are found first with min and max (cheap per order), and only they
+# have their statuses listed (the sorted distinct list of each of 977,000 orders took 1.2-1.3 s at 10M events, this 0.14-0.19 s).
 _CONFLICTS = """
     SELECT order_key, string_agg(DISTINCT coalesce(status, '(none)'), ', ' ORDER BY coalesce(status, '(none)')) AS statuses,
            count(*) AS order_rows, bool_and(NOT excluded) AS all_real, bool_or(NOT excluded) AS any_real
-    FROM orders GROUP BY order_key HAVING count(DISTINCT coalesce(status, '')) > 1"""
+    FROM orders SEMI JOIN (SELECT order_key FROM orders GROUP BY order_key HAVING min(coalesce(status, '')) <> max(coalesce(status, '')))
+         USING (order_key)
+    GROUP BY order_key"""
 
 
 def _find_conflicts(view: AuditView, options: dict):

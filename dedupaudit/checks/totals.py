@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dedupaudit.checks.base import AuditView, Check, Hit, agree, plural
+from dedupaudit.checks.base import AuditView, Check, Hit, agree, first_examples, plural
 from dedupaudit.options import Option
 
 MIN_ORDERS = Option(30, "integer", "with fewer real orders than this a ratio is noise: the finding is at most a warning", minimum=0)
@@ -157,22 +157,21 @@ LOW_COVERAGE = Check(
 
 
 def _find_unreal_orders(view: AuditView, options: dict):
-    rows = view.rows("""
+    # One pass over the counted purchases joined to their orders gives the counts and the first examples.
+    example = ("{'side': p.source, 'event_name': p.event_name, 'event_id': p.event_id, 'order_id': p.order_id, "
+               "'order_status': coalesce(o.status, '(not in orders)'), 'file': p.file, 'row': p.row}")
+    rows = view.rows(f"""
         SELECT p.platform,
                count(*) FILTER (WHERE o.excluded) AS excluded_events,
                count(*) FILTER (WHERE o.order_key IS NULL) AS unknown_events,
-               count(DISTINCT p.link_key) AS orders
-        FROM (SELECT platform, link_key FROM purchases WHERE counts AND link_key IS NOT NULL) p
-        LEFT JOIN (SELECT order_key, bool_and(excluded) AS excluded FROM orders GROUP BY order_key) o ON o.order_key = p.link_key
+               count(DISTINCT p.link_key) AS orders,
+               {first_examples(example, "(p.link_key, p.file, p.row)")} AS examples
+        FROM (SELECT platform, link_key, source, event_name, event_id, order_id, file, row FROM purchases
+              WHERE counts AND link_key IS NOT NULL) p
+        LEFT JOIN (SELECT order_key, any_value(status) AS status, bool_and(excluded) AS excluded FROM orders GROUP BY order_key) o
+          ON o.order_key = p.link_key
         WHERE (o.excluded OR o.order_key IS NULL) AND EXISTS (SELECT 1 FROM orders)
         GROUP BY p.platform ORDER BY p.platform""")
-    examples = view.rows("""
-        SELECT p.platform, p.source AS side, p.event_name, p.event_id, p.order_id, coalesce(o.status, '(not in orders)') AS order_status, p.file, p.row
-        FROM purchases p
-        LEFT JOIN (SELECT order_key, any_value(status) AS status, bool_and(excluded) AS excluded FROM orders GROUP BY order_key) o ON o.order_key = p.link_key
-        WHERE p.counts AND p.link_key IS NOT NULL AND (o.excluded OR o.order_key IS NULL)
-        QUALIFY row_number() OVER (PARTITION BY p.platform ORDER BY p.link_key, p.file, p.row) <= 5
-        ORDER BY p.platform, p.link_key, p.file, p.row""")
     for r in rows:
         count = r["excluded_events"] + r["unknown_events"]
         yield Hit(
@@ -181,7 +180,7 @@ def _find_unreal_orders(view: AuditView, options: dict):
             f"that {agree(r['orders'], 'is not a real sale', 'are not real sales')}: "
             f"{r['excluded_events']:,} for test or cancelled orders, {r['unknown_events']:,} for order IDs missing from the orders file.",
             "Suppress tracking for test orders; if order IDs are missing, check the orders export covers the same period and shop.",
-            [{k: v for k, v in e.items() if k != "platform"} for e in examples if e["platform"] == r["platform"]],
+            list(r["examples"]),
             evidence=("""SELECT p.source AS side, p.file, p.row, p.platform, p.event_name, p.event_id, p.order_id,
                                 p.event_time, p.received_time, p.value, p.currency, coalesce(o.status, '(not in orders)') AS order_status
                          FROM purchases p

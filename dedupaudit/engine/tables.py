@@ -195,7 +195,7 @@ WHERE (r.fb_applies_to = 'all' OR c.event_id IS NULL)
   AND (r.fb_window_us IS NULL OR epoch_us(c.received_time) - epoch_us(f.received_time) <= r.fb_window_us)
   AND (f.received_time < c.received_time OR (f.received_time = c.received_time AND (
            (f.source = 'pixel' AND c.source = 'capi') OR (f.source = c.source AND f.eid < c.eid))))
-  AND c.eid NOT IN (SELECT eid FROM {p}by_id WHERE NOT counts);
+  AND c.eid NOT IN (SELECT i.eid FROM {p}by_id i SEMI JOIN {p}fallback_keys k ON k.eid = i.eid WHERE NOT i.counts);
 """
 # What the model reads of an event (TYPED_SQL, DEDUP_SQL, the fallback keys): another reading of the
 # rules types only these, not the whole row.

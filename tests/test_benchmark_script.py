@@ -132,3 +132,14 @@ def test_targets_say_met_or_missed_by_how_much_from_the_rows():
     rows[0]["commit"] = "other"
     assert not any("time at 10M" in line for line in run.targets_table(rows, native))
     assert run.targets_table([], []) == []
+
+
+def test_a_stage_profile_of_a_failing_audit_is_left_out_not_raised(tmp_path):
+    """The stage profile runs after every timed row: an audit that fails there must not lose the run's results."""
+    run = _module()
+    missing = tmp_path / "missing"
+    profiled = run.stage_profile(run.audit_cmd(missing, "parquet"), tmp_path / "stages.json")
+    assert profiled["stages"] == {} and profiled["exit"] == 2
+    # No table for it (the section's introduction alone, which write_results leaves out when no profile has stages).
+    assert run.stages_table({"canonical": {**profiled, "events_target": 10, "format": "parquet", "commit": "c"}}, [], []) == \
+        run.stages_table({}, [], [])

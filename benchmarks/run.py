@@ -76,10 +76,15 @@ STAGES = (("/inputs/", "reading and typing the inputs"),
           (":build_order_checks", "the per-order table (order_checks)"),
           (":build_tables", "the audit tables: hashing, typing, links, the wide table"),
           ("/engine/metrics.py", "the figures: metrics, daily series, ROAS"))
-PROFILE_STAGES = """import json, sys, time, traceback
+PROFILE_STAGES = """import json, sys, time
 import dedupaudit.connection as connection
 from dedupaudit.cli.main import app
 stages, seconds = json.loads(sys.argv[1]), {}
+def callers():
+    frame = sys._getframe(2)
+    while frame:
+        yield f'{frame.f_code.co_filename}:{frame.f_code.co_name}'
+        frame = frame.f_back
 class Timed:
     def __init__(self, con): self._con = con
     def __getattr__(self, name): return getattr(self._con, name)
@@ -88,9 +93,10 @@ class Timed:
         try:
             return self._con.execute(*args, **kwargs)
         finally:
-            frames = [f'{f.filename}:{f.name}' for f in traceback.extract_stack()[:-1]]
+            elapsed = time.perf_counter() - started  # the stack is read after: its cost stays outside the queries
+            frames = list(callers())
             stage = next((name for key, name in stages if any(key in f for f in frames)), 'other queries')
-            seconds[stage] = seconds.get(stage, 0) + time.perf_counter() - started
+            seconds[stage] = seconds.get(stage, 0) + elapsed
 made = connection.Connection.__init__
 def timed_init(self, *args, **kwargs):
     made(self, *args, **kwargs)
@@ -272,7 +278,7 @@ def profile(folder: Path, fmt: str) -> list[str]:
     return lines
 
 
-def stage_profile(cmd: list, out: Path) -> dict:
+def stage_profile(cmd: list) -> dict:
     """Where the time of one `dedupaudit check` goes (PROFILE_STAGES in a fresh process, timed from outside): seconds per
     stage, and what is left outside the queries (Python start-up, the rule files, the report)."""
     started = time.perf_counter()
@@ -281,13 +287,12 @@ def stage_profile(cmd: list, out: Path) -> dict:
     wall = time.perf_counter() - started
     try:
         profiled = json.loads(done.stderr.strip().splitlines()[-1])
-    except (IndexError, ValueError):
-        profiled = {"exit": done.returncode or "crashed"}
+    except (IndexError, ValueError):  # the script itself did not finish
+        profiled = {"exit": done.returncode}
     if profiled["exit"] != 0:  # the audit failed: the timed rows above say so, and the other results are kept
         print(f"the stage profile of {' '.join(map(str, cmd[3:]))} failed: {done.stderr.strip()[-500:]}", file=sys.stderr)
         return {"wall": round(wall, 2), "stages": {}, "exit": profiled["exit"]}
     seconds = profiled["seconds"]
-    out.write_text(json.dumps(seconds))
     ordered = {name: round(seconds[name], 2) for _, name in [*STAGES, ("", "other queries")] if name in seconds}
     return {"wall": round(wall, 2), "stages": {**ordered, "outside the queries (start-up, rule files, the report)":
                                                round(wall - sum(seconds.values()), 2)}}
@@ -352,11 +357,11 @@ def main() -> None:
     if canonical:
         folder = args.work / str(canonical) / fmt
         stages["canonical"] = {"events_target": canonical, "format": fmt, "commit": COMMIT,
-                               **stage_profile(audit_cmd(folder, fmt), folder / "stages.json")}
+                               **stage_profile(audit_cmd(folder, fmt))}
     logs = min(args.native_events, default=None)
     if logs:
         folder = args.work / str(logs) / "native"
-        stages["native"] = {"events_target": logs, "commit": COMMIT, **stage_profile(native_cmd(folder), folder / "stages.json")}
+        stages["native"] = {"events_target": logs, "commit": COMMIT, **stage_profile(native_cmd(folder))}
     write_results(*kept_rows(rows, native, spark, args), args, prof, stages)
 
 

@@ -40,6 +40,10 @@ def test_a_tiny_run_writes_both_tables_with_the_figures_checked(tmp_path):
         stages = profiled["stages"]
         assert stages["reading and typing the inputs"] > 0 and stages["the dedup model"] > 0
         assert abs(sum(stages.values()) - profiled["wall"]) < 0.05
+        # The in-process query times fit inside the wall time taken from outside (what is left is start-up and the report).
+        queries = {name: s for name, s in stages.items() if not name.startswith("outside the queries")}
+        assert all(s >= 0 for s in queries.values()) and 0 < sum(queries.values()) < profiled["wall"]
+        assert stages["outside the queries (start-up, rule files, the report)"] > 0
     assert text.count("| the checks: counts and examples | ") == 2
 
 
@@ -138,7 +142,7 @@ def test_a_stage_profile_of_a_failing_audit_is_left_out_not_raised(tmp_path):
     """The stage profile runs after every timed row: an audit that fails there must not lose the run's results."""
     run = _module()
     missing = tmp_path / "missing"
-    profiled = run.stage_profile(run.audit_cmd(missing, "parquet"), tmp_path / "stages.json")
+    profiled = run.stage_profile(run.audit_cmd(missing, "parquet"))
     assert profiled["stages"] == {} and profiled["exit"] == 2
     # No table for it (the section's introduction alone, which write_results leaves out when no profile has stages).
     assert run.stages_table({"canonical": {**profiled, "events_target": 10, "format": "parquet", "commit": "c"}}, [], []) == \

@@ -156,6 +156,10 @@ LOW_COVERAGE = Check(
 )
 
 
+# Each order's status and whether every row of it is excluded, joined to the purchases by DA116's counts and evidence.
+_ORDER_STATUS = "(SELECT order_key, any_value(status) AS status, bool_and(excluded) AS excluded FROM orders GROUP BY order_key)"
+
+
 def _find_unreal_orders(view: AuditView, options: dict):
     # One pass over the counted purchases joined to their orders gives the counts and the first examples.
     example = ("{'side': p.source, 'event_name': p.event_name, 'event_id': p.event_id, 'order_id': p.order_id, "
@@ -168,8 +172,7 @@ def _find_unreal_orders(view: AuditView, options: dict):
                {first_examples(example, "(p.link_key, p.file, p.row)")} AS examples
         FROM (SELECT platform, link_key, source, event_name, event_id, order_id, file, row FROM purchases
               WHERE counts AND link_key IS NOT NULL) p
-        LEFT JOIN (SELECT order_key, any_value(status) AS status, bool_and(excluded) AS excluded FROM orders GROUP BY order_key) o
-          ON o.order_key = p.link_key
+        LEFT JOIN {_ORDER_STATUS} o ON o.order_key = p.link_key
         WHERE (o.excluded OR o.order_key IS NULL) AND EXISTS (SELECT 1 FROM orders)
         GROUP BY p.platform ORDER BY p.platform""")
     for r in rows:
@@ -181,11 +184,10 @@ def _find_unreal_orders(view: AuditView, options: dict):
             f"{r['excluded_events']:,} for test or cancelled orders, {r['unknown_events']:,} for order IDs missing from the orders file.",
             "Suppress tracking for test orders; if order IDs are missing, check the orders export covers the same period and shop.",
             list(r["examples"]),
-            evidence=("""SELECT p.source AS side, p.file, p.row, p.platform, p.event_name, p.event_id, p.order_id,
+            evidence=(f"""SELECT p.source AS side, p.file, p.row, p.platform, p.event_name, p.event_id, p.order_id,
                                 p.event_time, p.received_time, p.value, p.currency, coalesce(o.status, '(not in orders)') AS order_status
                          FROM purchases p
-                         LEFT JOIN (SELECT order_key, any_value(status) AS status, bool_and(excluded) AS excluded FROM orders GROUP BY order_key) o
-                           ON o.order_key = p.link_key
+                         LEFT JOIN {_ORDER_STATUS} o ON o.order_key = p.link_key
                          WHERE p.counts AND p.platform = $p AND p.link_key IS NOT NULL AND (o.excluded OR o.order_key IS NULL)
                          ORDER BY p.file, p.row""",
                       {"p": r["platform"]}),

@@ -245,9 +245,11 @@ def _local_day(stamp: str | None, zone) -> str | None:
     return (t.tz_localize("UTC") if t.tzinfo is None else t).tz_convert(zone).date().isoformat()
 
 # Days in the report's zone ($zone, an IANA name DuckDB's ICU knows): times are UTC inside, converted here at the edge.
+# DAY: the day of a UTC time in $zone; in UTC itself, its date (ICU's conversion cost 0.3 s of 0.7 s at 10M events).
+DAY = {True: "CAST({t} AS DATE)", False: "timezone($zone, {t}::TIMESTAMPTZ)::DATE"}
 DAILY_SQL = """
-WITH purchase AS (SELECT platform, timezone($zone, event_time::TIMESTAMPTZ)::DATE AS day, counts FROM audit_events WHERE event_type = 'purchase'),
-real_orders AS (SELECT order_key, timezone($zone, created_at::TIMESTAMPTZ)::DATE AS day FROM orders WHERE NOT excluded),
+WITH purchase AS (SELECT platform, {event_day} AS day, counts FROM audit_events WHERE event_type = 'purchase'),
+real_orders AS (SELECT order_key, {order_day} AS day FROM orders WHERE NOT excluded),
 days AS (SELECT DISTINCT day FROM (SELECT day FROM purchase UNION ALL SELECT day FROM real_orders)),
 reported AS (SELECT platform, day, count(*) FILTER (WHERE counts) AS n FROM purchase GROUP BY ALL),
 real AS (SELECT day, count(DISTINCT order_key) AS n FROM real_orders GROUP BY ALL)
@@ -266,7 +268,9 @@ GAP_BUCKETS = [(1 / 60, "under 1 minute"), (1, "1-60 minutes"), (6, "1-6 hours")
 def daily_series(con, zone: str | None) -> list[dict]:
     """Per platform and day of the report's zone (--timezone): purchases the platform would count, real orders."""
     try:
-        rows = con.execute(DAILY_SQL, {"zone": zone or "UTC"}).fetchall()
+        utc = (zone or "UTC").upper() == "UTC"
+        sql = DAILY_SQL.format(event_day=DAY[utc].format(t="event_time"), order_day=DAY[utc].format(t="created_at"))
+        rows = con.execute(sql, {} if utc else {"zone": zone}).fetchall()
     except duckdb.Error as exc:
         raise UserError(f"--timezone {zone}: not a time zone the day boundaries can use ({str(exc).splitlines()[0]})") from exc
     return [{"platform": p, "date": d.isoformat(), "reported_conversions": r, "orders": o} for p, d, r, o in rows]

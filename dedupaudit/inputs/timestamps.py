@@ -177,7 +177,7 @@ class TimeColumn:
         if c is None:
             return {self.how: "'empty'", self.fast: "NULL::TIMESTAMP"}
         if self.kind.startswith("TIMESTAMP WITH TIME ZONE"):
-            return {self.how: f"CASE WHEN {c} IS NULL THEN 'empty' ELSE 'aware' END", self.fast: f"CAST({c} AS TIMESTAMP)"}
+            return {self.how: f"CASE WHEN {c} IS NULL THEN 'empty' ELSE 'aware' END", self.fast: _utc_wall(c)}
         if self.kind.startswith("TIMESTAMP") or self.kind == "DATE":
             return {self.how: f"CASE WHEN {c} IS NULL THEN 'empty' ELSE 'naive' END", self.fast: f"CAST({c} AS TIMESTAMP)"}
         if is_number_type(self.kind):
@@ -188,7 +188,7 @@ class TimeColumn:
         offset = f"CASE WHEN contains({t}, ' +') OR contains({t}, ' -') THEN regexp_replace({t}, ' ([+-][0-9:]+)$', '\\1') ELSE {t} END"
         return {
             self.fast: f"""CASE {form} WHEN 'epoch' THEN {_epoch(f'try_cast({t} AS DOUBLE)')}
-                                WHEN 'aware' THEN CAST(try_cast({offset} AS TIMESTAMPTZ) AS TIMESTAMP)
+                                WHEN 'aware' THEN {_utc_wall(f'try_cast({offset} AS TIMESTAMPTZ)')}
                                 WHEN 'naive' THEN try_cast({t} AS TIMESTAMP) END""",
             self.how: f"""CASE WHEN {t} IS NULL OR {t} = '' THEN 'empty' WHEN {self.fast} IS NOT NULL THEN {form} ELSE 'lookup' END""",
         }
@@ -302,6 +302,12 @@ class TimeColumn:
         for name in self.tables:
             connection.con.execute(f"DROP TABLE IF EXISTS {name}")
         self.tables = []
+
+
+def _utc_wall(aware: str) -> str:
+    """A TIMESTAMPTZ as UTC wall time. Through epoch microseconds: the cast to TIMESTAMP goes through ICU's calendar
+    (0.27 s against 0.01 s for 10M values); the cast stays only for what has no epoch (infinity)."""
+    return f"coalesce(make_timestamp(epoch_us({aware})), CAST({aware} AS TIMESTAMP))"
 
 
 def _epoch(number: str) -> str:

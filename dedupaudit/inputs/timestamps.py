@@ -194,11 +194,13 @@ class TimeColumn:
         }
 
     def forms(self) -> dict[str, str]:
-        """Level 1b: which SQL form a text value has (each pattern tested once, the cheap test first)."""
+        """Level 1b: which SQL form a text value has (each pattern tested once). The number's pattern guards its
+        cast: a try_cast that fails builds an error message first, and an AND evaluates both sides of every row
+        (2M ISO times: 0.05 s against 0.15 s)."""
         if self.column is None or self._typed:
             return {self.form: "NULL::VARCHAR"}
         t = self.t
-        return {self.form: f"""CASE WHEN try_cast({t} AS DOUBLE) IS NOT NULL AND regexp_full_match({t}, '{_SQL_NUMBER}') THEN 'epoch'
+        return {self.form: f"""CASE WHEN CASE WHEN regexp_full_match({t}, '{_SQL_NUMBER}') THEN try_cast({t} AS DOUBLE) IS NOT NULL ELSE false END THEN 'epoch'
                                     WHEN substr({t}, 1, 4) BETWEEN '1678' AND '2261' AND regexp_full_match({t}, '{_SQL_ISO}')
                                     THEN CASE WHEN ends_with({t}, 'Z') OR contains(substr({t}, 11), '+') OR contains(substr({t}, 11), '-')
                                               THEN 'aware' ELSE 'naive' END

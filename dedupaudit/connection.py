@@ -22,7 +22,9 @@ import duckdb
 from dedupaudit.errors import UserError
 
 DEFAULT_MEMORY_SHARE = 0.6  # of the machine's physical memory
-WHITESPACE = "".join(chr(c) for c in (*range(9, 14), 32, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000))
+# White space as Python's str.strip() and pandas' (pyarrow's) see it: every character whose isspace() is true, the
+# separators \x1c-\x1f included (tests/test_connection.py checks the strip() macro against str.strip).
+WHITESPACE = "".join(chr(c) for c in (*range(9, 14), *range(0x1C, 0x21), 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000))
 
 
 def machine_memory() -> int:

@@ -158,3 +158,14 @@ def test_an_audit_that_releases_its_inputs_drops_them_and_reports_the_same(tmp_p
     names = {f["name"] for f in kept["findings"]}
     assert {"rejected-rows", "unhashed-user-data"} <= names, names  # the findings that read the inputs after the build
     assert all(kept["inputs"][side]["outside_period"] > 0 for side in ("pixel", "capi", "orders")), kept["inputs"]
+
+
+@pytest.mark.parametrize("value", ["", " ", "\u3000\u2028", "abc", " abc", "abc\t", "\u00a0 a b \u205f", "é", " é ", "\x1c", "a"])
+def test_strip_is_pythons(value):
+    """The strip() macro every canonical column goes through: Python's str.strip, the empty text included (it takes a
+    path of its own) and Unicode white space."""
+    connection = Connection("256MB", 1)
+    try:
+        assert connection.con.execute("SELECT strip($v)", {"v": value}).fetchall()[0][0] == value.strip()
+    finally:
+        connection.close()

@@ -30,6 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dedupaudit.connection import WHITESPACE
 from dedupaudit.errors import UserError
 from dedupaudit.inputs.files import COMPRESSIONS, Scan, _describe, _ident, _scan_csv, _scan_parquet, _sql_string, delimiter_of, file_format
 from dedupaudit.inputs.mapping import TIME_TARGETS, TARGETS, FileMapping, _times
@@ -38,7 +39,6 @@ from dedupaudit.inputs.native.locale import localise
 from dedupaudit.inputs.timestamps import _to_naive_utc, is_number_type, resolve_timezone
 
 # What pandas' str.strip() removes (Python's str.isspace): a value made only of these is blank (tables.blank_to_na).
-WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200b))) + "\u2028\u2029\u202f\u205f\u3000"
 _BLANK = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in WHITESPACE) + "]*"
 
 

@@ -98,7 +98,8 @@ class Connection:
         # (the first and last characters are tested first: trimming with a character list is slow, a regex
         # test four times slower than this one, and most values need none). An empty text is tested apart:
         # its first character is '', which every text contains, so it took the slow trim (45 times the cost:
-        # an export's empty cells, such as most fbp, external_id and ttp, cost 1.7 s per 5M values).
+        # an export's empty cells, such as most fbp, external_id and ttp: 1.7 s against 0.04 s for two calls on
+        # each of 5M empty values).
         self.con.execute(f"CREATE TEMP MACRO strip(x) AS CASE WHEN x = '' THEN x "
                          f"WHEN contains('{WHITESPACE}', x[1]) OR contains('{WHITESPACE}', x[-1]) "
                          f"THEN trim(x, '{WHITESPACE}') ELSE x END")

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import duckdb
 import pandas as pd
+from dateutil import tz as dateutil_tz
 
 from dedupaudit.engine.readings import ranges
 from dedupaudit.errors import UserError
+from dedupaudit.inputs.timestamps import resolve_timezone
 from dedupaudit.platforms.rules import PlatformRules
 from dedupaudit.result import PlatformSummary
 
@@ -245,8 +247,6 @@ def _local_day(stamp: str | None, zone) -> str | None:
     return (t.tz_localize("UTC") if t.tzinfo is None else t).tz_convert(zone).date().isoformat()
 
 # Days in the report's zone ($zone, an IANA name DuckDB's ICU knows): times are UTC inside, converted here at the edge.
-# DAY: the day of a UTC time in $zone; in UTC itself, its date (ICU's conversion cost 0.3 s of 0.7 s at 10M events).
-DAY = {True: "CAST({t} AS DATE)", False: "timezone($zone, {t}::TIMESTAMPTZ)::DATE"}
 DAILY_SQL = """
 WITH purchase AS (SELECT platform, {event_day} AS day, counts FROM audit_events WHERE event_type = 'purchase'),
 real_orders AS (SELECT order_key, {order_day} AS day FROM orders WHERE NOT excluded),
@@ -265,11 +265,17 @@ GAP_BUCKETS = [(1 / 60, "under 1 minute"), (1, "1-60 minutes"), (6, "1-6 hours")
                (48, "24-48 hours"), (168, "2-7 days"), (None, "over 7 days")]
 
 
+def _day(column: str, utc: bool) -> str:
+    """The day of a UTC time in $zone; in UTC itself, its date (ICU's conversion took 0.47 s of the series' 0.68 s
+    at 10M events)."""
+    return f"CAST({column} AS DATE)" if utc else f"timezone($zone, {column}::TIMESTAMPTZ)::DATE"
+
+
 def daily_series(con, zone: str | None) -> list[dict]:
     """Per platform and day of the report's zone (--timezone): purchases the platform would count, real orders."""
     try:
-        utc = (zone or "UTC").upper() == "UTC"
-        sql = DAILY_SQL.format(event_day=DAY[utc].format(t="event_time"), order_day=DAY[utc].format(t="created_at"))
+        utc = resolve_timezone(zone) is dateutil_tz.UTC
+        sql = DAILY_SQL.format(event_day=_day("event_time", utc), order_day=_day("created_at", utc))
         rows = con.execute(sql, {} if utc else {"zone": zone}).fetchall()
     except duckdb.Error as exc:
         raise UserError(f"--timezone {zone}: not a time zone the day boundaries can use ({str(exc).splitlines()[0]})") from exc

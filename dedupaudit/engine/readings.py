@@ -45,8 +45,8 @@ def ranges(con: duckdb.DuckDBPyConnection, rules: dict[str, PlatformRules],
 
 def _ranges(con: duckdb.DuckDBPyConnection, platforms: dict[str, PlatformRules], counted: dict[tuple[str, str], int],
             audit: dict[str, dict[str, int]]) -> dict[tuple[str, str], Range]:
-    made: set[str] = set()  # busy_events and the platforms it holds ("busy:<platform>"), built by the first run that reads it
-    alternatives = _counts_many(con, [(alt.rules, rule) for rule in platforms.values() for alt in rule.alternatives], audit, made)
+    held: set[str] = set()  # the platforms busy_events holds (none: not made yet)
+    alternatives = _counts_many(con, [(alt.rules, rule) for rule in platforms.values() for alt in rule.alternatives], audit, held)
     by_reading = {}
     for rule in platforms.values():
         by_reading[rule.platform] = {alt.rule: alternatives.pop(0) for alt in rule.alternatives}
@@ -57,7 +57,7 @@ def _ranges(con: duckdb.DuckDBPyConnection, platforms: dict[str, PlatformRules],
                 if len(moved) > 1:
                     ends_needed[(platform, frozenset(moved))] = None
     keys = list(ends_needed)
-    for key, counts in zip(keys, _counts_many(con, [(platforms[p].combined(sorted(m)), platforms[p]) for p, m in keys], audit, made)):
+    for key, counts in zip(keys, _counts_many(con, [(platforms[p].combined(sorted(m)), platforms[p]) for p, m in keys], audit, held)):
         ends_needed[key] = counts
     out = {}
     for (platform, event_type), base in counted.items():
@@ -97,9 +97,9 @@ _KEYS_BY = ("dedup_scope", "offline_after_hours", "dedup_window_hours", "same_so
 
 
 def _counts_many(con: duckdb.DuckDBPyConnection, jobs: list[tuple[PlatformRules, PlatformRules]],
-                 audit: dict[str, dict[str, int]], made: set[str]) -> list[dict[str, int]]:
+                 audit: dict[str, dict[str, int]], held: set[str]) -> list[dict[str, int]]:
     """Reported conversions per event type for each (reading, the rule files' reading) of one platform;
-    `audit`: per platform, the counts under the rule files' reading; `made`: the shared tables built so far.
+    `audit`: per platform, the counts under the rule files' reading; `held`: the platforms busy_events holds so far.
 
     Readings of different platforms that can reuse the same stages of the first run share one run of
     the model (its tables partition by platform), so ten readings cost a few passes, not ten."""
@@ -124,7 +124,7 @@ def _counts_many(con: duckdb.DuckDBPyConnection, jobs: list[tuple[PlatformRules,
     runs = [(reuse, group, reuse in (("typed",), ("renamed",)) and all(
                 jobs[i][0].dedup_window_hours == jobs[i][1].dedup_window_hours for i in group))
             for reuse, groups in batches.items() for group in groups]
-    _busy_events(con, {jobs[i][0].platform for _, group, busy in runs if busy for i in group}, made)
+    _busy_events(con, {jobs[i][0].platform for _, group, busy in runs if busy for i in group}, held)
     for reuse, group, busy in runs:
         counts = _run(con, {jobs[i][0].platform: jobs[i][0] for i in group}, reuse, audit, busy)
         for i in group:
@@ -132,14 +132,14 @@ def _counts_many(con: duckdb.DuckDBPyConnection, jobs: list[tuple[PlatformRules,
     return results
 
 
-def _busy_events(con: duckdb.DuckDBPyConnection, platforms: set[str], made: set[str]) -> None:
+def _busy_events(con: duckdb.DuckDBPyConnection, platforms: set[str], held: set[str]) -> None:
     """busy_events holding the busy IDs' events of `platforms` (BUSY_EVENTS_SQL): made for the first ones asked
-    for, and the others added when a later batch of readings asks for them."""
-    missing = sorted(p for p in platforms if f"busy:{p}" not in made)
+    for, and the others added when a later batch of readings asks for them; `held`: the platforms it holds."""
+    missing = sorted(platforms - held)
     if missing:
-        verb = "INSERT INTO busy_events" if "busy_events" in made else "CREATE TABLE busy_events AS"
+        verb = "INSERT INTO busy_events" if held else "CREATE TABLE busy_events AS"
         con.execute(BUSY_EVENTS_SQL.format(verb=verb), {"platforms": missing})
-        made.update({"busy_events", *(f"busy:{p}" for p in missing)})
+        held.update(missing)
 
 
 # A reading that types the events as the rule files do, up to the naming, counts otherwise only the events it

@@ -608,16 +608,15 @@ def normalise(connection, numbered: str, layout: str, rules: dict[str, PlatformR
     _decline_fallback(con, events, "pos")
     rejects += con.execute(f"SELECT pos, reason, source_ref FROM {events} WHERE reason IS NOT NULL").fetchall()
     kept = f"pos AS __row, idx AS __idx, {', '.join(OUTPUT)}, source_ref, __numeric_event_id, __numeric_order_id"
-    rows = events
-    if not (in_order and len(parts) == 1):
-        rows = connection.name("native_sorted")
-        con.execute(f"CREATE TABLE {rows} AS SELECT {kept} FROM {events} WHERE reason IS NULL ORDER BY pos, idx")
-        made.append(rows)
-        con.execute(f"DROP TABLE {events}")
-        made.remove(events)
-        kept = "*"
-    # Events in file order already are not copied again: the rows are a view of them (0.3 s of a 1M-event log).
-    con.execute(f"CREATE VIEW {out} AS SELECT rowid AS __seq, {kept} FROM {rows}{' WHERE reason IS NULL' if rows == events else ''}")
+    if in_order and len(parts) == 1:  # in file order already: a view of the events, not a sorted copy (0.27 s at 1M)
+        con.execute(f"CREATE VIEW {out} AS SELECT rowid AS __seq, {kept} FROM {events} WHERE reason IS NULL")
+        return out, rejects
+    rows = connection.name("native_sorted")
+    con.execute(f"CREATE TABLE {rows} AS SELECT {kept} FROM {events} WHERE reason IS NULL ORDER BY pos, idx")
+    made.append(rows)
+    con.execute(f"DROP TABLE {events}")
+    made.remove(events)
+    con.execute(f"CREATE VIEW {out} AS SELECT rowid AS __seq, * FROM {rows}")
     return out, rejects
 
 

@@ -21,7 +21,13 @@ Meta-only shop written with `generate --platforms meta --native`, whose server e
 body per line (capi.native.jsonl). Only the log is read, by `dedupaudit check --capi` and by
 benchmarks/native.sql, since the query covers the server events only (like with like). The events, and
 per platform the purchase events and the purchases reported after deduplication, must be equal between
-the two, and equal truth.json's on the figures it has (it counts no server-only reported purchases).
+the two, and equal truth.json's on the figures it has (it counts no server-only reported purchases). Two
+more audits bound what any reading of the log could reach: of the same server events from a canonical
+Parquet file (the same shop written without --native; equal figures), and of one of them alone (start-up
+and the audit's fixed cost).
+
+Every run's CPU seconds (user and system, all threads) are kept beside its wall time: CPU ÷ wall is how
+many cores it kept busy, and CPU against the query's is how much more work it does.
 
 Spark (--spark-events, default none; needs `pip install 'dedupaudit[spark]'` and Java 17): the Parquet
 shop of that size audited with `--engine spark --spark-master local[*]`, beside the embedded run of the
@@ -44,6 +50,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow
+import pyarrow.parquet
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -121,14 +128,25 @@ def server_events_per_order(rates: dict) -> float:
     return (1 - rates["capi_loss"]) + rates["other_events"]
 
 
+# Runs one command and reports its wall and CPU seconds and peak memory. It is the command's parent, not this script:
+# Linux gives a child started with vfork (as subprocess does) the peak memory of its parent as the floor of its own
+# (exec keeps the larger of the two), so a child of this script (DuckDB and pyarrow loaded) could show no less than
+# this script's peak. A bare interpreter's floor is about 10 MiB.
+LAUNCH = """import json, os, subprocess, sys, time
+started = time.perf_counter()
+with open(sys.argv[1], 'wb') as stdout, open(sys.argv[2], 'wb') as stderr:
+    child = subprocess.Popen(sys.argv[3:], stdout=stdout, stderr=stderr)
+    _, status, usage = os.wait4(child.pid, 0)
+print(json.dumps({'seconds': round(time.perf_counter() - started, 2), 'cpu_s': round(usage.ru_utime + usage.ru_stime, 2),
+                  'peak_mib': round(usage.ru_maxrss / 1024), 'exit': os.waitstatus_to_exitcode(status)}))"""
+
+
 def fresh(cmd: list, out: Path) -> dict:
-    """Run `cmd` in a fresh process: wall seconds, its peak RSS, exit code; stdout to `out`."""
-    started = time.perf_counter()
-    with open(out, "wb") as stdout, open(out.with_suffix(".stderr"), "wb") as stderr:
-        child = subprocess.Popen([str(c) for c in cmd], stdout=stdout, stderr=stderr, env=ENV)
-        _, status, usage = os.wait4(child.pid, 0)
-    return {"seconds": round(time.perf_counter() - started, 2), "peak_mib": round(usage.ru_maxrss / 1024),
-            "exit": os.waitstatus_to_exitcode(status)}
+    """Run `cmd` in a fresh process: wall seconds, its CPU seconds (user and system, every thread), its peak RSS, exit
+    code; stdout to `out`. CPU ÷ wall is how many of the cores it kept busy."""
+    launched = subprocess.run([sys.executable, "-c", LAUNCH, out, out.with_suffix(".stderr"), *cmd], capture_output=True,
+                              text=True, check=True, env=ENV)
+    return json.loads(launched.stdout)
 
 
 def tree_rss(pid: int) -> int:
@@ -156,12 +174,13 @@ def fresh_tree(cmd: list, out: Path) -> dict:
     return {"seconds": round(time.perf_counter() - started, 2), "peak_mib": round(peak / 2**20), "exit": child.returncode}
 
 
-def generate(folder: Path, orders: int, fmt: str, truth: bool, native: bool = False) -> None:
+def generate(folder: Path, orders: int, fmt: str, truth: bool, native: bool = False, meta_only: bool = False) -> None:
     """The shop in one format, unless this folder already holds it (generation is not what is measured).
-    `native`: Meta only, the server events as a request log (capi.native.jsonl)."""
+    `native`: Meta only, the server events as a request log (capi.native.jsonl). `meta_only`: Meta only, canonical
+    files (with the same seed and orders: the same events as the native log)."""
     params = {"orders": orders, "format": fmt, "rates": RATES, "truth": truth, "seed": 7}
-    if native:  # added only here, so the canonical shops cached by earlier runs stay valid
-        params |= {"platforms": "meta", "native": True}
+    if native or meta_only:  # added only here, so the canonical shops cached by earlier runs stay valid
+        params |= {"platforms": "meta", **({"native": True} if native else {})}
     marker = folder / "params.json"
     if marker.exists() and json.loads(marker.read_text()) == params:
         return
@@ -170,7 +189,7 @@ def generate(folder: Path, orders: int, fmt: str, truth: bool, native: bool = Fa
     rates.write_text(json.dumps(RATES))
     subprocess.run([sys.executable, "-m", "dedupaudit", "generate", folder, "--orders", str(orders), "--seed", "7",
                     "--format", fmt, "--rates", rates, "--force", "--truth" if truth else "--no-truth",
-                    *(["--platforms", "meta", "--native"] if native else [])], check=True, env=ENV)
+                    *(["--platforms", "meta"] if native or meta_only else []), *(["--native"] if native else [])], check=True, env=ENV)
     marker.write_text(json.dumps(params))
 
 
@@ -204,12 +223,13 @@ def agree(figures: dict[str, dict]) -> bool:
     return all(f == whole[0] for f in whole) and all(whole[0].get(k) == v for k, v in figures.get("truth", {}).items())
 
 
-def timed(folder: Path, cmds: dict, read: dict, truth_file: Path) -> dict:
-    """Run each command (name: its command and output file) in a fresh process, read the figures of those that
-    give some (`read`: name to reader of its JSON output), and stop unless they equal each other and truth.json's."""
-    runs = {name: fresh(cmd, folder / out) for name, (cmd, out) in cmds.items()}
-    figures = {name: read[name](json.loads((folder / out).read_text())) for name, (_, out) in cmds.items()
-               if name in read and runs[name]["exit"] == 0}
+def timed(folder: Path, cmds: dict, read: dict, truth_file: Path, places: dict | None = None) -> dict:
+    """Run each command (name: its command and output file, in `folder` or its folder in `places`) in a fresh process,
+    read the figures of those that give some (`read`: name to reader of its JSON output), and stop unless they equal
+    each other and truth.json's."""
+    where = lambda name: (places or {}).get(name, folder) / cmds[name][1]  # noqa: E731
+    runs = {name: fresh(cmd, where(name)) for name, (cmd, _) in cmds.items()}
+    figures = {name: read[name](json.loads(where(name).read_text())) for name in cmds if name in read and runs[name]["exit"] == 0}
     if truth_file.exists():
         figures["truth"] = read["truth"](json.loads(truth_file.read_text()))
     for name, run in runs.items():
@@ -230,17 +250,27 @@ def measure(folder: Path, fmt: str, truth_file: Path) -> dict:
                                 "truth": lambda d: purchase_figures(d["platforms"])}, truth_file)
 
 
-def native_cmd(folder: Path) -> list:
-    return [sys.executable, "-m", "dedupaudit", "check", "--capi", folder / "capi.native.jsonl", "--format", "json", "--fail-on", "never",
-            "--quiet"]
+def native_cmd(folder: Path, name: str = "capi.native.jsonl") -> list:
+    return [sys.executable, "-m", "dedupaudit", "check", "--capi", folder / name, "--format", "json", "--fail-on", "never", "--quiet"]
 
 
-def measure_native(folder: Path) -> dict:
+def measure_native(folder: Path, parquet: Path) -> dict:
+    """The log's audit and query, and two audits that bound what any reading of the log could reach (the floors):
+    the same server events as a canonical Parquet file (`parquet`: the same shop written with `generate --platforms
+    meta`; reading it is nearly free), and one of them alone (Python's start-up and the audit's fixed cost)."""
     log = folder / "capi.native.jsonl"
+    one = parquet / "one.parquet"
+    if not one.exists():
+        first = next(pyarrow.parquet.ParquetFile(parquet / "capi.parquet").iter_batches(batch_size=1))
+        pyarrow.parquet.write_table(pyarrow.Table.from_batches([first]), one)
     cmds = {"audit": (native_cmd(folder), "audit.json"),
-            "sql": ([sys.executable, "-c", QUERY, HERE / "native.sql", f"log={log}"], "sql.json")}
-    measured = timed(folder, cmds, {"audit": lambda d: native_figures("audit", d), "sql": lambda d: native_figures("sql", d),
-                                    "truth": lambda d: native_figures("truth", d)}, folder / "truth.json")
+            "sql": ([sys.executable, "-c", QUERY, HERE / "native.sql", f"log={log}"], "sql.json"),
+            "audit_parquet": (native_cmd(parquet, "capi.parquet"), "audit.json"),
+            "audit_one": (native_cmd(parquet, "one.parquet"), "audit-one.json")}
+    places = {"audit_parquet": parquet, "audit_one": parquet}
+    read = lambda source: lambda d: native_figures(source, d)  # noqa: E731
+    measured = timed(folder, cmds, {"audit": read("audit"), "sql": read("sql"), "audit_parquet": read("audit"),
+                                    "truth": read("truth")}, folder / "truth.json", places)
     return {**measured, "log_mib": round(log.stat().st_size / 2**20)}
 
 
@@ -331,8 +361,10 @@ def main() -> None:
     native = []
     for events in args.native_events:
         folder = args.work / str(events) / "native"  # the pixel and orders files beside the log are not read: Parquet, quickest to write
-        generate(folder, round(events / server_events_per_order(RATES)), "parquet", truth=events <= args.native_truth_up_to, native=True)
-        row = {"events_target": events, "commit": COMMIT, **measure_native(folder)}
+        orders = round(events / server_events_per_order(RATES))
+        generate(folder, orders, "parquet", truth=events <= args.native_truth_up_to, native=True)
+        generate(parquet := args.work / str(events) / "native-parquet", orders, "parquet", truth=False, meta_only=True)
+        row = {"events_target": events, "commit": COMMIT, **measure_native(folder, parquet)}
         audit = folder / "audit.json"
         row["events"] = json.loads(audit.read_text())["inputs"]["capi"]["rows"] if row["audit"]["exit"] == 0 else None
         native.append(row)
@@ -399,6 +431,9 @@ def write_results(rows: list[dict], native: list[dict], spark: list[dict], args,
         lines += canonical_table(rows, args)
     if native:
         lines += native_table(native)
+    lines += work_table(rows, native)
+    if native:
+        lines += floors_table(native)
     if spark:
         lines += spark_table(spark)
     lines += targets_table(rows, native)
@@ -447,6 +482,9 @@ def canonical_table(rows: list[dict], args) -> list[str]:
     return lines + [""]
 
 
+NAMES = {"audit_parquet": "from Parquet"}  # a run's name in the *checked* column
+
+
 def native_table(native: list[dict]) -> list[str]:
     lines = [
         "## Native CAPI request log", "",
@@ -456,7 +494,8 @@ def native_table(native: list[dict]) -> list[str]:
         "(`read_json` and `unnest(body.data)`) in DuckDB. Both read the log only: the query covers the server events, "
         "so the pixel and orders files the generator also writes are left out of both (like with like). In every run "
         "the server events, and per platform the purchase events and the purchases reported after deduplication, "
-        "of the audit equal the SQL's; truth.json (where computed) confirms the events and purchase events (its "
+        "of the audit equal the SQL's and those of the audit of the same events from Parquet (*from Parquet*, in "
+        "*What the native target leaves* below); truth.json (where computed) confirms the events and purchase events (its "
         "reported purchases count the browser pixel too).", "",
         "| events | log MiB | audit s | audit MiB | SQL s | SQL MiB | audit ÷ SQL | memory ÷ SQL's | checked | commit |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
@@ -465,8 +504,59 @@ def native_table(native: list[dict]) -> list[str]:
         a, s = (r[k] if r[k]["exit"] == 0 else {"seconds": None, "peak_mib": None} for k in ("audit", "sql"))
         lines.append(f"| {r['events'] or r['events_target']:,} | {r['log_mib']:,} | {a['seconds'] or 'failed'} | {a['peak_mib'] or '-'} | "
                      f"{s['seconds'] or 'failed'} | {s['peak_mib'] or '-'} | {ratio(a['seconds'], s['seconds'])} | "
-                     f"{ratio(a['peak_mib'], s['peak_mib'])} | {' = '.join(r['checked'])} | {r.get('commit', '-')} |")
+                     f"{ratio(a['peak_mib'], s['peak_mib'])} | {' = '.join(NAMES.get(c, c) for c in r['checked'])} | {r.get('commit', '-')} |")
     return lines + [""]
+
+
+def work_table(rows: list[dict], native: list[dict]) -> list[str]:
+    """The CPU seconds of the runs above: how much work each did, and how many cores it kept busy doing it."""
+    lines = []
+    cpu = lambda run: run.get("cpu_s") if _done(run) else None  # noqa: E731 (rows of earlier runs have none)
+    busy = lambda run: f"{run['cpu_s'] / run['seconds']:.2f}" if cpu(run) and run["seconds"] else "-"  # noqa: E731
+
+    def line(events: int, kind: str, audit: dict, sql: dict, commit: str) -> None:
+        if cpu(audit) and cpu(sql):
+            lines.append(f"| {events:,} | {kind} | {audit['cpu_s']} | {sql['cpu_s']} | {ratio(audit['cpu_s'], sql['cpu_s'])} | "
+                         f"{busy(audit)} | {busy(sql)} | {commit} |")
+    for r in rows:
+        for fmt in [f for f in FORMATS if f in r]:
+            line(r["events"] or r["events_target"], fmt, r[fmt]["audit"], r[fmt]["sql"], r["commit"])
+    for r in native:
+        line(r["events"] or r["events_target"], "native log", r["audit"], r["sql"], r["commit"])
+    if not lines:
+        return []
+    return ["## The work: CPU seconds", "",
+            f"The CPU seconds (user and system, every thread) of the runs above. **cores busy**: CPU ÷ wall seconds, of "
+            f"{os.cpu_count()} cores. A run that keeps every core busy is bound by the work it does, not by waiting: running "
+            "its statements side by side would not make it quicker, only less work would.", "",
+            "| events | input | audit CPU s | SQL CPU s | audit ÷ SQL | cores busy: audit | cores busy: SQL | commit |",
+            "|---:|---|---:|---:|---:|---:|---:|---|", *lines, ""]
+
+
+def floors_table(native: list[dict]) -> list[str]:
+    """Two audits that bound what any reading of the native log could reach: of the same events from Parquet (reading
+    nearly free) and of one event (Python's start-up and the audit's fixed cost), beside the query and its 2x target."""
+    lines = []
+    for r in native:
+        sql, parquet, one = r["sql"], r.get("audit_parquet"), r.get("audit_one")
+        if not (_done(sql) and _done(parquet) and _done(one)):
+            continue
+        lines.append(f"| {r['events'] or r['events_target']:,} | {sql['seconds']} | {sql['peak_mib']} | {2 * sql['seconds']:.2f} | "
+                     f"{2 * sql['peak_mib']} | {parquet['seconds']} | {parquet['peak_mib']} | {ratio(parquet['seconds'], sql['seconds'])} | "
+                     f"{ratio(parquet['peak_mib'], sql['peak_mib'])} | {one['seconds']} | {one['peak_mib']} | "
+                     f"{one['seconds'] / (2 * sql['seconds']):.0%} | {r['commit']} |")
+    if not lines:
+        return []
+    return ["## What the native target leaves", "",
+            "Issue 14 asks for the log's audit in at most 2x the time and memory of the `read_json` query. Two more fresh "
+            "audits of the same commit show what that leaves for reading the log: **from Parquet**, the same server events "
+            "(the same shop written by `generate --platforms meta` without `--native`) audited from a canonical Parquet file, "
+            "whose reading costs next to nothing, with the same figures as the log's audit; **one event**, the first of "
+            "them alone: Python's start-up, the imports and the audit's statements on tiny tables. A log audit can be no "
+            "quicker than the first, and no audit quicker than the second.", "",
+            "| events | query s | query MiB | 2x: s | 2x: MiB | from Parquet s | MiB | ÷ query s | ÷ query MiB | one event s | MiB "
+            "| one event ÷ the 2x time | commit |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|", *lines, ""]
 
 
 def _done(run: dict | None) -> bool:

@@ -24,13 +24,17 @@ def test_a_tiny_run_writes_both_tables_with_the_figures_checked(tmp_path):
     text = (tmp_path / "RESULTS.md").read_text()
     canonical, native = text.split("## Native CAPI request log")
     assert [line.split(" | ")[1] for line in canonical.splitlines() if line.startswith("| ") and "parquet" in line] == ["parquet"]
-    native_rows = [line for line in native.split("## Profile")[0].splitlines() if line.startswith("| ") and line[2].isdigit()]
-    assert len(native_rows) == 1 and native_rows[0].endswith(f"| audit = sql = truth | {_module().COMMIT} |")
+    native_rows = [line for line in native.split("## The work")[0].splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert len(native_rows) == 1 and native_rows[0].endswith(f"| audit = sql = from Parquet = truth | {_module().COMMIT} |")
     results = json.loads((tmp_path / "results.json").read_text())
     row = results["native"][0]
     assert row["audit"]["exit"] == row["sql"]["exit"] == 0
     figures = row["figures"]
-    assert figures["audit"] == figures["sql"] and figures["audit"]["events"] == row["events"] > 2000
+    assert figures["audit"] == figures["sql"] == figures["audit_parquet"] and figures["audit"]["events"] == row["events"] > 2000
+    # The floors: the same events from Parquet, and one of them alone, each a timed fresh audit.
+    assert row["audit_parquet"]["exit"] == row["audit_one"]["exit"] == 0
+    assert json.loads((tmp_path / "work" / "3000" / "native-parquet" / "audit-one.json").read_text())["inputs"]["capi"]["rows"] == 1
+    assert "## What the native target leaves" in text and "## The work: CPU seconds" in text
     assert figures["truth"] == {k: figures["audit"][k] for k in ("events", "purchase_events")}
     assert set(figures["audit"]["reported"]) == {"meta"}
     assert results["rows"][0]["parquet"]["checked"] == ["audit", "sql", "truth"]
@@ -147,3 +151,36 @@ def test_a_stage_profile_of_a_failing_audit_is_left_out_not_raised(tmp_path):
     # No table for it (the section's introduction alone, which write_results leaves out when no profile has stages).
     assert run.stages_table({"canonical": {**profiled, "events_target": 10, "format": "parquet", "commit": "c"}}, [], []) == \
         run.stages_table({}, [], [])
+
+
+def test_a_childs_peak_memory_is_its_own_not_the_benchmarks(tmp_path):
+    """Linux starts a vfork'ed child's peak at its parent's: the benchmark, with DuckDB loaded and tables read, must not
+    lend its memory to the small processes it times (the query at 1M, one event's audit)."""
+    run = _module()
+    held = bytearray(300 * 2**20)
+    held[::4096] = b"\1" * len(held[::4096])  # resident, not only reserved
+    measured = run.fresh([sys.executable, "-c", "pass"], tmp_path / "out.txt")
+    assert measured["exit"] == 0 and measured["peak_mib"] < 100 and measured["seconds"] > 0 and measured["cpu_s"] >= 0
+    del held
+
+
+def test_the_work_table_gives_cpu_seconds_and_cores_busy_and_skips_runs_without_them():
+    run = _module()
+    timed = lambda seconds, cpu: {"seconds": seconds, "cpu_s": cpu, "peak_mib": 100, "exit": 0}  # noqa: E731
+    rows = [{"events_target": 10, "events": 10, "commit": "c1", "parquet": {"audit": timed(4.0, 7.6), "sql": timed(1.0, 1.9)}},
+            {"events_target": 100, "events": 100, "commit": "c0", "parquet": {"audit": {"seconds": 9.0, "peak_mib": 1, "exit": 0},
+                                                                               "sql": timed(1.0, 1.0)}}]  # an earlier run: no CPU
+    native = [{"events_target": 5, "events": 5, "commit": "c1", "audit": timed(2.0, 3.0), "sql": timed(0.5, 0.5)}]
+    lines = [line for line in run.work_table(rows, native) if line.startswith("| ") and line[2].isdigit()]
+    assert lines == ["| 10 | parquet | 7.6 | 1.9 | 4.0x | 1.90 | 1.90 | c1 |", "| 5 | native log | 3.0 | 0.5 | 6.0x | 1.50 | 1.00 | c1 |"]
+    assert run.work_table(rows[1:], []) == []
+
+
+def test_the_native_floors_set_the_audits_without_reading_beside_the_2x_target():
+    run = _module()
+    timed = lambda seconds, mib: {"seconds": seconds, "cpu_s": seconds, "peak_mib": mib, "exit": 0}  # noqa: E731
+    row = {"events_target": 1000, "events": 1000, "commit": "c1", "sql": timed(0.8, 250), "audit": timed(9.0, 900),
+           "audit_parquet": timed(4.0, 750), "audit_one": timed(1.2, 200)}
+    lines = [line for line in run.floors_table([row]) if line.startswith("| 1")]
+    assert lines == ["| 1,000 | 0.8 | 250 | 1.60 | 500 | 4.0 | 750 | 5.0x | 3.0x | 1.2 | 200 | 75% | c1 |"]
+    assert run.floors_table([{**row, "audit_one": None}]) == []  # a row of an earlier run, without the floors

@@ -3,6 +3,7 @@
     python benchmarks/run.py                                        # 1M, 10M and 100M events, CSV and Parquet
     python benchmarks/run.py --events 1000000 --formats parquet     # one size, one format
     python benchmarks/run.py --events --native-events 1000000       # only the native CAPI log, 1M server events
+    python benchmarks/run.py --events --native-events               # nothing run: RESULTS.md rewritten from results.json
 
 Per size, `dedupaudit generate` writes the shop once per format (the same seed: the same events; not
 timed), with truth.json up to --truth-up-to events (the model takes 1.5 to 2 minutes per million). Then
@@ -544,7 +545,8 @@ def floors_table(native: list[dict]) -> list[str]:
         lines.append(f"| {r['events'] or r['events_target']:,} | {sql['seconds']} | {sql['peak_mib']} | {2 * sql['seconds']:.2f} | "
                      f"{2 * sql['peak_mib']} | {parquet['seconds']} | {parquet['peak_mib']} | {ratio(parquet['seconds'], sql['seconds'])} | "
                      f"{ratio(parquet['peak_mib'], sql['peak_mib'])} | {one['seconds']} | {one['peak_mib']} | "
-                     f"{one['seconds'] / (2 * sql['seconds']):.0%} | {r['commit']} |")
+                     f"{one['seconds'] / (2 * sql['seconds']):.0%} | {ratio(r['audit']['seconds'] if _done(r['audit']) else None, parquet['seconds'])} | "
+                     f"{r['commit']} |")
     if not lines:
         return []
     return ["## What the native target leaves", "",
@@ -553,10 +555,11 @@ def floors_table(native: list[dict]) -> list[str]:
             "(the same shop written by `generate --platforms meta` without `--native`) audited from a canonical Parquet file, "
             "whose reading costs next to nothing, with the same figures as the log's audit; **one event**, the first of "
             "them alone: Python's start-up, the imports and the audit's statements on tiny tables. A log audit can be no "
-            "quicker than the first, and no audit quicker than the second.", "",
+            "quicker than the first, and no audit quicker than the second. **log ÷ from Parquet**: the log's audit (its row "
+            "above) ÷ the audit from Parquet, the cost of reading the log, which a quicker reader can still lower.", "",
             "| events | query s | query MiB | 2x: s | 2x: MiB | from Parquet s | MiB | ÷ query s | ÷ query MiB | one event s | MiB "
-            "| one event ÷ the 2x time | commit |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|", *lines, ""]
+            "| one event ÷ the 2x time | log ÷ from Parquet | commit |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|", *lines, ""]
 
 
 def _done(run: dict | None) -> bool:

@@ -182,5 +182,5 @@ def test_the_native_floors_set_the_audits_without_reading_beside_the_2x_target()
     row = {"events_target": 1000, "events": 1000, "commit": "c1", "sql": timed(0.8, 250), "audit": timed(9.0, 900),
            "audit_parquet": timed(4.0, 750), "audit_one": timed(1.2, 200)}
     lines = [line for line in run.floors_table([row]) if line.startswith("| 1")]
-    assert lines == ["| 1,000 | 0.8 | 250 | 1.60 | 500 | 4.0 | 750 | 5.0x | 3.0x | 1.2 | 200 | 75% | c1 |"]
+    assert lines == ["| 1,000 | 0.8 | 250 | 1.60 | 500 | 4.0 | 750 | 5.0x | 3.0x | 1.2 | 200 | 75% | 2.2x | c1 |"]
     assert run.floors_table([{**row, "audit_one": None}]) == []  # a row of an earlier run, without the floors

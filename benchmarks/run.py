@@ -146,7 +146,9 @@ def fresh(cmd: list, out: Path) -> dict:
     """Run `cmd` in a fresh process: wall seconds, its CPU seconds (user and system, every thread), its peak RSS, exit
     code; stdout to `out`. CPU ÷ wall is how many of the cores it kept busy."""
     launched = subprocess.run([sys.executable, "-c", LAUNCH, out, out.with_suffix(".stderr"), *cmd], capture_output=True,
-                              text=True, check=True, env=ENV)
+                              text=True, env=ENV)
+    if launched.returncode != 0:  # the command could not be started at all (a failing command gives its exit code)
+        raise RuntimeError(f"could not run {' '.join(map(str, cmd))}: {launched.stderr.strip()[-500:]}")
     return json.loads(launched.stdout)
 
 
@@ -260,10 +262,9 @@ def measure_native(folder: Path, parquet: Path) -> dict:
     the same server events as a canonical Parquet file (`parquet`: the same shop written with `generate --platforms
     meta`; reading it is nearly free), and one of them alone (Python's start-up and the audit's fixed cost)."""
     log = folder / "capi.native.jsonl"
-    one = parquet / "one.parquet"
-    if not one.exists():
-        first = next(pyarrow.parquet.ParquetFile(parquet / "capi.parquet").iter_batches(batch_size=1))
-        pyarrow.parquet.write_table(pyarrow.Table.from_batches([first]), one)
+    one = parquet / "one.parquet"  # written each time: a shop generated again must not keep an older shop's event
+    first = next(pyarrow.parquet.ParquetFile(parquet / "capi.parquet").iter_batches(batch_size=1))
+    pyarrow.parquet.write_table(pyarrow.Table.from_batches([first]), one)
     cmds = {"audit": (native_cmd(folder), "audit.json"),
             "sql": ([sys.executable, "-c", QUERY, HERE / "native.sql", f"log={log}"], "sql.json"),
             "audit_parquet": (native_cmd(parquet, "capi.parquet"), "audit.json"),
@@ -427,7 +428,7 @@ def write_results(rows: list[dict], native: list[dict], spark: list[dict], args,
         f"Written {time.strftime('%Y-%m-%d')} by `python benchmarks/run.py` (each row names the commit it measured; hand-written "
         f"notes on these figures are in [NOTES.md](NOTES.md)) on {os.cpu_count()} cores and "
         f"{memory:.0f} GiB, Python {platform.python_version()}, pyarrow {pyarrow.__version__}, DuckDB {duckdb.__version__}. "
-        "Each figure is one fresh process, timed from outside: wall seconds and that process's peak memory.", ""]
+        "Each figure is one fresh process, timed from outside: wall seconds, CPU seconds and that process's peak memory.", ""]
     if rows:
         lines += canonical_table(rows, args)
     if native:
